@@ -1,0 +1,72 @@
+# Two commands do everything: `make up` (local pipeline) and `make test` (every suite).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# The project's pinned Node LTS (npm package `node`) comes first on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
+NODE_STAMP := node_modules/.install-stamp
+
+.PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
+	      test-stack-up test-stack-down migrate seed cluster cluster-down operator verify bench
+
+help:
+	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
+	@echo "make down      stop everything 'make up' started"
+	@echo "make status    what is running"
+	@echo "make test      install what is missing, start the test stack, run every suite"
+	@echo "make lint | typecheck | format"
+
+# npm ci only when the lock file changed since the last install.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(NODE_STAMP)
+	STACK_NAME=dev dev/stack.sh install
+
+up: $(NODE_STAMP)
+	STACK_NAME=dev dev/stack.sh up
+	$(MAKE) --no-print-directory migrate seed
+	STACK_NAME=dev WITH_SERVICES=1 dev/stack.sh up
+	@STACK_NAME=dev dev/stack.sh status
+	@echo "Connection settings: .local/stack.env   Logs: .local/dev/logs/"
+
+down:
+	STACK_NAME=dev dev/stack.sh down
+
+status:
+	@STACK_NAME=dev dev/stack.sh status
+
+migrate: $(NODE_STAMP)
+	set -a; . .local/stack.env; set +a; node runtime/core/db/cli.ts migrate
+
+seed: $(NODE_STAMP)
+	set -a; . .local/stack.env; set +a; node runtime/core/db/cli.ts seed
+
+lint: $(NODE_STAMP)
+	biome check .
+
+format: $(NODE_STAMP)
+	biome check --write .
+
+typecheck: $(NODE_STAMP)
+	tsc -p tsconfig.json --noEmit
+
+test-unit: $(NODE_STAMP)
+	vitest run --project unit
+
+# The test stack has its own ports and data (.local/test); a running dev stack is never touched.
+test-stack-up: $(NODE_STAMP)
+	STACK_NAME=test dev/stack.sh up
+
+test-stack-down:
+	STACK_NAME=test dev/stack.sh down
+
+test-integration: test-stack-up
+	vitest run --project integration
+
+test-e2e: test-stack-up
+	vitest run --project e2e --passWithNoTests
+
+test: $(NODE_STAMP)
+	dev/run-tests.sh

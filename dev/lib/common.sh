@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Shared helpers for the local stack scripts. Sourced, never executed.
+# Every process we start gets a pid file under $STACK_DIR/run; we stop only those pids.
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export ROOT_DIR
+# Caches that survive between checkouts on the same machine (Maven repo, built binaries).
+export CACHE_DIR="${PAYMENTS_CACHE_DIR:-$HOME/.cache/payment-pipeline}"
+
+log() { printf '[%s] %s\n' "${STACK_NAME:-stack}" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "${STACK_NAME:-stack}" "$*" >&2; exit 1; }
+
+pid_file() { echo "$STACK_DIR/run/$1.pid"; }
+
+# Prints the pid recorded for NAME if that process is still alive.
+running_pid() {
+  local f; f="$(pid_file "$1")"
+  [ -f "$f" ] || return 1
+  local pid; pid="$(cat "$f" 2>/dev/null)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+is_running() { running_pid "$1" >/dev/null; }
+
+# True when something listens on 127.0.0.1:PORT.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Refuse to start when a port is held by a process this stack did not start.
+require_free_port() {
+  local name="$1" port="$2"
+  if port_in_use "$port"; then
+    die "port $port (for $name) is already in use by a process this stack did not start; stop it or choose another port (e.g. ${3:-PORT}=NNNN)"
+  fi
+}
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+  local what="$1" timeout="$2"; shift 2
+  local deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "$what is ready"
+}
+
+# start_daemon NAME LOGFILE COMMAND...: start COMMAND in the background in its own session, record its pid.
+start_daemon() {
+  local name="$1" logfile="$2"; shift 2
+  mkdir -p "$STACK_DIR/run" "$(dirname "$logfile")"
+  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
+  echo $! > "$(pid_file "$name")"
+}
+
+# stop_daemon NAME [TIMEOUT]: SIGTERM the recorded pid, wait, then SIGKILL. Only our own pid.
+stop_daemon() {
+  local name="$1" timeout="${2:-30}" pid
+  if ! pid="$(running_pid "$name")"; then
+    rm -f "$(pid_file "$name")"
+    return 0
+  fi
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$(( $(date +%s) + timeout ))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "$name did not stop in ${timeout}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$(pid_file "$name")"
+}
+
+# Install Debian packages that are missing, without letting their maintainer scripts start system services.
+apt_install() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  local stamp=/var/lib/apt/periodic/payment-pipeline-update
+  if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+    apt-get update -qq && mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  local rc=$?
+  [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  return $rc
+}

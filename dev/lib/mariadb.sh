@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# MariaDB from Debian packages with a private datadir, ROW binlog with full metadata and strict GTIDs.
+MARIADB_DIR() { echo "$STACK_DIR/mariadb"; }
+MARIADB_SOCKET() { echo "$STACK_DIR/run/mariadb.sock"; }
+
+mariadb_install() {
+  apt_install mariadb-server mariadb-client
+}
+
+# Credentials are generated once per stack and kept beside its data.
+mariadb_credentials() {
+  local f; f="$(MARIADB_DIR)/credentials.env"
+  if [ ! -f "$f" ]; then
+    mkdir -p "$(MARIADB_DIR)"
+    {
+      echo "MYSQL_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+      echo "MYSQL_APP_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+      echo "MYSQL_CDC_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+    } > "$f"
+    chmod 600 "$f"
+  fi
+  # shellcheck disable=SC1090
+  . "$f"
+}
+
+mariadb_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
+
+mariadb_write_config() {
+  local dir; dir="$(MARIADB_DIR)"
+  mkdir -p "$dir/data" "$dir/binlog" "$dir/tmp" "$STACK_DIR/run" "$STACK_DIR/logs"
+  cat > "$dir/my.cnf" <<CNF
+[mariadbd]
+user=root
+datadir=$dir/data
+tmpdir=$dir/tmp
+socket=$(MARIADB_SOCKET)
+pid-file=$STACK_DIR/run/mariadbd.internal.pid
+bind-address=127.0.0.1
+port=$MYSQL_PORT
+skip-name-resolve
+log-error=$STACK_DIR/logs/mariadb.err
+character-set-server=utf8mb4
+collation-server=utf8mb4_unicode_ci
+default-time-zone=+00:00
+sql-mode=STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION
+max_connections=600
+innodb_buffer_pool_size=256M
+innodb_log_file_size=128M
+innodb_flush_log_at_trx_commit=1
+# Change data capture: every committed row change, with column names, in the binary log.
+server_id=$(mariadb_server_id)
+log_bin=$dir/binlog/mariadb-bin
+binlog_format=ROW
+binlog_row_image=FULL
+binlog_row_metadata=FULL
+sync_binlog=1
+gtid_strict_mode=1
+log_slave_updates=1
+binlog_expire_logs_seconds=604800
+max_binlog_size=256M
+CNF
+}
+
+mariadb_client() {
+  mariadb --no-defaults --socket="$(MARIADB_SOCKET)" -uroot "$@"
+}
+
+mariadb_start() {
+  if is_running mariadb; then log "mariadb is already running (pid $(running_pid mariadb))"; return 0; fi
+  require_free_port mariadb "$MYSQL_PORT" MYSQL_PORT
+  mariadb_write_config
+  local dir; dir="$(MARIADB_DIR)"
+  if [ ! -d "$dir/data/mysql" ]; then
+    log "initialising MariaDB datadir"
+    mariadb-install-db --defaults-file="$dir/my.cnf" --auth-root-authentication-method=socket \
+      --skip-test-db >"$STACK_DIR/logs/mariadb-install.log" 2>&1 \
+      || die "mariadb-install-db failed; see $STACK_DIR/logs/mariadb-install.log"
+  fi
+  start_daemon mariadb "$STACK_DIR/logs/mariadb.out" mariadbd --defaults-file="$dir/my.cnf"
+  wait_for "mariadb on 127.0.0.1:$MYSQL_PORT" 60 mariadb_client -e 'SELECT 1' \
+    || die "mariadb did not start; see $STACK_DIR/logs/mariadb.err"
+  mariadb_bootstrap_users
+}
+
+# Least privilege: the api gets DML on the payments databases only; the producer gets replication
+# rights and SELECT (for snapshots); the admin runs migrations and test set-up.
+mariadb_bootstrap_users() {
+  mariadb_credentials
+  mariadb_client <<SQL
+CREATE USER IF NOT EXISTS 'payments_admin'@'127.0.0.1' IDENTIFIED BY '$MYSQL_ADMIN_PASSWORD';
+ALTER USER 'payments_admin'@'127.0.0.1' IDENTIFIED BY '$MYSQL_ADMIN_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO 'payments_admin'@'127.0.0.1' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS 'payments_app'@'127.0.0.1' IDENTIFIED BY '$MYSQL_APP_PASSWORD';
+ALTER USER 'payments_app'@'127.0.0.1' IDENTIFIED BY '$MYSQL_APP_PASSWORD';
+GRANT SELECT, INSERT, UPDATE, DELETE ON \`payments%\`.* TO 'payments_app'@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'payments_cdc'@'127.0.0.1' IDENTIFIED BY '$MYSQL_CDC_PASSWORD';
+ALTER USER 'payments_cdc'@'127.0.0.1' IDENTIFIED BY '$MYSQL_CDC_PASSWORD';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'payments_cdc'@'127.0.0.1';
+CREATE DATABASE IF NOT EXISTS payments CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+SQL
+}
+
+mariadb_stop() { stop_daemon mariadb 60; }
+
+mariadb_status() {
+  if is_running mariadb; then echo "mariadb: running (pid $(running_pid mariadb)) on 127.0.0.1:$MYSQL_PORT"; else echo "mariadb: stopped"; fi
+}
+
+mariadb_env() {
+  mariadb_credentials
+  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+}

@@ -1,0 +1,6 @@
+import * as m0001 from './0001_initial.ts';
+
+/** Ordered list of migrations; add new files here. Each is a list of SQL statements. */
+export const migrations: { name: string; up: string[]; down: string[] }[] = [
+  { name: '0001_initial', ...m0001 },
+];

@@ -1,0 +1,37 @@
+import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
+
+export type { Pool };
+
+/**
+ * A mysql2 pool from a mysql:// URL. Sessions run in UTC with utf8mb4; big numbers and DECIMALs come
+ * back as strings so no value is ever rounded through a JS double.
+ */
+export function createPool(url: string, overrides: PoolOptions = {}): Pool {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:') throw new Error('MySQL URL must start with mysql://');
+  return mysql.createPool({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    database: u.pathname.replace(/^\//, '') || undefined,
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    connectionLimit: 20,
+    waitForConnections: true,
+    queueLimit: 1000,
+    enableKeepAlive: true,
+    ...overrides,
+  });
+}
+
+/** Database name in a mysql:// URL. */
+export function databaseOf(url: string): string {
+  const db = new URL(url).pathname.replace(/^\//, '');
+  if (!db) throw new Error('MySQL URL has no database name');
+  return db;
+}

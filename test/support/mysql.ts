@@ -1,0 +1,45 @@
+import { migrateUp } from '../../runtime/core/db/migrate.ts';
+import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
+import { seedCatalog } from '../../runtime/core/db/seed.ts';
+import { requireEnv, uniqueSuffix } from './env.ts';
+
+export type TestDatabase = {
+  name: string;
+  /** DDL-capable user, for set-up and direct SQL in tests. */
+  adminUrl: string;
+  /** The api's least-privilege user (DML on payments% databases). */
+  appUrl: string;
+  /** The producer's replication user. */
+  cdcUrl: string;
+  admin: Pool;
+  drop: () => Promise<void>;
+};
+
+function withDatabase(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`). */
+export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise<TestDatabase> {
+  const name = `payments_t_${uniqueSuffix()}`;
+  const root = createPool(requireEnv('MYSQL_ADMIN_URL'), { connectionLimit: 1 });
+  await root.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await root.end();
+  const adminUrl = withDatabase(requireEnv('MYSQL_ADMIN_URL'), name);
+  const admin = createPool(adminUrl, { connectionLimit: 5 });
+  await migrateUp(admin);
+  if (opts.seed !== false) await seedCatalog(admin);
+  return {
+    name,
+    adminUrl,
+    appUrl: withDatabase(requireEnv('MYSQL_URL'), name),
+    cdcUrl: withDatabase(requireEnv('MYSQL_CDC_URL'), name),
+    admin,
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await admin.end();
+    },
+  };
+}

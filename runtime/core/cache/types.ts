@@ -1,0 +1,40 @@
+/**
+ * The user's purchase package: the contract between the consumer (which materialises it in Redis)
+ * and the api (which serves it from Redis, or from MySQL when Redis cannot answer).
+ */
+export type PaymentStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'refunded';
+
+export type PackageEntry = {
+  purchase_id: string;
+  user_id: string;
+  package: { id: string; name: string };
+  /** Integer minor units of `currency`. */
+  amount: number;
+  currency: string;
+  payment: { id: string; status: PaymentStatus } | null;
+  /** True when the payment succeeded (and was not refunded). */
+  paid: boolean;
+  /** ISO 8601 UTC with microseconds, as in MySQL. */
+  created_at: string;
+  updated_at: string;
+};
+
+/** Newest first; `next_cursor` is opaque and null on the last page. */
+export type PackagePage = { items: PackageEntry[]; next_cursor: string | null };
+
+export type CacheRead =
+  | { kind: 'hit'; page: PackagePage }
+  /** Redis does not hold this user's package (new or flushed Redis): answer from MySQL. */
+  | { kind: 'miss' }
+  /** Redis has not caught up with the caller's consistency token yet: answer from MySQL. */
+  | { kind: 'behind' };
+
+export type ReadOptions = {
+  limit: number;
+  cursor: string | null;
+  token: import('../position.ts').ConsistencyToken | null;
+};
+
+export interface PurchasePackageReader {
+  read(userId: string, opts: ReadOptions): Promise<CacheRead>;
+}

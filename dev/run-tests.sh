@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
 # `make test`: static checks, unit tests, then the test stack and every suite against real services.
-# Stops the test stack afterwards only if this run started it.
+# Stops the test stack (and cluster) afterwards only if this run started them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PWD/.local/bin:$PATH"
+RESULTS=.local/test-results
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 
 step() { printf '\n==> %s\n' "$*"; }
+suite() { # suite NAME: one vitest project, with a JSON report for the closing tally
+  vitest run --project "$1" --passWithNoTests --reporter=default --reporter=json --outputFile="$RESULTS/$1.json"
+}
+
+started_stack=0
+started_cluster=0
+cleanup() {
+  local rc=$?
+  node dev/test-summary.ts "$RESULTS" || true
+  if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
+    if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
+    if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
 
 step "lint";       biome check .
 step "typecheck";  tsc -p tsconfig.json --noEmit
-step "unit tests"; vitest run --project unit --passWithNoTests
+step "unit tests"; suite unit
 
-started_here=0
-if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_here=1; fi
-cleanup() { if [ "$started_here" = 1 ] && [ "${KEEP_TEST_STACK:-0}" != 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi; }
-trap cleanup EXIT
+if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_stack=1; fi
 step "test stack"; STACK_NAME=test dev/stack.sh up
 
-step "integration tests"; vitest run --project integration
-step "end-to-end tests";  vitest run --project e2e --passWithNoTests
-if [ -x dev/cluster.sh ] && [ -n "$(ls test/operator/*.test.ts 2>/dev/null)" ]; then
-  step "operator tests"; dev/cluster.sh up && vitest run --project operator
+step "integration tests"; suite integration
+step "end-to-end tests";  suite e2e
+if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then
+  if ! dev/cluster.sh status 2>/dev/null | grep -q running; then started_cluster=1; fi
+  step "kubernetes control plane"; dev/cluster.sh up
+  step "operator tests"; suite operator
 fi

@@ -53,8 +53,9 @@ wait_for() {
 start_daemon() {
   local name="$1" logfile="$2"; shift 2
   mkdir -p "$STACK_DIR/run" "$(dirname "$logfile")"
-  setsid "$@" >>"$logfile" 2>&1 < /dev/null &
-  echo $! > "$(pid_file "$name")"
+  # Launched from a subshell, which never has job control: the job stays in our process group, so
+  # setsid does not fork and $! is the daemon itself, also when sourced from an interactive shell.
+  ( setsid "$@" >>"$logfile" 2>&1 < /dev/null & echo $! > "$(pid_file "$name")" )
 }
 
 # stop_daemon NAME [TIMEOUT]: SIGTERM the recorded pid, wait, then SIGKILL. Only our own pid.

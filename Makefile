@@ -25,11 +25,9 @@ deps: $(NODE_STAMP)
 	STACK_NAME=dev dev/stack.sh install
 
 up: $(NODE_STAMP)
-	STACK_NAME=dev dev/stack.sh up
-	$(MAKE) --no-print-directory migrate seed
 	STACK_NAME=dev WITH_SERVICES=1 dev/stack.sh up
 	@STACK_NAME=dev dev/stack.sh status
-	@echo "Connection settings: .local/stack.env   Logs: .local/dev/logs/"
+	@echo "Connection settings: .local/stack.env   Logs: .local/dev/logs/   Stop: make down"
 
 down:
 	STACK_NAME=dev dev/stack.sh down

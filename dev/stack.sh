@@ -46,7 +46,18 @@ cmd_up() {
   cmd_install
   local c; for c in "${INFRA[@]}"; do have "${c}_start" || die "no start function for $c"; "${c}_start"; done
   write_env
+  migrate_and_seed
   if [ "${WITH_SERVICES:-0}" = 1 ] && have services_start; then services_start; fi
+}
+
+# The dev stack gets the schema and the demo catalog; test suites create databases of their own.
+migrate_and_seed() {
+  [ "$STACK_NAME" = dev ] || return 0
+  (
+    set -a; . "$STACK_ENV_FILE"; set +a
+    node "$ROOT_DIR/runtime/core/db/cli.ts" migrate
+    node "$ROOT_DIR/runtime/core/db/cli.ts" seed
+  ) >&2
 }
 
 cmd_down() {

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { loadYaml } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { type PipelineSpecInput, pipelineSpec } from './pipeline-spec.ts';
+
+const minimal: PipelineSpecInput = {
+  image: 'payment-pipeline:dev',
+  mysql: {
+    host: 'db',
+    database: 'payments',
+    credentialsSecret: 'db-creds',
+    serverId: 7,
+    tables: ['purchases'],
+  },
+  kafka: { bootstrap: 'kafka:9092', topicPrefix: 'pay' },
+  redis: { url: 'redis://cache:6379/0' },
+  api: { authSecret: 'auth' },
+};
+
+function errors(input: unknown): string[] {
+  const r = pipelineSpec.safeParse(input);
+  return r.success ? [] : r.error.issues.map((i) => i.message);
+}
+
+describe('pipelineSpec', () => {
+  it('fills the documented defaults', () => {
+    const spec = pipelineSpec.parse(minimal);
+    expect(spec.paused).toBe(false);
+    expect(spec.mysql.port).toBe(3306);
+    expect(spec.kafka.partitions).toBe(6);
+    expect(spec.kafka.bootstrap).toEqual(['kafka:9092']);
+    expect(spec.consumer).toMatchObject({ minReplicas: 1, maxReplicas: 4, lagThreshold: 1000 });
+    expect(spec.producer.startFrom.kind).toBe('latest');
+    expect(spec.api.service).toEqual({ type: 'ClusterIP', port: 80 });
+  });
+
+  it('accepts the shipped example', () => {
+    const doc = loadYaml<{ spec: unknown }>(readFileSync('crds/examples/paymentpipeline.yaml', 'utf8'));
+    expect(errors(doc.spec)).toEqual([]);
+  });
+
+  it('rejects disagreeing fields with the same messages as the CRD rules', () => {
+    expect(errors({ ...minimal, consumer: { minReplicas: 5, maxReplicas: 2 } })).toContain(
+      'consumer.minReplicas must not exceed consumer.maxReplicas',
+    );
+    expect(
+      errors({ ...minimal, kafka: { ...minimal.kafka, partitions: 2 }, consumer: { maxReplicas: 3 } }),
+    ).toContain('consumer.maxReplicas must not exceed kafka.partitions (extra consumers would sit idle)');
+    expect(errors({ ...minimal, redis: { url: 'redis://x', secretName: 'r' } })).toContain(
+      'exactly one of redis.url and redis.secretName must be set',
+    );
+    expect(
+      errors({ ...minimal, producer: { startFrom: { kind: 'position', file: 'bin.000001' } } }),
+    ).toContain('startFrom.file and startFrom.pos are required when kind is position');
+  });
+
+  it('rejects malformed values', () => {
+    expect(errors({ ...minimal, kafka: { bootstrap: 'no-port', topicPrefix: 'pay' } })).toContain(
+      'must be host:port[,host:port...]',
+    );
+    expect(errors({ ...minimal, mysql: { ...minimal.mysql, credentialsSecret: 'Bad_Name' } })[0]).toMatch(
+      /DNS-1123/,
+    );
+    expect(errors({ ...minimal, redis: { url: 'http://x' } })).toContain(
+      'must be a redis:// or rediss:// URL',
+    );
+  });
+});

@@ -1,0 +1,285 @@
+import { z } from 'zod';
+import { kafkaBrokers, port, redisKeyPrefix, sqlIdentifier, startFromKind, topicPrefix } from './fields.ts';
+
+/**
+ * The PaymentPipeline resource (payments.example.com/v1alpha1): the single source of truth for its
+ * shape. The operator validates with these schemas and crds/generate.ts turns them into the CRD's
+ * openAPIV3Schema (z.toJSONSchema on the input side, so defaults and patterns reach the API server).
+ * Cross-field rules live twice on purpose: as CEL (`x-kubernetes-validations`, enforced by the API
+ * server at admission) and as zod refinements (enforced by the operator, e.g. for objects created
+ * before a rule existed). Each pair carries the same message.
+ */
+
+export const PIPELINE_GROUP = 'payments.example.com';
+export const PIPELINE_VERSION = 'v1alpha1';
+export const PIPELINE_KIND = 'PaymentPipeline';
+export const PIPELINE_PLURAL = 'paymentpipelines';
+export const PIPELINE_API_VERSION = `${PIPELINE_GROUP}/${PIPELINE_VERSION}`;
+
+type CelRule = { rule: string; message: string; fieldPath?: string; reason?: string };
+const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+
+/** DNS-1123 label: names of Secrets and other objects the spec refers to. */
+const objectName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits and -)');
+
+const int = (min: number, max: number) => z.int().min(min).max(max);
+
+const mysqlSpec = z
+  .object({
+    host: z.string().min(1).max(253).describe('MySQL/MariaDB host the services connect to'),
+    port: port.default(3306),
+    database: sqlIdentifier.describe('database whose binlog is captured'),
+    credentialsSecret: objectName.describe(
+      'Secret with keys username, password (application user) and cdcUsername, cdcPassword (replication user)',
+    ),
+    serverId: int(1, 4294967295).describe('server_id the producer uses as a replica; unique per source'),
+    tables: z.array(sqlIdentifier).min(1).max(256).describe('tables captured into Kafka'),
+  })
+  .meta(
+    cel(
+      {
+        rule: 'self.serverId == oldSelf.serverId',
+        message: 'mysql.serverId is immutable',
+        fieldPath: '.serverId',
+      },
+      {
+        rule: 'self.database == oldSelf.database',
+        message: 'mysql.database is immutable',
+        fieldPath: '.database',
+      },
+    ),
+  );
+
+const kafkaSpec = z
+  .object({
+    bootstrap: kafkaBrokers.describe('bootstrap brokers, host:port[,host:port...]'),
+    topicPrefix: topicPrefix.describe('topics are <topicPrefix>.<database>.<table>'),
+    partitions: int(1, 1000).default(6),
+    replicationFactor: int(1, 7).default(1),
+  })
+  .meta(
+    cel({
+      rule: 'self.topicPrefix == oldSelf.topicPrefix',
+      message: 'kafka.topicPrefix is immutable (the consumers would lose their topics)',
+      fieldPath: '.topicPrefix',
+    }),
+  );
+
+const redisUrlPattern = /^rediss?:\/\/\S+$/;
+const redisSpec = z
+  .object({
+    mode: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
+    url: z
+      .string()
+      .max(2048)
+      .regex(redisUrlPattern, 'must be a redis:// or rediss:// URL')
+      .optional()
+      .describe('connection URL without secrets; use secretName when it carries a password'),
+    secretName: objectName.optional().describe('Secret whose key "url" holds the connection URL'),
+    sentinelMaster: z.string().min(1).max(128).optional(),
+    keyPrefix: redisKeyPrefix.default('pay'),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.url === undefined) === (r.secretName === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'exactly one of redis.url and redis.secretName must be set' });
+    }
+    if (r.mode === 'sentinel' && r.sentinelMaster === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'redis.sentinelMaster is required when mode is sentinel' });
+    }
+  })
+  .meta(
+    cel(
+      {
+        rule: 'has(self.url) != has(self.secretName)',
+        message: 'exactly one of redis.url and redis.secretName must be set',
+      },
+      {
+        rule: "self.mode != 'sentinel' || has(self.sentinelMaster)",
+        message: 'redis.sentinelMaster is required when mode is sentinel',
+      },
+    ),
+  );
+
+const startFrom = z
+  .object({
+    kind: startFromKind.default('latest'),
+    timestamp: z.iso.datetime().optional().describe('kind=timestamp: RFC 3339 instant'),
+    file: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,255}$/)
+      .optional()
+      .describe('kind=position: binlog file name'),
+    pos: int(4, 2 ** 53 - 1)
+      .optional()
+      .describe('kind=position: byte offset in the file'),
+    gtid: z
+      .string()
+      .regex(/^[0-9A-Za-z:,-]{1,4096}$/)
+      .optional()
+      .describe('kind=gtid: GTID (set) to resume after'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.kind === 'timestamp' && s.timestamp === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'startFrom.timestamp is required when kind is timestamp' });
+    }
+    if (s.kind === 'position' && (s.file === undefined || s.pos === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'startFrom.file and startFrom.pos are required when kind is position',
+      });
+    }
+    if (s.kind === 'gtid' && s.gtid === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'startFrom.gtid is required when kind is gtid' });
+    }
+  })
+  .meta(
+    cel(
+      {
+        rule: "self.kind != 'timestamp' || has(self.timestamp)",
+        message: 'startFrom.timestamp is required when kind is timestamp',
+      },
+      {
+        rule: "self.kind != 'position' || (has(self.file) && has(self.pos))",
+        message: 'startFrom.file and startFrom.pos are required when kind is position',
+      },
+      {
+        rule: "self.kind != 'gtid' || has(self.gtid)",
+        message: 'startFrom.gtid is required when kind is gtid',
+      },
+    ),
+  );
+
+const resources = z
+  .object({
+    requests: z.record(z.string(), z.string().max(64)).optional(),
+    limits: z.record(z.string(), z.string().max(64)).optional(),
+  })
+  .optional();
+
+const producerSpec = z.object({
+  startFrom: startFrom.default({ kind: 'latest' }),
+  snapshot: z.enum(['initial', 'never', 'when_needed']).default('initial'),
+  resources,
+});
+
+const consumerSpec = z
+  .object({
+    minReplicas: int(1, 1000).default(1),
+    maxReplicas: int(1, 1000).default(4),
+    lagThreshold: int(1, 1_000_000_000).default(1000).describe('target lag per consumer replica'),
+    scaleDownStabilizationSeconds: int(0, 86400).default(300),
+    resources,
+  })
+  .superRefine((c, ctx) => {
+    if (c.minReplicas > c.maxReplicas) {
+      ctx.addIssue({ code: 'custom', message: 'consumer.minReplicas must not exceed consumer.maxReplicas' });
+    }
+  })
+  .meta(
+    cel({
+      rule: 'self.minReplicas <= self.maxReplicas',
+      message: 'consumer.minReplicas must not exceed consumer.maxReplicas',
+    }),
+  );
+
+const apiSpec = z.object({
+  replicas: int(1, 1000).default(2),
+  authSecret: objectName.describe('Secret whose key "jwtSecret" holds the HS256 signing secret'),
+  service: z
+    .object({
+      type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+      port: port.default(80),
+    })
+    .default({ type: 'ClusterIP', port: 80 }),
+  resources,
+});
+
+const monitoringSpec = z.object({
+  serviceMonitor: z.boolean().default(false).describe('create a prometheus-operator ServiceMonitor'),
+  labels: z.record(z.string(), z.string().max(63)).optional().describe('extra labels on the ServiceMonitor'),
+});
+
+export const pipelineSpec = z
+  .object({
+    image: z.string().min(1).max(512).describe('image holding the api, producer and consumer'),
+    imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+    paused: z
+      .boolean()
+      .default(false)
+      .describe('stop reconciling the children (they keep running as they are)'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    mysql: mysqlSpec,
+    kafka: kafkaSpec,
+    redis: redisSpec,
+    producer: producerSpec.default({ startFrom: { kind: 'latest' }, snapshot: 'initial' }),
+    consumer: consumerSpec.default({
+      minReplicas: 1,
+      maxReplicas: 4,
+      lagThreshold: 1000,
+      scaleDownStabilizationSeconds: 300,
+    }),
+    api: apiSpec,
+    monitoring: monitoringSpec.default({ serviceMonitor: false }),
+  })
+  .superRefine((s, ctx) => {
+    if (s.consumer.maxReplicas > s.kafka.partitions) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'consumer.maxReplicas must not exceed kafka.partitions (extra consumers would sit idle)',
+      });
+    }
+  })
+  .meta(
+    cel({
+      rule: 'self.consumer.maxReplicas <= self.kafka.partitions',
+      message: 'consumer.maxReplicas must not exceed kafka.partitions (extra consumers would sit idle)',
+    }),
+  );
+
+export type PipelineSpec = z.infer<typeof pipelineSpec>;
+export type PipelineSpecInput = z.input<typeof pipelineSpec>;
+
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'BinlogPositionValid'] as const;
+
+export const pipelineCondition = z.object({
+  type: z.enum(CONDITION_TYPES),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
+  message: z.string().max(32768),
+  observedGeneration: z.int().min(0).optional(),
+  lastTransitionTime: z.iso.datetime(),
+});
+export type PipelineCondition = z.infer<typeof pipelineCondition>;
+
+export const pipelineStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: z
+    .array(pipelineCondition)
+    .max(16)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  producer: z
+    .object({
+      position: z
+        .object({ gtid: z.string().nullable().optional(), file: z.string(), pos: z.int().min(0) })
+        .optional(),
+      secondsBehindSource: z.number().min(0).optional(),
+      readyReplicas: z.int().min(0).optional(),
+    })
+    .optional(),
+  consumer: z
+    .object({
+      lag: z.int().min(0).optional(),
+      desiredReplicas: z.int().min(0).optional(),
+      currentReplicas: z.int().min(0).optional(),
+      readyReplicas: z.int().min(0).optional(),
+      lastScaleTime: z.iso.datetime().optional(),
+    })
+    .optional(),
+  api: z.object({ readyReplicas: z.int().min(0).optional(), replicas: z.int().min(0).optional() }).optional(),
+});
+export type PipelineStatus = z.infer<typeof pipelineStatus>;

@@ -1,20 +1,28 @@
 /**
  * Redis key layout shared by the consumer (writer) and the api (reader). Every key starts with a
- * configurable prefix so several pipelines (or test runs) can share one Redis. The `{u:...}` hash tag
- * keeps a user's keys in one Redis Cluster slot so the package can be read atomically.
+ * configurable prefix so several pipelines (or test runs) can share one Redis.
+ *
+ * The Lua scripts in ./scripts.ts build some of these keys themselves (the previous owner of a row,
+ * the rows a page joins); they use the same layout and tests pin the two together. The scripts touch
+ * keys of several users and rows in one call, so the layout targets a standalone (or Sentinel) Redis.
  */
 export type CacheKeys = ReturnType<typeof cacheKeys>;
 
 export function cacheKeys(prefix: string) {
   return {
-    /** Hash: `v` = version, `d` = row JSON or empty for a tombstone. */
+    prefix,
+    /** Common prefix of every row key; the scripts append `<table>:<id>`. */
+    rowPrefix: `${prefix}:row:`,
+    /**
+     * Hash of one source row: `v` = version, `d` = canonical row JSON or '' for a tombstone,
+     * `o` = owner (user id of a purchase, purchase id of a payment). A purchase also holds `pay` /
+     * `payv`: the id of its payment and the version that set that pointer.
+     */
     row: (table: string, id: string) => `${prefix}:row:${table}:${id}`,
-    /** Sorted set of purchase ids, score = created_at ms (newest first on read). */
+    /** Sorted set of the user's purchase ids, score = created_at in µs since the epoch. */
     userPurchases: (userId: string) => `${prefix}:{u:${userId}}:purchases`,
-    /** Hash purchase id → package entry JSON, the denormalised view the api returns. */
-    userEntries: (userId: string) => `${prefix}:{u:${userId}}:entries`,
-    /** Marker that the user's package is complete in Redis (set by the consumer/rebuild). */
-    userReady: (userId: string) => `${prefix}:{u:${userId}}:ready`,
+    /** Present once Redis holds everything (written by the rebuild); absent after a flush. */
+    ready: `${prefix}:meta:ready`,
     /** Consumer bookkeeping. */
     meta: (name: string) => `${prefix}:meta:${name}`,
     /** Rate limiter buckets. */

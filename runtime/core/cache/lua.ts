@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/**
+ * A Lua script run by SHA. It is loaded once (explicitly, or on the first NOSCRIPT after a Redis
+ * restart or SCRIPT FLUSH) and then always called with EVALSHA, so the source is not resent per call.
+ */
+export class LuaScript {
+  readonly source: string;
+  readonly sha: string;
+  readonly numberOfKeys: number;
+
+  constructor(source: string, numberOfKeys: number) {
+    this.source = source;
+    this.numberOfKeys = numberOfKeys;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async load(redis: Redis): Promise<void> {
+    const sha = await redis.script('LOAD', this.source);
+    if (sha !== this.sha) throw new Error(`Redis returned SHA ${String(sha)} for script ${this.sha}`);
+  }
+
+  /** One call; reloads and retries once when Redis lost the script. */
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      await this.load(redis);
+      return redis.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
+    }
+  }
+
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): void {
+    pipeline.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
+  }
+}
+
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}

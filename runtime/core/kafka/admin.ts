@@ -1,0 +1,132 @@
+import { Admin, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
+import { kafkaErrorIs } from './errors.ts';
+import type { KafkaConnection, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';
+
+/** The admin operations the services and the operator need, independent of the client library. */
+export type KafkaAdmin = {
+  /** Creates missing topics with their partition count and configs; existing topics are left as they are. */
+  ensureTopics: (specs: TopicSpec[]) => Promise<void>;
+  listTopics: () => Promise<string[]>;
+  /** Partition count per existing topic (missing topics are absent from the map). */
+  partitionCounts: (topics: string[]) => Promise<Map<string, number>>;
+  deleteTopics: (topics: string[]) => Promise<void>;
+  /** Read-committed end offsets (last stable offset) of every partition. */
+  endOffsets: (topics: string[]) => Promise<PartitionOffsets>;
+  /** Committed offsets of a consumer group; -1n where it has none. */
+  committedOffsets: (groupId: string, topics: string[]) => Promise<PartitionOffsets>;
+  /**
+   * Consumer-group lag per partition (end - committed; the whole partition when nothing is committed).
+   * Topics written by a transactional producer end with a commit marker, so a caught-up group shows
+   * a lag of 1 on each partition the last transaction touched.
+   */
+  consumerLag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  close: () => Promise<void>;
+};
+
+export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
+  const admin = new Admin({
+    clientId: conn.clientId,
+    bootstrapBrokers: conn.brokers,
+    retries: 5,
+    retryDelay: 200,
+  });
+
+  async function partitionCounts(topics: string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (topics.length === 0) return counts;
+    const existing = new Set(await admin.listTopics());
+    const wanted = topics.filter((t) => existing.has(t));
+    if (wanted.length === 0) return counts;
+    const metadata = await admin.metadata({ topics: wanted });
+    for (const [name, topic] of metadata.topics) counts.set(name, topic.partitionsCount);
+    return counts;
+  }
+
+  async function endOffsets(topics: string[]): Promise<PartitionOffsets> {
+    const counts = await partitionCounts(topics);
+    const result: PartitionOffsets = new Map();
+    if (counts.size === 0) return result;
+    const listed = await admin.listOffsets({
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      topics: [...counts].map(([name, n]) => ({
+        name,
+        partitions: Array.from({ length: n }, (_, partitionIndex) => ({
+          partitionIndex,
+          timestamp: ListOffsetTimestamps.LATEST,
+        })),
+      })),
+    });
+    for (const t of listed) {
+      const offsets: bigint[] = [];
+      for (const p of t.partitions) offsets[p.partitionIndex] = p.offset;
+      result.set(t.name, offsets);
+    }
+    return result;
+  }
+
+  async function committedOffsets(groupId: string, topics: string[]): Promise<PartitionOffsets> {
+    const counts = await partitionCounts(topics);
+    const result: PartitionOffsets = new Map();
+    for (const [name, n] of counts)
+      result.set(
+        name,
+        Array.from({ length: n }, () => -1n),
+      );
+    if (counts.size === 0) return result;
+    const groups = await admin.listConsumerGroupOffsets({
+      groups: [{ groupId, topics: [...counts].map(([name, n]) => ({ name, partitionIndexes: range(n) })) }],
+    });
+    for (const g of groups) {
+      for (const t of g.topics) {
+        const offsets = result.get(t.name);
+        if (!offsets) continue;
+        for (const p of t.partitions) offsets[p.partitionIndex] = p.committedOffset;
+      }
+    }
+    return result;
+  }
+
+  return {
+    async ensureTopics(specs) {
+      const existing = new Set(await admin.listTopics());
+      for (const spec of specs) {
+        if (existing.has(spec.name)) continue;
+        try {
+          await admin.createTopics({
+            topics: [spec.name],
+            partitions: spec.partitions,
+            replicas: spec.replicationFactor,
+            configs: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+          });
+        } catch (err) {
+          // Another instance (or a concurrent call) created it between list and create.
+          if (!kafkaErrorIs(err, 'TOPIC_ALREADY_EXISTS')) throw err;
+        }
+      }
+    },
+    listTopics: () => admin.listTopics(),
+    partitionCounts,
+    async deleteTopics(topics) {
+      if (topics.length > 0) await admin.deleteTopics({ topics });
+    },
+    endOffsets,
+    committedOffsets,
+    async consumerLag(groupId, topics) {
+      const [ends, committed] = await Promise.all([endOffsets(topics), committedOffsets(groupId, topics)]);
+      const lags: PartitionLag[] = [];
+      for (const [topic, offsets] of ends) {
+        offsets.forEach((end, partition) => {
+          const c = committed.get(topic)?.[partition] ?? -1n;
+          const lag = c < 0n ? end : end > c ? end - c : 0n;
+          lags.push({ topic, partition, end, committed: c, lag });
+        });
+      }
+      return lags;
+    },
+    close: () => admin.close(),
+  };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

@@ -1,0 +1,77 @@
+import { compatibilityPartitioner, ProduceAcks, Producer, serializersFrom } from '@platformatic/kafka';
+import type { KafkaConnection, OutgoingRecord } from './types.ts';
+
+export type DurableProducerOptions = KafkaConnection & {
+  /**
+   * With a transactional id every `send` is one Kafka transaction (all records or none become
+   * visible to read_committed consumers), and a newer producer with the same id fences this one.
+   */
+  transactionalId?: string;
+};
+
+/** acks=all, idempotent producer; records with equal keys land on the same partition (Java-compatible murmur2). */
+export type DurableProducer = {
+  readonly transactional: boolean;
+  /** Resolves once the broker acknowledged every record (and, if transactional, the commit). */
+  send: (records: OutgoingRecord[]) => Promise<void>;
+  close: () => Promise<void>;
+};
+
+// null/undefined become a null key/value on the wire (a null value is a tombstone).
+const utf8OrNull = (data?: string | null): Buffer | undefined =>
+  typeof data === 'string' ? Buffer.from(data, 'utf8') : undefined;
+
+export function createDurableProducer(opts: DurableProducerOptions): DurableProducer {
+  const producer = new Producer<string | null, string | null, string, string>({
+    clientId: opts.clientId,
+    bootstrapBrokers: opts.brokers,
+    serializers: serializersFrom(utf8OrNull),
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    // Same partition for a key as the Java client and Debezium: (murmur2(key) & 0x7fffffff) % n.
+    partitioner: compatibilityPartitioner,
+    // The client's default 1 s retry delay dominates transactions: the coordinator answers
+    // CONCURRENT_TRANSACTIONS until the previous commit's markers are written (see docs/producer.md).
+    retries: 20,
+    retryDelay: 25,
+    ...(opts.transactionalId
+      ? {
+          transactionalId: opts.transactionalId,
+          // InitProducerId with -1/-1 means "new producer for this id": the broker bumps the epoch and
+          // fences the previous holder. The client's default (0/0) is answered PRODUCER_FENCED as soon
+          // as the id already has a producer, so a restarted instance could never take over.
+          producerId: -1n,
+          producerEpoch: -1,
+        }
+      : {}),
+  });
+  const transactional = opts.transactionalId !== undefined;
+
+  const toMessages = (records: OutgoingRecord[]) =>
+    records.map((r) => ({
+      topic: r.topic,
+      key: r.key,
+      value: r.value,
+      ...(r.headers ? { headers: r.headers } : {}),
+    }));
+
+  return {
+    transactional,
+    async send(records) {
+      if (records.length === 0) return;
+      if (!transactional) {
+        await producer.send({ messages: toMessages(records) });
+        return;
+      }
+      const tx = await producer.beginTransaction();
+      try {
+        await tx.send({ messages: toMessages(records) });
+        await tx.commit();
+      } catch (err) {
+        if (!tx.completed) await tx.abort().catch(() => undefined);
+        throw err;
+      }
+    },
+    close: () => producer.close(),
+  };
+}

@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
 NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
-	      test-stack-up test-stack-down migrate seed cluster cluster-down operator verify bench
+	      test-stack-up test-stack-down migrate seed cluster cluster-down operator verify rebuild bench
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -40,6 +40,14 @@ migrate: $(NODE_STAMP)
 
 seed: $(NODE_STAMP)
 	set -a; . .local/stack.env; set +a; node runtime/core/db/cli.ts seed
+
+# Consistency checker: prints every difference between Redis and MySQL, exits non-zero on any.
+verify: $(NODE_STAMP)
+	set -a; . .local/stack.env; set +a; node runtime/consumer/verify-main.ts
+
+# Repopulates Redis from MySQL (new or flushed Redis); safe while the consumer runs.
+rebuild: $(NODE_STAMP)
+	set -a; . .local/stack.env; set +a; node runtime/consumer/rebuild-main.ts
 
 lint: $(NODE_STAMP)
 	biome check .

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import {
+  boolFromEnv,
+  kafkaBrokers,
+  logLevel,
+  mysqlUrl,
+  port,
+  redisKeyPrefix,
+  redisUrl,
+  sqlIdentifier,
+  topicPrefix,
+} from '../core/config/fields.ts';
+
+const cache = {
+  REDIS_URL: redisUrl,
+  TOPIC_PREFIX: topicPrefix,
+  /** Defaults to TOPIC_PREFIX, so the api and the consumer agree without extra settings. */
+  REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
+  LOG_LEVEL: logLevel.default('info'),
+};
+
+const withKeyPrefix = <T extends { TOPIC_PREFIX: string; REDIS_KEY_PREFIX?: string | undefined }>(
+  env: T,
+) => ({
+  ...env,
+  REDIS_KEY_PREFIX: env.REDIS_KEY_PREFIX ?? env.TOPIC_PREFIX,
+});
+
+/** `rebuild` and `verify`: MySQL is the source of truth they read. */
+export const toolEnvSchema = z.object({ ...cache, MYSQL_URL: mysqlUrl }).transform(withKeyPrefix);
+export type ToolConfig = z.infer<typeof toolEnvSchema>;
+
+export const consumerEnvSchema = z
+  .object({
+    ...cache,
+    KAFKA_BROKERS: kafkaBrokers,
+    /** Defaults to `<TOPIC_PREFIX>.consumer`. */
+    CONSUMER_GROUP: z.string().min(1).max(249).optional(),
+    /** Source database of the topics `<prefix>.<db>.<table>`; defaults to the database of MYSQL_URL. */
+    SOURCE_DATABASE: sqlIdentifier.optional(),
+    /** Needed for the automatic rebuild of an empty Redis at start-up. */
+    MYSQL_URL: mysqlUrl.optional(),
+    CONSUMER_AUTO_REBUILD: boolFromEnv.default(true),
+    CONSUMER_METRICS_PORT: port.default(9102),
+    /** Most messages applied per Redis round trip. */
+    CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
+  })
+  .transform(withKeyPrefix)
+  .transform((env, ctx) => {
+    const database = env.SOURCE_DATABASE ?? (env.MYSQL_URL ? new URL(env.MYSQL_URL).pathname.slice(1) : '');
+    if (!database) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SOURCE_DATABASE'],
+        message: 'set SOURCE_DATABASE or MYSQL_URL',
+      });
+      return z.NEVER;
+    }
+    if (env.CONSUMER_AUTO_REBUILD && !env.MYSQL_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MYSQL_URL'],
+        message: 'required when CONSUMER_AUTO_REBUILD is on',
+      });
+      return z.NEVER;
+    }
+    return {
+      ...env,
+      SOURCE_DATABASE: database,
+      CONSUMER_GROUP: env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}.consumer`,
+    };
+  });
+export type ConsumerConfig = z.infer<typeof consumerEnvSchema>;

@@ -1,0 +1,34 @@
+import { Redis } from 'ioredis';
+import { CacheWriter } from '../core/cache/writer.ts';
+import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { createPool } from '../core/db/pool.ts';
+import { toolEnvSchema } from './config.ts';
+import { progressBar } from './progress.ts';
+import { rebuildCache } from './rebuild.ts';
+
+// `make rebuild`: repopulate Redis from MySQL (new or flushed Redis); safe while the consumer runs.
+try {
+  const config = parseEnv(toolEnvSchema, process.env);
+  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
+    await writer.load();
+    const result = await rebuildCache({
+      pool,
+      redis,
+      writer,
+      prefix: config.REDIS_KEY_PREFIX,
+      progress: progressBar(),
+    });
+    process.stdout.write(`${JSON.stringify({ rebuilt: result })}\n`);
+  } finally {
+    await pool.end();
+    redis.disconnect();
+  }
+} catch (err) {
+  process.stderr.write(
+    `rebuild failed: ${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`,
+  );
+  process.exitCode = 1;
+}

@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'mysql2/promise';
+import { CACHED_TABLES, type CachedTable, type CanonicalRow } from '../core/cache/rows.ts';
+import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
+import { gtidSequence, versionOf } from '../core/position.ts';
+import { scanCachedRows } from './cached-rows.ts';
+import type { Progress } from './progress.ts';
+import { currentSourceGtid } from './source-gtid.ts';
+import { countRows, readSourceRows } from './source-rows.ts';
+
+export type RebuildResult = {
+  gtid: string | null;
+  version: string;
+  rows: Record<CachedTable, number>;
+  applied: number;
+  tombstoned: number;
+};
+
+/**
+ * Repopulates Redis from MySQL without racing the live stream.
+ *
+ * The source GTID is read *before* a consistent snapshot opens, so the snapshot contains at least that
+ * transaction; every snapshot row is written with version (that GTID, row 0) through the same
+ * compare-and-set as the consumer. A live change newer than the snapshot keeps its place; one the
+ * snapshot already contains is either equal (skipped) or re-applied later by the stream with the same
+ * final state. Rows Redis holds that the snapshot lacks get a tombstone at the snapshot version (again
+ * a CAS, so a row the consumer created meanwhile survives). Finally Redis is marked ready.
+ */
+export async function rebuildCache(opts: {
+  pool: Pool;
+  redis: Redis;
+  writer: CacheWriter;
+  prefix: string;
+  batchSize?: number;
+  progress: Progress;
+}): Promise<RebuildResult> {
+  const batchSize = opts.batchSize ?? 1000;
+  const conn = await opts.pool.getConnection();
+  try {
+    const gtid = await currentSourceGtid(conn);
+    const version = versionOf(gtid === null ? 0n : gtidSequence(gtid), 0);
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    const result: RebuildResult = {
+      gtid,
+      version,
+      rows: { packages: 0, purchases: 0, payments: 0 },
+      applied: 0,
+      tombstoned: 0,
+    };
+    const seen = new Map<CachedTable, Set<string>>();
+    try {
+      for (const table of CACHED_TABLES) {
+        const ids = new Set<string>();
+        seen.set(table, ids);
+        opts.progress.start(table, await countRows(conn, table));
+        for await (const rows of readSourceRows(conn, table, batchSize)) {
+          const changes: RowChange[] = rows.map((row) => {
+            ids.add(String(row.id));
+            return { table, id: String(row.id), version, after: row, before: null };
+          });
+          const applied = await opts.writer.apply(changes);
+          result.applied += applied.filter(Boolean).length;
+          result.rows[table] += rows.length;
+          opts.progress.advance(rows.length);
+        }
+        opts.progress.done();
+      }
+    } finally {
+      await conn.query('COMMIT');
+    }
+    for (const table of CACHED_TABLES) {
+      result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), version);
+    }
+    await opts.writer.markReady(gtid);
+    return result;
+  } finally {
+    conn.release();
+  }
+}
+
+async function tombstoneMissing(
+  opts: { redis: Redis; writer: CacheWriter; prefix: string },
+  table: CachedTable,
+  present: Set<string>,
+  version: string,
+): Promise<number> {
+  let applied = 0;
+  for await (const rows of scanCachedRows(opts.redis, opts.prefix, table)) {
+    const stale: RowChange[] = [];
+    for (const row of rows) {
+      if (present.has(row.id) || !row.data) continue;
+      stale.push({ table, id: row.id, version, after: null, before: JSON.parse(row.data) as CanonicalRow });
+    }
+    applied += (await opts.writer.apply(stale)).filter(Boolean).length;
+  }
+  return applied;
+}

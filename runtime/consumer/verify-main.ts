@@ -1,0 +1,38 @@
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { createPool } from '../core/db/pool.ts';
+import { toolEnvSchema } from './config.ts';
+import { formatMismatch, verifyUntilConsistent } from './verify.ts';
+
+// `make verify`: prints every difference between Redis and MySQL; exit 1 on any, 2 when it cannot run.
+// VERIFY_WAIT_SECONDS re-checks for a while first, for a pipeline that is still catching up.
+try {
+  const config = parseEnv(
+    toolEnvSchema.and(z.object({ VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) })),
+    process.env,
+  );
+  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    const mismatches = await verifyUntilConsistent(
+      { pool, redis, prefix: config.REDIS_KEY_PREFIX },
+      config.VERIFY_WAIT_SECONDS * 1000,
+    );
+    for (const m of mismatches) process.stdout.write(`${formatMismatch(m)}\n`);
+    process.stdout.write(
+      mismatches.length === 0
+        ? 'verify: Redis equals MySQL\n'
+        : `verify: ${mismatches.length} mismatch(es)\n`,
+    );
+    process.exitCode = mismatches.length === 0 ? 0 : 1;
+  } finally {
+    await pool.end();
+    redis.disconnect();
+  }
+} catch (err) {
+  process.stderr.write(
+    `verify failed: ${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`,
+  );
+  process.exitCode = 2;
+}

@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { PurchasePackageReader } from '../core/cache/types.ts';
+import type { Pool } from '../core/db/pool.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Authenticator } from './auth.ts';
+import { ApiError } from './errors.ts';
+import { setPrincipal, setRawBody } from './http.ts';
+import { createApiMetrics } from './metrics.ts';
+import { buildOpenApiDocument, renderDocsPage } from './openapi.ts';
+import { createPackageReader } from './package/read-package.ts';
+import type { PaymentProvider } from './payments/provider.ts';
+import { createPaymentService } from './payments/service.ts';
+import { createRateLimiter } from './rate-limit.ts';
+import { packageRoutes } from './routes/package.ts';
+import { paymentRoutes } from './routes/payments.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+
+export type AppDeps = {
+  pool: Pool;
+  redis: Redis;
+  reader: PurchasePackageReader;
+  provider: PaymentProvider;
+  authenticate: Authenticator;
+  logger: Logger;
+  registry: Registry;
+  settings: {
+    redisKeyPrefix: string;
+    bodyLimitBytes: number;
+    idempotencyTtlHours: number;
+    webhookSecret: string | undefined;
+    webhookToleranceSeconds: number;
+    rateLimitUserPerMinute: number;
+    rateLimitIpPerMinute: number;
+  };
+  /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
+  isStopping?: () => boolean;
+};
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Routes with `auth: true` need a valid bearer token; every /v1 route is rate limited. */
+    auth?: boolean;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'strict-transport-security': 'max-age=63072000; includeSubDomains',
+  'cache-control': 'no-store',
+};
+
+/** The Payment API as a fastify instance (not listening); main.ts and tests start it. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { settings } = deps;
+  const metrics = createApiMetrics(deps.registry);
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the route modules take.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: settings.bodyLimitBytes,
+    return503OnClosing: true,
+    requestIdLogLabel: 'request_id',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  // JSON bodies are parsed here (not by fastify) to keep the raw bytes for webhook signatures and to
+  // answer malformed JSON in the API's error shape.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    setRawBody(req, text);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(
+        new ApiError(400, 'invalid_request_error', 'invalid_json', 'the request body is not valid JSON'),
+        undefined,
+      );
+    }
+  });
+
+  const rateLimit = createRateLimiter(deps.redis, settings.redisKeyPrefix, {
+    perUserPerMinute: settings.rateLimitUserPerMinute,
+    perIpPerMinute: settings.rateLimitIpPerMinute,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    reply.header('x-request-id', req.id);
+    const config = req.routeOptions.config;
+    if (config.auth === undefined) return; // ops and docs routes
+    let userId: string | null = null;
+    if (config.auth) {
+      const principal = await deps.authenticate(req.headers.authorization);
+      setPrincipal(req, principal);
+      userId = principal.userId;
+    }
+    await enforceRateLimit(req, userId);
+  });
+
+  async function enforceRateLimit(req: FastifyRequest, userId: string | null): Promise<void> {
+    let decision: Awaited<ReturnType<typeof rateLimit>>;
+    try {
+      decision = await rateLimit(userId, req.ip);
+    } catch (err) {
+      // A limiter outage must not take the API down with it.
+      metrics.rateLimiterError();
+      req.log.warn({ err }, 'rate limiter unavailable: request let through');
+      return;
+    }
+    if (!decision.allowed) {
+      metrics.rateLimited(decision.scope);
+      throw new ApiError(
+        429,
+        'rate_limit_error',
+        `rate_limited_${decision.scope}`,
+        'too many requests, slow down',
+        {
+          headers: { 'retry-after': String(decision.retryAfterSeconds) },
+        },
+      );
+    }
+  }
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    const line = {
+      method: req.method,
+      route,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (reply.statusCode >= 500) req.log.error(line, 'request failed');
+    else req.log.debug(line, 'request done');
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500 && !(err instanceof ApiError)) req.log.error({ err }, 'unhandled error');
+    return reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody());
+  });
+
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send(new ApiError(404, 'not_found', 'route_not_found', 'no such route').toBody()),
+  );
+
+  const payments = createPaymentService({
+    pool: deps.pool,
+    provider: deps.provider,
+    idempotencyTtlHours: settings.idempotencyTtlHours,
+  });
+  const readPackage = createPackageReader({
+    pool: deps.pool,
+    reader: deps.reader,
+    onSource: metrics.packageRead,
+  });
+
+  paymentRoutes(app, { pool: deps.pool, payments });
+  packageRoutes(app, { readPackage });
+  webhookRoutes(app, {
+    pool: deps.pool,
+    provider: deps.provider.name,
+    secret: settings.webhookSecret,
+    toleranceSeconds: settings.webhookToleranceSeconds,
+  });
+  opsRoutes(app, deps);
+  return app;
+}
+
+function opsRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const openapi = JSON.stringify(buildOpenApiDocument());
+  const docs = renderDocsPage(JSON.parse(openapi) as Record<string, unknown>);
+  app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
+  app.get('/docs', (_req, reply) =>
+    reply
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .type('text/html')
+      .send(docs),
+  );
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = !deps.isStopping?.() && (await dependenciesAnswer(deps));
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+  });
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
+  );
+}
+
+async function dependenciesAnswer(deps: AppDeps): Promise<boolean> {
+  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
+  const check = Promise.all([deps.pool.query('SELECT 1'), deps.redis.ping()]).then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([check, timeout]);
+}
+
+function toApiError(err: FastifyError | ApiError): ApiError {
+  if (err instanceof ApiError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'invalid_request_error', 'body_too_large', 'the request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'send application/json');
+    default:
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        return new ApiError(err.statusCode, 'invalid_request_error', 'bad_request', err.message);
+      }
+      return new ApiError(500, 'api_error', 'internal_error', 'something went wrong on our side');
+  }
+}

@@ -1,0 +1,60 @@
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { unauthenticated } from './errors.ts';
+
+/** Who is calling: `sub` of the token and its scopes. */
+export type Principal = { userId: string; scopes: ReadonlySet<string> };
+
+export const ADMIN_SCOPE = 'admin';
+
+export type AuthOptions =
+  | { kind: 'hs256'; secret: string; issuer?: string; audience?: string }
+  | { kind: 'jwks'; url: string; issuer?: string; audience?: string };
+
+export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
+
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+
+/**
+ * Verifies bearer JWTs. The accepted algorithm is pinned per mode (HS256 with a shared secret, RS256
+ * from a JWKS), so `alg: none` and algorithm-confusion tokens are rejected by construction.
+ */
+export function createAuthenticator(opts: AuthOptions): Authenticator {
+  const algorithms = opts.kind === 'hs256' ? ['HS256'] : ['RS256'];
+  const claims = {
+    algorithms,
+    ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    ...(opts.audience ? { audience: opts.audience } : {}),
+    requiredClaims: ['sub', 'exp'],
+  };
+  let verify: (jwt: string) => Promise<{ payload: JWTPayload }>;
+  if (opts.kind === 'hs256') {
+    const secret = new TextEncoder().encode(opts.secret);
+    verify = (jwt) => jwtVerify(jwt, secret, claims);
+  } else {
+    const jwks = createRemoteJWKSet(new URL(opts.url));
+    verify = (jwt) => jwtVerify(jwt, jwks, claims);
+  }
+
+  return async (authorization) => {
+    if (!authorization) throw unauthenticated('missing_token', 'an Authorization: Bearer token is required');
+    const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization);
+    if (!m?.[1]) throw unauthenticated('malformed_token', 'Authorization header must be "Bearer <jwt>"');
+    let payload: JWTPayload;
+    try {
+      payload = (await verify(m[1])).payload;
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw unauthenticated('token_expired', 'the token has expired');
+      throw unauthenticated('invalid_token', 'the token could not be verified');
+    }
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || !USER_ID.test(sub)) {
+      throw unauthenticated('invalid_token', 'the token has no usable subject');
+    }
+    const scope = typeof payload.scope === 'string' ? payload.scope : '';
+    return { userId: sub, scopes: new Set(scope.split(' ').filter(Boolean)) };
+  };
+}
+
+export function isAdmin(p: Principal): boolean {
+  return p.scopes.has(ADMIN_SCOPE);
+}

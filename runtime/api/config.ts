@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { parseEnv } from '../core/config/env.ts';
+import { logLevel, mysqlUrl, port, redisKeyPrefix, redisUrl, topicPrefix } from '../core/config/fields.ts';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const apiEnvSchema = z
+  .object({
+    API_PORT: port.default(8080),
+    API_HOST: z.string().min(1).default('127.0.0.1'),
+    MYSQL_URL: mysqlUrl,
+    MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
+    TOPIC_PREFIX: topicPrefix.optional(),
+    AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    AUTH_JWKS_URL: z.url().optional(),
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(3600).default(300),
+    RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+    RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+    BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(16_384),
+    IDEMPOTENCY_TTL_HOURS: positiveInt.min(24, 'keys are kept at least 24 h').default(24),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
+    LOG_LEVEL: logLevel.default('info'),
+  })
+  .refine((e) => e.AUTH_JWT_SECRET !== undefined || e.AUTH_JWKS_URL !== undefined, {
+    message: 'set AUTH_JWT_SECRET (HS256, development) or AUTH_JWKS_URL (RS256, production)',
+    path: ['AUTH_JWT_SECRET'],
+  })
+  .refine((e) => e.AUTH_JWT_SECRET === undefined || e.AUTH_JWKS_URL === undefined, {
+    message: 'set only one of AUTH_JWT_SECRET and AUTH_JWKS_URL',
+    path: ['AUTH_JWKS_URL'],
+  })
+  .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
+
+export type ApiConfig = z.infer<typeof apiEnvSchema>;
+
+export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
+  return parseEnv(apiEnvSchema, env);
+}

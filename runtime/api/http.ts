@@ -1,0 +1,60 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isAdmin, type Principal } from './auth.ts';
+import { ApiError, invalidRequest, notFound } from './errors.ts';
+import { idempotencyKeySchema } from './schemas.ts';
+
+// Small request/response helpers shared by the route modules.
+
+const principals = new WeakMap<FastifyRequest, Principal>();
+const rawBodies = new WeakMap<FastifyRequest, string>();
+
+export function setPrincipal(req: FastifyRequest, p: Principal): void {
+  principals.set(req, p);
+}
+
+/** The authenticated caller; routes marked `auth: true` always have one. */
+export function principalOf(req: FastifyRequest): Principal {
+  const p = principals.get(req);
+  if (!p) throw new ApiError(500, 'api_error', 'internal_error', 'route has no principal');
+  return p;
+}
+
+export function setRawBody(req: FastifyRequest, body: string): void {
+  rawBodies.set(req, body);
+}
+
+export function rawBodyOf(req: FastifyRequest): string {
+  return rawBodies.get(req) ?? '';
+}
+
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+
+/** Another user's data answers 404, exactly like data that does not exist; admins may read any. */
+export function assertCanRead(p: Principal, userId: string): void {
+  if (!USER_ID.test(userId) || (userId !== p.userId && !isAdmin(p))) throw notFound('user');
+}
+
+export function idempotencyKeyOf(req: FastifyRequest): string {
+  const raw = req.headers['idempotency-key'];
+  if (raw === undefined) {
+    throw invalidRequest(
+      'idempotency_key_missing',
+      'the Idempotency-Key header is required',
+      'Idempotency-Key',
+    );
+  }
+  const parsed = idempotencyKeySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw invalidRequest(
+      'idempotency_key_invalid',
+      'Idempotency-Key must be 8 to 255 characters: letters, digits, _ . : -',
+      'Idempotency-Key',
+    );
+  }
+  return parsed.data;
+}
+
+/** Sends an already-serialised JSON body (stored idempotent responses go out byte for byte). */
+export function sendJson(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}

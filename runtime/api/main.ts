@@ -1,0 +1,69 @@
+import { Redis } from 'ioredis';
+import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
+import { createPool } from '../core/db/pool.ts';
+import { Lifecycle } from '../core/lifecycle.ts';
+import { createLogger } from '../core/logger.ts';
+import { createRegistry } from '../core/metrics.ts';
+import { buildApp } from './app.ts';
+import { createAuthenticator } from './auth.ts';
+import { loadApiConfig } from './config.ts';
+import { purgeExpiredKeys } from './idempotency.ts';
+import { createSimulatedProvider } from './payments/provider.ts';
+
+// Wiring only: configuration, connections, the app, and the order things stop in.
+const config = loadApiConfig(process.env);
+const log = createLogger('api', config.LOG_LEVEL);
+const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
+lifecycle.installSignalHandlers();
+
+const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_SIZE });
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+const reader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
+const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
+const authenticate = createAuthenticator(
+  config.AUTH_JWKS_URL
+    ? { kind: 'jwks', url: config.AUTH_JWKS_URL, ...auth }
+    : { kind: 'hs256', secret: config.AUTH_JWT_SECRET ?? '', ...auth },
+);
+
+const app = await buildApp({
+  pool,
+  redis,
+  reader,
+  provider: createSimulatedProvider(),
+  authenticate,
+  logger: log,
+  registry: createRegistry('api'),
+  settings: {
+    redisKeyPrefix: config.REDIS_KEY_PREFIX,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    webhookSecret: config.WEBHOOK_SECRET,
+    webhookToleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
+    rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
+    rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
+  },
+  isStopping: () => lifecycle.isStopping,
+});
+
+const purge = setInterval(() => {
+  purgeExpiredKeys(pool).catch((err: unknown) => log.warn({ err }, 'idempotency key purge failed'));
+}, 10 * 60_000);
+purge.unref();
+
+// Stop intake and finish in-flight requests first, then close the connections they used.
+lifecycle.onShutdown('http', () => app.close());
+lifecycle.onShutdown('purge timer', () => clearInterval(purge));
+lifecycle.onShutdown('mysql', () => pool.end());
+lifecycle.onShutdown('redis', async () => {
+  await redis.quit();
+});
+
+await reader
+  .load()
+  .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
+await app.listen({ port: config.API_PORT, host: config.API_HOST });
+log.info(
+  { port: config.API_PORT, host: config.API_HOST, redisPrefix: config.REDIS_KEY_PREFIX },
+  'api listening',
+);

@@ -1,0 +1,38 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { PackageSource } from './package/read-package.ts';
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export function createApiMetrics(registry: Registry) {
+  const requestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const packageReads = new Counter({
+    name: 'api_package_reads_total',
+    help: 'Purchase package reads by source: redis (hit), mysql_miss, mysql_behind (fallbacks)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: 'api_rate_limited_total',
+    help: 'Requests refused by the rate limiter, by scope',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
+  const rateLimiterErrors = new Counter({
+    name: 'api_rate_limiter_errors_total',
+    help: 'Rate limiter calls that failed (requests are let through)',
+    registers: [registry],
+  });
+  return {
+    observeRequest: (route: string, method: string, status: number, seconds: number) =>
+      requestDuration.observe({ route, method, status: String(status) }, seconds),
+    packageRead: (source: PackageSource) => packageReads.inc({ source }),
+    rateLimited: (scope: string) => rateLimited.inc({ scope }),
+    rateLimiterError: () => rateLimiterErrors.inc(),
+  };
+}

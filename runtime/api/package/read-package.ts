@@ -1,0 +1,52 @@
+import { decodeCursor } from '../../core/cache/cursor.ts';
+import type { PackagePage, PurchasePackageReader } from '../../core/cache/types.ts';
+import type { Pool } from '../../core/db/pool.ts';
+import { decodeToken } from '../../core/position.ts';
+import { invalidRequest } from '../errors.ts';
+import { readPackageFromMysql } from './mysql-reader.ts';
+
+export type PackageSource = 'redis' | 'mysql_miss' | 'mysql_behind';
+
+export type PackageReadDeps = {
+  pool: Pool;
+  reader: PurchasePackageReader;
+  /** Counts where each answer came from. */
+  onSource?: (source: PackageSource) => void;
+};
+
+/**
+ * The hot path: one Redis round trip; MySQL only when Redis does not hold the package yet or has not
+ * reached the caller's consistency token.
+ */
+export function createPackageReader(deps: PackageReadDeps) {
+  return async (
+    userId: string,
+    q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
+  ): Promise<{ page: PackagePage; source: PackageSource }> => {
+    const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    if (q.cursor !== undefined && !cursor)
+      throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
+    const token = q.consistency_token === undefined ? null : decodeToken(q.consistency_token);
+    if (q.consistency_token !== undefined && !token) {
+      throw invalidRequest(
+        'consistency_token_invalid',
+        'the consistency token is not valid',
+        'consistency_token',
+      );
+    }
+    const read = await deps.reader.read(userId, { limit: q.limit, cursor: q.cursor ?? null, token });
+    let source: PackageSource;
+    let page: PackagePage;
+    if (read.kind === 'hit') {
+      source = 'redis';
+      page = read.page;
+    } else {
+      source = read.kind === 'miss' ? 'mysql_miss' : 'mysql_behind';
+      page = await readPackageFromMysql(deps.pool, userId, q.limit, cursor);
+    }
+    deps.onSource?.(source);
+    return { page, source };
+  };
+}
+
+export type PackageReadFn = ReturnType<typeof createPackageReader>;

@@ -1,0 +1,50 @@
+/**
+ * The payment provider boundary. `charge` may settle synchronously (succeeded/failed) or leave the
+ * payment processing until the provider's webhook arrives.
+ */
+export type ChargeResult =
+  | { outcome: 'succeeded'; providerRef: string }
+  | { outcome: 'failed'; providerRef: string; failureCode: string }
+  | { outcome: 'processing'; providerRef: string };
+
+export interface PaymentProvider {
+  readonly name: string;
+  charge(req: {
+    paymentId: string;
+    amount: number;
+    currency: string;
+    paymentMethod: string;
+  }): Promise<ChargeResult>;
+  /** Must be idempotent per payment (providers dedupe refunds by their own reference). */
+  refund(req: {
+    paymentId: string;
+    providerRef: string | null;
+    amount: number;
+    currency: string;
+  }): Promise<void>;
+}
+
+/**
+ * Built-in simulated provider. Outcomes are chosen by the payment method, deterministically, in the
+ * spirit of card networks' test numbers: pm_card_declined and pm_card_insufficient_funds fail,
+ * pm_card_async stays processing (settled later by a webhook), anything else succeeds.
+ */
+export function createSimulatedProvider(): PaymentProvider {
+  return {
+    name: 'simulated',
+    async charge({ paymentId, paymentMethod }) {
+      const providerRef = `sim_${paymentId}`;
+      switch (paymentMethod) {
+        case 'pm_card_declined':
+          return { outcome: 'failed', providerRef, failureCode: 'card_declined' };
+        case 'pm_card_insufficient_funds':
+          return { outcome: 'failed', providerRef, failureCode: 'insufficient_funds' };
+        case 'pm_card_async':
+          return { outcome: 'processing', providerRef };
+        default:
+          return { outcome: 'succeeded', providerRef };
+      }
+    },
+    async refund() {},
+  };
+}

@@ -1,0 +1,183 @@
+import type { Pool } from '../../core/db/pool.ts';
+import { isId } from '../../core/ids.ts';
+import { encodeToken } from '../../core/position.ts';
+import type { Principal } from '../auth.ts';
+import { ApiError, notFound } from '../errors.ts';
+import {
+  claimKey,
+  type IdempotencyScope,
+  requestHash,
+  type StoredResponse,
+  storeResponse,
+} from '../idempotency.ts';
+import { findActivePackage } from '../store/catalog.ts';
+import {
+  attachProviderRef,
+  findPayment,
+  insertPurchase,
+  paymentView,
+  type StoredPayment,
+  updatePaymentStatus,
+} from '../store/payments.ts';
+import { inTransaction, type Tx } from '../store/transaction.ts';
+import type { PaymentProvider } from './provider.ts';
+import { canTransition } from './state-machine.ts';
+
+/** A response as it goes on the wire; `replayed` marks an idempotent replay of an earlier one. */
+export type WriteResult = StoredResponse & { replayed: boolean };
+
+export type PaymentServiceDeps = { pool: Pool; provider: PaymentProvider; idempotencyTtlHours: number };
+
+type Write = { principal: Principal; idempotencyKey: string; method: string; path: string };
+
+const invalidState = (p: StoredPayment, action: string) =>
+  new ApiError(409, 'conflict', 'payment_invalid_state', `cannot ${action} a payment that is ${p.status}`);
+
+/** Purchases and payment transitions; every write is idempotent and returns a consistency token. */
+export function createPaymentService(deps: PaymentServiceDeps) {
+  const { pool, provider, idempotencyTtlHours: ttl } = deps;
+
+  const scopeOf = (w: Write, params: unknown): IdempotencyScope => ({
+    userId: w.principal.userId,
+    key: w.idempotencyKey,
+    method: w.method,
+    path: w.path,
+    requestHash: requestHash(w.method, w.path, params),
+  });
+
+  /** Adds the commit's token to the body and stores the final response for replays. */
+  async function finish(
+    scope: IdempotencyScope,
+    status: number,
+    body: Record<string, unknown>,
+    gtid: string | null,
+    rows: string[],
+  ): Promise<WriteResult> {
+    const token = gtid ? encodeToken({ gtid, rows }) : null;
+    const response = { status, body: JSON.stringify({ ...body, consistency_token: token }) };
+    await storeResponse(pool, scope, response);
+    return { ...response, replayed: false };
+  }
+
+  async function ownPayment(tx: Tx, principal: Principal, id: string): Promise<StoredPayment> {
+    const payment = isId('pay', id) ? await findPayment(tx, id, true) : null;
+    // Another user's payment is indistinguishable from a missing one.
+    if (!payment || payment.user_id !== principal.userId) throw notFound('payment');
+    return payment;
+  }
+
+  return {
+    async createPurchase(w: Write, params: { package_id: string }): Promise<WriteResult> {
+      const scope = scopeOf(w, params);
+      const { value, gtid } = await inTransaction(pool, async (tx) => {
+        const claim = await claimKey(tx, scope, ttl);
+        if (claim.kind === 'replay') return claim;
+        const pkg = await findActivePackage(tx, params.package_id);
+        if (!pkg) {
+          throw new ApiError(404, 'not_found', 'package_not_found', 'no such package', {
+            param: 'package_id',
+          });
+        }
+        const created = await insertPurchase(tx, w.principal.userId, pkg, provider.name);
+        const body = { purchase: created.purchase, payment: paymentView(created.payment) };
+        await storeResponse(tx, scope, {
+          status: 201,
+          body: JSON.stringify({ ...body, consistency_token: null }),
+        });
+        return { kind: 'created' as const, body };
+      });
+      if (value.kind === 'replay') return { ...value.response, replayed: true };
+      const rows = [`purchases:${value.body.purchase.id}`, `payments:${value.body.payment.id}`];
+      return finish(scope, 201, value.body, gtid, rows);
+    },
+
+    async confirmPayment(w: Write, id: string, params: { payment_method?: string }): Promise<WriteResult> {
+      const scope = scopeOf(w, params);
+      // 1st transaction: claim the key and record that the provider is being asked.
+      const started = await inTransaction(pool, async (tx) => {
+        const claim = await claimKey(tx, scope, ttl);
+        if (claim.kind === 'replay') return claim;
+        const payment = await ownPayment(tx, w.principal, id);
+        if (!canTransition(payment.status, 'processing')) throw invalidState(payment, 'confirm');
+        const processing = await updatePaymentStatus(tx, id, payment.status, 'processing');
+        if (!processing) throw invalidState(payment, 'confirm');
+        return { kind: 'processing' as const, payment: processing };
+      });
+      if (started.value.kind === 'replay') return { ...started.value.response, replayed: true };
+      const payment = started.value.payment;
+
+      let outcome: Awaited<ReturnType<PaymentProvider['charge']>>;
+      try {
+        outcome = await provider.charge({
+          paymentId: payment.id,
+          amount: payment.amount,
+          currency: payment.currency,
+          paymentMethod: params.payment_method ?? 'pm_card_ok',
+        });
+      } catch {
+        outcome = {
+          outcome: 'failed',
+          providerRef: `err_${payment.id}`,
+          failureCode: 'provider_unavailable',
+        };
+      }
+
+      // 2nd transaction: the provider's answer. A webhook may have settled it already; then keep that.
+      const settled = await inTransaction(pool, async (tx) => {
+        let updated: StoredPayment | null;
+        if (outcome.outcome === 'processing') {
+          updated = await attachProviderRef(tx, payment.id, outcome.providerRef);
+        } else {
+          updated = await updatePaymentStatus(tx, payment.id, 'processing', outcome.outcome, {
+            provider_ref: outcome.providerRef,
+            failure_code: outcome.outcome === 'failed' ? outcome.failureCode : null,
+          });
+        }
+        const current = updated ?? (await findPayment(tx, payment.id));
+        if (!current) throw new Error(`payment ${payment.id} disappeared`);
+        const body = { payment: paymentView(current) };
+        await storeResponse(tx, scope, {
+          status: 200,
+          body: JSON.stringify({ ...body, consistency_token: null }),
+        });
+        return body;
+      });
+      return finish(scope, 200, settled.value, settled.gtid ?? started.gtid, [`payments:${payment.id}`]);
+    },
+
+    async refundPayment(w: Write, id: string, params: Record<string, never>): Promise<WriteResult> {
+      const scope = scopeOf(w, params);
+      const { value, gtid } = await inTransaction(pool, async (tx) => {
+        const claim = await claimKey(tx, scope, ttl);
+        if (claim.kind === 'replay') return claim;
+        const payment = await ownPayment(tx, w.principal, id);
+        if (!canTransition(payment.status, 'refunded')) throw invalidState(payment, 'refund');
+        // The row lock is held across the provider call, so two refunds can never both reach it.
+        await provider.refund({
+          paymentId: payment.id,
+          providerRef: payment.provider_ref,
+          amount: payment.amount,
+          currency: payment.currency,
+        });
+        const refunded = await updatePaymentStatus(tx, id, payment.status, 'refunded');
+        if (!refunded) throw invalidState(payment, 'refund');
+        const body = { payment: paymentView(refunded) };
+        await storeResponse(tx, scope, {
+          status: 200,
+          body: JSON.stringify({ ...body, consistency_token: null }),
+        });
+        return { kind: 'refunded' as const, body };
+      });
+      if (value.kind === 'replay') return { ...value.response, replayed: true };
+      return finish(scope, 200, value.body, gtid, [`payments:${id}`]);
+    },
+
+    async getPayment(principal: Principal, id: string, admin: boolean) {
+      const payment = isId('pay', id) ? await findPayment(pool, id) : null;
+      if (!payment || (payment.user_id !== principal.userId && !admin)) throw notFound('payment');
+      return { payment: paymentView(payment) };
+    },
+  };
+}
+
+export type PaymentService = ReturnType<typeof createPaymentService>;

@@ -1,0 +1,90 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { PaymentStatus } from '../../core/cache/types.ts';
+import type { Pool } from '../../core/db/pool.ts';
+import { ApiError } from '../errors.ts';
+import { findPaymentByProviderRef, updatePaymentStatus } from '../store/payments.ts';
+import { inTransaction, sqlErrorCode } from '../store/transaction.ts';
+import { canTransition } from './state-machine.ts';
+
+/**
+ * Provider callbacks. The signature header is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`;
+ * the timestamp bounds replays of captured requests, the event id makes deliveries idempotent, and
+ * the state machine ignores events that arrive after the payment moved on.
+ */
+export const SIGNATURE_HEADER = 'x-provider-signature';
+
+export function signPayload(secret: string, body: string, timestamp: number): string {
+  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return `t=${timestamp},v1=${mac}`;
+}
+
+const badSignature = (code: string, message: string) =>
+  new ApiError(400, 'invalid_request_error', code, message, { param: SIGNATURE_HEADER });
+
+export function verifySignature(
+  secret: string,
+  header: string | undefined,
+  body: string,
+  toleranceSeconds: number,
+  nowSeconds: number = Math.floor(Date.now() / 1000),
+): void {
+  if (!header) throw badSignature('signature_missing', `the ${SIGNATURE_HEADER} header is required`);
+  const parts = new Map<string, string[]>();
+  for (const item of header.split(',')) {
+    const [k, v] = item.split('=', 2);
+    if (k && v) parts.set(k.trim(), [...(parts.get(k.trim()) ?? []), v.trim()]);
+  }
+  const t = parts.get('t')?.[0];
+  if (!t || !/^\d{1,12}$/.test(t))
+    throw badSignature('signature_malformed', 'the signature has no valid timestamp');
+  if (Math.abs(nowSeconds - Number(t)) > toleranceSeconds) {
+    throw badSignature('signature_expired', 'the signature timestamp is outside the tolerance');
+  }
+  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
+  const ok = (parts.get('v1') ?? []).some((sig) => {
+    if (!/^[0-9a-f]{64}$/.test(sig)) return false;
+    return timingSafeEqual(Buffer.from(sig, 'hex'), expected);
+  });
+  if (!ok) throw badSignature('signature_invalid', 'the signature does not match the payload');
+}
+
+export type WebhookEvent = {
+  id: string;
+  type: 'payment.succeeded' | 'payment.failed' | 'payment.refunded';
+  data: { provider_ref: string; failure_code?: string | undefined };
+};
+
+const TARGET: Record<WebhookEvent['type'], PaymentStatus> = {
+  'payment.succeeded': 'succeeded',
+  'payment.failed': 'failed',
+  'payment.refunded': 'refunded',
+};
+
+export type WebhookOutcome = { received: true; duplicate: boolean; applied: boolean };
+
+export async function applyWebhook(
+  pool: Pool,
+  provider: string,
+  event: WebhookEvent,
+): Promise<WebhookOutcome> {
+  const { value } = await inTransaction(pool, async (tx): Promise<WebhookOutcome> => {
+    try {
+      await tx.query(
+        'INSERT INTO webhook_events (provider, event_id, received_at) VALUES (?, ?, UTC_TIMESTAMP(6))',
+        [provider, event.id],
+      );
+    } catch (err) {
+      if (sqlErrorCode(err) === 'ER_DUP_ENTRY') return { received: true, duplicate: true, applied: false };
+      throw err;
+    }
+    const payment = await findPaymentByProviderRef(tx, provider, event.data.provider_ref);
+    const to = TARGET[event.type];
+    if (!payment || !canTransition(payment.status, to))
+      return { received: true, duplicate: false, applied: false };
+    const updated = await updatePaymentStatus(tx, payment.id, payment.status, to, {
+      failure_code: to === 'failed' ? (event.data.failure_code ?? 'provider_declined') : null,
+    });
+    return { received: true, duplicate: false, applied: updated !== null };
+  });
+  return value;
+}

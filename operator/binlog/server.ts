@@ -1,0 +1,68 @@
+import type { Pool } from '../../runtime/core/db/pool.ts';
+import type { GtidFlavor } from './gtid.ts';
+
+export type BinlogFile = { name: string; size: number };
+
+/** What the source server says about its binary logs, read in one go. */
+export type ServerBinlogState = {
+  flavor: GtidFlavor;
+  /** Binary logs still on the server, oldest first. */
+  files: BinlogFile[];
+  /** Where the next event will be written. */
+  head: { file: string; pos: number };
+  /** Everything written so far (MariaDB @@gtid_binlog_pos, MySQL @@gtid_executed). */
+  gtidExecuted: string;
+  /**
+   * Everything no longer readable from the binlogs: MariaDB's GTID state at the start of the oldest
+   * file (BINLOG_GTID_POS(oldest, 4)), MySQL's @@gtid_purged.
+   */
+  gtidPurged: string;
+  /** Server clock, so "seconds behind" never mixes the operator's clock with the source's. */
+  nowMs: number;
+};
+
+type Row = Record<string, unknown>;
+
+async function rows(pool: Pool, sql: string, params: unknown[] = []): Promise<Row[]> {
+  const [result] = await pool.query(sql, params);
+  return result as Row[];
+}
+
+/**
+ * Reads the server's binlog inventory. Needs REPLICATION CLIENT (MySQL) / BINLOG MONITOR (MariaDB),
+ * which the CDC user has. Works on MariaDB and on MySQL 8 (SHOW BINARY LOG STATUS from 8.2 on).
+ */
+export async function readServerBinlogState(pool: Pool): Promise<ServerBinlogState> {
+  const [version] = await rows(pool, 'SELECT VERSION() AS v, UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms');
+  const flavor: GtidFlavor = /mariadb/i.test(String(version?.v)) ? 'mariadb' : 'mysql';
+  const files = (await rows(pool, 'SHOW BINARY LOGS')).map((r) => ({
+    name: String(r.Log_name),
+    size: Number(r.File_size),
+  }));
+  if (files.length === 0)
+    throw new Error('binary logging is off on the source server (SHOW BINARY LOGS is empty)');
+  let status: Row[];
+  try {
+    status = await rows(pool, flavor === 'mysql' ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+  } catch {
+    status = await rows(pool, 'SHOW MASTER STATUS'); // MySQL before 8.2
+  }
+  const s = status[0];
+  if (!s) throw new Error('SHOW MASTER STATUS returned nothing: is log_bin enabled?');
+  const head = { file: String(s.File), pos: Number(s.Position) };
+  let gtidExecuted: string;
+  let gtidPurged: string;
+  if (flavor === 'mariadb') {
+    const oldest = files[0]?.name ?? head.file;
+    const [g] = await rows(pool, 'SELECT @@gtid_binlog_pos AS executed, BINLOG_GTID_POS(?, 4) AS purged', [
+      oldest,
+    ]);
+    gtidExecuted = String(g?.executed ?? '');
+    gtidPurged = String(g?.purged ?? '');
+  } else {
+    const [g] = await rows(pool, 'SELECT @@gtid_executed AS executed, @@gtid_purged AS purged');
+    gtidExecuted = String(g?.executed ?? '');
+    gtidPurged = String(g?.purged ?? '');
+  }
+  return { flavor, files, head, gtidExecuted, gtidPurged, nowMs: Math.round(Number(version?.now_ms)) };
+}

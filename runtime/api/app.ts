@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -69,10 +70,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the route modules take.
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
     bodyLimit: settings.bodyLimitBytes,
     return503OnClosing: true,
-    requestIdLogLabel: 'request_id',
+    // Request lines are logged by our onResponse hook (with route and status); fastify's are off.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

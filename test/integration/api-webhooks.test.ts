@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhooks.ts';
+import { createPurchaseResponse, errorSchema } from '../../runtime/api/schemas.ts';
+import { type ApiHarness, call, startApi, TEST_WEBHOOK_SECRET } from '../support/api.ts';
+import { uniqueSuffix } from '../support/env.ts';
+import { mintToken } from '../support/jwt.ts';
+
+let api: ApiHarness;
+let token: string;
+
+beforeAll(async () => {
+  api = await startApi();
+  token = await mintToken(`wh_${uniqueSuffix()}`);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A purchase whose payment the simulated provider left processing (settled by webhook). */
+async function processingPayment(): Promise<string> {
+  const created = await call(api.url, 'POST', '/v1/purchases', {
+    token,
+    body: { package_id: 'pkg_plus' },
+    headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+  });
+  const id = createPurchaseResponse.parse(created.body).payment.id;
+  const confirmed = await call(api.url, 'POST', `/v1/payments/${id}/confirm`, {
+    token,
+    body: { payment_method: 'pm_card_async' },
+    headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+  });
+  expect(confirmed.body).toMatchObject({ payment: { status: 'processing' } });
+  return id;
+}
+
+function send(body: string, signature: string | undefined) {
+  return call(api.url, 'POST', '/v1/webhooks/provider', {
+    rawBody: body,
+    headers: signature === undefined ? {} : { [SIGNATURE_HEADER]: signature },
+  });
+}
+
+async function statusOf(id: string): Promise<string> {
+  const [rows] = await api.db.admin.query('SELECT status FROM payments WHERE id = ?', [id]);
+  return (rows as { status: string }[])[0]?.status ?? 'missing';
+}
+
+async function eventCount(): Promise<number> {
+  const [rows] = await api.db.admin.query('SELECT COUNT(*) AS n FROM webhook_events');
+  return Number((rows as { n: string }[])[0]?.n);
+}
+
+describe('provider webhooks', () => {
+  it('a signed event settles the payment; its replay is harmless', async () => {
+    const id = await processingPayment();
+    const body = JSON.stringify({
+      id: `evt_${uniqueSuffix()}`,
+      type: 'payment.succeeded',
+      data: { provider_ref: `sim_${id}` },
+    });
+    const first = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ received: true, duplicate: false, applied: true });
+    expect(await statusOf(id)).toBe('succeeded');
+
+    const replay = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    expect(replay.body).toEqual({ received: true, duplicate: true, applied: false });
+    expect(await statusOf(id)).toBe('succeeded');
+
+    // A different event that would be an illegal transition is recorded but changes nothing.
+    const late = JSON.stringify({
+      id: `evt_${uniqueSuffix()}`,
+      type: 'payment.failed',
+      data: { provider_ref: `sim_${id}` },
+    });
+    const res = await send(late, signPayload(TEST_WEBHOOK_SECRET, late, now()));
+    expect(res.body).toEqual({ received: true, duplicate: false, applied: false });
+    expect(await statusOf(id)).toBe('succeeded');
+  });
+
+  it('refuses missing, malformed, stale, wrong-secret and tampered signatures without writing', async () => {
+    const id = await processingPayment();
+    const body = JSON.stringify({
+      id: `evt_${uniqueSuffix()}`,
+      type: 'payment.failed',
+      data: { provider_ref: `sim_${id}` },
+    });
+    const before = await eventCount();
+    const cases: [string | undefined, string, string][] = [
+      [undefined, body, 'signature_missing'],
+      ['v1=abc', body, 'signature_malformed'],
+      [signPayload(TEST_WEBHOOK_SECRET, body, now() - 3600), body, 'signature_expired'],
+      [signPayload(TEST_WEBHOOK_SECRET, body, now() + 3600), body, 'signature_expired'],
+      [signPayload('some-other-secret-value', body, now()), body, 'signature_invalid'],
+      [
+        signPayload(TEST_WEBHOOK_SECRET, body, now()),
+        body.replace('payment.failed', 'payment.succeeded'),
+        'signature_invalid',
+      ],
+      [`t=${now()},v1=zz`, body, 'signature_invalid'],
+    ];
+    for (const [signature, sent, code] of cases) {
+      const res = await send(sent, signature);
+      expect(res.status, code).toBe(400);
+      expect(errorSchema.parse(res.body).error).toMatchObject({ type: 'invalid_request_error', code });
+    }
+    expect(await eventCount()).toBe(before);
+    expect(await statusOf(id)).toBe('processing');
+  });
+
+  it('a correctly signed but malformed event is a 400 and records nothing', async () => {
+    const before = await eventCount();
+    for (const body of [
+      '{"id":',
+      JSON.stringify({ id: 'evt_1', type: 'payment.exploded', data: { provider_ref: 'x' } }),
+    ]) {
+      const res = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+      expect(res.status).toBe(400);
+      errorSchema.parse(res.body);
+    }
+    expect(await eventCount()).toBe(before);
+  });
+});
+
+describe('rate limits', () => {
+  let limited: ApiHarness;
+  beforeAll(async () => {
+    limited = await startApi({ rateLimitUserPerMinute: 3, rateLimitIpPerMinute: 1000 });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it('refuses a user over the limit with 429 and Retry-After, held in Redis', async () => {
+    const user = `rl_${uniqueSuffix()}`;
+    const t = await mintToken(user);
+    // Windows are whole minutes: do not straddle a boundary.
+    const msLeft = 60_000 - (Date.now() % 60_000);
+    if (msLeft < 3000) await new Promise((r) => setTimeout(r, msLeft + 100));
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await call(limited.url, 'GET', `/v1/users/${user}/purchases`, { token: t })).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    const res = await call(limited.url, 'GET', `/v1/users/${user}/purchases`, { token: t });
+    expect(errorSchema.parse(res.body).error.type).toBe('rate_limit_error');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const keys = await limited.redis.keys(`${limited.prefix}:rl:user:${user}:*`);
+    expect(keys.length).toBe(1);
+    // Another user is unaffected.
+    const other = await mintToken(`rl2_${uniqueSuffix()}`);
+    expect((await call(limited.url, 'GET', '/v1/packages', { token: other })).status).toBe(200);
+  });
+});

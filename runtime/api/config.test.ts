@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/config/env.ts';
+import { loadApiConfig } from './config.ts';
+
+const base = {
+  MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/payments',
+  REDIS_URL: 'redis://127.0.0.1:6379/0',
+  AUTH_JWT_SECRET: 'x'.repeat(32),
+};
+
+describe('api config', () => {
+  it('applies defaults; the Redis prefix falls back to TOPIC_PREFIX, then "payments"', () => {
+    const c = loadApiConfig(base);
+    expect(c).toMatchObject({
+      API_PORT: 8080,
+      API_HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: 'payments',
+      IDEMPOTENCY_TTL_HOURS: 24,
+    });
+    expect(loadApiConfig({ ...base, TOPIC_PREFIX: 'paytest' }).REDIS_KEY_PREFIX).toBe('paytest');
+    expect(
+      loadApiConfig({ ...base, TOPIC_PREFIX: 'paytest', REDIS_KEY_PREFIX: 'own' }).REDIS_KEY_PREFIX,
+    ).toBe('own');
+  });
+
+  it('needs exactly one way to verify tokens', () => {
+    const { AUTH_JWT_SECRET: _s, ...noAuth } = base;
+    expect(() => loadApiConfig(noAuth)).toThrow(ConfigError);
+    expect(() => loadApiConfig({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks.json' })).toThrow(
+      /only one/,
+    );
+    expect(
+      loadApiConfig({ ...noAuth, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }).AUTH_JWKS_URL,
+    ).toBeDefined();
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadApiConfig({
+        ...base,
+        API_PORT: '0',
+        MYSQL_URL: 'postgres://x',
+        IDEMPOTENCY_TTL_HOURS: '1',
+        AUTH_JWT_SECRET: 'short',
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const text = (err as ConfigError).issues.join('\n');
+      for (const name of ['API_PORT', 'MYSQL_URL', 'IDEMPOTENCY_TTL_HOURS', 'AUTH_JWT_SECRET'])
+        expect(text).toContain(name);
+    }
+  });
+});

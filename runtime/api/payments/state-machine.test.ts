@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import type { PaymentStatus } from '../../core/cache/types.ts';
+import { canTransition } from './state-machine.ts';
+
+const all: PaymentStatus[] = ['pending', 'processing', 'succeeded', 'failed', 'refunded'];
+const legal = new Set([
+  'pending>processing',
+  'processing>succeeded',
+  'processing>failed',
+  'succeeded>refunded',
+]);
+
+describe('payment state machine', () => {
+  it.each(all.flatMap((from) => all.map((to) => [from, to] as const)))('%s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(legal.has(`${from}>${to}`));
+  });
+});

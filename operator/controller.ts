@@ -1,0 +1,137 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { PIPELINE_KIND } from '../runtime/core/config/pipeline-spec.ts';
+import type { Logger } from '../runtime/core/logger.ts';
+import type { EventRecorder } from './events.ts';
+import { Informer, type ListWatchSource, objectKey } from './kube/informer.ts';
+import type { KubeWriter } from './kube/ports.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { type PaymentPipeline, Reconciler } from './reconciler.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export const CHILD_KINDS = ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget'] as const;
+export type ChildKind = (typeof CHILD_KINDS)[number];
+
+export type ControllerOptions = {
+  pipelines: ListWatchSource<PaymentPipeline>;
+  children: Record<ChildKind, ListWatchSource<KubernetesObject>>;
+  writer: KubeWriter;
+  events: EventRecorder;
+  log: Logger;
+  metrics: OperatorMetrics;
+  workers?: number;
+  resyncMs?: number;
+};
+
+/** The owning PaymentPipeline's key, from a child's controller owner reference. */
+export function ownerKey(obj: KubernetesObject): string | undefined {
+  const ref = obj.metadata?.ownerReferences?.find((r) => r.kind === PIPELINE_KIND && r.controller);
+  return ref ? `${obj.metadata?.namespace}/${ref.name}` : undefined;
+}
+
+/**
+ * Informers feed a per-key work queue; workers reconcile one pipeline at a time each. A pipeline is
+ * queued when its spec (generation) changes, and whenever one of its children changes — which is how
+ * hand edits are put back and how Ready follows the Deployments. A periodic resync is the safety net.
+ */
+export class Controller {
+  private readonly o: ControllerOptions;
+  private readonly queue = new WorkQueue({ baseDelayMs: 50, maxDelayMs: 120_000 });
+  private readonly pipelines: Informer<PaymentPipeline>;
+  private readonly children: Map<string, Informer<KubernetesObject>>;
+  private readonly reconciler: Reconciler;
+  private workers: Promise<void>[] = [];
+  private resync: NodeJS.Timeout | undefined;
+
+  constructor(opts: ControllerOptions) {
+    this.o = opts;
+    const onRestart = (resource: string) => () => opts.metrics.informerRestarts.inc({ resource });
+    this.pipelines = new Informer({
+      resource: PIPELINE_KIND,
+      source: opts.pipelines,
+      log: opts.log,
+      onRestart: onRestart(PIPELINE_KIND),
+    });
+    this.children = new Map(
+      CHILD_KINDS.map((kind) => [
+        kind,
+        new Informer({
+          resource: kind,
+          source: opts.children[kind],
+          log: opts.log,
+          onRestart: onRestart(kind),
+        }),
+      ]),
+    );
+    this.reconciler = new Reconciler({
+      pipeline: (key) => this.pipelines.get(key),
+      child: (kind, key) => this.children.get(kind)?.get(key),
+      writer: opts.writer,
+      events: opts.events,
+      log: opts.log,
+      metrics: opts.metrics,
+    });
+    this.pipelines.on((type, obj, old) => {
+      // Status-only updates (our own writes) do not change the generation: no reconcile for those.
+      if (type === 'MODIFIED' && old?.metadata?.generation === obj.metadata?.generation) {
+        if (old?.metadata?.deletionTimestamp === obj.metadata?.deletionTimestamp) return;
+      }
+      this.enqueue(objectKey(obj));
+    });
+    for (const informer of this.children.values()) {
+      informer.on((_type, obj) => {
+        const key = ownerKey(obj);
+        if (key) this.enqueue(key);
+      });
+    }
+  }
+
+  private enqueue(key: string): void {
+    this.queue.add(key);
+    this.o.metrics.queueDepth.set(this.queue.length);
+  }
+
+  /** Starts the informers, waits for their first lists, then starts the workers. */
+  async start(): Promise<void> {
+    const informers = [this.pipelines, ...this.children.values()];
+    for (const i of informers) i.start();
+    await Promise.all(informers.map((i) => i.waitForSync()));
+    this.o.log.info({ pipelines: this.pipelines.list().length }, 'caches synced: reconciling');
+    for (let n = 0; n < (this.o.workers ?? 2); n++) this.workers.push(this.work());
+    const resyncMs = this.o.resyncMs ?? 10 * 60_000;
+    this.resync = setInterval(() => {
+      for (const p of this.pipelines.list()) this.enqueue(objectKey(p));
+    }, resyncMs);
+    this.resync.unref();
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      this.o.metrics.queueDepth.set(this.queue.length);
+      const end = this.o.metrics.reconcileDuration.startTimer();
+      try {
+        const outcome = await this.reconciler.reconcile(key);
+        end({ result: 'success' });
+        this.queue.forget(key);
+        if (outcome.changed.length > 0) this.o.log.info({ key, changed: outcome.changed }, 'reconciled');
+        if (outcome.requeueAfterMs) this.queue.addAfter(key, outcome.requeueAfterMs);
+      } catch (err) {
+        end({ result: 'error' });
+        this.o.metrics.reconcileErrors.inc();
+        const delayMs = this.queue.addRateLimited(key);
+        this.o.log.warn({ key, err, retryInMs: delayMs }, 'reconcile failed: retrying');
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.resync) clearInterval(this.resync);
+    for (const i of [this.pipelines, ...this.children.values()]) i.stop();
+    this.queue.shutDown();
+    await Promise.all(this.workers);
+    this.workers = [];
+  }
+}

@@ -1,0 +1,178 @@
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { PipelineSpecInput } from '../runtime/core/config/pipeline-spec.ts';
+import { createLogger } from '../runtime/core/logger.ts';
+import { EventRecorder } from './events.ts';
+import { objectKey } from './kube/informer.ts';
+import type { KubeWriter } from './kube/ports.ts';
+import { type PaymentPipeline, Reconciler } from './reconciler.ts';
+
+const spec: PipelineSpecInput = {
+  image: 'payment-pipeline:1',
+  mysql: { host: 'db', database: 'payments', credentialsSecret: 'db', serverId: 9, tables: ['purchases'] },
+  kafka: { bootstrap: 'kafka:9092', topicPrefix: 'pay' },
+  redis: { url: 'redis://cache:6379' },
+  api: { authSecret: 'auth', replicas: 2 },
+};
+
+/** A tiny API server: apply stores the object and bumps resourceVersion only when it changed. */
+class FakeCluster implements KubeWriter {
+  objects = new Map<string, KubernetesObject & { spec?: unknown; status?: unknown }>();
+  statuses: unknown[] = [];
+  rv = 0;
+  failKind: string | undefined;
+
+  private id(o: KubernetesObject) {
+    return `${o.kind}/${objectKey(o)}`;
+  }
+  async apply<T extends KubernetesObject>(obj: T): Promise<T> {
+    if (obj.kind === this.failKind) throw new Error('admission webhook said no');
+    const old = this.objects.get(this.id(obj));
+    const { metadata: _m, ...body } = obj;
+    const { metadata: _o, status, ...oldBody } = old ?? { metadata: {} };
+    if (old && JSON.stringify(body) === JSON.stringify(oldBody)) return old as T;
+    const next = { ...obj, status, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
+    this.objects.set(this.id(obj), next);
+    return next as T;
+  }
+  async applyStatus(obj: KubernetesObject & { status: unknown }) {
+    this.statuses.push(obj.status);
+  }
+  async delete(obj: KubernetesObject) {
+    return this.objects.delete(this.id(obj));
+  }
+  /** The Deployment controller and kwok: every Deployment rolled out and available. */
+  rollOut() {
+    for (const o of this.objects.values()) {
+      if (o.kind !== 'Deployment') continue;
+      const d = o as V1Deployment;
+      const n = d.spec?.replicas ?? 1;
+      d.metadata = { ...d.metadata, generation: 1, resourceVersion: String(++this.rv) };
+      d.status = {
+        observedGeneration: 1,
+        replicas: n,
+        updatedReplicas: n,
+        availableReplicas: n,
+        readyReplicas: n,
+      };
+    }
+  }
+}
+
+function setup(pipelineSpec: unknown = spec) {
+  const cluster = new FakeCluster();
+  const events: string[] = [];
+  const pipeline: PaymentPipeline = {
+    apiVersion: 'payments.example.com/v1alpha1',
+    kind: 'PaymentPipeline',
+    metadata: { name: 'pp', namespace: 'ns', uid: 'u-1', generation: 1 },
+    spec: pipelineSpec,
+  };
+  const reconciler = new Reconciler({
+    pipeline: (key) => (key === 'ns/pp' ? pipeline : undefined),
+    child: (kind, key) => cluster.objects.get(`${kind}/${key}`),
+    writer: cluster,
+    events: new EventRecorder({
+      sink: { create: async (_ns, e) => void events.push(`${e.reason}: ${e.note}`) },
+      log: createLogger('test', 'silent'),
+      instance: 'test',
+      dedupMs: 0,
+    }),
+    log: createLogger('test', 'silent'),
+    now: () => new Date('2026-01-01T00:00:00Z'),
+  });
+  const lastStatus = () =>
+    cluster.statuses.at(-1) as { conditions: { type: string; status: string; reason: string }[] };
+  const condition = (type: string) => lastStatus().conditions.find((c) => c.type === type);
+  return { cluster, events, pipeline, reconciler, condition };
+}
+
+describe('Reconciler', () => {
+  it('creates every child with a controller owner reference and reports Ready once rolled out', async () => {
+    const { cluster, reconciler, condition, events } = setup();
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.changed.sort()).toEqual([
+      'ConfigMap/pp-config',
+      'Deployment/pp-api',
+      'Deployment/pp-consumer',
+      'Deployment/pp-producer',
+      'PodDisruptionBudget/pp-api',
+      'PodDisruptionBudget/pp-consumer',
+      'Service/pp-api',
+      'Service/pp-metrics',
+    ]);
+    for (const o of cluster.objects.values()) {
+      expect(o.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'PaymentPipeline', name: 'pp', uid: 'u-1', controller: true }),
+      ]);
+    }
+    const producer = cluster.objects.get('Deployment/ns/pp-producer') as V1Deployment;
+    expect(producer.spec?.replicas).toBe(1);
+    expect(producer.spec?.strategy?.type).toBe('Recreate');
+    expect(condition('Ready')?.status).toBe('False');
+    expect(events).toContain('Created: Deployment/pp-api');
+
+    cluster.rollOut();
+    await reconciler.reconcile('ns/pp');
+    expect(condition('Ready')).toMatchObject({ status: 'True', reason: 'AllComponentsAvailable' });
+    expect(condition('Degraded')?.status).toBe('False');
+  });
+
+  it('re-applying an unchanged spec changes nothing and writes no status', async () => {
+    const { cluster, reconciler, pipeline } = setup();
+    await reconciler.reconcile('ns/pp');
+    pipeline.status = cluster.statuses.at(-1) as PaymentPipeline['status'];
+    const writes = cluster.statuses.length;
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.changed).toEqual([]);
+    expect(cluster.statuses.length).toBe(writes);
+  });
+
+  it('puts a hand-edited child back and says so', async () => {
+    const { cluster, reconciler, pipeline, events } = setup();
+    await reconciler.reconcile('ns/pp');
+    pipeline.status = { observedGeneration: 1 };
+    const api = cluster.objects.get('Deployment/ns/pp-api') as V1Deployment;
+    cluster.objects.set('Deployment/ns/pp-api', {
+      ...api,
+      spec: { ...api.spec, replicas: 7 } as V1Deployment['spec'],
+      metadata: { ...api.metadata, resourceVersion: 'edited' },
+    });
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.changed).toEqual(['Deployment/pp-api']);
+    expect((cluster.objects.get('Deployment/ns/pp-api') as V1Deployment).spec?.replicas).toBe(2);
+    expect(events.at(-1)).toBe('DriftCorrected: Deployment/pp-api was changed by hand; put back');
+  });
+
+  it('does not touch children while paused', async () => {
+    const { cluster, reconciler, condition, events } = setup({ ...spec, paused: true });
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.action).toBe('paused');
+    expect(cluster.objects.size).toBe(0);
+    expect(condition('Progressing')).toMatchObject({ status: 'False', reason: 'Paused' });
+    expect(events).toEqual(['Paused: spec.paused is true: children are left as they are']);
+  });
+
+  it('refuses an invalid spec with a Degraded condition naming the field', async () => {
+    const { cluster, reconciler, condition } = setup({
+      ...spec,
+      consumer: { minReplicas: 3, maxReplicas: 2 },
+    });
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.action).toBe('invalid');
+    expect(cluster.objects.size).toBe(0);
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+  });
+
+  it('reports a failed apply as Degraded and throws so the queue retries', async () => {
+    const { cluster, reconciler, condition } = setup();
+    cluster.failKind = 'Service';
+    await expect(reconciler.reconcile('ns/pp')).rejects.toThrow(/admission webhook said no/);
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+  });
+
+  it('does nothing for a deleted pipeline: the garbage collector owns the children', async () => {
+    const { reconciler } = setup();
+    expect((await reconciler.reconcile('ns/gone')).action).toBe('absent');
+  });
+});

@@ -1,0 +1,245 @@
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import {
+  PIPELINE_API_VERSION,
+  PIPELINE_KIND,
+  type PipelineCondition,
+  type PipelineSpec,
+  type PipelineStatus,
+  pipelineSpec,
+} from '../runtime/core/config/pipeline-spec.ts';
+import type { Logger } from '../runtime/core/logger.ts';
+import { desiredChildren, type PipelineRef, serviceMonitor } from './children.ts';
+import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
+import type { EventRecorder } from './events.ts';
+import { isNotFound } from './kube/http.ts';
+import { objectKey } from './kube/informer.ts';
+import type { KubeWriter } from './kube/ports.ts';
+import { childName } from './labels.ts';
+import type { OperatorMetrics } from './metrics.ts';
+
+export type PaymentPipeline = KubernetesObject & { spec?: unknown; status?: PipelineStatus };
+
+export type ReconcilerDeps = {
+  pipeline: (key: string) => PaymentPipeline | undefined;
+  /** The informer cache of a child kind, by namespace/name. */
+  child: (kind: string, key: string) => KubernetesObject | undefined;
+  writer: KubeWriter;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: OperatorMetrics;
+  now?: () => Date;
+};
+
+export type ReconcileOutcome = {
+  action: 'absent' | 'invalid' | 'paused' | 'applied';
+  changed: string[];
+  requeueAfterMs?: number;
+};
+
+const MONITORING_RETRY_MS = 5 * 60_000;
+
+/** Reads "ns/name" → applies the desired children → writes conditions. One pass, idempotent. */
+export class Reconciler {
+  private readonly d: ReconcilerDeps;
+  private readonly now: () => Date;
+
+  constructor(deps: ReconcilerDeps) {
+    this.d = deps;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileOutcome> {
+    const pipeline = this.d.pipeline(key);
+    // Deleted: the garbage collector removes the children through their owner references.
+    if (!pipeline || pipeline.metadata?.deletionTimestamp) return { action: 'absent', changed: [] };
+    const generation = pipeline.metadata?.generation ?? 0;
+    const parsed = pipelineSpec.safeParse(pipeline.spec);
+    if (!parsed.success) {
+      const message = parsed.error.issues
+        .map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`)
+        .join('; ');
+      await this.d.events.record(pipeline, 'Warning', 'InvalidSpec', 'Validate', message);
+      await this.writeStatus(pipeline, [
+        { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: generation },
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'InvalidSpec',
+          message,
+          observedGeneration: generation,
+        },
+        { type: 'Degraded', status: 'True', reason: 'InvalidSpec', message, observedGeneration: generation },
+      ]);
+      return { action: 'invalid', changed: [] };
+    }
+    const spec = parsed.data;
+    const ref: PipelineRef = {
+      name: pipeline.metadata?.name ?? '',
+      namespace: pipeline.metadata?.namespace ?? '',
+      uid: pipeline.metadata?.uid ?? '',
+    };
+    if (spec.paused) return this.paused(pipeline, ref, generation);
+
+    const specSeen = pipeline.status?.observedGeneration === generation;
+    const changed: string[] = [];
+    const errors: string[] = [];
+    let requeueAfterMs: number | undefined;
+    for (const child of desiredChildren(ref, spec, { consumerReplicas: this.consumerReplicas(ref, spec) })) {
+      const id = `${child.kind}/${child.metadata?.name}`;
+      const before = this.d.child(child.kind ?? '', objectKey(child));
+      try {
+        const after = await this.d.writer.apply(child);
+        if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) continue;
+        const change = !before ? 'created' : specSeen ? 'drift' : 'updated';
+        changed.push(id);
+        this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
+        if (change === 'drift') {
+          await this.d.events.record(
+            pipeline,
+            'Normal',
+            'DriftCorrected',
+            'Apply',
+            `${id} was changed by hand; put back`,
+          );
+        } else {
+          await this.d.events.record(
+            pipeline,
+            'Normal',
+            change === 'created' ? 'Created' : 'Updated',
+            'Apply',
+            id,
+          );
+        }
+      } catch (err) {
+        if (child.kind === 'ServiceMonitor' && isNotFound(err)) {
+          errors.push(
+            'ServiceMonitor requested but monitoring.coreos.com/v1 is not installed in the cluster',
+          );
+          requeueAfterMs = MONITORING_RETRY_MS;
+          continue;
+        }
+        errors.push(`${id}: ${(err as Error).message}`);
+      }
+    }
+    if (!spec.monitoring.serviceMonitor && !specSeen) await this.pruneServiceMonitor(ref, spec, errors);
+
+    const applyError = errors.length > 0 ? errors.join('; ') : undefined;
+    if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
+    const a = assess(this.rollouts(ref), generation, applyError);
+    await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded], this.replicaStatus(ref, spec));
+    // A monitoring gap is reported and retried slowly; any other failed apply is retried with backoff.
+    if (applyError && requeueAfterMs === undefined) throw new Error(applyError);
+    return { action: 'applied', changed, ...(requeueAfterMs ? { requeueAfterMs } : {}) };
+  }
+
+  /** Until the autoscaler (issue 7) decides, the consumer keeps what it has within [min, max]. */
+  private consumerReplicas(ref: PipelineRef, spec: PipelineSpec): number {
+    const live = this.deployment(ref, 'consumer')?.spec?.replicas;
+    const c = spec.consumer;
+    return Math.min(c.maxReplicas, Math.max(c.minReplicas, live ?? c.minReplicas));
+  }
+
+  private async paused(
+    pipeline: PaymentPipeline,
+    ref: PipelineRef,
+    generation: number,
+  ): Promise<ReconcileOutcome> {
+    const wasPaused = pipeline.status?.conditions?.some(
+      (c) => c.type === 'Progressing' && c.reason === 'Paused',
+    );
+    if (!wasPaused) {
+      await this.d.events.record(
+        pipeline,
+        'Normal',
+        'Paused',
+        'Pause',
+        'spec.paused is true: children are left as they are',
+      );
+    }
+    const a = assess(this.rollouts(ref), generation);
+    await this.writeStatus(pipeline, [
+      a.ready,
+      {
+        type: 'Progressing',
+        status: 'False',
+        reason: 'Paused',
+        message: 'spec.paused is true: children are not reconciled',
+        observedGeneration: generation,
+      },
+      a.degraded,
+    ]);
+    return { action: 'paused', changed: [] };
+  }
+
+  private async pruneServiceMonitor(ref: PipelineRef, spec: PipelineSpec, errors: string[]): Promise<void> {
+    try {
+      await this.d.writer.delete(serviceMonitor(ref, spec));
+    } catch (err) {
+      if (!isNotFound(err)) errors.push(`ServiceMonitor cleanup: ${(err as Error).message}`);
+    }
+  }
+
+  private deployment(ref: PipelineRef, component: string): V1Deployment | undefined {
+    return this.d.child('Deployment', `${ref.namespace}/${childName(ref.name, component)}`) as
+      | V1Deployment
+      | undefined;
+  }
+
+  private rollouts(ref: PipelineRef) {
+    return (['producer', 'consumer', 'api'] as const).map((c) => rolloutOf(c, this.deployment(ref, c)));
+  }
+
+  private replicaStatus(ref: PipelineRef, spec: PipelineSpec): Partial<PipelineStatus> {
+    const producer = this.deployment(ref, 'producer');
+    const consumer = this.deployment(ref, 'consumer');
+    const api = this.deployment(ref, 'api');
+    return {
+      producer: { readyReplicas: producer?.status?.readyReplicas ?? 0 },
+      consumer: {
+        desiredReplicas: this.consumerReplicas(ref, spec),
+        currentReplicas: consumer?.status?.replicas ?? 0,
+        readyReplicas: consumer?.status?.readyReplicas ?? 0,
+      },
+      api: { replicas: api?.status?.replicas ?? 0, readyReplicas: api?.status?.readyReplicas ?? 0 },
+    };
+  }
+
+  /** Writes status only when it differs, so a status write does not cause another write. */
+  private async writeStatus(
+    pipeline: PaymentPipeline,
+    conditions: ConditionInput[],
+    extra: Partial<PipelineStatus> = {},
+  ): Promise<void> {
+    const now = this.now();
+    const old = pipeline.status ?? {};
+    let next: PipelineCondition[] = old.conditions ?? [];
+    for (const c of conditions) next = setCondition(next, c, now);
+    const status: PipelineStatus = {
+      ...old,
+      ...extra,
+      producer: { ...old.producer, ...extra.producer },
+      consumer: { ...old.consumer, ...extra.consumer },
+      observedGeneration: pipeline.metadata?.generation ?? 0,
+      conditions: next,
+    };
+    if (JSON.stringify(canonical(status)) === JSON.stringify(canonical(old))) return;
+    await this.d.writer.applyStatus({
+      apiVersion: PIPELINE_API_VERSION,
+      kind: PIPELINE_KIND,
+      metadata: { name: pipeline.metadata?.name, namespace: pipeline.metadata?.namespace },
+      status,
+    });
+  }
+}
+
+/** Key-sorted copy, so equal statuses compare equal whatever order the server returned fields in. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, x]) => [k, canonical(x)]),
+  );
+}

@@ -1,0 +1,106 @@
+import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
+import type { Pool } from '../../runtime/core/db/pool.ts';
+import { readServerBinlogState, type ServerBinlogState } from './server.ts';
+import { type PositionVerdict, type ResumePosition, validatePosition } from './validate.ts';
+
+export type StartFrom = PipelineSpec['producer']['startFrom'];
+
+/** A startFrom turned into a concrete position the server has, or the reason it cannot be. */
+export type Resolution =
+  | { ok: true; position: ResumePosition; message: string }
+  | { ok: false; verdict: Exclude<PositionVerdict, { valid: true }> };
+
+type Row = Record<string, unknown>;
+
+/**
+ * Resolves spec.producer.startFrom against the live server: earliest = start of the oldest binlog,
+ * latest = the current head, position = the given file/pos (which must be an event boundary),
+ * gtid = the given GTID (set). Every result is validated the same way a checkpoint is.
+ */
+export async function resolveStartFrom(pool: Pool, startFrom: StartFrom): Promise<Resolution> {
+  const state = await readServerBinlogState(pool);
+  const position = await concretePosition(pool, startFrom, state);
+  if ('verdict' in position) return { ok: false, verdict: position.verdict };
+  const verdict = validatePosition(position, state);
+  if (!verdict.valid) return { ok: false, verdict };
+  if (position.file !== undefined && position.pos !== undefined) {
+    const boundary = await isEventBoundary(pool, position.file, position.pos);
+    if (!boundary) {
+      return {
+        ok: false,
+        verdict: {
+          valid: false,
+          reason: 'PositionBeyondEnd',
+          message: `${position.file}:${position.pos} is not the start of an event`,
+          remedy: 'use an End_log_pos reported by SHOW BINLOG EVENTS, or a GTID',
+          purged: false,
+        },
+      };
+    }
+  }
+  return { ok: true, position, message: `${startFrom.kind} → ${describe(position)}` };
+}
+
+export function describe(p: ResumePosition): string {
+  return [p.gtid ? `GTID ${p.gtid}` : '', p.file ? `${p.file}:${p.pos ?? 4}` : '']
+    .filter(Boolean)
+    .join(' / ');
+}
+
+async function concretePosition(
+  pool: Pool,
+  startFrom: StartFrom,
+  state: ServerBinlogState,
+): Promise<ResumePosition | { verdict: Exclude<PositionVerdict, { valid: true }> }> {
+  switch (startFrom.kind) {
+    case 'earliest': {
+      const oldest = state.files[0]?.name ?? state.head.file;
+      return { file: oldest, pos: 4, gtid: state.gtidPurged || null };
+    }
+    case 'latest':
+      return { file: state.head.file, pos: state.head.pos, gtid: state.gtidExecuted || null };
+    case 'position': {
+      const file = startFrom.file ?? '';
+      const pos = startFrom.pos ?? 4;
+      return { file, pos, gtid: await gtidAt(pool, state, file, pos) };
+    }
+    case 'gtid':
+      return { gtid: startFrom.gtid ?? '' };
+    case 'timestamp':
+      return {
+        verdict: {
+          valid: false,
+          reason: 'NoPosition',
+          message: 'startFrom.kind=timestamp cannot be changed on a running pipeline by the operator',
+          remedy:
+            'find the position with `mariadb-binlog --start-datetime` (or mysqlbinlog) and set startFrom.kind=position or gtid',
+          purged: false,
+        },
+      };
+  }
+}
+
+/** MariaDB knows the GTID state at any event boundary; MySQL resumes by file/pos alone here. */
+async function gtidAt(
+  pool: Pool,
+  state: ServerBinlogState,
+  file: string,
+  pos: number,
+): Promise<string | null> {
+  if (state.flavor !== 'mariadb' || !state.files.some((f) => f.name === file)) return null;
+  const [result] = await pool.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]);
+  const g = (result as Row[])[0]?.g;
+  return typeof g === 'string' && g.length > 0 ? g : null;
+}
+
+async function isEventBoundary(pool: Pool, file: string, pos: number): Promise<boolean> {
+  try {
+    // Reading one event from `pos` fails with "Wrong offset" unless an event starts there (the head
+    // itself is a boundary: it returns no rows).
+    await pool.query(`SHOW BINLOG EVENTS IN ${pool.escape(file)} FROM ${Number(pos)} LIMIT 1`);
+    return true;
+  } catch (err) {
+    if (/wrong offset/i.test((err as Error).message)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,83 @@
+import { type CachedTable, canonicalRow, RowShapeError } from '../core/cache/rows.ts';
+import type { RowChange } from '../core/cache/writer.ts';
+import type { ChangeEnvelope } from '../core/events/envelope.ts';
+import { versionOfGtid } from '../core/position.ts';
+
+export type DecodedChange = RowChange & {
+  /** Source commit time (binlog header; seconds precision on MariaDB). */
+  sourceTsMs: number;
+  /** When the producer emitted the event. */
+  emittedTsMs: number;
+};
+
+export type Decoded =
+  | { kind: 'change'; change: DecodedChange }
+  /** The Kafka tombstone that follows a delete (for log compaction); the delete event itself carried it. */
+  | { kind: 'tombstone' }
+  | { kind: 'poison'; reason: string };
+
+const OPS = new Set(['c', 'u', 'd', 'r']);
+
+/**
+ * Turns one Kafka message of a cached table's topic into a versioned row change, or says exactly why it
+ * cannot (the message then goes to the dead-letter topic). Never throws.
+ */
+export function decodeMessage(table: CachedTable, key: string | null, value: string | null): Decoded {
+  if (value === null || value === undefined || value === '') return { kind: 'tombstone' };
+  let envelope: ChangeEnvelope;
+  try {
+    envelope = JSON.parse(value) as ChangeEnvelope;
+  } catch (err) {
+    return { kind: 'poison', reason: `undecodable: value is not JSON (${(err as Error).message})` };
+  }
+  try {
+    return { kind: 'change', change: toChange(table, key, envelope) };
+  } catch (err) {
+    const prefix = err instanceof RowShapeError ? 'schema mismatch' : 'invalid envelope';
+    return { kind: 'poison', reason: `${prefix}: ${(err as Error).message}` };
+  }
+}
+
+function toChange(table: CachedTable, key: string | null, envelope: ChangeEnvelope): DecodedChange {
+  if (typeof envelope !== 'object' || envelope === null) throw new Error('not an object');
+  const { op, source } = envelope;
+  if (typeof op !== 'string' || !OPS.has(op)) throw new Error(`unknown op ${JSON.stringify(op)}`);
+  if (typeof source !== 'object' || source === null) throw new Error('no source block');
+  if (source.table !== table)
+    throw new Error(`source.table ${JSON.stringify(source.table)} on the ${table} topic`);
+  if (typeof source.gtid !== 'string') throw new Error('source.gtid is missing: versions need GTIDs');
+  if (!Number.isInteger(source.row) || source.row < 0)
+    throw new Error('source.row must be a non-negative integer');
+  const version = versionOfGtid(source.gtid, source.row);
+  const isDelete = op === 'd';
+  const image = isDelete ? envelope.before : envelope.after;
+  if (typeof image !== 'object' || image === null) {
+    throw new Error(`op ${op} needs ${isDelete ? 'before' : 'after'}`);
+  }
+  const row = canonicalRow(table, image);
+  const id = String(row.id);
+  const keyId = parseKeyId(key);
+  if (keyId !== id)
+    throw new Error(`message key ${JSON.stringify(key)} does not match row id ${JSON.stringify(id)}`);
+  return {
+    table,
+    id,
+    version,
+    after: isDelete ? null : row,
+    // An update's previous owner is known to Redis (the row's `o`), so only a delete needs `before`.
+    before: isDelete ? row : null,
+    sourceTsMs: Number(source.ts_ms),
+    emittedTsMs: Number(envelope.ts_ms),
+  };
+}
+
+/** The key is the primary key as JSON: `{"id":"..."}`. */
+function parseKeyId(key: string | null): string | null {
+  if (key === null) return null;
+  try {
+    const parsed = JSON.parse(key) as { id?: unknown };
+    return typeof parsed?.id === 'string' ? parsed.id : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,40 @@
+import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { Lifecycle } from '../core/lifecycle.ts';
+import { createLogger } from '../core/logger.ts';
+import { createRegistry, startOpsServer } from '../core/metrics.ts';
+import { consumerEnvSchema } from './config.ts';
+import { startConsumerService } from './service.ts';
+
+// Payment Consumer entry point: wiring only (config → metrics server → service → shutdown hooks).
+let config: ReturnType<typeof parseEnv<typeof consumerEnvSchema>>;
+try {
+  config = parseEnv(consumerEnvSchema, process.env);
+} catch (err) {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+const log = createLogger('consumer', config.LOG_LEVEL);
+const lifecycle = new Lifecycle(log);
+lifecycle.installSignalHandlers();
+const registry = createRegistry('consumer');
+let service: Awaited<ReturnType<typeof startConsumerService>> | undefined;
+const ops = await startOpsServer({
+  registry,
+  port: config.CONSUMER_METRICS_PORT,
+  ready: () => service?.ready() ?? false,
+});
+lifecycle.onShutdown('consumer', () => service?.stop());
+lifecycle.onShutdown('ops server', () => new Promise<void>((resolve) => ops.close(() => resolve())));
+try {
+  service = await startConsumerService(config, registry, log);
+} catch (err) {
+  log.fatal({ err }, 'consumer failed to start');
+  await lifecycle.shutdown().catch(() => undefined);
+  process.exit(1);
+}
+const failure = await service.failed;
+if (failure !== undefined && !lifecycle.isStopping) {
+  log.fatal({ err: failure }, 'consuming stopped unexpectedly');
+  await lifecycle.shutdown().catch(() => undefined);
+  process.exit(1);
+}

@@ -1,0 +1,143 @@
+import type { CachedTable } from '../core/cache/rows.ts';
+import type { CacheWriter } from '../core/cache/writer.ts';
+import type { ConsumedMessage } from '../core/kafka/index.ts';
+import type { Logger } from '../core/logger.ts';
+import type { DeadLetter, DeadLetters } from './dead-letters.ts';
+import { type DecodedChange, decodeMessage } from './decode.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+
+/** Thrown out of a batch when shutdown interrupts its retries: nothing of it is committed. */
+export class ShutdownInterrupted extends Error {
+  constructor() {
+    super('shutdown interrupted the batch before it was applied');
+    this.name = 'ShutdownInterrupted';
+  }
+}
+
+/**
+ * Applies one batch of change messages: poisoned ones to the dead-letter topic, the rest to Redis in one
+ * pipelined round trip, then the offsets (the last message of each partition). Redis or Kafka failures
+ * are retried with backoff until they succeed or shutdown begins; offsets are only committed after
+ * everything before them is durable, so a crash at any point replays (idempotently) and loses nothing.
+ */
+export class Materialiser {
+  private readonly deps: {
+    tables: ReadonlyMap<string, CachedTable>;
+    writer: CacheWriter;
+    deadLetters: DeadLetters;
+    metrics: ConsumerMetrics;
+    log: Logger;
+    isStopping: () => boolean;
+    now?: () => number;
+  };
+  private readonly commits = new Set<Promise<void>>();
+  private healthy = true;
+
+  constructor(deps: Materialiser['deps']) {
+    this.deps = deps;
+  }
+
+  /** False while Redis or the DLQ is failing. */
+  get isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  async apply(messages: readonly ConsumedMessage[]): Promise<void> {
+    const { metrics } = this.deps;
+    const changes: DecodedChange[] = [];
+    const changeTopics: string[] = [];
+    const letters: DeadLetter[] = [];
+    for (const m of messages) {
+      const table = this.deps.tables.get(m.topic);
+      const key = m.key ?? null;
+      const value = m.value ?? null;
+      const decoded = table
+        ? decodeMessage(table, key, value)
+        : { kind: 'poison' as const, reason: `topic ${m.topic} is not a cached table` };
+      if (decoded.kind === 'change') {
+        changes.push(decoded.change);
+        changeTopics.push(m.topic);
+      } else if (decoded.kind === 'tombstone') {
+        metrics.messages.inc({ topic: m.topic, outcome: 'tombstone' });
+      } else {
+        letters.push({
+          topic: m.topic,
+          partition: m.partition,
+          offset: m.offset,
+          key,
+          value,
+          reason: decoded.reason,
+        });
+      }
+    }
+
+    if (letters.length > 0) {
+      await this.retry('dead-letter publish', () => this.deps.deadLetters.send(letters));
+      for (const l of letters) {
+        this.deps.log.warn(
+          { topic: l.topic, partition: l.partition, offset: l.offset.toString(), reason: l.reason },
+          'dead-lettered',
+        );
+        metrics.dlq.inc({ topic: l.topic });
+        metrics.messages.inc({ topic: l.topic, outcome: 'dlq' });
+      }
+    }
+
+    if (changes.length > 0) {
+      const started = performance.now();
+      const applied = await this.retry('redis apply', () => this.deps.writer.apply(changes));
+      metrics.applySeconds.observe((performance.now() - started) / 1000);
+      const now = (this.deps.now ?? Date.now)();
+      changes.forEach((c, i) => {
+        metrics.messages.inc({ topic: changeTopics[i] ?? '', outcome: applied[i] ? 'applied' : 'stale' });
+        if (c.sourceTsMs > 0)
+          metrics.freshness.observe({ from: 'source' }, Math.max(0, now - c.sourceTsMs) / 1000);
+        if (c.emittedTsMs > 0)
+          metrics.freshness.observe({ from: 'producer' }, Math.max(0, now - c.emittedTsMs) / 1000);
+      });
+    }
+    metrics.batchSize.observe(messages.length);
+    this.commit(messages);
+  }
+
+  /** Waits for every commit requested so far (shutdown calls this before closing the consumer). */
+  async flushCommits(): Promise<void> {
+    await Promise.allSettled([...this.commits]);
+  }
+
+  private commit(messages: readonly ConsumedMessage[]): void {
+    const last = new Map<string, ConsumedMessage>();
+    for (const m of messages) last.set(`${m.topic}\u0000${m.partition}`, m);
+    for (const m of last.values()) {
+      // Not awaited: the next batch can be applied meanwhile. A failed commit (e.g. the partition moved
+      // in a rebalance) only means the new owner replays a few already-applied messages.
+      const p = Promise.resolve(m.commit())
+        .catch((err: unknown) =>
+          this.deps.log.warn(
+            { err, topic: m.topic, partition: m.partition },
+            'offset commit failed; will replay',
+          ),
+        )
+        .finally(() => this.commits.delete(p));
+      this.commits.add(p);
+    }
+  }
+
+  private async retry<T>(what: string, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await run();
+        this.healthy = true;
+        return result;
+      } catch (err) {
+        this.healthy = false;
+        if (what === 'redis apply') this.deps.metrics.redisErrors.inc();
+        if (this.deps.isStopping()) throw new ShutdownInterrupted();
+        const delay = Math.min(5000, 100 * 2 ** attempt);
+        this.deps.log.error({ err, attempt, delayMs: delay }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.deps.isStopping()) throw new ShutdownInterrupted();
+      }
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
+import { CacheWriter } from '../core/cache/writer.ts';
+import { createPool, type Pool } from '../core/db/pool.ts';
+import { topicName } from '../core/events/envelope.ts';
+import {
+  createDurableProducer,
+  createGroupConsumer,
+  createKafkaAdmin,
+  type GroupConsumer,
+} from '../core/kafka/index.ts';
+import type { Logger } from '../core/logger.ts';
+import { runBatches } from './batches.ts';
+import { startCacheGuard } from './cache-guard.ts';
+import type { ConsumerConfig } from './config.ts';
+import { DeadLetters, deadLetterTopic } from './dead-letters.ts';
+import { startLagMonitor } from './lag-monitor.ts';
+import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
+import { consumerMetrics } from './metrics.ts';
+import { silentProgress } from './progress.ts';
+import { rebuildCache } from './rebuild.ts';
+
+export type ConsumerService = {
+  ready: () => boolean;
+  /** Graceful: finish the batch in flight, commit what was applied, close everything. */
+  stop: () => Promise<void>;
+  /** Settles when consuming ends on its own (source failure); the service should then exit. */
+  failed: Promise<unknown>;
+};
+
+/** The Payment Consumer: change topics of the cached tables → version-guarded writes to Redis. */
+export async function startConsumerService(
+  config: ConsumerConfig,
+  registry: Registry,
+  log: Logger,
+): Promise<ConsumerService> {
+  const metrics = consumerMetrics(registry);
+  const tables = new Map<string, CachedTable>(
+    CACHED_TABLES.map((t) => [topicName(config.TOPIC_PREFIX, config.SOURCE_DATABASE, t), t]),
+  );
+  const topics = [...tables.keys()];
+  const kafka = { brokers: config.KAFKA_BROKERS, clientId: `${config.CONSUMER_GROUP}-${process.pid}` };
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
+  const admin = createKafkaAdmin(kafka);
+  let pool: Pool | undefined;
+  let stopping = false;
+
+  await writer.load();
+  await waitForTopics(admin, topics, log, () => stopping);
+  const dlqTopic = deadLetterTopic(config.TOPIC_PREFIX);
+  await admin.ensureTopics([{ name: dlqTopic, partitions: 1, replicationFactor: 1 }]);
+  const dlqProducer = createDurableProducer(kafka);
+
+  const guard = config.MYSQL_URL
+    ? (() => {
+        const mysql = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+        pool = mysql;
+        return startCacheGuard({
+          writer,
+          log,
+          rebuild: () => {
+            metrics.rebuilds.inc();
+            return rebuildCache({
+              pool: mysql,
+              redis,
+              writer,
+              prefix: config.REDIS_KEY_PREFIX,
+              progress: silentProgress,
+            });
+          },
+        });
+      })()
+    : undefined;
+  if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
+  if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
+
+  const materialiser = new Materialiser({
+    tables,
+    writer,
+    deadLetters: new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP),
+    metrics,
+    log,
+    isStopping: () => stopping,
+  });
+  const consumer: GroupConsumer = createGroupConsumer({ ...kafka, groupId: config.CONSUMER_GROUP });
+  const stream = await consumer.consume(topics);
+  const runner = runBatches(stream, {
+    maxBatch: config.CONSUMER_BATCH_MAX,
+    maxQueued: config.CONSUMER_BATCH_MAX * 4,
+    handle: (batch) => materialiser.apply(batch),
+  });
+  const lag = startLagMonitor({ admin, group: config.CONSUMER_GROUP, topics, metrics, log });
+  log.info({ topics, group: config.CONSUMER_GROUP, keyPrefix: config.REDIS_KEY_PREFIX }, 'consuming');
+
+  const failed = runner.done.then(
+    () => (stopping ? undefined : new Error('the change stream ended')),
+    (err: unknown) => (err instanceof ShutdownInterrupted ? undefined : err),
+  );
+
+  return {
+    ready: () => !stopping && materialiser.isHealthy && redis.status === 'ready',
+    failed,
+    async stop() {
+      stopping = true;
+      runner.stop();
+      await runner.done.catch(() => undefined);
+      await materialiser.flushCommits();
+      lag.stop();
+      await guard?.stop();
+      await consumer.close().catch((err: unknown) => log.warn({ err }, 'closing the Kafka consumer failed'));
+      await dlqProducer.close().catch(() => undefined);
+      await admin.close().catch(() => undefined);
+      await pool?.end().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
+
+async function waitForTopics(
+  admin: ReturnType<typeof createKafkaAdmin>,
+  topics: string[],
+  log: Logger,
+  isStopping: () => boolean,
+): Promise<void> {
+  for (let attempt = 0; !isStopping(); attempt++) {
+    const existing = await admin.partitionCounts(topics);
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    // The producer creates the topics with their partition count; subscribing earlier would let the
+    // broker auto-create them with its defaults.
+    if (attempt % 10 === 0) log.info({ missing }, 'waiting for the producer to create the change topics');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

@@ -1,0 +1,282 @@
+import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
+import type { Logger } from '../../core/logger.ts';
+import { type ColumnConverter, converterFor, convertRow } from './values.ts';
+
+export type Row = Record<string, unknown>;
+
+/** One row change, with the coordinates of the transaction it belongs to. */
+export type RowChange = {
+  db: string;
+  table: string;
+  op: 'c' | 'u' | 'd';
+  before: Row | null;
+  after: Row | null;
+  /** Primary key column names in key order; empty for tables without one. */
+  primaryKey: string[];
+  gtid: string | null;
+  /** Binlog file and position where the transaction starts (its GTID event). */
+  file: string;
+  pos: number;
+  /** Index of this row change within its transaction (captured tables only), from 0. */
+  row: number;
+  /** Binlog timestamp of the transaction, ms (second resolution on the server). */
+  tsMs: number;
+};
+
+/** A transaction's commit: everything up to and including it is covered by `gtidSet`. */
+export type Commit = {
+  gtid: string | null;
+  /** Executed GTIDs after this commit (MariaDB position or MySQL set); null when unknown. */
+  gtidSet: string | null;
+  /** Coordinates right after the commit event. */
+  file: string;
+  pos: number;
+  tsMs: number;
+};
+
+export type ReaderStart = {
+  gtidSet?: string;
+  file?: string;
+  pos?: number;
+  atEnd?: boolean;
+  /** Skip the first `rows` row changes of transaction `gtid` (already published before a restart). */
+  skip?: { gtid: string; rows: number } | null;
+  /** Skip transactions whose binlog timestamp is before this instant. */
+  notBeforeMs?: number;
+};
+
+export type ReaderHandlers = {
+  onChange: (change: RowChange) => void;
+  onCommit: (commit: Commit) => void;
+  /** The stream broke (connection lost, purged position, ...); the reader is stopped. */
+  onError: (err: Error) => void;
+};
+
+export type ReaderOptions = {
+  mysqlUrl: string;
+  serverId: number;
+  databases: string[];
+  /** Final say on a table after the schema filter (table filters, including db.table forms). */
+  tableSelected: (db: string, table: string) => boolean;
+  ops: ReadonlyArray<'c' | 'u' | 'd'>;
+  log: Logger;
+};
+
+const EVENTS: BinlogEventName[] = [
+  'rotate',
+  'gtid',
+  'mariadbgtid',
+  'xid',
+  'query',
+  'tablemap',
+  'writerows',
+  'updaterows',
+  'deleterows',
+];
+
+function is<N extends BinlogEventName>(e: AnyBinlogEvent, name: N): e is BinlogEventByName<N> {
+  return e.getEventName() === name;
+}
+
+type TableInfo = { converters: Map<string, ColumnConverter>; primaryKey: string[] };
+
+/**
+ * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
+ * events natively since 0.9). Column names and types come from the binlog's own TableMap metadata
+ * (binlog_row_metadata=FULL), so DDL while streaming needs no schema queries.
+ */
+export class BinlogReader {
+  private readonly opts: ReaderOptions;
+  private zongji: ZongJi | undefined;
+  private file = '';
+  private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
+    null;
+  private readonly tables = new Map<number, TableInfo & { key: string }>();
+  private paused = false;
+
+  constructor(opts: ReaderOptions) {
+    this.opts = opts;
+  }
+
+  /** Starts streaming; resolves once the dump is running. */
+  start(from: ReaderStart, handlers: ReaderHandlers): Promise<void> {
+    const u = new URL(this.opts.mysqlUrl);
+    const zongji = new ZongJi({
+      host: u.hostname,
+      port: u.port ? Number(u.port) : 3306,
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      charset: 'utf8mb4_unicode_ci',
+      dateStrings: true,
+      timezone: 'Z',
+      jsonStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+    } as never);
+    this.zongji = zongji;
+    this.file = from.file ?? '';
+    this.txn = null;
+    this.paused = false;
+    const skip = from.skip ?? null;
+    const ops = new Set(this.opts.ops);
+    let failed = false;
+
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      this.stop();
+      handlers.onError(err instanceof Error ? err : new Error(String(err)));
+    };
+
+    const emitRows = (
+      e: AnyBinlogEvent,
+      op: 'c' | 'u' | 'd',
+      rows: Array<{ before: Row | null; after: Row | null }>,
+    ) => {
+      const tableId = (e as { tableId: number }).tableId;
+      const info = this.tables.get(tableId);
+      const txn = this.txn;
+      if (!info || !txn) return;
+      const [db, table] = info.key.split('\u0000') as [string, string];
+      for (const r of rows) {
+        const row = txn.rows++;
+        if (txn.skipped || !ops.has(op)) continue;
+        if (skip && skip.gtid === txn.gtid && row < skip.rows) continue;
+        handlers.onChange({
+          db,
+          table,
+          op,
+          before: r.before ? convertRow(r.before, info.converters) : null,
+          after: r.after ? convertRow(r.after, info.converters) : null,
+          primaryKey: info.primaryKey,
+          gtid: txn.gtid,
+          file: this.file,
+          pos: txn.pos,
+          row,
+          tsMs: txn.tsMs,
+        });
+      }
+    };
+
+    const beginTxn = (gtid: string | null, e: AnyBinlogEvent) => {
+      const tsMs = e.timestamp;
+      this.txn = {
+        gtid,
+        pos: e.nextPosition - e.size,
+        tsMs,
+        rows: 0,
+        skipped: from.notBeforeMs !== undefined && tsMs < from.notBeforeMs,
+      };
+    };
+
+    const commit = (e: AnyBinlogEvent) => {
+      const txn = this.txn;
+      this.txn = null;
+      handlers.onCommit({
+        gtid: txn?.gtid ?? e.gtid ?? null,
+        gtidSet: zongji.gtidSet ?? null,
+        file: this.file,
+        pos: e.nextPosition,
+        tsMs: txn?.tsMs ?? e.timestamp,
+      });
+    };
+
+    zongji.on('binlog', (e: AnyBinlogEvent) => {
+      try {
+        if (is(e, 'rotate')) {
+          this.file = e.binlogName;
+        } else if (is(e, 'mariadbgtid') || is(e, 'gtid')) {
+          beginTxn(e.gtid, e);
+        } else if (is(e, 'tablemap')) {
+          if (!this.opts.tableSelected(e.schemaName, e.tableName)) {
+            this.tables.delete(e.tableId);
+            return;
+          }
+          const entry = e.tableMap[e.tableId];
+          const columns = entry?.columns ?? [];
+          const converters = new Map<string, ColumnConverter>();
+          for (const c of columns) converters.set(c.name, converterFor(c.type));
+          const names = e.columnNames ?? columns.map((c) => c.name);
+          const primaryKey = (e.primaryKey ?? [])
+            .map((i) => names[i])
+            .filter((n): n is string => n !== undefined);
+          this.tables.set(e.tableId, { key: `${e.schemaName}\u0000${e.tableName}`, converters, primaryKey });
+        } else if (is(e, 'writerows')) {
+          emitRows(
+            e,
+            'c',
+            e.rows.map((after) => ({ before: null, after })),
+          );
+        } else if (is(e, 'updaterows')) {
+          emitRows(e, 'u', e.rows);
+        } else if (is(e, 'deleterows')) {
+          emitRows(
+            e,
+            'd',
+            e.rows.map((before) => ({ before, after: null })),
+          );
+        } else if (is(e, 'xid')) {
+          commit(e);
+        } else if (is(e, 'query')) {
+          const q = e.query.trim().toUpperCase();
+          if (q === 'COMMIT' || q === 'ROLLBACK') commit(e);
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      zongji.on('ready', () => {
+        ready = true;
+        if (!this.file && typeof zongji.options.filename === 'string') this.file = zongji.options.filename;
+        resolve();
+      });
+      zongji.on('error', (err: unknown) => {
+        if (!ready) {
+          failed = true;
+          this.stop();
+          reject(err);
+          return;
+        }
+        fail(err);
+      });
+      const includeSchema: Record<string, true> = {};
+      for (const db of this.opts.databases) includeSchema[db] = true;
+      zongji.start({
+        serverId: this.opts.serverId,
+        includeEvents: EVENTS,
+        includeSchema,
+        ...(from.gtidSet !== undefined
+          ? { gtidSet: from.gtidSet }
+          : from.file
+            ? { filename: from.file, position: from.pos ?? 4 }
+            : { startAtEnd: from.atEnd ?? true }),
+      });
+    });
+  }
+
+  /** Stops reading from the socket (TCP back-pressure on the server) until resume(). */
+  pause(): void {
+    if (this.paused || !this.zongji?.connection) return;
+    this.paused = true;
+    this.zongji.connection.pause();
+  }
+
+  resume(): void {
+    if (!this.paused || !this.zongji?.connection) return;
+    this.paused = false;
+    this.zongji.connection.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  stop(): void {
+    const z = this.zongji;
+    this.zongji = undefined;
+    if (z && !z.stopped) z.stop();
+  }
+}

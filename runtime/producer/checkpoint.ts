@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import {
+  createDurableProducer,
+  createGroupConsumer,
+  createKafkaAdmin,
+  type TopicSpec,
+} from '../core/kafka/index.ts';
+
+/**
+ * The producer's durable position, stored as the latest record for key `<name>` in the compacted
+ * topic `<prefix>.__checkpoints` and written in the same Kafka transaction as the events it covers.
+ *
+ * - `gtid`: every transaction up to here is fully in Kafka (MariaDB GTID position "0-2-80[,...]" or a
+ *   MySQL GTID set); null only before the first transaction when started from a file/position.
+ * - `file`/`pos`: binlog coordinates right after that last complete transaction.
+ * - `partial`: the transaction after `gtid` was cut across Kafka transactions (large transaction) and
+ *   its first `rows` row changes are already published; a resume skips exactly those.
+ */
+export const checkpointSchema = z.object({
+  v: z.literal(1),
+  gtid: z.string().min(1).nullable(),
+  file: z.string().min(1),
+  pos: z.number().int().min(4),
+  partial: z.object({ gtid: z.string().min(1), rows: z.number().int().min(1) }).nullable(),
+  /** Binlog timestamp (ms) of the last transaction covered; 0 when unknown. */
+  source_ts_ms: z.number().int().min(0),
+  /** When this checkpoint was written. */
+  ts_ms: z.number().int().min(0),
+  /**
+   * Present while an initial snapshot is in progress (gtid/file/pos above are where streaming starts
+   * once it completes): the tables already done and the last primary key of the current table.
+   */
+  snapshot: z
+    .object({
+      done: z.array(z.string()),
+      table: z.string().nullable(),
+      after: z.array(z.unknown()).nullable(),
+    })
+    .nullable()
+    .optional(),
+});
+
+export type Checkpoint = z.infer<typeof checkpointSchema>;
+
+export function checkpointTopic(topicPrefix: string): string {
+  return `${topicPrefix}.__checkpoints`;
+}
+
+/** Transactional id shared by the running producer and writeCheckpoint (which therefore fences it). */
+export function producerTransactionalId(name: string): string {
+  return `${name}.producer`;
+}
+
+export function checkpointTopicSpec(topicPrefix: string, replicationFactor: number): TopicSpec {
+  return {
+    name: checkpointTopic(topicPrefix),
+    partitions: 1,
+    replicationFactor,
+    configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+  };
+}
+
+export function encodeCheckpoint(c: Checkpoint): string {
+  return JSON.stringify(checkpointSchema.parse(c));
+}
+
+/** Throws with the reason when the stored record is not a checkpoint of this format. */
+export function decodeCheckpoint(raw: string): Checkpoint {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`checkpoint record is not JSON: ${raw.slice(0, 200)}`);
+  }
+  const result = checkpointSchema.safeParse(parsed);
+  if (!result.success) {
+    throw new Error(
+      `checkpoint record has an unknown shape: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return result.data;
+}
+
+type Where = { brokers: string[]; topicPrefix: string; name: string };
+
+/**
+ * The latest committed checkpoint of pipeline `name`, or null when it has none (a tombstone also
+ * means none). Reads the checkpoint topic read_committed from the beginning up to its end offset.
+ */
+export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<Checkpoint | null> {
+  const topic = checkpointTopic(where.topicPrefix);
+  const admin = createKafkaAdmin({ brokers: where.brokers, clientId: `${where.name}.checkpoint-reader` });
+  let end: bigint;
+  try {
+    end = (await admin.endOffsets([topic])).get(topic)?.[0] ?? 0n;
+  } finally {
+    await admin.close();
+  }
+  if (end === 0n) return null;
+  // An ephemeral group that never commits: it only exists for the fetch session.
+  const consumer = createGroupConsumer({
+    brokers: where.brokers,
+    clientId: `${where.name}.checkpoint-reader`,
+    groupId: `${where.name}.checkpoint-reader.${process.pid}.${Date.now()}`,
+    startWhenNoOffsets: 'earliest',
+    maxWaitTimeMs: 200,
+  });
+  let latest: string | null | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const stream = await consumer.consume([topic]);
+    const read = (async () => {
+      for await (const m of stream) {
+        if (m.key === where.name) latest = typeof m.value === 'string' ? m.value : null;
+        // The last record sits before its transaction's commit marker (end - 2), or at end - 1
+        // when it was written without a transaction.
+        if (m.offset + 2n >= end) return;
+      }
+    })();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`reading ${topic} did not reach offset ${end} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.close().catch(() => undefined);
+  }
+  if (latest === undefined || latest === null) return null;
+  return decodeCheckpoint(latest);
+}
+
+/**
+ * Replaces the checkpoint of pipeline `name` (null deletes it). Uses the producer's transactional
+ * id, so a producer still running for this pipeline is fenced and stops instead of overwriting it.
+ */
+export async function writeCheckpoint(
+  where: Where & { replicationFactor?: number },
+  checkpoint: Checkpoint | null,
+): Promise<void> {
+  const admin = createKafkaAdmin({ brokers: where.brokers, clientId: `${where.name}.checkpoint-writer` });
+  try {
+    await admin.ensureTopics([checkpointTopicSpec(where.topicPrefix, where.replicationFactor ?? 1)]);
+  } finally {
+    await admin.close();
+  }
+  const producer = createDurableProducer({
+    brokers: where.brokers,
+    clientId: `${where.name}.checkpoint-writer`,
+    transactionalId: producerTransactionalId(where.name),
+  });
+  try {
+    await producer.send([
+      {
+        topic: checkpointTopic(where.topicPrefix),
+        key: where.name,
+        value: checkpoint === null ? null : encodeCheckpoint(checkpoint),
+      },
+    ]);
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { parseEnv } from '../core/config/env.ts';
+import {
+  csvList,
+  kafkaBrokers,
+  logLevel,
+  mysqlUrl,
+  port,
+  sqlIdentifier,
+  topicPrefix,
+} from '../core/config/fields.ts';
+import { parseStartFrom, type StartFrom } from './start-from.ts';
+
+const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `db.table` or `table` (any database in PRODUCER_DATABASES). */
+const tableRef = z.string().regex(/^([A-Za-z0-9_]{1,64}\.)?[A-Za-z0-9_]{1,64}$/, 'table or database.table');
+
+export const producerEnvSchema = z
+  .object({
+    MYSQL_CDC_URL: mysqlUrl,
+    /** Databases to capture; defaults to the database of MYSQL_CDC_URL. */
+    PRODUCER_DATABASES: csvList.pipe(z.array(sqlIdentifier)).optional(),
+    /** Tables to capture (table or db.table); empty = every table of the databases. */
+    PRODUCER_TABLES: csvList.pipe(z.array(tableRef)).optional(),
+    PRODUCER_OPS: csvList.pipe(z.array(z.enum(['c', 'u', 'd']))).default(['c', 'u', 'd']),
+    KAFKA_BROKERS: kafkaBrokers,
+    TOPIC_PREFIX: topicPrefix,
+    TOPIC_PARTITIONS: positiveInt(1, 1000).default(6),
+    TOPIC_REPLICATION_FACTOR: positiveInt(1, 7).default(1),
+    /** server_id this producer announces to the source as a replica; unique among its replicas. */
+    PRODUCER_SERVER_ID: positiveInt(1, 4294967295),
+    /** Logical name of the pipeline: source.name, lock name, checkpoint key, transactional.id. */
+    PRODUCER_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
+      .optional(),
+    START_FROM: z.string().default('latest'),
+    SNAPSHOT_MODE: z.enum(['initial', 'never', 'when_needed']).default('never'),
+    SNAPSHOT_CHUNK_ROWS: positiveInt(1, 1_000_000).default(5000),
+    /** Max records per Kafka transaction, and the lingering time before a smaller one is sent. */
+    PRODUCER_BATCH_RECORDS: positiveInt(1, 100_000).default(2000),
+    PRODUCER_LINGER_MS: positiveInt(0, 10_000).default(20),
+    /** Binlog reading pauses while this many records wait for Kafka (bounded memory). */
+    PRODUCER_MAX_QUEUED_RECORDS: positiveInt(100, 1_000_000).default(20_000),
+    /** How long a second instance waits for the pipeline lock per attempt before logging and retrying. */
+    PRODUCER_LOCK_WAIT_SECONDS: positiveInt(1, 3600).default(10),
+    PRODUCER_METRICS_PORT: port.default(9464),
+    PRODUCER_METRICS_HOST: z.string().default('127.0.0.1'),
+    LOG_LEVEL: logLevel.default('info'),
+  })
+  .transform((env, ctx) => {
+    const startFrom = parseStartFrom(env.START_FROM);
+    if (typeof startFrom === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['START_FROM'], message: startFrom });
+      return z.NEVER;
+    }
+    const cdcDb = new URL(env.MYSQL_CDC_URL).pathname.replace(/^\//, '');
+    const databases = env.PRODUCER_DATABASES ?? (cdcDb ? [cdcDb] : []);
+    if (databases.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PRODUCER_DATABASES'],
+        message: 'set PRODUCER_DATABASES or put a database in MYSQL_CDC_URL',
+      });
+      return z.NEVER;
+    }
+    return {
+      mysqlUrl: env.MYSQL_CDC_URL,
+      databases,
+      tables: env.PRODUCER_TABLES ?? [],
+      ops: env.PRODUCER_OPS,
+      brokers: env.KAFKA_BROKERS,
+      topicPrefix: env.TOPIC_PREFIX,
+      partitions: env.TOPIC_PARTITIONS,
+      replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+      serverId: env.PRODUCER_SERVER_ID,
+      name: env.PRODUCER_NAME ?? env.TOPIC_PREFIX,
+      startFrom: startFrom satisfies StartFrom,
+      snapshotMode: env.SNAPSHOT_MODE,
+      snapshotChunkRows: env.SNAPSHOT_CHUNK_ROWS,
+      batchRecords: env.PRODUCER_BATCH_RECORDS,
+      lingerMs: env.PRODUCER_LINGER_MS,
+      maxQueuedRecords: env.PRODUCER_MAX_QUEUED_RECORDS,
+      lockWaitSeconds: env.PRODUCER_LOCK_WAIT_SECONDS,
+      metricsPort: env.PRODUCER_METRICS_PORT,
+      metricsHost: env.PRODUCER_METRICS_HOST,
+      logLevel: env.LOG_LEVEL,
+    };
+  });
+
+export type ProducerConfig = z.output<typeof producerEnvSchema>;
+
+export function loadProducerConfig(env: Record<string, string | undefined> = process.env): ProducerConfig {
+  return parseEnv(producerEnvSchema, env);
+}
+
+/** Whether a table is captured under the database/table filters. */
+export function tableSelected(
+  cfg: Pick<ProducerConfig, 'databases' | 'tables'>,
+  db: string,
+  table: string,
+): boolean {
+  if (!cfg.databases.includes(db)) return false;
+  if (cfg.tables.length === 0) return true;
+  return cfg.tables.includes(table) || cfg.tables.includes(`${db}.${table}`);
+}

@@ -1,0 +1,50 @@
+// Producer entry point: configuration, logging, metrics, graceful shutdown; the work is in service.ts.
+import { ConfigError } from '../core/config/env.ts';
+import { Lifecycle } from '../core/lifecycle.ts';
+import { createLogger } from '../core/logger.ts';
+import { createRegistry, startOpsServer } from '../core/metrics.ts';
+import { loadProducerConfig } from './config.ts';
+import { createProducerMetrics } from './metrics.ts';
+import { startProducer } from './service.ts';
+
+let cfg: ReturnType<typeof loadProducerConfig>;
+try {
+  cfg = loadProducerConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`producer: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const log = createLogger('producer', cfg.logLevel);
+const registry = createRegistry('producer');
+const metrics = createProducerMetrics(registry);
+const lifecycle = new Lifecycle(log);
+const abort = new AbortController();
+let running: Awaited<ReturnType<typeof startProducer>> | undefined;
+
+const ops = await startOpsServer({
+  registry,
+  port: cfg.metricsPort,
+  host: cfg.metricsHost,
+  ready: () => running?.isReady() ?? false,
+});
+lifecycle.onShutdown('producer', async () => {
+  abort.abort();
+  await running?.stop();
+});
+lifecycle.onShutdown('ops server', () => new Promise<void>((resolve) => ops.close(() => resolve())));
+lifecycle.installSignalHandlers();
+
+try {
+  running = await startProducer(cfg, { log, metrics, signal: abort.signal });
+  await running.done;
+} catch (err) {
+  if (!lifecycle.isStopping) {
+    log.fatal({ err }, 'producer stopped');
+    await new Promise<void>((resolve) => ops.close(() => resolve()));
+    process.exit(1);
+  }
+}

@@ -1,0 +1,211 @@
+import type { Logger } from '../core/logger.ts';
+import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/reader.ts';
+import { recordsOf, type SourceIdentity } from './change-events.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import type { ProducerMetrics } from './metrics.ts';
+import type { SourceInfo } from './preflight.ts';
+import type { Publisher } from './publisher.ts';
+import type { StartFrom } from './start-from.ts';
+
+export class BinlogPurgedError extends Error {
+  constructor(cause: unknown) {
+    super(
+      'the binlog position to resume from is no longer on the server (purged). Remedy: set SNAPSHOT_MODE=when_needed to re-snapshot the tables and continue, or rewrite the checkpoint (writeCheckpoint) to a position that exists',
+      { cause },
+    );
+    this.name = 'BinlogPurgedError';
+  }
+}
+
+/** Error 1236 (ER_MASTER_FATAL_ERROR_READING_BINLOG): the requested position/GTID is gone. */
+export function isPurgedError(err: unknown): boolean {
+  const e = err as { errno?: number; message?: string } | null;
+  return e?.errno === 1236 || /could not find (first log file|gtid state)|purged/i.test(e?.message ?? '');
+}
+
+/** Where to start reading for a checkpoint: GTID-based when it has one, file/position otherwise. */
+export function readerStartOf(cp: Checkpoint): ReaderStart {
+  return cp.gtid !== null
+    ? { gtidSet: cp.gtid, skip: cp.partial }
+    : { file: cp.file, pos: cp.pos, skip: cp.partial };
+}
+
+/** The first checkpoint for a pipeline without one, or null when the start is not a fixed point. */
+export function initialCheckpoint(start: StartFrom, source: SourceInfo): Checkpoint | null {
+  const base = { v: 1 as const, partial: null, source_ts_ms: 0, ts_ms: Date.now() };
+  switch (start.kind) {
+    case 'latest':
+      return { ...base, gtid: source.gtidPos ?? null, file: source.file, pos: source.pos };
+    case 'gtid':
+      // file/pos are only a fallback for non-GTID resumes; a GTID checkpoint always resumes by GTID.
+      return { ...base, gtid: start.gtidSet, file: source.file, pos: 4 };
+    case 'position':
+      return { ...base, gtid: null, file: start.file, pos: start.pos };
+    default:
+      return null;
+  }
+}
+
+export function readerStartOfStartFrom(start: StartFrom): ReaderStart {
+  switch (start.kind) {
+    case 'earliest':
+      return { gtidSet: '' };
+    case 'timestamp':
+      return { gtidSet: '', notBeforeMs: start.atMs };
+    case 'latest':
+      return { atEnd: true };
+    case 'gtid':
+      return { gtidSet: start.gtidSet };
+    case 'position':
+      return { file: start.file, pos: start.pos };
+  }
+}
+
+/**
+ * MariaDB GTID position after `gtid` committed, for streams zongji could not seed (started from a
+ * file/position): the entry of the GTID's domain is replaced. MySQL sets need zongji's own tracking.
+ */
+export function advanceGtidPosition(position: string | null, gtid: string | null): string | null {
+  const m = gtid ? /^(\d+)-\d+-\d+$/.exec(gtid) : null;
+  if (!gtid || !m) return position;
+  const entries = (position ?? '').split(',').filter((e) => e !== '' && !e.startsWith(`${m[1]}-`));
+  entries.push(gtid);
+  return entries.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0])).join(',');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Streams the binlog into the publisher, resuming from the last acknowledged checkpoint after any
+ * stream error (MariaDB restart, network), with back-pressure from Kafka pausing the reader.
+ */
+export class Streamer {
+  private readonly reader: BinlogReader;
+  private readonly publisher: Publisher;
+  private readonly src: SourceIdentity;
+  private readonly log: Logger;
+  private readonly metrics: ProducerMetrics;
+  private stopping = false;
+  private generation = 0;
+  private wake: (() => void) | undefined;
+  /** State after the last commit seen by the reader (not necessarily acknowledged yet). */
+  private last: { gtid: string | null; file: string; pos: number; tsMs: number } | null = null;
+  streaming = false;
+
+  constructor(deps: {
+    reader: BinlogReader;
+    publisher: Publisher;
+    src: SourceIdentity;
+    log: Logger;
+    metrics: ProducerMetrics;
+  }) {
+    this.reader = deps.reader;
+    this.publisher = deps.publisher;
+    this.src = deps.src;
+    this.log = deps.log;
+    this.metrics = deps.metrics;
+    this.publisher.onRoom(() => {
+      if (this.reader.isPaused) {
+        this.reader.resume();
+        this.metrics.readerPaused.set(0);
+      }
+    });
+  }
+
+  /**
+   * Runs until stop(). `first` is the start when there is no checkpoint yet; afterwards (and on
+   * every restart) the acknowledged checkpoint is the start.
+   */
+  async run(first: { start: ReaderStart; checkpoint: Checkpoint | null }): Promise<void> {
+    let start = first.start;
+    if (first.checkpoint)
+      this.last = { ...first.checkpoint, gtid: first.checkpoint.gtid, tsMs: first.checkpoint.source_ts_ms };
+    let attempt = 0;
+    while (!this.stopping) {
+      const gen = ++this.generation;
+      const failure = new Promise<Error>((resolve) => {
+        this.wake = () => resolve(new Error('stopped'));
+        this.reader
+          .start(start, {
+            onChange: (c) => gen === this.generation && this.onChange(c),
+            onCommit: (c) => gen === this.generation && this.onCommit(c),
+            onError: (err) => gen === this.generation && resolve(err),
+          })
+          .then(
+            () => {
+              this.streaming = true;
+              attempt = 0;
+              this.log.info({ start }, 'streaming the binlog');
+            },
+            (err: unknown) => resolve(err instanceof Error ? err : new Error(String(err))),
+          );
+      });
+      const err = await failure;
+      this.streaming = false;
+      this.generation++;
+      this.reader.stop();
+      this.metrics.readerPaused.set(0);
+      // Everything read so far goes out first; the acknowledged checkpoint is then exactly where
+      // the reader stopped, so the restart neither skips nor repeats anything.
+      await this.publisher.flush();
+      if (this.stopping) return;
+      if (isPurgedError(err)) throw new BinlogPurgedError(err);
+      attempt++;
+      this.metrics.reconnects.inc();
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      this.log.warn({ err, attempt, delayMs: delay }, 'binlog stream failed: reconnecting');
+      await sleep(delay);
+      const acked = this.publisher.acked;
+      if (acked) start = readerStartOf(acked);
+    }
+  }
+
+  private onChange(change: RowChange): void {
+    const records = recordsOf(this.src, change, Date.now());
+    const last = this.last;
+    this.publisher.enqueue({
+      records,
+      event: { db: change.db, table: change.table, op: change.op },
+      progress: {
+        v: 1,
+        gtid: last?.gtid ?? null,
+        file: last?.file ?? change.file,
+        pos: last?.pos ?? change.pos,
+        partial: change.gtid ? { gtid: change.gtid, rows: change.row + 1 } : null,
+        source_ts_ms: last?.tsMs ?? 0,
+        ts_ms: 0,
+      },
+    });
+    if (this.publisher.full && !this.reader.isPaused) {
+      this.reader.pause();
+      this.metrics.readerPaused.set(1);
+    }
+  }
+
+  private onCommit(commit: Commit): void {
+    this.last = {
+      gtid: commit.gtidSet ?? advanceGtidPosition(this.last?.gtid ?? null, commit.gtid),
+      file: commit.file,
+      pos: commit.pos,
+      tsMs: commit.tsMs,
+    };
+    this.publisher.enqueue({
+      records: [],
+      commitTsMs: commit.tsMs,
+      progress: {
+        v: 1,
+        gtid: this.last.gtid,
+        file: commit.file,
+        pos: commit.pos,
+        partial: null,
+        source_ts_ms: commit.tsMs,
+        ts_ms: 0,
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+  }
+}

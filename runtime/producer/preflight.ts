@@ -1,0 +1,100 @@
+import mysql from 'mysql2/promise';
+
+export type SourceInfo = {
+  flavor: 'mariadb' | 'mysql';
+  version: string;
+  serverId: number;
+  /** Current end of the binlog. */
+  gtidPos: string | null;
+  file: string;
+  pos: number;
+};
+
+export class SourceNotSupportedError extends Error {
+  constructor(problems: string[]) {
+    super(`the source's binary log cannot support change capture:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SourceNotSupportedError';
+  }
+}
+
+async function connect(url: string) {
+  const u = new URL(url);
+  return mysql.createConnection({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+  });
+}
+
+/**
+ * Checks the server's binlog settings and returns where its binlog ends. Refuses (with the setting
+ * to change) anything that would make capture lossy or undecodable.
+ */
+export async function checkSource(mysqlUrl: string, producerServerId: number): Promise<SourceInfo> {
+  const conn = await connect(mysqlUrl);
+  try {
+    const [vars] = await conn.query<mysql.RowDataPacket[]>(
+      `SHOW GLOBAL VARIABLES WHERE Variable_name IN
+        ('version','server_id','log_bin','binlog_format','binlog_row_image','binlog_row_metadata',
+         'gtid_mode','gtid_binlog_pos','gtid_executed','binlog_transaction_compression','binlog_row_value_options')`,
+    );
+    const v = new Map(vars.map((r) => [String(r.Variable_name), String(r.Value)]));
+    const version = v.get('version') ?? '';
+    const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+    const problems: string[] = [];
+    const want = (name: string, expected: string, remedy: string) => {
+      const actual = v.get(name);
+      if (actual?.toUpperCase() !== expected) problems.push(`${name} is ${actual ?? 'unset'}; ${remedy}`);
+    };
+    want('log_bin', 'ON', 'enable the binary log (log_bin)');
+    want('binlog_format', 'ROW', 'set binlog_format=ROW');
+    want(
+      'binlog_row_image',
+      'FULL',
+      'set binlog_row_image=FULL (before images are needed for updates and deletes)',
+    );
+    want(
+      'binlog_row_metadata',
+      'FULL',
+      'set binlog_row_metadata=FULL (column names and types travel with every row)',
+    );
+    if (flavor === 'mysql') {
+      want('gtid_mode', 'ON', 'set gtid_mode=ON and enforce_gtid_consistency=ON');
+      if (v.get('binlog_transaction_compression')?.toUpperCase() === 'ON') {
+        problems.push(
+          'binlog_transaction_compression is ON; compressed transactions cannot be decoded: set it OFF',
+        );
+      }
+      if (v.get('binlog_row_value_options')?.toUpperCase() === 'PARTIAL_JSON') {
+        problems.push(
+          'binlog_row_value_options is PARTIAL_JSON; partial JSON updates cannot be decoded: unset it',
+        );
+      }
+    }
+    const serverId = Number(v.get('server_id') ?? 0);
+    if (serverId === producerServerId) {
+      problems.push(
+        `PRODUCER_SERVER_ID ${producerServerId} equals the source's own server_id: choose another`,
+      );
+    }
+    if (problems.length > 0) throw new SourceNotSupportedError(problems);
+
+    const [status] = await conn
+      .query<mysql.RowDataPacket[]>(flavor === 'mariadb' ? 'SHOW MASTER STATUS' : 'SHOW BINARY LOG STATUS')
+      .catch(() => conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS'));
+    const file = String(status[0]?.File ?? '');
+    const pos = Number(status[0]?.Position ?? 4);
+    const gtidPos = (flavor === 'mariadb' ? v.get('gtid_binlog_pos') : v.get('gtid_executed')) ?? '';
+    return {
+      flavor,
+      version,
+      serverId,
+      gtidPos: gtidPos === '' ? null : gtidPos.replace(/\s+/g, ''),
+      file,
+      pos,
+    };
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,165 @@
+import type { Logger } from '../core/logger.ts';
+import { BinlogReader } from './binlog/reader.ts';
+import { readCheckpoint } from './checkpoint.ts';
+import { type ProducerConfig, tableSelected } from './config.ts';
+import { acquirePipelineLock } from './lock.ts';
+import type { ProducerMetrics } from './metrics.ts';
+import {
+  BinlogPurgedError,
+  initialCheckpoint,
+  readerStartOf,
+  readerStartOfStartFrom,
+  Streamer,
+} from './pipeline.ts';
+import { checkSource } from './preflight.ts';
+import { Publisher, type PublisherOptions } from './publisher.ts';
+import { runSnapshot } from './snapshot.ts';
+import { startLagMonitor } from './source-lag.ts';
+
+export type RunningProducer = {
+  /** Resolves after stop(); rejects when the producer had to give up (fenced, lock lost, purged binlog). */
+  done: Promise<void>;
+  isReady: () => boolean;
+  stop: () => Promise<void>;
+};
+
+/**
+ * Starts one producer: checks the source, waits for the pipeline lock, resumes from the checkpoint
+ * (or the configured start, with an optional snapshot) and streams until stop().
+ */
+export async function startProducer(
+  cfg: ProducerConfig,
+  deps: { log: Logger; metrics: ProducerMetrics; onAck?: PublisherOptions['onAck']; signal?: AbortSignal },
+): Promise<RunningProducer> {
+  const { log, metrics } = deps;
+  const source = await checkSource(cfg.mysqlUrl, cfg.serverId);
+  log.info(
+    { flavor: source.flavor, version: source.version, gtid: source.gtidPos },
+    'source binlog settings ok',
+  );
+
+  const lock = await acquirePipelineLock({
+    mysqlUrl: cfg.mysqlUrl,
+    pipeline: cfg.name,
+    waitSeconds: cfg.lockWaitSeconds,
+    log,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  metrics.lockHeld.set(1);
+
+  const publisher = new Publisher({
+    brokers: cfg.brokers,
+    name: cfg.name,
+    topicPrefix: cfg.topicPrefix,
+    partitions: cfg.partitions,
+    replicationFactor: cfg.replicationFactor,
+    batchRecords: cfg.batchRecords,
+    lingerMs: cfg.lingerMs,
+    maxQueuedRecords: cfg.maxQueuedRecords,
+    log,
+    metrics,
+    ...(deps.onAck ? { onAck: deps.onAck } : {}),
+  });
+  const src = { name: cfg.name, serverId: source.serverId, topicPrefix: cfg.topicPrefix };
+  const reader = new BinlogReader({
+    mysqlUrl: cfg.mysqlUrl,
+    serverId: cfg.serverId,
+    databases: cfg.databases,
+    tableSelected: (db, table) => tableSelected(cfg, db, table),
+    ops: cfg.ops,
+    log,
+  });
+  const streamer = new Streamer({ reader, publisher, src, log, metrics });
+  let lag: { stop: () => Promise<void> } | undefined;
+  let stopped = false;
+
+  const teardown = async () => {
+    await lag?.stop();
+    await publisher.close();
+    await lock.release();
+    metrics.lockHeld.set(0);
+  };
+
+  let first: Parameters<Streamer['run']>[0];
+  try {
+    await publisher.init();
+    let checkpoint = await readCheckpoint({
+      brokers: cfg.brokers,
+      topicPrefix: cfg.topicPrefix,
+      name: cfg.name,
+    });
+    if (checkpoint?.snapshot) {
+      log.info({ checkpoint }, 'resuming the interrupted snapshot');
+      checkpoint = await runSnapshot({ cfg, publisher, src, log, metrics, resume: checkpoint });
+    } else if (checkpoint) {
+      log.info({ checkpoint }, 'resuming from checkpoint');
+    } else if (cfg.snapshotMode !== 'never') {
+      checkpoint = await runSnapshot({ cfg, publisher, src, log, metrics });
+    } else {
+      const initial = initialCheckpoint(cfg.startFrom, source);
+      if (initial) {
+        publisher.enqueue({ records: [], progress: initial });
+        await publisher.flush();
+        checkpoint = initial;
+      }
+      log.info({ startFrom: cfg.startFrom }, 'no checkpoint: starting from the configured position');
+    }
+    first = {
+      start: checkpoint ? readerStartOf(checkpoint) : readerStartOfStartFrom(cfg.startFrom),
+      checkpoint,
+    };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+
+  lag = startLagMonitor({
+    mysqlUrl: cfg.mysqlUrl,
+    flavor: source.flavor,
+    acked: () => publisher.acked,
+    queued: () => publisher.queuedRecords,
+    set: (s) => metrics.secondsBehindSource.set(s),
+  });
+
+  const fatal = Promise.race([
+    publisher.fatal,
+    lock.lost.then((err) => {
+      throw new Error('lost the pipeline lock connection: stopping so that only one producer publishes', {
+        cause: err,
+      });
+    }),
+  ]);
+  const done = (async () => {
+    try {
+      for (;;) {
+        try {
+          await Promise.race([streamer.run(first), fatal]);
+          return;
+        } catch (err) {
+          if (!(err instanceof BinlogPurgedError) || cfg.snapshotMode !== 'when_needed' || stopped) throw err;
+          log.warn(
+            { err },
+            'checkpoint position purged from the binlog: re-snapshotting (SNAPSHOT_MODE=when_needed)',
+          );
+          const cp = await runSnapshot({ cfg, publisher, src, log, metrics });
+          first = { start: readerStartOf(cp), checkpoint: cp };
+        }
+      }
+    } finally {
+      await streamer.stop();
+      if (!stopped) reader.stop();
+      await teardown();
+    }
+  })();
+  done.catch(() => undefined);
+
+  return {
+    done,
+    isReady: () => streamer.streaming,
+    async stop() {
+      stopped = true;
+      await streamer.stop();
+      await done.catch(() => undefined);
+    },
+  };
+}

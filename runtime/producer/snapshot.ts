@@ -1,0 +1,215 @@
+import mysql from 'mysql2/promise';
+import { topicName } from '../core/events/envelope.ts';
+import type { Logger } from '../core/logger.ts';
+import { converterFor } from './binlog/values.ts';
+import { envelope, keyOf, type SourceIdentity } from './change-events.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { type ProducerConfig, tableSelected } from './config.ts';
+import type { ProducerMetrics } from './metrics.ts';
+import type { Publisher } from './publisher.ts';
+
+type TableRef = { db: string; table: string; primaryKey: string[]; estimatedRows: number };
+
+async function connect(url: string) {
+  const u = new URL(url);
+  return mysql.createConnection({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    dateStrings: true,
+    jsonStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: false,
+  } as mysql.ConnectionOptions);
+}
+
+const q = (id: string) => `\`${id.replace(/`/g, '``')}\``;
+
+async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<TableRef[]> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT t.TABLE_SCHEMA AS db, t.TABLE_NAME AS tbl, t.TABLE_ROWS AS est,
+            GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS pk
+       FROM information_schema.TABLES t
+       LEFT JOIN information_schema.KEY_COLUMN_USAGE k
+         ON k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
+      WHERE t.TABLE_SCHEMA IN (?) AND t.TABLE_TYPE = 'BASE TABLE'
+      GROUP BY t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS
+      ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`,
+    [cfg.databases],
+  );
+  return rows
+    .map((r) => ({
+      db: String(r.db),
+      table: String(r.tbl),
+      primaryKey: r.pk ? String(r.pk).split(',') : [],
+      estimatedRows: Number(r.est ?? 0),
+    }))
+    .filter((t) => tableSelected(cfg, t.db, t.table));
+}
+
+/**
+ * Where the snapshot's consistent view sits in the binlog. MariaDB reports it exactly for a
+ * consistent-snapshot transaction (binlog_snapshot_file/position, BINLOG_GTID_POS).
+ */
+async function snapshotPosition(
+  conn: mysql.Connection,
+): Promise<{ gtid: string | null; file: string; pos: number }> {
+  const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
+  const s = new Map(status.map((r) => [String(r.Variable_name), String(r.Value)]));
+  const file = s.get('Binlog_snapshot_file');
+  const pos = Number(s.get('Binlog_snapshot_position') ?? 0);
+  if (file && pos >= 4) {
+    const [g] = await conn.query<mysql.RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [file, pos]);
+    const gtid = g[0]?.gtid ? String(g[0].gtid) : null;
+    return { gtid: gtid === '' ? null : gtid, file, pos };
+  }
+  // MySQL: gtid_executed read inside the snapshot transaction (see docs/producer.md for the caveat).
+  const [g] = await conn.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_executed AS gtid');
+  const [m] = await conn
+    .query<mysql.RowDataPacket[]>('SHOW BINARY LOG STATUS')
+    .catch(() => conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS'));
+  return {
+    gtid: String(g[0]?.gtid ?? '').replace(/\s+/g, '') || null,
+    file: String(m[0]?.File),
+    pos: Number(m[0]?.Position),
+  };
+}
+
+/**
+ * Initial snapshot: every captured table read in primary-key chunks inside one consistent-snapshot
+ * transaction, published as op `r` events. Progress is checkpointed per chunk; after a crash it
+ * continues after the last published key (in a new consistent view: streaming still starts at the
+ * first snapshot's position, so every change in between is replayed on top, in version order).
+ * Returns the checkpoint streaming starts from.
+ */
+export async function runSnapshot(deps: {
+  cfg: ProducerConfig;
+  publisher: Publisher;
+  src: SourceIdentity;
+  log: Logger;
+  metrics: ProducerMetrics;
+  resume?: Checkpoint | null;
+}): Promise<Checkpoint> {
+  const { cfg, publisher, src, log, metrics } = deps;
+  const conn = await connect(cfg.mysqlUrl);
+  try {
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    const here = await snapshotPosition(conn);
+    const base: Checkpoint = deps.resume?.snapshot
+      ? deps.resume
+      : {
+          v: 1,
+          gtid: here.gtid,
+          file: here.file,
+          pos: here.pos,
+          partial: null,
+          source_ts_ms: Date.now(),
+          ts_ms: 0,
+        };
+    const state = base.snapshot ?? { done: [], table: null, after: null };
+    const tables = await listTables(conn, cfg);
+    log.info(
+      {
+        tables: tables.map((t) => `${t.db}.${t.table}`),
+        gtid: base.gtid,
+        resumed: Boolean(deps.resume?.snapshot),
+      },
+      'snapshot starting',
+    );
+
+    for (const t of tables) {
+      const name = `${t.db}.${t.table}`;
+      if (state.done.includes(name)) continue;
+      let after = state.table === name ? state.after : null;
+      let rowsDone = 0;
+      const topic = topicName(cfg.topicPrefix, t.db, t.table);
+      for (;;) {
+        const pk = t.primaryKey;
+        let sql = `SELECT * FROM ${q(t.db)}.${q(t.table)}`;
+        const params: unknown[] = [];
+        if (pk.length > 0) {
+          if (after) {
+            sql += ` WHERE (${pk.map(q).join(',')}) > (${pk.map(() => '?').join(',')})`;
+            params.push(...after);
+          }
+          sql += ` ORDER BY ${pk.map(q).join(',')} LIMIT ${cfg.snapshotChunkRows}`;
+        }
+        const [rows, fields] = await conn.query<mysql.RowDataPacket[]>(sql, params);
+        const converters = new Map(fields.map((f) => [f.name, converterFor(f.columnType ?? 0)]));
+        const now = Date.now();
+        const records = rows.map((raw) => {
+          const row: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(raw)) row[k] = (converters.get(k) ?? converterFor(0))(v);
+          return {
+            topic,
+            key: keyOf(pk, row),
+            value: JSON.stringify(
+              envelope(
+                src,
+                {
+                  op: 'r',
+                  before: null,
+                  after: row,
+                  db: t.db,
+                  table: t.table,
+                  gtid: base.gtid,
+                  file: base.file,
+                  pos: base.pos,
+                  row: 0,
+                  tsMs: now,
+                  snapshot: 'true',
+                },
+                now,
+              ),
+            ),
+          };
+        });
+        const lastRow = rows.at(-1);
+        const finished = pk.length === 0 || rows.length < cfg.snapshotChunkRows;
+        if (lastRow && pk.length > 0) after = pk.map((c) => lastRow[c]);
+        rowsDone += rows.length;
+        const progress: Checkpoint = {
+          ...base,
+          snapshot: finished
+            ? { done: [...state.done, name], table: null, after: null }
+            : { done: state.done, table: name, after },
+        };
+        publisher.enqueue({ records, progress });
+        await publisher.flush();
+        metrics.snapshotRows.inc({ db: t.db, table: t.table }, rows.length);
+        const ratio = t.estimatedRows > 0 ? Math.min(1, rowsDone / t.estimatedRows) : finished ? 1 : 0;
+        metrics.snapshotProgress.set({ db: t.db, table: t.table }, finished ? 1 : ratio);
+        log.info(
+          {
+            table: name,
+            rows: rowsDone,
+            estimated: t.estimatedRows,
+            pct: Math.round((finished ? 1 : ratio) * 100),
+          },
+          'snapshot progress',
+        );
+        if (finished) {
+          state.done = [...state.done, name];
+          state.table = null;
+          state.after = null;
+          break;
+        }
+        state.table = name;
+        state.after = after;
+      }
+    }
+    await conn.query('COMMIT');
+    const end: Checkpoint = { ...base, snapshot: null };
+    publisher.enqueue({ records: [], progress: end });
+    await publisher.flush();
+    log.info({ tables: tables.length, gtid: base.gtid }, 'snapshot complete: streaming from its position');
+    return end;
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}

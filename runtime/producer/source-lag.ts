@@ -1,0 +1,54 @@
+import mysql from 'mysql2/promise';
+import type { Checkpoint } from './checkpoint.ts';
+
+/**
+ * Seconds behind source, kept visible on idle databases: every few seconds the source's binlog end
+ * is compared with the acknowledged checkpoint. Caught up → 0; otherwise the age of the newest
+ * acknowledged transaction (or of the time since falling behind, if that is all we know).
+ */
+export function startLagMonitor(opts: {
+  mysqlUrl: string;
+  flavor: 'mariadb' | 'mysql';
+  acked: () => Checkpoint | null;
+  queued: () => number;
+  set: (seconds: number) => void;
+  intervalMs?: number;
+}): { stop: () => Promise<void> } {
+  const u = new URL(opts.mysqlUrl);
+  const pool = mysql.createPool({
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    connectionLimit: 1,
+    enableKeepAlive: true,
+  });
+  const variable = opts.flavor === 'mariadb' ? '@@GLOBAL.gtid_binlog_pos' : '@@GLOBAL.gtid_executed';
+  let behindSince: number | undefined;
+  const tick = async () => {
+    try {
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT ${variable} AS pos`);
+      const sourcePos = String(rows[0]?.pos ?? '').replace(/\s+/g, '');
+      const acked = opts.acked();
+      if (acked && acked.gtid === sourcePos && opts.queued() === 0) {
+        behindSince = undefined;
+        opts.set(0);
+        return;
+      }
+      behindSince ??= Date.now();
+      const since = acked && acked.source_ts_ms > 0 ? Math.min(acked.source_ts_ms, behindSince) : behindSince;
+      opts.set(Math.max(0, (Date.now() - since) / 1000));
+    } catch {
+      // The binlog stream reports source outages; the gauge keeps its last value meanwhile.
+    }
+  };
+  const timer = setInterval(() => void tick(), opts.intervalMs ?? 5000);
+  timer.unref();
+  void tick();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

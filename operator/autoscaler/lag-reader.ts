@@ -1,3 +1,4 @@
+import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import type { KafkaAdmin } from '../../runtime/core/kafka/admin.ts';
 import type { PartitionLag } from '../../runtime/core/kafka/types.ts';
 import type { LagObservation } from './types.ts';
@@ -45,4 +46,33 @@ export function lagByTopic(partitions: PartitionLag[]): Map<string, bigint> {
   const out = new Map<string, bigint>();
   for (const p of partitions) out.set(p.topic, (out.get(p.topic) ?? 0n) + p.lag);
   return out;
+}
+
+/**
+ * Lag per pipeline spec, with one admin client per bootstrap list (pipelines on the same cluster
+ * share it). `close` ends every client; call it on shutdown.
+ */
+export function createLagSource(
+  open: (brokers: string[]) => Pick<KafkaAdmin, 'consumerLag' | 'close'>,
+  groupOf: (spec: PipelineSpec) => { groupId: string; topics: string[] },
+) {
+  const admins = new Map<string, Pick<KafkaAdmin, 'consumerLag' | 'close'>>();
+  return {
+    lagOf(spec: PipelineSpec): Promise<GroupLag> {
+      const brokers = spec.kafka.bootstrap;
+      const k = brokers.join(',');
+      let admin = admins.get(k);
+      if (!admin) {
+        admin = open(brokers);
+        admins.set(k, admin);
+      }
+      const { groupId, topics } = groupOf(spec);
+      return readGroupLag(admin, groupId, topics);
+    },
+    async close() {
+      const all = [...admins.values()];
+      admins.clear();
+      await Promise.allSettled(all.map((a) => a.close()));
+    },
+  };
 }

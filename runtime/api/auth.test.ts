@@ -49,6 +49,27 @@ describe('HS256 authenticator', () => {
   });
 });
 
+describe('verified-token cache', () => {
+  it('serves a verified token again but still expires it on time', async () => {
+    const auth = createAuthenticator({ kind: 'hs256', secret });
+    const token = await sign({ sub: 'u2' }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    expect((await auth(`Bearer ${token}`)).userId).toBe('u2');
+    expect((await auth(`Bearer ${token}`)).userId).toBe('u2');
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await codeOf(auth(`Bearer ${token}`))).toBe('401 token_expired');
+  });
+
+  it('never caches a token that failed verification', async () => {
+    const auth = createAuthenticator({ kind: 'hs256', secret });
+    const forged = await sign(
+      { sub: 'u3' },
+      { key: new TextEncoder().encode('not-the-secret-but-long-enough!!') },
+    );
+    expect(await codeOf(auth(`Bearer ${forged}`))).toBe('401 invalid_token');
+    expect(await codeOf(auth(`Bearer ${forged}`))).toBe('401 invalid_token');
+  });
+});
+
 describe('RS256 (JWKS) authenticator', () => {
   it('verifies against a JWKS and refuses an HS256 token signed with the public key', async () => {
     const { publicKey, privateKey } = await generateKeyPair('RS256');

@@ -3,9 +3,9 @@ import { cacheKeys } from '../core/cache/keys.ts';
 import { LuaScript } from '../core/cache/lua.ts';
 
 /**
- * Fixed one-minute windows counted in Redis, so limits hold across api replicas. The user's and the
- * client address's counters are bumped in one script call (one round trip per request).
- * Returns per key: count in the current window and the window's remaining ms.
+ * Fixed one-minute windows (aligned to the clock, one key per window) counted in Redis, so limits hold
+ * across api replicas. The user's and the client address's counters are bumped in one script call:
+ * one round trip per request. Returns the two counts.
  */
 const countScript = new LuaScript(
   `
@@ -13,9 +13,7 @@ local out = {}
 for i = 1, #KEYS do
   local n = redis.call('INCR', KEYS[i])
   if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-  local ttl = redis.call('PTTL', KEYS[i])
-  out[#out + 1] = n
-  out[#out + 1] = ttl
+  out[i] = n
 end
 return out
 `,
@@ -37,7 +35,9 @@ export function createRateLimiter(
 ): RateLimiter {
   const keys = cacheKeys(prefix);
   return async (userId, ip) => {
-    const window = Math.floor(Date.now() / WINDOW_MS);
+    const now = Date.now();
+    const window = Math.floor(now / WINDOW_MS);
+    const retryAfterSeconds = Math.max(1, Math.ceil((WINDOW_MS - (now % WINDOW_MS)) / 1000));
     const userLimit = userId === null ? 0 : limits.perUserPerMinute;
     const ipLimit = limits.perIpPerMinute;
     if (userLimit === 0 && ipLimit === 0) return { allowed: true };
@@ -45,15 +45,11 @@ export function createRateLimiter(
     const reply = (await countScript.run(
       redis,
       [keys.rate('user', `${userId ?? '-'}:${window}`), keys.rate('ip', `${ip}:${window}`)],
-      [WINDOW_MS],
+      [WINDOW_MS * 2],
     )) as number[];
-    const [userCount = 0, userTtl = WINDOW_MS, ipCount = 0, ipTtl = WINDOW_MS] = reply;
-    if (ipLimit > 0 && ipCount > ipLimit) {
-      return { allowed: false, scope: 'ip', retryAfterSeconds: Math.max(1, Math.ceil(ipTtl / 1000)) };
-    }
-    if (userLimit > 0 && userCount > userLimit) {
-      return { allowed: false, scope: 'user', retryAfterSeconds: Math.max(1, Math.ceil(userTtl / 1000)) };
-    }
+    const [userCount = 0, ipCount = 0] = reply;
+    if (ipLimit > 0 && ipCount > ipLimit) return { allowed: false, scope: 'ip', retryAfterSeconds };
+    if (userLimit > 0 && userCount > userLimit) return { allowed: false, scope: 'user', retryAfterSeconds };
     return { allowed: true };
   };
 }

@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+
+type AutocannonResult = {
+  requests: { average: number };
+  latency: { p50: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+};
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+export type Measurement = {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+};
+
+/** Starts `bench/api/server.ts <mode>` in its own process; resolves with its port. */
+export async function startTarget(
+  mode: string,
+  env: Record<string, string>,
+): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['bench/api/server.ts', mode], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
+    lines.on('line', (line) => {
+      const m = /^\{"port":(\d+)\}$/.exec(line);
+      if (m?.[1]) resolve(Number(m[1]));
+    });
+  });
+  return { port, child };
+}
+
+export async function stopTarget(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Warm-up, then one measured autocannon run. */
+export async function measure(
+  name: string,
+  url: string,
+  opts: { connections: number; seconds: number; headers: Record<string, string> },
+): Promise<Measurement> {
+  await autocannon({ url, connections: opts.connections, duration: 2, headers: opts.headers });
+  const r = await autocannon({
+    url,
+    connections: opts.connections,
+    duration: opts.seconds,
+    headers: opts.headers,
+  });
+  return {
+    name,
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+/** Measures one target mode in a fresh process. */
+export async function benchTarget(
+  name: string,
+  mode: string,
+  path: string,
+  opts: {
+    env: Record<string, string>;
+    connections: number;
+    seconds: number;
+    headers: Record<string, string>;
+  },
+): Promise<Measurement> {
+  const { port, child } = await startTarget(mode, opts.env);
+  try {
+    return await measure(name, `http://127.0.0.1:${port}${path}`, opts);
+  } finally {
+    await stopTarget(child);
+  }
+}
+
+export function table(rows: Measurement[]): string {
+  const head = '| target | req/s | p50 ms | p99 ms | non-2xx | errors |\n|---|---:|---:|---:|---:|---:|';
+  return [
+    head,
+    ...rows.map((r) => `| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`),
+  ].join('\n');
+}

@@ -76,3 +76,20 @@ test-e2e: test-stack-up
 
 test: $(NODE_STAMP)
 	dev/run-tests.sh
+
+# Kubernetes control plane for the operator (kube-apiserver, etcd, controller-manager, scheduler, kwok).
+cluster:
+	dev/cluster.sh up
+
+cluster-down:
+	dev/cluster.sh down
+
+# The operator from source against the local control plane (CRD applied first; Ctrl-C stops it).
+operator: $(NODE_STAMP)
+	dev/cluster.sh up
+	kubectl --kubeconfig .local/kubeconfig apply --server-side --field-manager=payment-pipeline-operator -f crds/generated/
+	KUBECONFIG=$(CURDIR)/.local/kubeconfig LEADER_ELECTION_NAMESPACE=default OPS_HOST=127.0.0.1 node operator/main.ts
+
+test-operator: $(NODE_STAMP)
+	dev/cluster.sh up
+	vitest run --project operator

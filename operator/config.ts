@@ -26,6 +26,8 @@ export const operatorEnv = z.object({
   RENEW_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(299).default(10),
   RETRY_PERIOD_SECONDS: z.coerce.number().int().min(1).max(60).default(2),
   RECONCILE_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
+  /** Watches are closed by the server after this long and resumed from their resourceVersion. */
+  WATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(29).default(25),
   RESYNC_SECONDS: z.coerce.number().int().min(10).max(86400).default(600),
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(20),
 });

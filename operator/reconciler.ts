@@ -84,43 +84,48 @@ export class Reconciler {
     const changed: string[] = [];
     const errors: string[] = [];
     let requeueAfterMs: number | undefined;
-    for (const child of desiredChildren(ref, spec, { consumerReplicas: this.consumerReplicas(ref, spec) })) {
-      const id = `${child.kind}/${child.metadata?.name}`;
-      const before = this.d.child(child.kind ?? '', objectKey(child));
-      try {
-        const after = await this.d.writer.apply(child);
-        if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) continue;
-        const change = !before ? 'created' : specSeen ? 'drift' : 'updated';
-        changed.push(id);
-        this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
-        if (change === 'drift') {
-          await this.d.events.record(
-            pipeline,
-            'Normal',
-            'DriftCorrected',
-            'Apply',
-            `${id} was changed by hand; put back`,
-          );
-        } else {
-          await this.d.events.record(
-            pipeline,
-            'Normal',
-            change === 'created' ? 'Created' : 'Updated',
-            'Apply',
-            id,
-          );
+    // Children are independent: apply them concurrently (one round trip of latency, not eight).
+    const desired = desiredChildren(ref, spec, { consumerReplicas: this.consumerReplicas(ref, spec) });
+    await Promise.all(
+      desired.map(async (child) => {
+        const id = `${child.kind}/${child.metadata?.name}`;
+        const before = this.d.child(child.kind ?? '', objectKey(child));
+        try {
+          const after = await this.d.writer.apply(child);
+          if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) return;
+          const change = !before ? 'created' : specSeen ? 'drift' : 'updated';
+          changed.push(id);
+          this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
+          if (change === 'drift') {
+            await this.d.events.record(
+              pipeline,
+              'Normal',
+              'DriftCorrected',
+              'Apply',
+              `${id} was changed by hand; put back`,
+            );
+          } else {
+            await this.d.events.record(
+              pipeline,
+              'Normal',
+              change === 'created' ? 'Created' : 'Updated',
+              'Apply',
+              id,
+            );
+          }
+        } catch (err) {
+          if (child.kind === 'ServiceMonitor' && isNotFound(err)) {
+            errors.push(
+              'ServiceMonitor requested but monitoring.coreos.com/v1 is not installed in the cluster',
+            );
+            requeueAfterMs = MONITORING_RETRY_MS;
+            return;
+          }
+          errors.push(`${id}: ${(err as Error).message}`);
         }
-      } catch (err) {
-        if (child.kind === 'ServiceMonitor' && isNotFound(err)) {
-          errors.push(
-            'ServiceMonitor requested but monitoring.coreos.com/v1 is not installed in the cluster',
-          );
-          requeueAfterMs = MONITORING_RETRY_MS;
-          continue;
-        }
-        errors.push(`${id}: ${(err as Error).message}`);
-      }
-    }
+      }),
+    );
+    changed.sort();
     if (!spec.monitoring.serviceMonitor && !specSeen) await this.pruneServiceMonitor(ref, spec, errors);
 
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;

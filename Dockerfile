@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Images for the payment pipeline, built from one multi-stage file:
+#   docker build --target runtime  -t payment-pipeline:0.1.0 .           # api, producer, consumer
+#   docker build --target operator -t payment-pipeline-operator:0.1.0 .  # the operator
+# The code is TypeScript run directly by Node 24 (type stripping): no build step, the image holds the
+# sources. The operator chooses the component with the container command
+# (`node runtime/<component>/main.ts`).
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; the lock file pins every version.
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS base
+ENV NODE_ENV=production NODE_OPTIONS=--enable-source-maps
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY runtime ./runtime
+# Non-root; the root filesystem can be mounted read-only (nothing is written at run time).
+USER 1000:1000
+
+FROM base AS runtime
+EXPOSE 8080 9464
+CMD ["node", "runtime/api/main.ts"]
+
+FROM base AS operator
+COPY operator ./operator
+EXPOSE 9470
+CMD ["node", "operator/main.ts"]

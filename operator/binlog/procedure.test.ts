@@ -91,8 +91,8 @@ describe('startFrom change procedure', () => {
     expect(s.write).toBeUndefined();
   });
 
-  it('a snapshot target clears the checkpoint and keeps the spec applied', () => {
-    const snap: Target = { key: newKey, snapshot: true };
+  it('a clear target (timestamp) removes the checkpoint, then starts the producer', () => {
+    const snap: Target = { key: newKey, clear: true };
     let s = begin({ applied: newKey }, snap, new Date(0));
     s = step(s.state, seen({ producerPods: 0, producerReady: 0 }), samePosition);
     expect(s.write).toEqual({ clear: true });

@@ -13,13 +13,13 @@ import type { ResumePosition } from './validate.ts';
  * picks the procedure up from status where it stopped.
  */
 
-export type Target = { key: string; position: ResumePosition } | { key: string; snapshot: true };
+export type Target = { key: string; position: ResumePosition } | { key: string; clear: true };
 
 export type ProcedurePhase = 'StoppingProducer' | 'RewritingCheckpoint' | 'StartingProducer';
 
 /** Kept in status.producer.startFrom. */
 export type ProcedureState = {
-  /** Key of the startFrom (or snapshot request) last applied; undefined before the first reconcile. */
+  /** Key of the startFrom last applied; undefined before the first reconcile. */
   applied?: string;
   change?: { phase: ProcedurePhase; target: Target; startedAt: string };
 };
@@ -39,7 +39,7 @@ export type StepEvent = { type: 'Normal' | 'Warning'; reason: string; note: stri
 export type Step = {
   state: ProcedureState;
   producerReplicas: 0 | 1;
-  /** The caller writes this checkpoint (or clears it for a snapshot), then steps again. */
+  /** The caller writes this checkpoint (or removes it), then steps again. */
   write?: { position: ResumePosition } | { clear: true };
   /** The spec's startFrom differs from what was applied and no procedure runs: resolve it, then call begin(). */
   needsResolution?: boolean;
@@ -47,8 +47,8 @@ export type Step = {
 };
 
 const describeTarget = (t: Target) =>
-  'snapshot' in t
-    ? 'a new snapshot'
+  'clear' in t
+    ? 'no checkpoint (the producer applies startFrom itself)'
     : [
         t.position.gtid ? `GTID ${t.position.gtid}` : '',
         t.position.file ? `${t.position.file}:${t.position.pos ?? 4}` : '',
@@ -57,7 +57,7 @@ const describeTarget = (t: Target) =>
         .join(' / ');
 
 const checkpointMatches = (t: Target, cp: ResumePosition | null | undefined, same: Same) =>
-  'snapshot' in t ? cp === null : cp !== undefined && cp !== null && same(cp, t.position);
+  'clear' in t ? cp === null : cp !== undefined && cp !== null && same(cp, t.position);
 
 type Same = (a: ResumePosition, b: ResumePosition) => boolean;
 
@@ -87,7 +87,7 @@ export function step(state: ProcedureState, seen: Observed, same: Same): Step {
         return {
           state,
           producerReplicas: 0,
-          write: 'snapshot' in t ? { clear: true } : { position: t.position },
+          write: 'clear' in t ? { clear: true } : { position: t.position },
         };
       }
       return {

@@ -8,6 +8,8 @@ export type StartFrom = PipelineSpec['producer']['startFrom'];
 /** A startFrom turned into a concrete position the server has, or the reason it cannot be. */
 export type Resolution =
   | { ok: true; position: ResumePosition; message: string }
+  /** No fixed point: the checkpoint is removed and the producer applies startFrom itself (timestamp). */
+  | { ok: true; clear: true; message: string }
   | { ok: false; verdict: Exclude<PositionVerdict, { valid: true }> };
 
 type Row = Record<string, unknown>;
@@ -17,7 +19,35 @@ type Row = Record<string, unknown>;
  * latest = the current head, position = the given file/pos (which must be an event boundary),
  * gtid = the given GTID (set). Every result is validated the same way a checkpoint is.
  */
-export async function resolveStartFrom(pool: Pool, startFrom: StartFrom): Promise<Resolution> {
+export async function resolveStartFrom(
+  pool: Pool,
+  startFrom: StartFrom,
+  snapshot: PipelineSpec['producer']['snapshot'],
+): Promise<Resolution> {
+  if (startFrom.kind === 'timestamp') {
+    // Only the producer can find the first transaction at or after an instant (it reads event
+    // times from the stream), and it does so when it has no checkpoint — unless it is told to take
+    // a fresh snapshot in that case.
+    if (snapshot === 'initial') {
+      return {
+        ok: false,
+        verdict: {
+          valid: false,
+          reason: 'NoPosition',
+          message:
+            'startFrom.kind=timestamp on a running pipeline needs producer.snapshot never or when_needed',
+          remedy:
+            'with snapshot=initial a producer without checkpoint re-snapshots instead of seeking to the timestamp; change producer.snapshot, or use startFrom.kind=position or gtid',
+          purged: false,
+        },
+      };
+    }
+    return {
+      ok: true,
+      clear: true,
+      message: `timestamp ${startFrom.timestamp}: the producer seeks to it on start`,
+    };
+  }
   const state = await readServerBinlogState(pool);
   const position = await concretePosition(pool, startFrom, state);
   if ('verdict' in position) return { ok: false, verdict: position.verdict };
@@ -65,18 +95,11 @@ async function concretePosition(
       return { file, pos, gtid: await gtidAt(pool, state, file, pos) };
     }
     case 'gtid':
-      return { gtid: startFrom.gtid ?? '' };
+      // The producer resumes a GTID checkpoint by GTID; file/pos only fill the checkpoint's required
+      // fields (as the producer's own initial checkpoint does).
+      return { gtid: startFrom.gtid ?? '', file: state.head.file, pos: 4 };
     case 'timestamp':
-      return {
-        verdict: {
-          valid: false,
-          reason: 'NoPosition',
-          message: 'startFrom.kind=timestamp cannot be changed on a running pipeline by the operator',
-          remedy:
-            'find the position with `mariadb-binlog --start-datetime` (or mysqlbinlog) and set startFrom.kind=position or gtid',
-          purged: false,
-        },
-      };
+      throw new Error('unreachable: timestamp is resolved by the producer');
   }
 }
 

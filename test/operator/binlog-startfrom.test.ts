@@ -74,48 +74,56 @@ describe('resolving spec.producer.startFrom on the real server', () => {
   it('position: a replica started at the resolved position reads exactly the next transaction', async () => {
     const a = await commit(1);
     await commit(2);
-    const r = await resolveStartFrom(cdc, { kind: 'position', file: a.file, pos: a.pos });
+    const r = await resolveStartFrom(cdc, { kind: 'position', file: a.file, pos: a.pos }, 'never');
     expect(r).toMatchObject({ ok: true, position: { file: a.file, pos: a.pos, gtid: a.gtid } });
     expect(await firstRowFrom(a.file, a.pos)).toBe(2);
   });
 
   it('latest is the head and GTID state; earliest is the start of the oldest binlog', async () => {
-    const state = await readServerBinlogState(cdc);
-    const latest = await resolveStartFrom(cdc, { kind: 'latest' });
-    expect(latest.ok).toBe(true);
-    if (latest.ok) {
-      // Others write concurrently: the head can only have moved forward.
-      expect(state.files.map((f) => f.name)).toContain(latest.position.file);
-      expect(latest.position.gtid).toMatch(/^\d+-\d+-\d+/);
-    }
-    const earliest = await resolveStartFrom(cdc, { kind: 'earliest' });
-    expect(earliest).toMatchObject({ ok: true, position: { pos: 4 } });
-    if (earliest.ok) expect(earliest.position.file).toBe((await readServerBinlogState(cdc)).files[0]?.name);
+    const latest = await resolveStartFrom(cdc, { kind: 'latest' }, 'never');
+    if (!latest.ok || !('position' in latest))
+      throw new Error(`latest not resolved: ${JSON.stringify(latest)}`);
+    // Others write concurrently: the head read afterwards is at or after the resolved one.
+    const after = await readServerBinlogState(cdc);
+    expect(after.files.map((f) => f.name)).toContain(latest.position.file);
+    expect(latest.position.gtid).toMatch(/^\d+-\d+-\d+/);
+    const earliest = await resolveStartFrom(cdc, { kind: 'earliest' }, 'never');
+    if (!earliest.ok || !('position' in earliest))
+      throw new Error(`earliest not resolved: ${JSON.stringify(earliest)}`);
+    expect(earliest.position.pos).toBe(4);
+    expect(earliest.position.file).toBe((await readServerBinlogState(cdc)).files[0]?.name);
   });
 
   it('gtid: accepted when the server has it', async () => {
     const a = await commit(3);
-    expect(await resolveStartFrom(cdc, { kind: 'gtid', gtid: a.gtid })).toMatchObject({
+    expect(await resolveStartFrom(cdc, { kind: 'gtid', gtid: a.gtid }, 'never')).toMatchObject({
       ok: true,
       position: { gtid: a.gtid },
     });
   });
 
-  it('refuses a position inside an event, a purged file, an unknown GTID and a timestamp', async () => {
+  it('refuses a position inside an event, a purged file, an unknown GTID; a timestamp only without snapshot=initial', async () => {
     const a = await commit(4);
-    const mid = await resolveStartFrom(cdc, { kind: 'position', file: a.file, pos: a.pos - 1 });
+    const mid = await resolveStartFrom(cdc, { kind: 'position', file: a.file, pos: a.pos - 1 }, 'never');
     expect(mid).toMatchObject({ ok: false, verdict: { reason: 'PositionBeyondEnd' } });
     const base = a.file.replace(/\.\d+$/, '');
-    expect(await resolveStartFrom(cdc, { kind: 'position', file: `${base}.000000`, pos: 4 })).toMatchObject({
+    expect(
+      await resolveStartFrom(cdc, { kind: 'position', file: `${base}.000000`, pos: 4 }, 'never'),
+    ).toMatchObject({
       ok: false,
       verdict: { reason: 'BinlogFilePurged', purged: true },
     });
-    expect(await resolveStartFrom(cdc, { kind: 'gtid', gtid: '0-1-999999999' })).toMatchObject({
+    expect(await resolveStartFrom(cdc, { kind: 'gtid', gtid: '0-1-999999999' }, 'never')).toMatchObject({
       ok: false,
       verdict: { reason: 'GtidNotOnServer' },
     });
-    expect(
-      await resolveStartFrom(cdc, { kind: 'timestamp', timestamp: new Date().toISOString() }),
-    ).toMatchObject({ ok: false });
+    const at = new Date().toISOString();
+    expect(await resolveStartFrom(cdc, { kind: 'timestamp', timestamp: at }, 'initial')).toMatchObject({
+      ok: false,
+    });
+    expect(await resolveStartFrom(cdc, { kind: 'timestamp', timestamp: at }, 'when_needed')).toMatchObject({
+      ok: true,
+      clear: true,
+    });
   });
 });

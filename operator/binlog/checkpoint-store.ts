@@ -1,0 +1,42 @@
+import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
+import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import type { Checkpoint, CheckpointStore } from './checkpoint.ts';
+
+/**
+ * The producer's own checkpoint store (the compacted `<topicPrefix>.__checkpoints` topic, keyed by
+ * the producer name, which defaults to the topic prefix) seen through the operator's interface.
+ * A write uses the producer's transactional id, so a producer that is somehow still running gets
+ * fenced instead of overwriting the rewritten position.
+ */
+export function kafkaCheckpointStore(spec: PipelineSpec, now: () => number = Date.now): CheckpointStore {
+  const where = {
+    brokers: spec.kafka.bootstrap,
+    topicPrefix: spec.kafka.topicPrefix,
+    name: spec.kafka.topicPrefix,
+    replicationFactor: spec.kafka.replicationFactor,
+  };
+  return {
+    async read(): Promise<Checkpoint | null> {
+      const cp = await readCheckpoint(where, 10_000);
+      if (!cp) return null;
+      return {
+        position: { gtid: cp.gtid, file: cp.file, pos: cp.pos },
+        ...(cp.source_ts_ms > 0 ? { sourceTsMs: cp.source_ts_ms } : {}),
+      };
+    },
+    async write(position) {
+      if (position.file === undefined)
+        throw new Error('a checkpoint needs a binlog file (even when resuming by GTID)');
+      await writeCheckpoint(where, {
+        v: 1,
+        gtid: position.gtid || null,
+        file: position.file,
+        pos: position.pos ?? 4,
+        partial: null,
+        source_ts_ms: 0,
+        ts_ms: now(),
+      });
+    },
+    clear: () => writeCheckpoint(where, null),
+  };
+}

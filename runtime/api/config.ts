@@ -29,10 +29,13 @@ export const apiEnvSchema = z
   .refine((e) => e.AUTH_JWT_SECRET !== undefined || e.AUTH_JWKS_URL !== undefined, {
     message: 'set AUTH_JWT_SECRET (HS256, development) or AUTH_JWKS_URL (RS256, production)',
     path: ['AUTH_JWT_SECRET'],
+    // Report this together with field errors, so one start lists every problem.
+    when: () => true,
   })
   .refine((e) => e.AUTH_JWT_SECRET === undefined || e.AUTH_JWKS_URL === undefined, {
     message: 'set only one of AUTH_JWT_SECRET and AUTH_JWKS_URL',
     path: ['AUTH_JWKS_URL'],
+    when: () => true,
   })
   .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
 

@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, countKeys } from '../support/api.ts';
+import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { mintToken } from '../support/jwt.ts';
+import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+
+// The api as `make up` runs it: `node runtime/api/main.ts` with the stack's env.
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+function startMain(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, ['runtime/api/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr?.on('data', (d) => {
+    out += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitReady(url: string, exited: Promise<number | null>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  while (Date.now() < deadline && !gone) {
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('api did not become ready');
+}
+
+describe('runtime/api/main.ts', () => {
+  it('refuses to start on invalid configuration and names every problem', async () => {
+    const { exited, output } = startMain({ MYSQL_URL: 'postgres://nope', API_PORT: '0' });
+    expect(await exited).not.toBe(0);
+    for (const name of ['MYSQL_URL', 'REDIS_URL', 'API_PORT', 'AUTH_JWT_SECRET'])
+      expect(output()).toContain(name);
+  });
+
+  it('serves a purchase and the package, then stops cleanly on SIGTERM', async () => {
+    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const url = `http://127.0.0.1:${port}`;
+    const prefix = `apiproc_${uniqueSuffix()}`;
+    const proc = startMain({
+      MYSQL_URL: db.appUrl,
+      REDIS_URL: requireEnv('REDIS_URL'),
+      REDIS_KEY_PREFIX: prefix,
+      AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
+      API_PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await waitReady(url, proc.exited);
+      const user = `proc_${uniqueSuffix()}`;
+      const token = await mintToken(user);
+      const bought = await call(url, 'POST', '/v1/purchases', {
+        token,
+        body: { package_id: 'pkg_yen' },
+        headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+      });
+      expect(bought.status).toBe(201);
+      const list = await call(url, 'GET', `/v1/users/${user}/purchases`, { token });
+      expect(list.body).toMatchObject({
+        items: [{ package: { id: 'pkg_yen' }, amount: 1500, currency: 'JPY' }],
+      });
+
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      const log = proc.output();
+      expect(log).toContain('"msg":"api listening"');
+      expect(log).toContain('"hook":"http","msg":"shutdown step done"');
+      expect(log).toContain('"hook":"mysql","msg":"shutdown step done"');
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    }
+    expect(
+      await countKeys(
+        await import('ioredis').then((m) => new m.Redis(requireEnv('REDIS_URL'))),
+        `${prefix}:row`,
+      ),
+    ).toBe(0);
+  });
+});

@@ -118,7 +118,9 @@ const startFrom = z
       .describe('kind=position: byte offset in the file'),
     gtid: z
       .string()
-      .regex(/^[0-9A-Za-z:,-]{1,4096}$/)
+      .min(1)
+      .max(4096) // RE2 (the API server's regex engine) allows repeat counts up to 1000 only
+      .regex(/^[0-9A-Za-z:,-]+$/)
       .optional()
       .describe('kind=gtid: GTID (set) to resume after'),
   })

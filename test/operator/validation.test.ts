@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApiError } from '../../operator/kube/http.ts';
+import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import {
+  createNamespace,
+  deleteNamespace,
+  ensureCrd,
+  type Kube,
+  kubeClient,
+  kubeConfig,
+  pipeline,
+  pipelineSpec,
+} from './support.ts';
+
+// The API server itself rejects bad PaymentPipelines: OpenAPI schema, CEL rules and transition rules
+// from the generated CRD. No operator runs in this suite.
+
+const kube: Kube = kubeClient(kubeConfig());
+let ns = '';
+
+beforeAll(async () => {
+  await ensureCrd(kube);
+  ns = await createNamespace(kube, 'op-validation');
+});
+afterAll(async () => {
+  if (ns) await deleteNamespace(kube, ns);
+});
+
+async function rejection(action: Promise<unknown>): Promise<string> {
+  try {
+    await action;
+  } catch (err) {
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).status).toBe(422);
+    return (err as KubeApiError).message;
+  }
+  throw new Error('the API server accepted an invalid PaymentPipeline');
+}
+
+const create = (name: string, spec: unknown) => kube.create('PaymentPipeline', ns, pipeline(ns, name, spec));
+
+describe('PaymentPipeline admission on the real API server', () => {
+  it('fills defaults from the schema', async () => {
+    const p = await create('defaults', pipelineSpec());
+    const spec = (p as PaymentPipeline).spec as Record<string, Record<string, unknown>>;
+    expect(spec.consumer).toMatchObject({ minReplicas: 1, maxReplicas: 4, lagThreshold: 1000 });
+    expect(spec.mysql?.port).toBe(3306);
+    expect(spec.producer).toMatchObject({ startFrom: { kind: 'latest' }, snapshot: 'initial' });
+  });
+
+  it('rejects fields that disagree, with the CEL messages', async () => {
+    expect(
+      await rejection(create('minmax', pipelineSpec({ consumer: { minReplicas: 4, maxReplicas: 2 } }))),
+    ).toContain('consumer.minReplicas must not exceed consumer.maxReplicas');
+    expect(
+      await rejection(
+        create(
+          'partitions',
+          pipelineSpec({
+            kafka: { bootstrap: 'k:9092', topicPrefix: 'p', partitions: 2 },
+            consumer: { maxReplicas: 3 },
+          }),
+        ),
+      ),
+    ).toContain('consumer.maxReplicas must not exceed kafka.partitions');
+    expect(
+      await rejection(create('redis', pipelineSpec({ redis: { url: 'redis://r:6379', secretName: 'r' } }))),
+    ).toContain('exactly one of redis.url and redis.secretName must be set');
+    expect(
+      await rejection(create('startfrom', pipelineSpec({ producer: { startFrom: { kind: 'gtid' } } }))),
+    ).toContain('startFrom.gtid is required when kind is gtid');
+  });
+
+  it('rejects malformed values and missing fields, naming the field', async () => {
+    const bad = await rejection(
+      create('malformed', { ...pipelineSpec(), kafka: { bootstrap: 'no-port', topicPrefix: 'bad prefix!' } }),
+    );
+    expect(bad).toContain('spec.kafka.bootstrap');
+    expect(bad).toContain('spec.kafka.topicPrefix');
+    const { image: _image, ...noImage } = pipelineSpec();
+    expect(await rejection(create('noimage', noImage))).toContain('spec.image: Required value');
+    expect(await rejection(create('enum', { ...pipelineSpec(), imagePullPolicy: 'Sometimes' }))).toContain(
+      'spec.imagePullPolicy: Unsupported value',
+    );
+  });
+
+  it('refuses to change what must not change', async () => {
+    await create('immutable', pipelineSpec());
+    const msg = await rejection(
+      kube.mergePatch('PaymentPipeline', ns, 'immutable', {
+        spec: { mysql: { serverId: 9999 }, kafka: { topicPrefix: 'other' } },
+      }),
+    );
+    expect(msg).toContain('mysql.serverId is immutable');
+    expect(msg).toContain('kafka.topicPrefix is immutable');
+    // Everything else stays editable.
+    await kube.mergePatch('PaymentPipeline', ns, 'immutable', { spec: { api: { replicas: 5 } } });
+  });
+});

@@ -54,10 +54,13 @@ export function createBinlogDuty(deps: {
   const lastWarning = new Map<string, string>();
   const id = (k: PipelineKey) => `${k.namespace}/${k.name}`;
 
-  /** A Warning once per distinct problem (the recorder also dedups, but only for a minute). */
-  function warnOnce(key: PipelineKey, events: StepEvent[], reason: string, note: string) {
-    if (lastWarning.get(id(key)) === `${reason}:${note}`) return;
-    lastWarning.set(id(key), `${reason}:${note}`);
+  /**
+   * A Warning once per distinct problem — `about` names it (the refused spec, the invalid checkpoint),
+   * since messages quote live server state that changes on every reconcile.
+   */
+  function warnOnce(key: PipelineKey, events: StepEvent[], about: string, reason: string, note: string) {
+    if (lastWarning.get(id(key)) === `${reason}:${about}`) return;
+    lastWarning.set(id(key), `${reason}:${about}`);
     events.push({ type: 'Warning', reason, note });
   }
 
@@ -126,7 +129,7 @@ export function createBinlogDuty(deps: {
           if (!r.ok) {
             const message = `startFrom refused: ${r.verdict.message}. Remedy: ${r.verdict.remedy}`;
             refusal = { type: 'BinlogPositionValid', status: 'False', reason: 'StartFromRefused', message };
-            warnOnce(key, events, 'StartFromRefused', message);
+            warnOnce(key, events, specKey, 'StartFromRefused', message);
             deps.metrics?.step(key.namespace, key.name, 'StartFromRefused');
             break;
           }
@@ -164,7 +167,7 @@ export function createBinlogDuty(deps: {
         condition = unknown('NoCheckpoint', 'the producer has not written a checkpoint yet');
       else condition = fromVerdict(validatePosition(cp.position, server), spec);
       if (condition.status === 'False' && condition.reason !== 'StartFromRefused') {
-        warnOnce(key, events, condition.reason, condition.message);
+        warnOnce(key, events, JSON.stringify(cp?.position ?? null), condition.reason, condition.message);
       }
       if (condition.status === 'True') lastWarning.delete(id(key));
       deps.metrics?.position(key.namespace, key.name, condition.status === 'True', behind);

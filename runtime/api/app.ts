@@ -140,6 +140,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   }
 
+  // Responses finishing after close() began tell the client to hang up, so keep-alive connections of
+  // in-flight requests end with them instead of holding the shutdown until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);

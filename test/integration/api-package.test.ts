@@ -147,3 +147,34 @@ describe('purchase package read path', () => {
     expect(metrics.text).toMatch(/api_package_reads_total\{source="mysql_behind"[^}]*\} [1-9]/);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, then refuses new connections', async () => {
+    // The real Redis reader, slowed down so a request is provably in flight when close() starts.
+    const slow = await startApi(
+      {},
+      {
+        wrapReader: (reader) => ({
+          read: async (user, opts) => {
+            await new Promise((r) => setTimeout(r, 400));
+            return reader.read(user, opts);
+          },
+        }),
+      },
+    );
+    const user = `sd_${uniqueSuffix()}`;
+    const t = await mintToken(user);
+    try {
+      const inFlight = call(slow.url, 'GET', `/v1/users/${user}/purchases`, { token: t });
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = slow.app.close();
+      const res = await inFlight;
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ items: [], next_cursor: null });
+      await closing;
+      await expect(fetch(`${slow.url}/healthz`)).rejects.toThrow();
+    } finally {
+      await slow.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { type AppDeps, buildApp } from '../../runtime/api/app.ts';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
@@ -28,7 +29,10 @@ export type ApiHarness = {
  * The real api on an ephemeral port, against its own MariaDB database and Redis key prefix of the
  * test stack. Settings can be overridden per suite (e.g. tight rate limits).
  */
-export async function startApi(overrides: Partial<AppDeps['settings']> = {}): Promise<ApiHarness> {
+export async function startApi(
+  overrides: Partial<AppDeps['settings']> = {},
+  opts: { wrapReader?: (reader: PurchasePackageReader) => PurchasePackageReader } = {},
+): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const pool = createPool(db.appUrl, { connectionLimit: 10 });
   const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
@@ -36,7 +40,7 @@ export async function startApi(overrides: Partial<AppDeps['settings']> = {}): Pr
   const app = await buildApp({
     pool,
     redis,
-    reader: new RedisPurchasePackageReader(redis, prefix),
+    reader: (opts.wrapReader ?? ((r) => r))(new RedisPurchasePackageReader(redis, prefix)),
     provider: createSimulatedProvider(),
     authenticate: createAuthenticator({ kind: 'hs256', secret: requireEnv('AUTH_JWT_SECRET') }),
     logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),

@@ -40,6 +40,8 @@ export type AppDeps = {
     webhookToleranceSeconds: number;
     rateLimitUserPerMinute: number;
     rateLimitIpPerMinute: number;
+    /** Trust X-Forwarded-For for the client address (only behind a proxy that sets it). */
+    trustProxy?: boolean;
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
@@ -72,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: settings.bodyLimitBytes,
     return503OnClosing: true,
+    trustProxy: settings.trustProxy ?? false,
     // Request lines are logged by our onResponse hook (with route and status); fastify's are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {

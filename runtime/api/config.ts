@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { parseEnv } from '../core/config/env.ts';
-import { logLevel, mysqlUrl, port, redisKeyPrefix, redisUrl, topicPrefix } from '../core/config/fields.ts';
+import {
+  boolFromEnv,
+  logLevel,
+  mysqlUrl,
+  port,
+  redisKeyPrefix,
+  redisUrl,
+  topicPrefix,
+} from '../core/config/fields.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -8,6 +16,8 @@ export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
     API_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Behind a load balancer: take the client address from X-Forwarded-For (per-IP rate limits). */
+    API_TRUST_PROXY: boolFromEnv.default(false),
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,

@@ -42,6 +42,7 @@ const app = await buildApp({
     webhookToleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
     rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
     rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
+    trustProxy: config.API_TRUST_PROXY,
   },
   isStopping: () => lifecycle.isStopping,
 });

@@ -9,8 +9,9 @@ import { responseBytes, withBenchData } from './stack.ts';
 
 const seconds = Number(process.argv[2] ?? '10');
 const connections = Number(process.argv[3] ?? '64');
+const purchases = Number(process.argv[4] ?? '20');
 
-await withBenchData(20, async (data) => {
+await withBenchData(purchases, async (data) => {
   const headers = { authorization: `Bearer ${data.token}` };
   const probe = await startTarget('app-redis', data.env);
   let bytes: number;
@@ -27,7 +28,7 @@ await withBenchData(20, async (data) => {
   const [route, bare, mysql] = rows as [Measurement, Measurement, Measurement];
 
   console.log(
-    `\n${connections} connections, ${seconds} s each, ${bytes}-byte body (20 purchases), node ${process.version}\n`,
+    `\n${connections} connections, ${seconds} s each, ${bytes}-byte body (${purchases} purchases), node ${process.version}\n`,
   );
   console.log(table(rows));
   console.log(`\nthroughput vs (a) bare:  ${(route.rps / bare.rps).toFixed(2)}  (target >= 0.6)`);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeExpiredKeys } from '../../runtime/api/idempotency.ts';
 import { createPurchaseResponse, errorSchema, paymentResponse } from '../../runtime/api/schemas.ts';
 import { decodeToken } from '../../runtime/core/position.ts';
 import { type ApiHarness, call, startApi } from '../support/api.ts';
@@ -219,6 +220,48 @@ describe('idempotency', () => {
     }
     const [rows] = await api.db.admin.query('SELECT COUNT(*) AS n FROM purchases WHERE user_id = ?', [user]);
     expect(rows).toEqual([{ n: '1' }]);
+  });
+
+  it('keeps keys 24 h; an expired key starts afresh and the purge removes only expired keys', async () => {
+    const k = key();
+    const first = await call(api.url, 'POST', '/v1/purchases', {
+      token: alice,
+      body: { package_id: 'pkg_plus' },
+      headers: { 'idempotency-key': k },
+    });
+    const [ttl] = await api.db.admin.query(
+      'SELECT TIMESTAMPDIFF(HOUR, created_at, expires_at) AS hours FROM idempotency_keys WHERE user_id = ? AND idem_key = ?',
+      [aliceId, k],
+    );
+    expect(ttl).toEqual([{ hours: '24' }]);
+    await api.db.admin.query(
+      'UPDATE idempotency_keys SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE idem_key = ?',
+      [k],
+    );
+    const again = await call(api.url, 'POST', '/v1/purchases', {
+      token: alice,
+      body: { package_id: 'pkg_pro' },
+      headers: { 'idempotency-key': k },
+    });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('false');
+    expect((again.body as { purchase: { id: string } }).purchase.id).not.toBe(
+      (first.body as { purchase: { id: string } }).purchase.id,
+    );
+
+    const stale = key();
+    await call(api.url, 'POST', '/v1/purchases', {
+      token: alice,
+      body: { package_id: 'pkg_plus' },
+      headers: { 'idempotency-key': stale },
+    });
+    await api.db.admin.query(
+      'UPDATE idempotency_keys SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE idem_key = ?',
+      [stale],
+    );
+    const before = await rowCounts();
+    expect(await purgeExpiredKeys(api.pool)).toBe(1);
+    expect((await rowCounts()).keys).toBe(before.keys - 1);
   });
 
   it('requires a well-formed Idempotency-Key on every POST', async () => {

@@ -42,6 +42,14 @@ export const consumerEnvSchema = z
     MYSQL_URL: mysqlUrl.optional(),
     CONSUMER_AUTO_REBUILD: boolFromEnv.default(true),
     CONSUMER_METRICS_PORT: port.default(9102),
+    /** Used only to create missing topics; the same variables and defaults as the producer. */
+    TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+    TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+    /**
+     * How long the group waits for a member that stopped heartbeating (e.g. kill -9) before its
+     * partitions move; also how long a restarted consumer may wait to rejoin.
+     */
+    CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   })

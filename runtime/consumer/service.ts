@@ -49,9 +49,14 @@ export async function startConsumerService(
   let stopping = false;
 
   await writer.load();
-  await waitForTopics(admin, topics, log, () => stopping);
+  // Same settings as the producer (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR), so whichever service
+  // starts first creates them; subscribing to a missing topic would let the broker auto-create it.
+  const replicationFactor = config.TOPIC_REPLICATION_FACTOR;
   const dlqTopic = deadLetterTopic(config.TOPIC_PREFIX);
-  await admin.ensureTopics([{ name: dlqTopic, partitions: 1, replicationFactor: 1 }]);
+  await admin.ensureTopics([
+    ...topics.map((name) => ({ name, partitions: config.TOPIC_PARTITIONS, replicationFactor })),
+    { name: dlqTopic, partitions: 1, replicationFactor },
+  ]);
   const dlqProducer = createDurableProducer(kafka);
 
   const guard = config.MYSQL_URL
@@ -85,7 +90,11 @@ export async function startConsumerService(
     log,
     isStopping: () => stopping,
   });
-  const consumer: GroupConsumer = createGroupConsumer({ ...kafka, groupId: config.CONSUMER_GROUP });
+  const consumer: GroupConsumer = createGroupConsumer({
+    ...kafka,
+    groupId: config.CONSUMER_GROUP,
+    sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+  });
   const stream = await consumer.consume(topics);
   const runner = runBatches(stream, {
     maxBatch: config.CONSUMER_BATCH_MAX,
@@ -117,21 +126,4 @@ export async function startConsumerService(
       redis.disconnect();
     },
   };
-}
-
-async function waitForTopics(
-  admin: ReturnType<typeof createKafkaAdmin>,
-  topics: string[],
-  log: Logger,
-  isStopping: () => boolean,
-): Promise<void> {
-  for (let attempt = 0; !isStopping(); attempt++) {
-    const existing = await admin.partitionCounts(topics);
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length === 0) return;
-    // The producer creates the topics with their partition count; subscribing earlier would let the
-    // broker auto-create them with its defaults.
-    if (attempt % 10 === 0) log.info({ missing }, 'waiting for the producer to create the change topics');
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }

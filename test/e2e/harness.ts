@@ -1,0 +1,233 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+export const LOG_DIR = join(ROOT, '.local', 'tmp', 'e2e');
+
+export type ServiceName = 'producer' | 'consumer' | 'api';
+
+export function serviceExists(name: ServiceName): boolean {
+  return existsSync(join(ROOT, 'runtime', name, 'main.ts'));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await probe();
+      if (ok(last)) return last;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** One service as a real child process (`node runtime/<svc>/main.ts`), logs under .local/tmp/e2e. */
+export class ServiceProcess {
+  readonly name: ServiceName;
+  readonly port: number;
+  private readonly env: Record<string, string>;
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> | undefined;
+
+  constructor(name: ServiceName, port: number, env: Record<string, string>) {
+    this.name = name;
+    this.port = port;
+    this.env = env;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(timeoutMs = 90_000): Promise<void> {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const log = createWriteStream(join(LOG_DIR, `${this.env.TOPIC_PREFIX}-${this.name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, [join(ROOT, 'runtime', this.name, 'main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null)
+        throw new Error(`${this.name} exited with ${child.exitCode}; see ${LOG_DIR}`);
+      const ok = await fetch(`http://127.0.0.1:${this.port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
+      if (Date.now() > deadline)
+        throw new Error(`${this.name} not ready within ${timeoutMs} ms; see ${LOG_DIR}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  /** kill -9: no shutdown hooks, nothing flushed. */
+  async crash(): Promise<void> {
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait (SIGKILL after the deadline); resolves with the exit code. */
+  async stop(timeoutMs = 30_000): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null)
+      return this.child?.exitCode ?? null;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+    try {
+      return (await this.exited) ?? null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs a one-shot command of the project (`node runtime/...`) and returns its exit code and output. */
+export function runTool(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, script)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.once('exit', (code) => resolve({ code, output }));
+  });
+}
+
+export type Pipeline = {
+  db: TestDatabase;
+  prefix: string;
+  env: Record<string, string>;
+  producer: ServiceProcess;
+  consumer: ServiceProcess;
+  api: ServiceProcess;
+  apiUrl: string;
+  redis: Redis;
+  toolEnv: Record<string, string>;
+  /** Stops the services (SIGTERM) and removes the database, topics and Redis keys of this run. */
+  teardown: () => Promise<void>;
+};
+
+/** A whole pipeline of its own: database, topic prefix, Redis key prefix and the three services. */
+export async function startPipeline(
+  opts: { partitions?: number; logLevel?: string } = {},
+): Promise<Pipeline> {
+  const db = await createTestDatabase();
+  const prefix = `e2e${uniqueSuffix()}`;
+  const [producerPort, consumerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+    REDIS_URL: requireEnv('REDIS_URL'),
+    TOPIC_PREFIX: prefix,
+    TOPIC_PARTITIONS: String(opts.partitions ?? 3),
+    LOG_LEVEL: opts.logLevel ?? 'warn',
+  };
+  const toolEnv = { ...env, MYSQL_URL: db.appUrl };
+  const producer = new ServiceProcess('producer', producerPort, {
+    ...env,
+    MYSQL_CDC_URL: db.cdcUrl,
+    PRODUCER_SERVER_ID: String(10_000 + Math.floor(Math.random() * 50_000)),
+    PRODUCER_METRICS_PORT: String(producerPort),
+    START_FROM: 'latest',
+  });
+  const consumer = new ServiceProcess('consumer', consumerPort, {
+    ...toolEnv,
+    CONSUMER_METRICS_PORT: String(consumerPort),
+  });
+  const api = new ServiceProcess('api', apiPort, {
+    ...env,
+    MYSQL_URL: db.appUrl,
+    API_PORT: String(apiPort),
+    AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
+    RATE_LIMIT_USER_PER_MINUTE: '0',
+    RATE_LIMIT_IP_PER_MINUTE: '0',
+  });
+  const redis = new Redis(requireEnv('REDIS_URL'));
+  const pipeline: Pipeline = {
+    db,
+    prefix,
+    env,
+    producer,
+    consumer,
+    api,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    redis,
+    toolEnv,
+    async teardown() {
+      await Promise.all([api.stop(), consumer.stop(), producer.stop()]);
+      await deleteRedisKeys(redis, prefix);
+      redis.disconnect();
+      const admin = createKafkaAdmin({
+        brokers: env.KAFKA_BROKERS.split(','),
+        clientId: `${prefix}-teardown`,
+      });
+      try {
+        const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+        await admin.deleteTopics(mine);
+      } finally {
+        await admin.close();
+      }
+      await db.drop();
+    },
+  };
+  try {
+    await producer.start();
+    await consumer.start();
+    await api.start();
+  } catch (err) {
+    await pipeline.teardown().catch(() => undefined);
+    throw err;
+  }
+  return pipeline;
+}
+
+/** Deletes every key of one pipeline (a FLUSHDB limited to its prefix: the test Redis is shared). */
+export async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (found.length) deleted += await redis.del(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}

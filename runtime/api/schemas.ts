@@ -152,3 +152,11 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
     param || undefined,
   );
 }
+
+// The package entry is defined by the cache contract (runtime/core/cache/types.ts); the schema that
+// documents it must describe exactly that type, or this stops compiling.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type PackageEntrySchemaMatchesContract = Assert<
+  Same<z.infer<typeof packagePageSchema>, import('../core/cache/types.ts').PackagePage>
+>;

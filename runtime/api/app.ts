@@ -112,9 +112,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (config.auth === undefined) return; // ops and docs routes
     let userId: string | null = null;
     if (config.auth) {
-      const principal = await deps.authenticate(req.headers.authorization);
-      setPrincipal(req, principal);
-      userId = principal.userId;
+      try {
+        const principal = await deps.authenticate(req.headers.authorization);
+        setPrincipal(req, principal);
+        userId = principal.userId;
+      } catch (err) {
+        // Failed authentications still count against the address: token guessing is rate limited.
+        await enforceRateLimit(req, null);
+        throw err;
+      }
     }
     await enforceRateLimit(req, userId);
   });

@@ -124,6 +124,29 @@ describe('provider webhooks', () => {
   });
 });
 
+describe('rate limits per address', () => {
+  let limited: ApiHarness;
+  beforeAll(async () => {
+    limited = await startApi({ rateLimitUserPerMinute: 1000, rateLimitIpPerMinute: 3 });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it('counts failed authentications too, so token guessing is limited', async () => {
+    const msLeft = 60_000 - (Date.now() % 60_000);
+    if (msLeft < 3000) await new Promise((r) => setTimeout(r, msLeft + 100));
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push(
+        (await call(limited.url, 'GET', '/v1/packages', { headers: { authorization: 'Bearer x.y.z' } }))
+          .status,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+});
+
 describe('rate limits', () => {
   let limited: ApiHarness;
   beforeAll(async () => {

@@ -18,6 +18,8 @@ lifecycle.installSignalHandlers();
 
 const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_SIZE });
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+// ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
+redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
 const reader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
 const authenticate = createAuthenticator(

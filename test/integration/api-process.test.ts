@@ -106,3 +106,59 @@ describe('runtime/api/main.ts', () => {
     }
   });
 });
+
+describe('readiness', () => {
+  it('is 503 while Redis does not answer, 200 when both MySQL and Redis do', async () => {
+    const { buildApp } = await import('../../runtime/api/app.ts');
+    const { createAuthenticator } = await import('../../runtime/api/auth.ts');
+    const { createSimulatedProvider } = await import('../../runtime/api/payments/provider.ts');
+    const { RedisPurchasePackageReader } = await import('../../runtime/core/cache/reader.ts');
+    const { createPool } = await import('../../runtime/core/db/pool.ts');
+    const { createLogger } = await import('../../runtime/core/logger.ts');
+    const { Registry } = await import('prom-client');
+    const pool = createPool(db.appUrl, { connectionLimit: 2 });
+    // Nothing listens on port 1: every Redis command fails fast.
+    const deadRedis = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    deadRedis.on('error', () => undefined);
+    const liveRedis = new Redis(requireEnv('REDIS_URL'));
+    const make = (redis: Redis) =>
+      buildApp({
+        pool,
+        redis,
+        reader: new RedisPurchasePackageReader(redis, 'readyz'),
+        provider: createSimulatedProvider(),
+        authenticate: createAuthenticator({ kind: 'hs256', secret: requireEnv('AUTH_JWT_SECRET') }),
+        logger: createLogger('api-test', 'silent'),
+        registry: new Registry(),
+        settings: {
+          redisKeyPrefix: 'readyz',
+          bodyLimitBytes: 1024,
+          idempotencyTtlHours: 24,
+          webhookSecret: undefined,
+          webhookToleranceSeconds: 300,
+          rateLimitUserPerMinute: 0,
+          rateLimitIpPerMinute: 0,
+        },
+      });
+    const down = await make(deadRedis);
+    const up = await make(liveRedis);
+    try {
+      const notReady = await down.inject({ method: 'GET', url: '/readyz' });
+      expect(notReady.statusCode).toBe(503);
+      expect(notReady.json()).toEqual({ status: 'not_ready' });
+      expect((await down.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      const ready = await up.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+    } finally {
+      await down.close();
+      await up.close();
+      deadRedis.disconnect();
+      await liveRedis.quit();
+      await pool.end();
+    }
+  });
+});

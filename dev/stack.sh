@@ -24,16 +24,17 @@ write_env() {
     echo "API_PORT=$API_PORT"
     echo "PRODUCER_METRICS_PORT=$PRODUCER_METRICS_PORT"
     echo "CONSUMER_METRICS_PORT=$CONSUMER_METRICS_PORT"
-    echo "AUTH_JWT_SECRET=$(dev_jwt_secret)"
+    echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"
+    echo "WEBHOOK_SECRET=$(dev_secret webhook-secret)"
     echo "TOPIC_PREFIX=$( [ "$STACK_NAME" = dev ] && echo payments || echo paytest )"
   } > "$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$STACK_ENV_FILE"
 }
 
-# Development-only HS256 secret, generated once per stack.
-dev_jwt_secret() {
-  local f="$STACK_DIR/jwt-secret"
+# Development-only secrets (JWT HS256, provider webhook HMAC), generated once per stack.
+dev_secret() {
+  local f="$STACK_DIR/$1"
   [ -f "$f" ] || { mkdir -p "$STACK_DIR"; head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$f"; chmod 600 "$f"; }
   cat "$f"
 }

@@ -149,8 +149,16 @@ export type Pipeline = {
 
 /** A whole pipeline of its own: database, topic prefix, Redis key prefix and the three services. */
 export async function startPipeline(
-  opts: { partitions?: number; logLevel?: string } = {},
+  opts: {
+    partitions?: number;
+    logLevel?: string;
+    /** Which services to start (default all three). */
+    services?: ServiceName[];
+    producerEnv?: Record<string, string>;
+    consumerEnv?: Record<string, string>;
+  } = {},
 ): Promise<Pipeline> {
+  const services = opts.services ?? ['producer', 'consumer', 'api'];
   const db = await createTestDatabase();
   const prefix = `e2e${uniqueSuffix()}`;
   const [producerPort, consumerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -168,10 +176,12 @@ export async function startPipeline(
     PRODUCER_SERVER_ID: String(10_000 + Math.floor(Math.random() * 50_000)),
     PRODUCER_METRICS_PORT: String(producerPort),
     START_FROM: 'latest',
+    ...opts.producerEnv,
   });
   const consumer = new ServiceProcess('consumer', consumerPort, {
     ...toolEnv,
     CONSUMER_METRICS_PORT: String(consumerPort),
+    ...opts.consumerEnv,
   });
   const api = new ServiceProcess('api', apiPort, {
     ...env,
@@ -210,9 +220,9 @@ export async function startPipeline(
     },
   };
   try {
-    await producer.start();
-    await consumer.start();
-    await api.start();
+    for (const service of [producer, consumer, api]) {
+      if (services.includes(service.name)) await service.start();
+    }
   } catch (err) {
     await pipeline.teardown().catch(() => undefined);
     throw err;

@@ -20,7 +20,7 @@ describe('EventRecorder', () => {
     await rec.record(regarding, 'Normal', 'Created', 'Apply', 'Deployment/shop-api');
     expect(sent[0]).toMatchObject({
       apiVersion: 'events.k8s.io/v1',
-      metadata: { generateName: 'shop.', namespace: 'pay' },
+      metadata: { name: expect.stringMatching(/^shop\.[0-9a-f]+$/), namespace: 'pay' },
       eventTime: '2026-01-01T10:00:00.123000Z',
       type: 'Normal',
       reason: 'Created',

@@ -3,6 +3,11 @@ import type { Logger } from '../runtime/core/logger.ts';
 import type { EventSink } from './kube/ports.ts';
 import { FIELD_MANAGER } from './labels.ts';
 
+const randomTail = () =>
+  Math.floor(Math.random() * 0xffff)
+    .toString(16)
+    .padStart(4, '0');
+
 export type EventType = 'Normal' | 'Warning';
 
 /** MicroTime as the API server wants it: RFC 3339 with exactly six fractional digits. */
@@ -45,7 +50,12 @@ export class EventRecorder {
     const event = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${name}.`, namespace: ns },
+      // client-go's naming (<object>.<hex nanoseconds>), plus a random tail for events in the same ms;
+      // the API server refuses generateName values ending in '.'.
+      metadata: {
+        name: `${name}.${(BigInt(now.getTime()) * 1_000_000n).toString(16)}${randomTail()}`,
+        namespace: ns,
+      },
       eventTime: microTime(now),
       type,
       reason,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { PipelineSpecInput } from '../runtime/core/config/pipeline-spec.ts';
 import { createLogger } from '../runtime/core/logger.ts';
 import { EventRecorder } from './events.ts';
+import { KubeApiError } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
@@ -21,6 +22,7 @@ class FakeCluster implements KubeWriter {
   statuses: unknown[] = [];
   rv = 0;
   failKind: string | undefined;
+  invalidKind: string | undefined;
 
   private id(o: KubernetesObject) {
     return `${o.kind}/${objectKey(o)}`;
@@ -28,6 +30,9 @@ class FakeCluster implements KubeWriter {
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
     if (obj.kind === this.failKind) throw new Error('admission webhook said no');
     const old = this.objects.get(this.id(obj));
+    if (old && obj.kind === this.invalidKind) {
+      throw new KubeApiError(422, 'Invalid', 'spec.ports[1].name: Duplicate value: "http"', {});
+    }
     const { metadata: _m, ...body } = obj;
     const { metadata: _o, status, ...oldBody } = old ?? { metadata: {} };
     if (old && JSON.stringify(body) === JSON.stringify(oldBody)) return old as T;
@@ -169,6 +174,22 @@ describe('Reconciler', () => {
     cluster.failKind = 'Service';
     await expect(reconciler.reconcile('ns/pp')).rejects.toThrow(/admission webhook said no/);
     expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+  });
+
+  it('recreates a child that a hand edit left in a state apply cannot correct', async () => {
+    const { cluster, reconciler, events } = setup();
+    await reconciler.reconcile('ns/pp');
+    cluster.invalidKind = 'Service';
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.changed).toEqual(['Service/pp-api', 'Service/pp-metrics']);
+    expect(out.requeueAfterMs).toBeGreaterThan(0);
+    expect(cluster.objects.has('Service/ns/pp-api')).toBe(false);
+    expect(events.at(-1)).toMatch(
+      /^Recreating: Service\/pp-\w+ was edited into a state apply cannot correct/,
+    );
+    cluster.invalidKind = undefined;
+    await reconciler.reconcile('ns/pp');
+    expect(cluster.objects.has('Service/ns/pp-api')).toBe(true);
   });
 
   it('does nothing for a deleted pipeline: the garbage collector owns the children', async () => {

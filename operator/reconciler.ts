@@ -11,7 +11,7 @@ import type { Logger } from '../runtime/core/logger.ts';
 import { desiredChildren, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
-import { isNotFound } from './kube/http.ts';
+import { isInvalid, isNotFound } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import { childName } from './labels.ts';
@@ -37,6 +37,7 @@ export type ReconcileOutcome = {
 };
 
 const MONITORING_RETRY_MS = 5 * 60_000;
+const RECREATE_RETRY_MS = 500;
 
 /** Reads "ns/name" → applies the desired children → writes conditions. One pass, idempotent. */
 export class Reconciler {
@@ -83,6 +84,7 @@ export class Reconciler {
     const specSeen = pipeline.status?.observedGeneration === generation;
     const changed: string[] = [];
     const errors: string[] = [];
+    let retry = false; // a failed apply that backoff may fix (not a missing monitoring CRD)
     let requeueAfterMs: number | undefined;
     // Children are independent: apply them concurrently (one round trip of latency, not eight).
     const desired = desiredChildren(ref, spec, { consumerReplicas: this.consumerReplicas(ref, spec) });
@@ -114,14 +116,31 @@ export class Reconciler {
             );
           }
         } catch (err) {
+          if (before && isInvalid(err)) {
+            // Apply cannot remove fields another manager owns (say, a port added by hand), and the merge
+            // of theirs and ours can be invalid. Such a child cannot be put back in place: recreate it.
+            await this.d.writer.delete(child);
+            this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change: 'recreated' });
+            await this.d.events.record(
+              pipeline,
+              'Warning',
+              'Recreating',
+              'Delete',
+              `${id} was edited into a state apply cannot correct (${(err as Error).message}); deleted to recreate it`,
+            );
+            changed.push(id);
+            requeueAfterMs = RECREATE_RETRY_MS;
+            return;
+          }
           if (child.kind === 'ServiceMonitor' && isNotFound(err)) {
             errors.push(
               'ServiceMonitor requested but monitoring.coreos.com/v1 is not installed in the cluster',
             );
-            requeueAfterMs = MONITORING_RETRY_MS;
+            requeueAfterMs ??= MONITORING_RETRY_MS;
             return;
           }
           errors.push(`${id}: ${(err as Error).message}`);
+          retry = true;
         }
       }),
     );
@@ -133,7 +152,7 @@ export class Reconciler {
     const a = assess(this.rollouts(ref), generation, applyError);
     await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded], this.replicaStatus(ref, spec));
     // A monitoring gap is reported and retried slowly; any other failed apply is retried with backoff.
-    if (applyError && requeueAfterMs === undefined) throw new Error(applyError);
+    if (applyError && retry) throw new Error(applyError);
     return { action: 'applied', changed, ...(requeueAfterMs ? { requeueAfterMs } : {}) };
   }
 

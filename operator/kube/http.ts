@@ -18,6 +18,7 @@ export class KubeApiError extends Error {
 }
 
 export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.status === 404;
+export const isInvalid = (err: unknown) => err instanceof KubeApiError && err.status === 422;
 export const isConflict = (err: unknown) => err instanceof KubeApiError && err.status === 409;
 
 export type RequestInit = {

@@ -103,12 +103,6 @@ describe('producer: checkpoint and resume', () => {
 
     const cp = await readCheckpoint(where);
     expect(cp?.partial).toBeNull();
-    const [[pos]] = (await db.admin.query('SELECT @@gtid_binlog_pos AS g')) as unknown as [[{ g: string }]];
-    await waitFor(
-      'checkpoint at the binlog end',
-      async () => (await readCheckpoint(where))?.gtid === pos?.g,
-      10_000,
-    ).catch(() => undefined);
   });
 
   it('resumes in the middle of a large transaction from a partial checkpoint without repeats', async () => {

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/core/logger.ts';
 import type { OperatorEnv } from './config.ts';
 import { type ChildKind, Controller } from './controller.ts';
+import { createDuties } from './duty-factory.ts';
 import { EventRecorder } from './events.ts';
 import { ClusterEvents, ClusterLeases, ClusterWriter, listWatch } from './kube/cluster.ts';
 import { KubeHttp } from './kube/http.ts';
@@ -32,6 +33,8 @@ export function createOperator(opts: {
   const { env, kc, log } = opts;
   const http = new KubeHttp(kc);
   const metrics = createOperatorMetrics(opts.registry);
+  // Created once per process (their metrics live in the registry); used only while leading.
+  const duties = createDuties(env, http, opts.registry);
   const scope = { namespace: env.WATCH_NAMESPACE, watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS };
   const children = (kind: ChildKind) =>
     listWatch(kc, http, RESOURCES[kind], { ...scope, labelSelector: MANAGED_BY_SELECTOR });
@@ -63,6 +66,7 @@ export function createOperator(opts: {
         metrics,
         workers: env.RECONCILE_WORKERS,
         resyncMs: env.RESYNC_SECONDS * 1000,
+        duties,
       });
       controller.start().catch((err: unknown) => {
         log.error({ err }, 'controller failed to start');
@@ -87,6 +91,7 @@ export function createOperator(opts: {
       controller = undefined;
       await c?.stop();
       await elector.stop();
+      await duties.close();
     },
   };
 }

@@ -32,7 +32,11 @@ import {
  */
 
 export type PipelineRef = { name: string; namespace: string; uid: string };
-export type ChildOptions = { consumerReplicas?: number };
+export type ChildOptions = {
+  consumerReplicas?: number;
+  /** 0 while a startFrom change needs the producer stopped (operator/binlog/procedure.ts); default 1. */
+  producerReplicas?: 0 | 1;
+};
 
 export const API_PORT = 8080;
 export const METRICS_PORT = 9464;
@@ -244,7 +248,7 @@ export function desiredChildren(
   };
   const children: KubernetesObject[] = [
     configMap,
-    deployment(spec, p, 'producer', 1, configHash),
+    deployment(spec, p, 'producer', opts.producerReplicas ?? 1, configHash),
     deployment(spec, p, 'consumer', opts.consumerReplicas ?? spec.consumer.minReplicas, configHash),
     deployment(spec, p, 'api', spec.api.replicas, configHash),
     apiService,

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { logLevel, port } from '../runtime/core/config/fields.ts';
+import { csvList, logLevel, port } from '../runtime/core/config/fields.ts';
 
 /** The operator's environment. */
 export const operatorEnv = z.object({
@@ -30,6 +30,17 @@ export const operatorEnv = z.object({
   WATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(29).default(25),
   RESYNC_SECONDS: z.coerce.number().int().min(10).max(86400).default(600),
   SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(20),
+  /** Background duties (docs/operator-duties.md): consumer autoscaling and binlog-position management. */
+  /** Comma-separated: autoscaler, binlog, or none. */
+  OPERATOR_DUTIES: csvList
+    .pipe(z.array(z.enum(['autoscaler', 'binlog', 'none'])))
+    .default(['autoscaler', 'binlog']),
+  /** How often each pipeline's consumer lag is read and the replica count decided. */
+  AUTOSCALE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  /** Total lag at or below which lag does not drive scaling (replicas settle at minReplicas). */
+  AUTOSCALE_ACTIVATION_LAG: z.coerce.number().int().min(0).default(0),
+  /** How often the producer's checkpoint is read and checked against the source's binlogs. */
+  POSITION_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
 });
 
 export type OperatorEnv = z.infer<typeof operatorEnv>;

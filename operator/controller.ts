@@ -1,6 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { PIPELINE_KIND } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
+import { DutyRunner } from './duties.ts';
+import type { Duties } from './duty-factory.ts';
 import type { EventRecorder } from './events.ts';
 import { Informer, type ListWatchSource, objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
@@ -20,6 +22,8 @@ export type ControllerOptions = {
   metrics: OperatorMetrics;
   workers?: number;
   resyncMs?: number;
+  /** Autoscaling and binlog-position duties (operator/duty-factory.ts); none when absent. */
+  duties?: Duties;
 };
 
 /** The owning PaymentPipeline's key, from a child's controller owner reference. */
@@ -39,6 +43,7 @@ export class Controller {
   private readonly pipelines: Informer<PaymentPipeline>;
   private readonly children: Map<string, Informer<KubernetesObject>>;
   private readonly reconciler: Reconciler;
+  private readonly duties: DutyRunner | undefined;
   private workers: Promise<void>[] = [];
   private resync: NodeJS.Timeout | undefined;
 
@@ -62,6 +67,20 @@ export class Controller {
         }),
       ]),
     );
+    const d = opts.duties;
+    this.duties =
+      d && (d.autoscaler || d.binlog)
+        ? new DutyRunner({
+            ...(d.autoscaler ? { autoscaler: d.autoscaler } : {}),
+            ...(d.binlog ? { binlog: d.binlog } : {}),
+            pipeline: (key) => this.pipelines.get(key),
+            child: (kind, key) => this.children.get(kind)?.get(key),
+            events: opts.events,
+            log: opts.log,
+            onChange: (key) => this.enqueue(key),
+            intervalMs: d.intervalMs,
+          })
+        : undefined;
     this.reconciler = new Reconciler({
       pipeline: (key) => this.pipelines.get(key),
       child: (kind, key) => this.children.get(kind)?.get(key),
@@ -69,6 +88,7 @@ export class Controller {
       events: opts.events,
       log: opts.log,
       metrics: opts.metrics,
+      ...(this.duties ? { duties: this.duties } : {}),
     });
     this.pipelines.on((type, obj, old) => {
       // Status-only updates (our own writes) do not change the generation: no reconcile for those.
@@ -131,6 +151,7 @@ export class Controller {
     if (this.resync) clearInterval(this.resync);
     for (const i of [this.pipelines, ...this.children.values()]) i.stop();
     this.queue.shutDown();
+    await this.duties?.stop();
     await Promise.all(this.workers);
     this.workers = [];
   }

@@ -8,8 +8,10 @@ import {
   pipelineSpec,
 } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
+import { producerReplicasFromStatus } from './binlog/duty.ts';
 import { desiredChildren, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
+import type { DutyRunner } from './duties.ts';
 import type { EventRecorder } from './events.ts';
 import { isInvalid, isNotFound } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';
@@ -27,6 +29,8 @@ export type ReconcilerDeps = {
   events: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics;
+  /** Autoscaling and binlog-position duties, run in the background (operator/duties.ts). */
+  duties?: DutyRunner;
   now?: () => Date;
 };
 
@@ -52,7 +56,10 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const pipeline = this.d.pipeline(key);
     // Deleted: the garbage collector removes the children through their owner references.
-    if (!pipeline || pipeline.metadata?.deletionTimestamp) return { action: 'absent', changed: [] };
+    if (!pipeline || pipeline.metadata?.deletionTimestamp) {
+      this.d.duties?.untrack(key);
+      return { action: 'absent', changed: [] };
+    }
     const generation = pipeline.metadata?.generation ?? 0;
     const parsed = pipelineSpec.safeParse(pipeline.spec);
     if (!parsed.success) {
@@ -87,7 +94,21 @@ export class Reconciler {
     let retry = false; // a failed apply that backoff may fix (not a missing monitoring CRD)
     let requeueAfterMs: number | undefined;
     // Children are independent: apply them concurrently (one round trip of latency, not eight).
-    const desired = desiredChildren(ref, spec, { consumerReplicas: this.consumerReplicas(ref, spec) });
+    this.d.duties?.track(key);
+    const duty = this.d.duties?.latest(key);
+    const replicas = {
+      consumerReplicas: duty?.consumerReplicas ?? this.consumerReplicas(ref, spec),
+      // Before the first duty pass (e.g. a new leader), a startFrom change in progress keeps the producer stopped.
+      producerReplicas: duty?.producerReplicas ?? producerReplicasFromStatus(pipeline.status),
+    };
+    // A replica count the duties changed is scaling, not drift (the duties record their own Events).
+    const dutyScaled = new Set([childName(ref.name, 'consumer'), childName(ref.name, 'producer')]);
+    const scaled = (child: KubernetesObject, before: KubernetesObject | undefined) =>
+      duty !== undefined &&
+      child.kind === 'Deployment' &&
+      dutyScaled.has(child.metadata?.name ?? '') &&
+      (before as V1Deployment | undefined)?.spec?.replicas !== (child as V1Deployment).spec?.replicas;
+    const desired = desiredChildren(ref, spec, replicas);
     await Promise.all(
       desired.map(async (child) => {
         const id = `${child.kind}/${child.metadata?.name}`;
@@ -95,9 +116,16 @@ export class Reconciler {
         try {
           const after = await this.d.writer.apply(child);
           if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) return;
-          const change = !before ? 'created' : specSeen ? 'drift' : 'updated';
+          const change = !before
+            ? 'created'
+            : scaled(child, before)
+              ? 'scaled'
+              : specSeen
+                ? 'drift'
+                : 'updated';
           changed.push(id);
           this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
+          if (change === 'scaled') return;
           if (change === 'drift') {
             await this.d.events.record(
               pipeline,
@@ -150,7 +178,12 @@ export class Reconciler {
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;
     if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
     const a = assess(this.rollouts(ref), generation, applyError);
-    await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded], this.replicaStatus(ref, spec));
+    const status = this.replicaStatus(ref, spec);
+    await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded, ...(duty?.conditions ?? [])], {
+      ...status,
+      producer: { ...duty?.status.producer, ...status.producer },
+      consumer: { ...duty?.status.consumer, ...status.consumer, desiredReplicas: replicas.consumerReplicas },
+    });
     // A monitoring gap is reported and retried slowly; any other failed apply is retried with backoff.
     if (applyError && retry) throw new Error(applyError);
     return { action: 'applied', changed, ...(requeueAfterMs ? { requeueAfterMs } : {}) };

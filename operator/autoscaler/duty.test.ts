@@ -57,7 +57,13 @@ describe('autoscaling duty', () => {
     const up = await h.duty.evaluate(key, spec, { specReplicas: 1, statusReplicas: 1 });
     expect(up).toMatchObject({
       replicas: 5,
-      status: { desiredReplicas: 5, currentReplicas: 1, lag: 450, lastScaleTime: '1970-01-01T00:00:00Z' },
+      status: {
+        desiredReplicas: 5,
+        currentReplicas: 1,
+        lag: 450,
+        lagState: 'Known',
+        lastScaleTime: '1970-01-01T00:00:00Z',
+      },
     });
     expect(up.event).toMatchObject({ reason: 'ScaledUp' });
     h.advance(1000);
@@ -96,6 +102,7 @@ describe('autoscaling duty', () => {
     const first = await h.duty.evaluate(key, spec, { specReplicas: 2, statusReplicas: 2 });
     expect(first).toMatchObject({ replicas: 2, event: { reason: 'NoCommittedOffsets' } });
     expect(first.status.lag).toBeUndefined();
+    expect(first.status.lagState).toBe('NoCommittedOffsets');
     const second = await h.duty.evaluate(key, spec, { specReplicas: 2, statusReplicas: 2 });
     expect(second.event).toBeUndefined();
     expect(await h.registry.metrics()).toContain(

@@ -35,6 +35,13 @@ export type AutoscaleResult = {
   event?: { type: 'Normal' | 'Warning'; reason: string; note: string };
 };
 
+const LAG_STATE = {
+  lag: 'Known',
+  'no-committed-offsets': 'NoCommittedOffsets',
+  'topics-missing': 'TopicsMissing',
+  unavailable: 'Unavailable',
+} as const;
+
 const HOLD_REASONS: ReadonlySet<ScaleReason> = new Set([
   'NoCommittedOffsets',
   'TopicsMissing',
@@ -87,6 +94,7 @@ export function createAutoscalingDuty(deps: {
       const status: AutoscaleResult['status'] = {
         desiredReplicas: decision.desired,
         currentReplicas: current.statusReplicas ?? 0,
+        lagState: LAG_STATE[observation.kind],
         ...(observation.kind === 'lag' ? { lag: clampInt(observation.total) } : {}),
         ...(lastScaleTime ? { lastScaleTime } : {}),
       };

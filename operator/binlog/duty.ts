@@ -35,6 +35,12 @@ export function procedureOf(status: PipelineStatus | undefined): ProcedureState 
   return raw && typeof raw === 'object' ? raw : {};
 }
 
+/** Producer replicas implied by the procedure state alone (used until the duties have run once). */
+export function producerReplicasFromStatus(status: PipelineStatus | undefined): 0 | 1 {
+  const change = procedureOf(status).change;
+  return change && change.phase !== 'StartingProducer' ? 0 : 1;
+}
+
 /**
  * Binlog position duties, one call per reconcile and pipeline: reports the producer's checkpoint,
  * its delay and whether the server still has it; applies a changed spec.producer.startFrom through

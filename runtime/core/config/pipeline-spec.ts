@@ -257,6 +257,28 @@ export const pipelineCondition = z.object({
 });
 export type PipelineCondition = z.infer<typeof pipelineCondition>;
 
+const resumePosition = z.object({
+  gtid: z.string().max(4096).nullable().optional(),
+  file: z.string().max(255).optional(),
+  pos: z.int().min(0).optional(),
+});
+
+/** State of the startFrom change procedure (operator/binlog/procedure.ts), kept in status so a new leader resumes it. */
+const startFromProcedure = z.object({
+  applied: z.string().max(8192).optional().describe('canonical form of the startFrom last applied'),
+  change: z
+    .object({
+      phase: z.enum(['StoppingProducer', 'RewritingCheckpoint', 'StartingProducer']),
+      target: z.object({
+        key: z.string().max(8192),
+        position: resumePosition.optional(),
+        clear: z.boolean().optional(),
+      }),
+      startedAt: z.iso.datetime(),
+    })
+    .optional(),
+});
+
 export const pipelineStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z
@@ -271,11 +293,16 @@ export const pipelineStatus = z.object({
         .optional(),
       secondsBehindSource: z.number().min(0).optional(),
       readyReplicas: z.int().min(0).optional(),
+      startFrom: startFromProcedure.optional(),
     })
     .optional(),
   consumer: z
     .object({
       lag: z.int().min(0).optional(),
+      lagState: z
+        .enum(['Known', 'NoCommittedOffsets', 'TopicsMissing', 'Unavailable'])
+        .optional()
+        .describe('whether lag could be read from the broker; lag is absent unless Known'),
       desiredReplicas: z.int().min(0).optional(),
       currentReplicas: z.int().min(0).optional(),
       readyReplicas: z.int().min(0).optional(),

@@ -1,0 +1,85 @@
+import type { Registry } from 'prom-client';
+import { createKafkaAdmin } from '../runtime/core/kafka/index.ts';
+import { consumerGroupOf, createAutoscalingDuty } from './autoscaler/duty.ts';
+import { createLagSource } from './autoscaler/lag-reader.ts';
+import { createAutoscalerMetrics } from './autoscaler/metrics.ts';
+import { kafkaCheckpointStore } from './binlog/checkpoint-store.ts';
+import { createBinlogDuty } from './binlog/duty.ts';
+import { createBinlogMetrics } from './binlog/metrics.ts';
+import { createSourcePools } from './binlog/source-pools.ts';
+import type { OperatorEnv } from './config.ts';
+import type { KubeHttp } from './kube/http.ts';
+import { selectorLabels } from './labels.ts';
+
+export type Duties = {
+  autoscaler?: ReturnType<typeof createAutoscalingDuty>;
+  binlog?: ReturnType<typeof createBinlogDuty>;
+  intervalMs: number;
+  close: () => Promise<void>;
+};
+
+/**
+ * Builds the duties OPERATOR_DUTIES turns on, with their ports to the outside: Kafka admin clients
+ * for lag, the pipeline's credentials Secret and source pool for binlog positions, and a pod list
+ * to confirm the producer is gone.
+ */
+export function createDuties(env: OperatorEnv, http: KubeHttp, registry: Registry): Duties {
+  const closers: (() => Promise<void>)[] = [];
+  const duties: Duties = {
+    intervalMs: env.AUTOSCALE_INTERVAL_SECONDS * 1000,
+    close: async () => {
+      await Promise.allSettled(closers.map((c) => c()));
+    },
+  };
+  if (env.OPERATOR_DUTIES.includes('autoscaler')) {
+    const lag = createLagSource(
+      (brokers) => createKafkaAdmin({ brokers, clientId: 'payment-pipeline-operator' }),
+      consumerGroupOf,
+    );
+    closers.push(lag.close);
+    duties.autoscaler = createAutoscalingDuty({
+      lagOf: lag.lagOf,
+      metrics: createAutoscalerMetrics(registry),
+      activationLag: env.AUTOSCALE_ACTIVATION_LAG,
+    });
+  }
+  if (env.OPERATOR_DUTIES.includes('binlog')) {
+    const pools = createSourcePools(async (ns, name) => {
+      const s = await http.request<{ data?: Record<string, string> }>(
+        'GET',
+        `/api/v1/namespaces/${ns}/secrets/${name}`,
+      );
+      return Object.fromEntries(
+        Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+      );
+    });
+    closers.push(pools.close);
+    const binlog = createBinlogDuty({
+      source: pools.poolFor,
+      checkpoints: (spec) => kafkaCheckpointStore(spec),
+      producerPods: async (key) => {
+        const selector = Object.entries(selectorLabels(key.name, 'producer'))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
+        const pods = await http.request<{ items: unknown[] }>(
+          'GET',
+          `/api/v1/namespaces/${key.namespace}/pods`,
+          {
+            query: { labelSelector: selector },
+          },
+        );
+        return pods.items.length;
+      },
+      metrics: createBinlogMetrics(registry),
+      refreshMs: env.POSITION_REFRESH_SECONDS * 1000,
+    });
+    duties.binlog = {
+      ...binlog,
+      forget: (key) => {
+        binlog.forget(key);
+        void pools.forget(key);
+      },
+    };
+  }
+  return duties;
+}

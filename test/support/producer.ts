@@ -33,7 +33,7 @@ export function producerConfig(
     PRODUCER_SERVER_ID: String(randomServerId()),
     START_FROM: 'latest',
     PRODUCER_LINGER_MS: '5',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...env,
   });
 }

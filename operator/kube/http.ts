@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** An API server answer other than 2xx, with the Status object's reason and message. */
@@ -37,6 +37,7 @@ export type RequestInit = {
 export class KubeHttp {
   private readonly kc: KubeConfig;
   private options: { at: number; opts: RequestOptions } | undefined;
+  private agent: { fingerprint: string; agent: Agent } | undefined;
 
   constructor(kc: KubeConfig) {
     this.kc = kc;
@@ -46,8 +47,24 @@ export class KubeHttp {
     if (this.options && Date.now() - this.options.at < 60_000) return this.options.opts;
     const opts: RequestOptions = {};
     await this.kc.applyToHTTPSOptions(opts);
+    // client-node's agent does not keep connections alive: one TLS handshake per request. Ours does,
+    // and is replaced only when the TLS material changes.
+    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized };
+    const fingerprint = JSON.stringify(tls);
+    if (!this.agent || this.agent.fingerprint !== fingerprint) {
+      this.agent?.agent.destroy();
+      this.agent = { fingerprint, agent: new Agent({ ...tls, keepAlive: true, maxSockets: 32 }) };
+    }
+    opts.agent = this.agent.agent;
     this.options = { at: Date.now(), opts };
     return opts;
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent?.agent.destroy();
+    this.agent = undefined;
+    this.options = undefined;
   }
 
   async request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {

@@ -190,6 +190,8 @@ export function startInProcessOperator(
     POD_NAME: identity,
     RETRY_PERIOD_SECONDS: '1',
     WATCH_TIMEOUT_SECONDS: '5',
+    // These suites prove the foundation; the autoscaler and binlog duties have their own suites.
+    OPERATOR_DUTIES: 'none',
     ...extraEnv,
   });
   return createOperator({
@@ -226,6 +228,7 @@ export function spawnOperator(ns: string, identity: string, opsPort: number): Op
       LEASE_DURATION_SECONDS: '6',
       RENEW_DEADLINE_SECONDS: '4',
       RETRY_PERIOD_SECONDS: '1',
+      OPERATOR_DUTIES: 'none',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

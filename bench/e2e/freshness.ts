@@ -24,6 +24,7 @@ import {
 } from '../../runtime/core/kafka/index.ts';
 import { startPipeline } from '../../test/e2e/harness.ts';
 import { loadStackEnv, need } from '../api/stack.ts';
+import { type Buckets, bucketQuantileMs, scrapeHistogram } from './prom.ts';
 import { paced, type Summary, summarise } from './stats.ts';
 
 const seconds = Number(process.argv[2] ?? '15');
@@ -53,8 +54,21 @@ type Phase = {
   freshness: Summary;
   lost: number;
   drainMs: number;
+  /** Bucket bounds (ms) from the services' own histograms during the phase: where the time goes. */
+  stages: Record<string, { p50: number; p99: number }>;
 };
 const phases: Phase[] = [];
+
+const STAGES: [string, 'producer' | 'consumer', string, string][] = [
+  ['producer: Kafka transaction', 'producer', 'producer_kafka_send_seconds', ''],
+  ['producer event built → applied', 'consumer', 'consumer_freshness_seconds', 'from="producer"'],
+  ['Kafka record sent → applied', 'consumer', 'consumer_freshness_seconds', 'from="kafka"'],
+  ['consumer: Redis apply (batch)', 'consumer', 'consumer_apply_seconds', ''],
+];
+const metricsUrl = (svc: 'producer' | 'consumer') =>
+  `http://127.0.0.1:${(svc === 'producer' ? pipeline.producer : pipeline.consumer).port}/metrics`;
+const scrapeStages = () =>
+  Promise.all(STAGES.map(([, svc, metric, filter]) => scrapeHistogram(metricsUrl(svc), metric, filter)));
 
 try {
   await seed();
@@ -137,6 +151,7 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
   };
   subscriber.on('pmessage', onEvent);
   await subscriber.psubscribe(`${channelPrefix}*`);
+  const before: Buckets[] = await scrapeStages();
   try {
     const result = await paced(rate, duration, MAX_IN_FLIGHT, async (i) => {
       const ref = `${name}:${i}`;
@@ -154,6 +169,15 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
       freshness: summarise(samples),
       lost: committedAt.size,
       drainMs: Math.max(0, lastMatch - writesDone),
+      stages: Object.fromEntries(
+        (await scrapeStages()).map((after, i) => [
+          STAGES[i]?.[0] ?? '',
+          {
+            p50: bucketQuantileMs(before[i] ?? new Map(), after, 0.5),
+            p99: bucketQuantileMs(before[i] ?? new Map(), after, 0.99),
+          },
+        ]),
+      ),
     };
   } finally {
     await subscriber.punsubscribe(`${channelPrefix}*`);
@@ -221,6 +245,11 @@ function report(hop: Summary): void {
     ),
   ];
   const at1k = phases[0];
+  if (at1k) {
+    console.log('\nwhere the time goes at 1,000 changes/s (histogram bucket bounds, ms):');
+    for (const [stage, q] of Object.entries(at1k.stages))
+      console.log(`  ${stage}: p50 ≤ ${q.p50}, p99 ≤ ${q.p99}`);
+  }
   const sustained = phases.filter(bounded).reduce((best, p) => Math.max(best, p.achieved), 0);
   console.log(
     `\nnode ${process.version}, ${ROWS} rows, writers ≤ ${MAX_IN_FLIGHT} in flight, 3 partitions\n`,

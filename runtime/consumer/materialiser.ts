@@ -46,6 +46,7 @@ export class Materialiser {
     const { metrics } = this.deps;
     const changes: DecodedChange[] = [];
     const changeTopics: string[] = [];
+    const changeKafkaTs: number[] = [];
     const letters: DeadLetter[] = [];
     for (const m of messages) {
       const table = this.deps.tables.get(m.topic);
@@ -57,6 +58,7 @@ export class Materialiser {
       if (decoded.kind === 'change') {
         changes.push(decoded.change);
         changeTopics.push(m.topic);
+        changeKafkaTs.push(Number(m.timestamp));
       } else if (decoded.kind === 'tombstone') {
         metrics.messages.inc({ topic: m.topic, outcome: 'tombstone' });
       } else {
@@ -94,6 +96,8 @@ export class Materialiser {
           metrics.freshness.observe({ from: 'source' }, Math.max(0, now - c.sourceTsMs) / 1000);
         if (c.emittedTsMs > 0)
           metrics.freshness.observe({ from: 'producer' }, Math.max(0, now - c.emittedTsMs) / 1000);
+        const kafkaTs = changeKafkaTs[i] ?? 0;
+        if (kafkaTs > 0) metrics.freshness.observe({ from: 'kafka' }, Math.max(0, now - kafkaTs) / 1000);
       });
     }
     metrics.batchSize.observe(messages.length);

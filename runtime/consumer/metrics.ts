@@ -32,7 +32,8 @@ export function consumerMetrics(registry: Registry) {
       name: 'consumer_freshness_seconds',
       help:
         'Commit-to-cache freshness: applied in Redis minus the source commit time (from="source", binlog ' +
-        'header, whole seconds on MariaDB) or the producer emit time (from="producer", milliseconds)',
+        'header, whole seconds on MariaDB), the producer emit time (from="producer") or the Kafka record ' +
+        'timestamp (from="kafka", set when the producer sent it)',
       labelNames: ['from'],
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],

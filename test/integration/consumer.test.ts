@@ -170,6 +170,12 @@ describe('consumer over the real broker and Redis', () => {
       }),
     ]);
     expect(await redis.hget(keys.row('purchases', 'pur_1'), 'd')).toBe('');
+    const freshness = await registry.getSingleMetricAsString('consumer_freshness_seconds');
+    for (const from of ['source', 'producer', 'kafka']) {
+      expect(freshness).toMatch(
+        new RegExp(`consumer_freshness_seconds_count\\{[^}]*from="${from}"[^}]*\\} [1-9]`),
+      );
+    }
   });
 
   it('ignores replays and late older events', async () => {

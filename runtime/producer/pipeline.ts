@@ -46,12 +46,20 @@ export function initialCheckpoint(start: StartFrom, source: SourceInfo): Checkpo
   }
 }
 
-export function readerStartOfStartFrom(start: StartFrom): ReaderStart {
+/**
+ * Reader start for a configured StartFrom. `earliest` begins at the oldest binlog file still on the
+ * server (a GTID start from nothing fails once any binlog was purged); `timestamp` at the newest
+ * file created before the instant, skipping older transactions.
+ */
+export async function readerStartOfStartFrom(
+  start: StartFrom,
+  locate: { oldestFile: () => Promise<string>; fileAt: (atMs: number) => Promise<string> },
+): Promise<ReaderStart> {
   switch (start.kind) {
     case 'earliest':
-      return { gtidSet: '' };
+      return { file: await locate.oldestFile(), pos: 4 };
     case 'timestamp':
-      return { gtidSet: '', notBeforeMs: start.atMs };
+      return { file: await locate.fileAt(start.atMs), pos: 4, notBeforeMs: start.atMs };
     case 'latest':
       return { atEnd: true };
     case 'gtid':

@@ -1,4 +1,5 @@
 import type { Logger } from '../core/logger.ts';
+import { listBinlogs, locateTimestamp } from './binlog/locate.ts';
 import { BinlogReader } from './binlog/reader.ts';
 import { readCheckpoint } from './checkpoint.ts';
 import { type ProducerConfig, tableSelected } from './config.ts';
@@ -105,7 +106,16 @@ export async function startProducer(
       log.info({ startFrom: cfg.startFrom }, 'no checkpoint: starting from the configured position');
     }
     first = {
-      start: checkpoint ? readerStartOf(checkpoint) : readerStartOfStartFrom(cfg.startFrom),
+      start: checkpoint
+        ? readerStartOf(checkpoint)
+        : await readerStartOfStartFrom(cfg.startFrom, {
+            oldestFile: async () => {
+              const files = await listBinlogs(cfg.mysqlUrl);
+              if (!files[0]) throw new Error('the source has no binary logs');
+              return files[0];
+            },
+            fileAt: (atMs) => locateTimestamp(cfg.mysqlUrl, atMs, cfg.serverId),
+          }),
       checkpoint,
     };
   } catch (err) {

@@ -53,6 +53,17 @@ export async function readTopic(
   enough: (messages: ConsumedMessage[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<ConsumedMessage[]> {
+  // The producer creates a table's topic with its first event: wait for it to exist.
+  const admin = createKafkaAdmin({ brokers: brokers(), clientId: `reader-admin-${uniqueSuffix()}` });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!(await admin.partitionCounts([topic])).has(topic)) {
+      if (Date.now() > deadline) return [];
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.close();
+  }
   const consumer = createGroupConsumer({
     brokers: brokers(),
     clientId: `reader-${uniqueSuffix()}`,
@@ -72,7 +83,7 @@ export async function readTopic(
         }
       })(),
       new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       }),
     ]);
     return out;

@@ -1,0 +1,200 @@
+// Producer benchmark against the real MariaDB and Kafka (bounded; a few tens of thousands of rows):
+//  1. catch-up: rows committed while no producer runs, then
+//     a. raw binlog read rate (the baseline: zongji decoding only, nothing sent), and
+//     b. the producer from the same position until Kafka acknowledged the last transaction;
+//  2. live: transactions committed while the producer streams; commit → Kafka ack latency per
+//     transaction (commit time taken by the writer right after COMMIT returns).
+//
+//   set -a; . .local/test-stack.env; set +a
+//   node bench/producer/bench.ts [catchUpRows=30000] [liveTxns=300] [rowsPerTxn=100]
+import mysql from 'mysql2/promise';
+import { Registry } from 'prom-client';
+import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { createLogger } from '../../runtime/core/logger.ts';
+import { BinlogReader } from '../../runtime/producer/binlog/reader.ts';
+import { loadProducerConfig } from '../../runtime/producer/config.ts';
+import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
+import { startProducer } from '../../runtime/producer/service.ts';
+
+const catchUpRows = Number(process.argv[2] ?? 30_000);
+const liveTxns = Number(process.argv[3] ?? 300);
+const rowsPerTxn = Number(process.argv[4] ?? 100);
+const need = (k: string) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set: source .local/test-stack.env first`);
+  return v;
+};
+const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const dbName = `payments_bench_${suffix}`;
+const prefix = `bench${suffix}`;
+const log = createLogger('bench', 'error');
+
+const withDb = (url: string) => {
+  const u = new URL(url);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+};
+const admin = await mysql.createConnection(need('MYSQL_ADMIN_URL'));
+await admin.query(`CREATE DATABASE ${dbName}`);
+await admin.query(`CREATE TABLE ${dbName}.orders (
+  id BIGINT PRIMARY KEY, user_id VARCHAR(32) NOT NULL, amount_minor BIGINT NOT NULL,
+  currency CHAR(3) NOT NULL, status ENUM('pending','paid','failed') NOT NULL,
+  note VARCHAR(200) NULL, created_at DATETIME(6) NOT NULL)`);
+
+const gtidPos = async () => {
+  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS g');
+  return String(rows[0]?.g);
+};
+let nextId = 1;
+async function commitTxn(): Promise<{ gtid: string; at: number }> {
+  const values = Array.from({ length: rowsPerTxn }, () => {
+    const id = nextId++;
+    return `(${id}, 'usr_${id % 997}', ${1000 + (id % 5000)}, 'EUR', 'paid', 'order ${id} — ok', UTC_TIMESTAMP(6))`;
+  }).join(',');
+  await admin.query(`INSERT INTO ${dbName}.orders VALUES ${values}`);
+  const at = performance.now();
+  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT @@last_gtid AS g');
+  return { gtid: String(rows[0]?.g), at };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+
+function config(start: string) {
+  return loadProducerConfig({
+    MYSQL_CDC_URL: withDb(need('MYSQL_CDC_URL')),
+    KAFKA_BROKERS: need('KAFKA_BROKERS'),
+    TOPIC_PREFIX: prefix,
+    PRODUCER_SERVER_ID: String(100_000 + Math.floor(Math.random() * 1_000_000)),
+    START_FROM: start,
+    LOG_LEVEL: 'error',
+  });
+}
+
+try {
+  // 1. catch-up
+  const startGtid = await gtidPos();
+  const txns = Math.ceil(catchUpRows / rowsPerTxn);
+  let endGtid = startGtid;
+  for (let i = 0; i < txns; i++) endGtid = (await commitTxn()).gtid;
+  const rows = txns * rowsPerTxn;
+
+  // 1a. raw binlog read: decode the same range with zongji, send nothing.
+  const raw = await new Promise<number>((resolve, reject) => {
+    const reader = new BinlogReader({
+      mysqlUrl: need('MYSQL_CDC_URL'),
+      serverId: 100_000 + Math.floor(Math.random() * 1_000_000),
+      databases: [dbName],
+      tableSelected: () => true,
+      ops: ['c', 'u', 'd'],
+      log,
+    });
+    let n = 0;
+    const t0 = performance.now();
+    reader
+      .start(
+        { gtidSet: startGtid },
+        {
+          onChange: () => {
+            n++;
+          },
+          onCommit: (c) => {
+            if (c.gtid === endGtid) {
+              reader.stop();
+              resolve(n / ((performance.now() - t0) / 1000));
+            }
+          },
+          onError: reject,
+        },
+      )
+      .catch(reject);
+  });
+
+  // 1b. the producer over the same range (timed from when it is up, so startup is not counted).
+  let ackedAt: (t: number) => void = () => undefined;
+  const lastAck = new Promise<number>((r) => {
+    ackedAt = r;
+  });
+  const first = await startProducer(config(`gtid:${startGtid}`), {
+    log,
+    metrics: createProducerMetrics(new Registry()),
+    onAck: (cp) => {
+      if (cp.gtid === endGtid) ackedAt(performance.now());
+    },
+  });
+  const t0 = performance.now();
+  const tEnd = await Promise.race([
+    lastAck,
+    first.done.then(() => {
+      throw new Error('producer stopped before the catch-up finished');
+    }),
+  ]);
+  await first.stop();
+  const catchUp = rows / ((tEnd - t0) / 1000);
+
+  // 2. live: commit → ack per transaction while the producer streams.
+  const commits = new Map<string, number>();
+  const latencies: number[] = [];
+  const registry = new Registry();
+  const live = await startProducer(config('latest'), {
+    log,
+    metrics: createProducerMetrics(registry),
+    onAck: (_cp, items) => {
+      const now = performance.now();
+      for (const item of items) {
+        if (item.records.length > 0 || !item.progress.gtid) continue;
+        const at = commits.get(item.progress.gtid);
+        if (at !== undefined) latencies.push(now - at);
+      }
+    },
+  });
+  // 'latest' may resume the catch-up checkpoint of the same pipeline name: wait until streaming.
+  while (!live.isReady()) await new Promise((r) => setTimeout(r, 50));
+  const tLive = performance.now();
+  let lastGtid = '';
+  for (let i = 0; i < liveTxns; i++) {
+    const c = await commitTxn();
+    commits.set(c.gtid, c.at);
+    lastGtid = c.gtid;
+  }
+  while (latencies.length < liveTxns && performance.now() - tLive < 120_000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const liveSeconds = (performance.now() - tLive) / 1000;
+  await live.stop();
+
+  console.log(
+    JSON.stringify(
+      {
+        source: (await admin.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v'))[0][0]?.v,
+        rowsPerTxn,
+        catchUp: {
+          rows,
+          rawBinlogRowsPerSec: Math.round(raw),
+          producerEventsPerSec: Math.round(catchUp),
+          ratio: Number((catchUp / raw).toFixed(2)),
+        },
+        live: {
+          txns: liveTxns,
+          rows: liveTxns * rowsPerTxn,
+          acked: latencies.length,
+          eventsPerSec: Math.round((liveTxns * rowsPerTxn) / liveSeconds),
+          commitToAckMsP50: Number(pct(latencies, 50).toFixed(1)),
+          commitToAckMsP99: Number(pct(latencies, 99).toFixed(1)),
+          lastGtid,
+        },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+  await admin.end();
+  const kafka = createKafkaAdmin({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'bench-cleanup' });
+  const topics = (await kafka.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+  await kafka.deleteTopics(topics).catch(() => undefined);
+  await kafka.close();
+}

@@ -280,12 +280,17 @@ export class Reconciler {
       conditions: next,
     };
     if (JSON.stringify(canonical(status)) === JSON.stringify(canonical(old))) return;
-    await this.d.writer.applyStatus({
-      apiVersion: PIPELINE_API_VERSION,
-      kind: PIPELINE_KIND,
-      metadata: { name: pipeline.metadata?.name, namespace: pipeline.metadata?.namespace },
-      status,
-    });
+    try {
+      await this.d.writer.applyStatus({
+        apiVersion: PIPELINE_API_VERSION,
+        kind: PIPELINE_KIND,
+        metadata: { name: pipeline.metadata?.name, namespace: pipeline.metadata?.namespace },
+        status,
+      });
+    } catch (err) {
+      // Deleted between the cache read and this write: there is nothing left to report on.
+      if (!isNotFound(err)) throw err;
+    }
   }
 }
 

@@ -79,6 +79,7 @@ describe('helm chart', () => {
   });
 
   it('installs a namespaced operator whose service account can do its job and nothing more', () => {
+    // RBAC must be enforced for this to mean anything: dev/cluster.sh runs the API server with RBAC.
     const manifests = run(helmBin, [
       'template',
       'ppo',
@@ -89,6 +90,8 @@ describe('helm chart', () => {
       `watchNamespace=${ns}`,
       '--set',
       'crds.install=false',
+      '--set',
+      'duties.enabled=autoscaler',
     ]);
     expect(manifests).not.toContain('kind: ClusterRole');
     kubectl(['apply', '-n', ns, '--server-side', '--field-manager=helm-test', '-f', '-'], manifests);
@@ -123,11 +126,32 @@ describe('helm chart', () => {
     expect(can('update', 'leases.coordination.k8s.io', { name: 'ppo-payment-pipeline-operator' })).toBe(
       'yes',
     );
-    // Least privilege: no Secrets, no pods, no other Lease, nothing in other namespaces.
+    // Least privilege without the binlog duty: no Secrets, no pods, no other Lease, no other namespace.
     expect(can('get', 'secrets')).toBe('no');
     expect(can('create', 'pods')).toBe('no');
     expect(can('update', 'leases.coordination.k8s.io', { name: 'someone-else' })).toBe('no');
     expect(can('update', 'paymentpipelines.payments.example.com')).toBe('no');
     expect(can('list', 'deployments.apps', { namespace: 'default' })).toBe('no');
+
+    // The binlog-position duty adds exactly: get (never list/watch) Secrets, list pods.
+    const withBinlog = run(helmBin, [
+      'template',
+      'ppo',
+      'helm',
+      '--namespace',
+      ns,
+      '--set',
+      `watchNamespace=${ns}`,
+      '--set',
+      'crds.install=false',
+      '--set',
+      'duties.enabled=autoscaler\\,binlog',
+    ]);
+    kubectl(['apply', '-n', ns, '--server-side', '--field-manager=helm-test', '-f', '-'], withBinlog);
+    expect(can('get', 'secrets')).toBe('yes');
+    expect(can('list', 'pods')).toBe('yes');
+    expect(can('list', 'secrets')).toBe('no');
+    expect(can('watch', 'secrets')).toBe('no');
+    expect(can('create', 'pods')).toBe('no');
   });
 });

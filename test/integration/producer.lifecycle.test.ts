@@ -1,11 +1,14 @@
 // One active producer per pipeline (a second instance waits for the lock, then takes over) and
-// surviving a broken binlog connection, against the real MariaDB and Kafka.
+// surviving a broken binlog connection or a purged checkpoint position, against the real MariaDB and Kafka.
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
+import { BinlogPurgedError } from '../../runtime/producer/pipeline.ts';
 import { requireEnv } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
+  brokers,
   deleteTopics,
   producerConfig,
   randomServerId,
@@ -88,4 +91,61 @@ describe('producer: lock and reconnect', () => {
       await admin.end();
     }
   });
+});
+
+describe('producer: checkpoint position purged from the binlog', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ seed: false });
+    await db.admin.query('CREATE TABLE kept (id INT PRIMARY KEY)');
+    await db.admin.query('INSERT INTO kept VALUES (1), (2)');
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const purgedCheckpoint = (cfg: ProducerConfig) =>
+    writeCheckpoint(
+      { brokers: brokers(), topicPrefix: cfg.topicPrefix, name: cfg.name },
+      {
+        v: 1,
+        gtid: '9-2-1', // a domain the binlog never had: the server answers exactly as for a purged one
+
+        file: 'mariadb-bin.000001',
+        pos: 4,
+        partial: null,
+        source_ts_ms: 0,
+        ts_ms: Date.now(),
+      },
+    );
+
+  it('fails loudly with the remedy, or re-snapshots with SNAPSHOT_MODE=when_needed', async () => {
+    const strict = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'never' });
+    await purgedCheckpoint(strict);
+    const p = await runProducer(strict);
+    const err = await p.done.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BinlogPurgedError);
+    expect(String((err as Error).message)).toMatch(/SNAPSHOT_MODE=when_needed/);
+    await deleteTopics(strict.topicPrefix).catch(() => undefined);
+
+    const healing = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'when_needed' });
+    await purgedCheckpoint(healing);
+    const q = await runProducer(healing);
+    try {
+      const topic = `${healing.topicPrefix}.${db.name}.kept`;
+      const snap = await readTopic(topic, (m) => m.length >= 2, 60_000);
+      expect(idsOf(snap)).toEqual([1, 2]);
+      await waitFor('streaming after the snapshot', () => q.isReady(), 30_000);
+      await db.admin.query('INSERT INTO kept VALUES (3)');
+      expect(idsOf(await readTopic(topic, (m) => m.length >= 3))).toEqual([1, 2, 3]);
+    } finally {
+      await q.stop();
+      await deleteTopics(healing.topicPrefix).catch(() => undefined);
+    }
+  }, 120_000);
 });

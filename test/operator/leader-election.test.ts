@@ -54,6 +54,18 @@ describe('leader election between two operator processes', () => {
     await new Promise((r) => setTimeout(r, 4_000));
     expect(await holder()).toBe(leaderId);
     expect(synced(standby)).toBe(false);
+    // The ops port of each process: the leader says so and has reconciled, the standby has not.
+    const metrics = async (p: OperatorProcess) =>
+      (await fetch(`http://127.0.0.1:${base + procs.indexOf(p)}/metrics`)).text();
+    const leaderMetrics = await metrics(leader);
+    expect(leaderMetrics).toMatch(/^payments_operator_leader\{[^}]*\} 1$/m);
+    expect(leaderMetrics).toMatch(
+      /^payments_operator_reconcile_duration_seconds_count\{[^}]*result="success"[^}]*\} [1-9]/m,
+    );
+    const standbyMetrics = await metrics(standby);
+    expect(standbyMetrics).toMatch(/^payments_operator_leader\{[^}]*\} 0$/m);
+    expect(standbyMetrics).not.toMatch(/reconcile_duration_seconds_count\{[^}]*\} [1-9]/);
+    expect((await fetch(`http://127.0.0.1:${base + procs.indexOf(standby)}/healthz`)).status).toBe(200);
     const managers =
       (await kube.get<V1Deployment>('Deployment', ns, 'duo-api'))?.metadata?.managedFields ?? [];
     expect(managers.filter((m) => m.operation === 'Apply').map((m) => m.manager)).toEqual([

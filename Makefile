@@ -93,3 +93,7 @@ operator: $(NODE_STAMP)
 test-operator: $(NODE_STAMP)
 	dev/cluster.sh up
 	vitest run --project operator
+
+# A one-hour development token: make token USER_ID=alice [SCOPE="purchases admin"]
+token: $(NODE_STAMP)
+	@set -a; . .local/stack.env; set +a; node dev/token.ts "$(USER_ID)" $(SCOPE)

@@ -51,10 +51,18 @@ describe('PaymentPipeline reconciliation on a real API server', () => {
     );
     const uid = created.metadata?.uid;
 
+    // The children are applied concurrently: wait for all of them, not just the first few.
     const names = ['shop-producer', 'shop-consumer', 'shop-api'];
-    const deps = await waitFor('deployments', async () => {
+    const deps = await waitFor('children', async () => {
       const all = await Promise.all(names.map(deployment));
-      return all.every(Boolean) ? (all as V1Deployment[]) : undefined;
+      const others = await Promise.all([
+        kube.get('Service', ns, 'shop-api'),
+        kube.get('Service', ns, 'shop-metrics'),
+        kube.get('ConfigMap', ns, 'shop-config'),
+        kube.get('PodDisruptionBudget', ns, 'shop-api'),
+        kube.get('PodDisruptionBudget', ns, 'shop-consumer'),
+      ]);
+      return all.every(Boolean) && others.every(Boolean) ? (all as V1Deployment[]) : undefined;
     });
     for (const d of deps) {
       expect(d.metadata?.ownerReferences).toEqual([

@@ -82,16 +82,18 @@ describe('autoscaling duty', () => {
 
     const text = await h.registry.metrics();
     expect(text).toContain(
-      'payments_operator_scaling_decisions_total{namespace="ns",pipeline="p1",reason="ScaledUp"} 1',
+      'payments_operator_scaling_decisions_total{pipeline_namespace="ns",pipeline="p1",reason="ScaledUp"} 1',
     );
     expect(text).toContain(
-      'payments_operator_scaling_decisions_total{namespace="ns",pipeline="p1",reason="Stabilizing"} 1',
+      'payments_operator_scaling_decisions_total{pipeline_namespace="ns",pipeline="p1",reason="Stabilizing"} 1',
     );
     expect(text).toContain(
-      'payments_operator_scale_events_total{namespace="ns",pipeline="p1",direction="down"} 1',
+      'payments_operator_scale_events_total{pipeline_namespace="ns",pipeline="p1",direction="down"} 1',
     );
-    expect(text).toContain('payments_operator_consumer_desired_replicas{namespace="ns",pipeline="p1"} 1');
-    expect(text).toContain('payments_operator_consumer_lag{namespace="ns",pipeline="p1"} 0');
+    expect(text).toContain(
+      'payments_operator_consumer_desired_replicas{pipeline_namespace="ns",pipeline="p1"} 1',
+    );
+    expect(text).toContain('payments_operator_consumer_lag{pipeline_namespace="ns",pipeline="p1"} 0');
   });
 
   it('reports a hold state once, without a lag number', async () => {
@@ -106,7 +108,7 @@ describe('autoscaling duty', () => {
     const second = await h.duty.evaluate(key, spec, { specReplicas: 2, statusReplicas: 2 });
     expect(second.event).toBeUndefined();
     expect(await h.registry.metrics()).toContain(
-      'payments_operator_consumer_lag_known{namespace="ns",pipeline="p1"} 0',
+      'payments_operator_consumer_lag_known{pipeline_namespace="ns",pipeline="p1"} 0',
     );
   });
 });

@@ -6,7 +6,8 @@ export type AutoscalerMetrics = ReturnType<typeof createAutoscalerMetrics>;
 
 /** Autoscaler series, labelled by pipeline (namespace/name), in the operator's registry. */
 export function createAutoscalerMetrics(registry: Registry) {
-  const labelNames = ['namespace', 'pipeline'] as const;
+  // Not `namespace`: Prometheus reserves that target label for the operator pod's own namespace.
+  const labelNames = ['pipeline_namespace', 'pipeline'] as const;
   const decisions = new Counter({
     name: 'payments_operator_scaling_decisions_total',
     help: 'Autoscaler decisions by reason (ScaledUp, ScaledDown, Stabilizing, Steady, NoCommittedOffsets, ...)',
@@ -45,10 +46,10 @@ export function createAutoscalerMetrics(registry: Registry) {
   });
   return {
     scaled(ns: string, name: string, direction: 'up' | 'down') {
-      scaleEvents.inc({ namespace: ns, pipeline: name, direction });
+      scaleEvents.inc({ pipeline_namespace: ns, pipeline: name, direction });
     },
     observe(ns: string, name: string, d: ScaleDecision, currentReplicas: number, obs: LagObservation) {
-      const l = { namespace: ns, pipeline: name };
+      const l = { pipeline_namespace: ns, pipeline: name };
       decisions.inc({ ...l, reason: d.reason });
       desired.set(l, d.desired);
       current.set(l, currentReplicas);
@@ -59,7 +60,7 @@ export function createAutoscalerMetrics(registry: Registry) {
     },
     /** Drops the series of a deleted pipeline. */
     forget(ns: string, name: string) {
-      const l = { namespace: ns, pipeline: name };
+      const l = { pipeline_namespace: ns, pipeline: name };
       for (const g of [desired, current, lag, lagKnown]) g.remove(l);
     },
   };

@@ -4,7 +4,8 @@ export type BinlogMetrics = ReturnType<typeof createBinlogMetrics>;
 
 /** Producer-position series, labelled by pipeline (namespace/name), in the operator's registry. */
 export function createBinlogMetrics(registry: Registry) {
-  const labelNames = ['namespace', 'pipeline'] as const;
+  // Not `namespace`: Prometheus reserves that target label for the operator pod's own namespace.
+  const labelNames = ['pipeline_namespace', 'pipeline'] as const;
   const behind = new Gauge({
     name: 'payments_operator_producer_seconds_behind_source',
     help: "Age of the last event in the producer's checkpoint when it is not at the source's head (0 when caught up)",
@@ -25,16 +26,16 @@ export function createBinlogMetrics(registry: Registry) {
   });
   return {
     position(ns: string, name: string, isValid: boolean, secondsBehind: number | undefined) {
-      const l = { namespace: ns, pipeline: name };
+      const l = { pipeline_namespace: ns, pipeline: name };
       valid.set(l, isValid ? 1 : 0);
       if (secondsBehind === undefined) behind.remove(l);
       else behind.set(l, secondsBehind);
     },
     step(ns: string, name: string, reason: string) {
-      changes.inc({ namespace: ns, pipeline: name, reason });
+      changes.inc({ pipeline_namespace: ns, pipeline: name, reason });
     },
     forget(ns: string, name: string) {
-      const l = { namespace: ns, pipeline: name };
+      const l = { pipeline_namespace: ns, pipeline: name };
       behind.remove(l);
       valid.remove(l);
     },

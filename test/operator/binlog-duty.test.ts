@@ -194,7 +194,7 @@ describe('binlog duty against MariaDB, Kafka and the real producer', () => {
     });
     expect(snap.condition).toMatchObject({ status: 'False', reason: 'PurgedResnapshotting' });
     expect(await registry.metrics()).toContain(
-      'payments_operator_binlog_position_valid{namespace="test",pipeline="pipeline"} 0',
+      'payments_operator_binlog_position_valid{pipeline_namespace="test",pipeline="pipeline"} 0',
     );
   });
 });

@@ -188,6 +188,24 @@ describe('PaymentPipeline reconciliation on a real API server', () => {
     });
   });
 
+  it('reports a requested ServiceMonitor without prometheus-operator as Degraded, and runs the rest', async () => {
+    await kube.create(
+      'PaymentPipeline',
+      ns,
+      pipeline(ns, 'mon', pipelineSpec({ monitoring: { serviceMonitor: true } })),
+    );
+    const p = await waitFor('Degraded=True', async () => {
+      const got = await getPipeline('mon');
+      return condition(got, 'Degraded')?.status === 'True' ? got : undefined;
+    });
+    expect(condition(p, 'Degraded')).toMatchObject({
+      reason: 'ApplyFailed',
+      message: expect.stringContaining('monitoring.coreos.com/v1 is not installed'),
+    });
+    expect(await deployment('mon-api')).toBeDefined();
+    await kube.delete('PaymentPipeline', ns, 'mon');
+  });
+
   it('garbage-collects the children when the pipeline is deleted', async () => {
     await kube.delete('PaymentPipeline', ns, 'shop');
     await waitFor(

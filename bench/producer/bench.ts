@@ -70,6 +70,12 @@ function config(start: string) {
     PRODUCER_SERVER_ID: String(100_000 + Math.floor(Math.random() * 1_000_000)),
     START_FROM: start,
     LOG_LEVEL: 'error',
+    // Tuning knobs pass through, e.g. PRODUCER_BATCH_RECORDS=5000 node bench/producer/bench.ts
+    ...Object.fromEntries(
+      ['PRODUCER_BATCH_RECORDS', 'PRODUCER_LINGER_MS', 'PRODUCER_MAX_QUEUED_RECORDS', 'TOPIC_PARTITIONS']
+        .filter((k) => process.env[k])
+        .map((k) => [k, process.env[k]]),
+    ),
   });
 }
 
@@ -136,7 +142,9 @@ try {
 
   // 2. live: commit → ack per transaction while the producer streams.
   const commits = new Map<string, number>();
-  const latencies: number[] = [];
+  // Acks are recorded by GTID on their own: an ack can arrive before the writer has even read back
+  // the GTID of its commit.
+  const acks = new Map<string, number>();
   const registry = new Registry();
   const live = await startProducer(config('latest'), {
     log,
@@ -144,9 +152,7 @@ try {
     onAck: (_cp, items) => {
       const now = performance.now();
       for (const item of items) {
-        if (item.records.length > 0 || !item.progress.gtid) continue;
-        const at = commits.get(item.progress.gtid);
-        if (at !== undefined) latencies.push(now - at);
+        if (item.records.length === 0 && item.progress.gtid) acks.set(item.progress.gtid, now);
       }
     },
   });
@@ -159,10 +165,14 @@ try {
     commits.set(c.gtid, c.at);
     lastGtid = c.gtid;
   }
-  while (latencies.length < liveTxns && performance.now() - tLive < 120_000) {
+  while ([...commits.keys()].some((g) => !acks.has(g)) && performance.now() - tLive < 120_000) {
     await new Promise((r) => setTimeout(r, 20));
   }
-  const liveSeconds = (performance.now() - tLive) / 1000;
+  const latencies = [...commits].flatMap(([g, at]) => {
+    const ack = acks.get(g);
+    return ack === undefined ? [] : [ack - at];
+  });
+  const liveSeconds = (Math.max(...acks.values()) - tLive) / 1000;
   await live.stop();
 
   console.log(

@@ -118,7 +118,6 @@ export class Publisher {
     if (this.fatalError) throw this.fatalError;
     this.queue.push(item);
     this.queued += item.records.length;
-    this.opts.metrics.queuedRecords.set(this.queued);
     this.pump();
   }
 
@@ -161,6 +160,7 @@ export class Publisher {
       }
       const last = batch[batch.length - 1];
       if (!last) return;
+      this.opts.metrics.queuedRecords.set(this.queued);
       await this.sendWithRetry(batch, last.progress);
       if (this.fatalError) return;
       this.queue.splice(0, batch.length);

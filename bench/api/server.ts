@@ -28,12 +28,12 @@ async function handle(
   try {
     const p = await parts.authenticate(auth);
     if (p.userId !== userId) return { status: 404, body: '{}' };
-    const { page } = await parts.readPackage(userId, {
+    const { body } = await parts.readPackage(userId, {
       limit,
       cursor: undefined,
       consistency_token: undefined,
     });
-    return { status: 200, body: JSON.stringify(page) };
+    return { status: 200, body };
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: JSON.stringify(err.toBody()) };
     throw err;

@@ -1,4 +1,5 @@
 import { encodeCursor, type PageCursor } from '../../core/cache/cursor.ts';
+import { packageEntry } from '../../core/cache/entries.ts';
 import type { PackageEntry, PackagePage, PaymentStatus } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
 import { isoSql, toSafeInt } from '../store/rows.ts';
@@ -55,15 +56,15 @@ export async function readPackageFromMysql(
 }
 
 function toEntry(r: EntryRow): PackageEntry {
-  return {
-    purchase_id: r.purchase_id,
-    user_id: r.user_id,
-    package: { id: r.package_id, name: r.package_name },
+  return packageEntry({
+    purchaseId: r.purchase_id,
+    userId: r.user_id,
     amount: toSafeInt(r.amount, 'amount'),
     currency: r.currency,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
     payment: r.payment_id && r.payment_status ? { id: r.payment_id, status: r.payment_status } : null,
-    paid: r.payment_status === 'succeeded',
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-  };
+    packageId: r.package_id,
+    packageName: r.package_name,
+  });
 }

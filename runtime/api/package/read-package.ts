@@ -1,5 +1,5 @@
 import { decodeCursor } from '../../core/cache/cursor.ts';
-import type { PackagePage, PurchasePackageReader } from '../../core/cache/types.ts';
+import type { CacheRead, PurchasePackageReader, RenderedRead } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
 import { decodeToken } from '../../core/position.ts';
 import { invalidRequest } from '../errors.ts';
@@ -16,13 +16,14 @@ export type PackageReadDeps = {
 
 /**
  * The hot path: one Redis round trip; MySQL only when Redis does not hold the package yet or has not
- * reached the caller's consistency token.
+ * reached the caller's consistency token. Answers the response body as JSON text: a Redis hit arrives
+ * rendered and goes out without being parsed and serialised again.
  */
 export function createPackageReader(deps: PackageReadDeps) {
   return async (
     userId: string,
     q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
-  ): Promise<{ page: PackagePage; source: PackageSource }> => {
+  ): Promise<{ body: string; source: PackageSource }> => {
     const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !cursor)
       throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
@@ -34,19 +35,26 @@ export function createPackageReader(deps: PackageReadDeps) {
         'consistency_token',
       );
     }
-    const read = await deps.reader.read(userId, { limit: q.limit, cursor: q.cursor ?? null, token });
+    const opts = { limit: q.limit, cursor: q.cursor ?? null, token };
     let source: PackageSource;
-    let page: PackagePage;
+    let body: string;
+    const read = deps.reader.readRendered
+      ? await deps.reader.readRendered(userId, opts)
+      : toRendered(await deps.reader.read(userId, opts));
     if (read.kind === 'hit') {
       source = 'redis';
-      page = read.page;
+      body = read.body;
     } else {
       source = read.kind === 'miss' ? 'mysql_miss' : 'mysql_behind';
-      page = await readPackageFromMysql(deps.pool, userId, q.limit, cursor);
+      body = JSON.stringify(await readPackageFromMysql(deps.pool, userId, q.limit, cursor));
     }
     deps.onSource?.(source);
-    return { page, source };
+    return { body, source };
   };
+}
+
+function toRendered(read: CacheRead): RenderedRead {
+  return read.kind === 'hit' ? { kind: 'hit', body: JSON.stringify(read.page) } : read;
 }
 
 export type PackageReadFn = ReturnType<typeof createPackageReader>;

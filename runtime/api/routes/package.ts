@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { assertCanRead, principalOf } from '../http.ts';
+import { assertCanRead, principalOf, sendJson } from '../http.ts';
 import type { PackageReadFn } from '../package/read-package.ts';
 import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
 
@@ -11,12 +11,12 @@ export function packageRoutes(app: FastifyInstance, deps: { readPackage: Package
     const query = parseInput(packageListQuery, req.query, 'query');
     const header = req.headers['x-consistency-token'];
     const token = query.consistency_token ?? (typeof header === 'string' ? header : undefined);
-    const { page, source } = await deps.readPackage(user_id, {
+    const { body, source } = await deps.readPackage(user_id, {
       limit: query.limit ?? DEFAULT_PAGE_SIZE,
       cursor: query.cursor,
       consistency_token: token,
     });
     reply.header('x-package-source', source);
-    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(page));
+    return sendJson(reply, 200, body);
   });
 }

@@ -21,8 +21,18 @@ export function cacheKeys(prefix: string) {
     row: (table: string, id: string) => `${prefix}:row:${table}:${id}`,
     /** Sorted set of the user's purchase ids, score = created_at in µs since the epoch. */
     userPurchases: (userId: string) => `${prefix}:{u:${userId}}:purchases`,
-    /** Present once Redis holds everything (written by the rebuild); absent after a flush. */
-    ready: `${prefix}:meta:ready`,
+    /**
+     * Hash of the user's rendered package entries: purchase id → `<package id>\x01<entry JSON up to
+     * the package name>` (see scripts.ts). Written only by the apply script, with the index.
+     */
+    userEntries: (userId: string) => `${prefix}:{u:${userId}}:entries`,
+    /** Hash of package id → its name as a JSON string, spliced into entries at read time. */
+    catalogNames: `${prefix}:catalog:names`,
+    /**
+     * Present once Redis holds everything (written by the rebuild); absent after a flush. Its name
+     * carries the layout generation: a Redis filled by an older layout reads as not ready.
+     */
+    ready: `${prefix}:meta:ready:v2`,
     /** Consumer bookkeeping. */
     meta: (name: string) => `${prefix}:meta:${name}`,
     /** Rate limiter buckets. */

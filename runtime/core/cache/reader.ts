@@ -4,14 +4,22 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
 import { isCachedTable, microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
-import type { CacheRead, PackageEntry, PaymentStatus, PurchasePackageReader, ReadOptions } from './types.ts';
+import type {
+  CacheRead,
+  PackageEntry,
+  PackagePage,
+  PurchasePackageReader,
+  ReadOptions,
+  RenderedRead,
+} from './types.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
 /**
  * The api's Redis reader: one EVALSHA per request answers the page, the consistency-token check and
- * whether Redis is materialised at all. Package names are joined at read time from the cached catalog,
- * so renaming a package never fans out to every user's entries.
+ * whether Redis is materialised at all. Entries come pre-rendered by the apply script; the package
+ * names come from the cached catalog in the same call and are spliced in here (a rename never fans
+ * out to every user's entries). The page becomes the response body without being parsed.
  */
 export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly redis: Redis;
@@ -27,11 +35,17 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     await readPackageScript.load(this.redis);
   }
 
+  /** The page as objects (tests, tools); the api uses `readRendered`. */
+  async read(userId: string, opts: ReadOptions): Promise<CacheRead> {
+    const r = await this.readRendered(userId, opts);
+    return r.kind === 'hit' ? { kind: 'hit', page: JSON.parse(r.body) as PackagePage } : r;
+  }
+
   /**
    * `opts.cursor` must come from a previous page (`decodeCursor` in the api answers 400 for a bad one;
    * here it throws RangeError). Token rows of tables the cache does not hold are not checked.
    */
-  async read(userId: string, opts: ReadOptions): Promise<CacheRead> {
+  async readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {
     if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > MAX_PAGE_SIZE) {
       throw new RangeError(`limit must be an integer in 1..${MAX_PAGE_SIZE}`);
     }
@@ -47,48 +61,41 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     const tokenRows = opts.token ? opts.token.rows.filter((r) => isCachedTable(r.split(':')[0] ?? '')) : [];
     const reply = (await readPackageScript.run(
       this.redis,
-      [this.keys.ready, this.keys.userPurchases(userId)],
+      [
+        this.keys.ready,
+        this.keys.userPurchases(userId),
+        this.keys.userEntries(userId),
+        this.keys.catalogNames,
+      ],
       [this.keys.rowPrefix, opts.limit, cursorScore, cursorId, floor, ...tokenRows],
-    )) as (string | number)[];
+    )) as unknown[];
 
     if (reply[0] === 'miss') return { kind: 'miss' };
     if (reply[0] === 'behind') return { kind: 'behind' };
-    const items: PackageEntry[] = [];
-    for (let i = 2; i + 2 < reply.length; i += 3) {
-      const entry = toEntry(String(reply[i]), String(reply[i + 1] ?? ''), String(reply[i + 2] ?? ''));
-      // A purchase indexed without its catalog row means Redis is not complete: let MySQL answer.
-      if (!entry) return { kind: 'miss' };
-      items.push(entry);
-    }
-    const last = items.at(-1);
-    const more = reply[1] === 1;
-    return {
-      kind: 'hit',
-      page: {
-        items,
-        next_cursor: more && last ? encodeCursor({ createdAt: last.created_at, id: last.purchase_id }) : null,
-      },
-    };
+    const [, more, entries, names] = reply as [string, number, string[], string[]];
+    return { kind: 'hit', body: renderPage(entries, names, more === 1) };
   }
 }
 
-type Row = Record<string, unknown>;
-
-function toEntry(purchaseJson: string, paymentJson: string, packageJson: string): PackageEntry | null {
-  if (purchaseJson === '' || packageJson === '') return null;
-  const purchase = JSON.parse(purchaseJson) as Row;
-  const pkg = JSON.parse(packageJson) as Row;
-  const payment = paymentJson === '' ? null : (JSON.parse(paymentJson) as Row);
-  const status = payment ? (String(payment.status) as PaymentStatus) : null;
-  return {
-    purchase_id: String(purchase.id),
-    user_id: String(purchase.user_id),
-    package: { id: String(pkg.id), name: String(pkg.name) },
-    amount: Number(purchase.amount),
-    currency: String(purchase.currency),
-    payment: payment && status ? { id: String(payment.id), status } : null,
-    paid: status === 'succeeded',
-    created_at: String(purchase.created_at),
-    updated_at: String(purchase.updated_at),
-  };
+/**
+ * The response body from the script's reply: each entry is `<package id>\x01<JSON up to the name>`;
+ * the name (already a JSON string) and the closing braces complete it. The cursor names the last entry.
+ */
+function renderPage(entries: string[], names: string[], more: boolean): string {
+  const nameOf = new Map<string, string>();
+  for (let i = 0; i + 1 < names.length; i += 2) nameOf.set(names[i] as string, names[i + 1] as string);
+  const items: string[] = [];
+  for (const entry of entries) {
+    const cut = entry.indexOf('\x01');
+    const name = nameOf.get(entry.slice(0, cut));
+    if (cut < 0 || name === undefined) throw new Error('cache entry without its package name');
+    items.push(`${entry.slice(cut + 1)}${name}}}`);
+  }
+  let next = 'null';
+  const last = items.at(-1);
+  if (more && last !== undefined) {
+    const { purchase_id, created_at } = JSON.parse(last) as PackageEntry;
+    next = JSON.stringify(encodeCursor({ createdAt: created_at, id: purchase_id }));
+  }
+  return `{"items":[${items.join(',')}],"next_cursor":${next}}`;
 }

@@ -4,19 +4,20 @@
  */
 export type PaymentStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'refunded';
 
+/** Key order is the wire order of both sources (entries.ts renders it). */
 export type PackageEntry = {
   purchase_id: string;
   user_id: string;
-  package: { id: string; name: string };
   /** Integer minor units of `currency`. */
   amount: number;
   currency: string;
-  payment: { id: string; status: PaymentStatus } | null;
-  /** True when the payment succeeded (and was not refunded). */
-  paid: boolean;
   /** ISO 8601 UTC with microseconds, as in MySQL. */
   created_at: string;
   updated_at: string;
+  payment: { id: string; status: PaymentStatus } | null;
+  /** True when the payment succeeded (and was not refunded). */
+  paid: boolean;
+  package: { id: string; name: string };
 };
 
 /** Newest first; `next_cursor` is opaque and null on the last page. */
@@ -35,6 +36,14 @@ export type ReadOptions = {
   token: import('../position.ts').ConsistencyToken | null;
 };
 
+/** The same answer with a hit's page already as its JSON text (`{"items":[…],"next_cursor":…}`). */
+export type RenderedRead = { kind: 'hit'; body: string } | { kind: 'miss' } | { kind: 'behind' };
+
 export interface PurchasePackageReader {
   read(userId: string, opts: ReadOptions): Promise<CacheRead>;
+  /**
+   * Optional fast path: the page as response text, so the api neither parses nor re-serialises it.
+   * The api prefers it when present; `read` must answer the same.
+   */
+  readRendered?(userId: string, opts: ReadOptions): Promise<RenderedRead>;
 }

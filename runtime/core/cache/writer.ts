@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { packageNameFragment, paymentFragment, purchaseFragments } from './entries.ts';
 import { cacheKeys } from './keys.ts';
 import { isNoScript } from './lua.ts';
 import { type CachedTable, type CanonicalRow, microsOfIso } from './rows.ts';
@@ -77,22 +78,25 @@ export class CacheWriter {
     const row = this.keys.row(table, id);
     const data = after === null ? '' : JSON.stringify(after);
     const image = after ?? before;
-    const args = (kind: string, ownerKey: string, owner: string, score: number) => ({
+    const args = (kind: string, ownerKey: string, owner: string, score: number, fragments: string[]) => ({
       keys: [row, ownerKey],
-      args: [version, data, kind, owner, score, id, this.keys.prefix],
+      args: [version, data, kind, owner, score, id, this.keys.prefix, ...fragments],
     });
     if (table === 'purchases' && image) {
       const user = String(image.user_id);
       const score = after ? microsOfIso(String(after.created_at)) : 0;
-      return args('purchase', this.keys.userPurchases(user), user, score);
+      const fragments = after ? purchaseFragments(after) : ['', '', ''];
+      return args('purchase', this.keys.userPurchases(user), user, score, fragments);
     }
     if (table === 'payments' && image) {
       const purchase = String(image.purchase_id);
-      return args('payment', this.keys.row('purchases', purchase), purchase, 0);
+      const fragments = [after ? paymentFragment(after) : ''];
+      return args('payment', this.keys.row('purchases', purchase), purchase, 0, fragments);
     }
-    if (table !== 'packages' && !image) {
-      throw new Error(`${table} ${id}: a delete needs the row's before image to find its owner`);
+    if (table === 'packages') {
+      return args('package', this.keys.catalogNames, '', 0, [after ? packageNameFragment(after) : '']);
     }
-    return args('row', row, '', 0);
+    if (!image) throw new Error(`${table} ${id}: a delete needs the row's before image to find its owner`);
+    return args('row', row, '', 0, []);
   }
 }

@@ -6,9 +6,12 @@ import type { Logger } from '../core/logger.ts';
  * connection ends (process killed, network lost), so a waiting instance takes over by itself. The
  * Kafka transactional id adds fencing on top: a producer that lost its lock but still runs cannot
  * commit once the new holder initialised its transactions.
+ *
+ * When the holder's own lock connection breaks (source restart, network blip) it reconnects and
+ * takes the lock back if nobody else did; `lost` resolves only when that fails.
  */
 export type PipelineLock = {
-  /** Resolves when the connection holding the lock is lost (the holder must stop publishing). */
+  /** Resolves when the lock is gone for good (another instance has it, or the source stayed unreachable). */
   lost: Promise<Error>;
   release: () => Promise<void>;
 };
@@ -17,30 +20,41 @@ export function lockName(pipeline: string): string {
   return `payments_producer.${pipeline}`.slice(0, 64);
 }
 
-export async function acquirePipelineLock(opts: {
+type Options = {
   mysqlUrl: string;
   pipeline: string;
   waitSeconds: number;
   log: Logger;
   signal?: AbortSignal;
-}): Promise<PipelineLock> {
-  const u = new URL(opts.mysqlUrl);
-  const conn = await mysql.createConnection({
+  /** How long to keep trying to take the lock back after the lock connection broke. */
+  recoverSeconds?: number;
+};
+
+async function connect(url: string) {
+  const u = new URL(url);
+  return mysql.createConnection({
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
     enableKeepAlive: true,
   });
+}
+
+async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number): Promise<boolean> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, waitSeconds]);
+  return rows[0]?.got === 1;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function acquirePipelineLock(opts: Options): Promise<PipelineLock> {
   const name = lockName(opts.pipeline);
+  let conn = await connect(opts.mysqlUrl);
   try {
     for (;;) {
       if (opts.signal?.aborted) throw new Error('stopped while waiting for the pipeline lock');
-      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [
-        name,
-        opts.waitSeconds,
-      ]);
-      if (rows[0]?.got === 1) break;
+      if (await tryLock(conn, name, opts.waitSeconds)) break;
       opts.log.info({ lock: name }, 'another producer holds the pipeline lock: waiting');
     }
   } catch (err) {
@@ -50,20 +64,55 @@ export async function acquirePipelineLock(opts: {
   opts.log.info({ lock: name }, 'pipeline lock acquired: this instance is the active producer');
 
   let released = false;
+  let recovering = false;
   let timer: NodeJS.Timeout | undefined;
+  let resolveLost: (err: Error) => void = () => undefined;
   const lost = new Promise<Error>((resolve) => {
-    const onLost = (err: unknown) => {
-      if (released) return;
-      clearInterval(timer);
-      resolve(err instanceof Error ? err : new Error(String(err)));
-    };
-    conn.on('error', onLost);
-    // A ping notices a dead connection even while the binlog is idle.
-    timer = setInterval(() => {
-      conn.query('SELECT 1').catch(onLost);
-    }, 5000);
-    timer.unref();
+    resolveLost = resolve;
   });
+
+  const recover = async (cause: unknown) => {
+    if (released || recovering) return;
+    recovering = true;
+    opts.log.warn({ err: cause, lock: name }, 'pipeline lock connection broke: taking the lock back');
+    conn.destroy();
+    const deadline = Date.now() + (opts.recoverSeconds ?? 120) * 1000;
+    while (!released && Date.now() < deadline) {
+      let next: mysql.Connection | undefined;
+      try {
+        next = await connect(opts.mysqlUrl);
+        if (await tryLock(next, name, 0)) {
+          conn = next;
+          watch(conn);
+          recovering = false;
+          opts.log.info({ lock: name }, 'pipeline lock taken back');
+          return;
+        }
+        await next.end().catch(() => undefined);
+        clearInterval(timer);
+        resolveLost(new Error('another producer took the pipeline lock'));
+        return;
+      } catch {
+        next?.destroy();
+        await sleep(1000);
+      }
+    }
+    clearInterval(timer);
+    if (!released)
+      resolveLost(new Error('could not take the pipeline lock back: source unreachable', { cause }));
+  };
+
+  const watch = (c: mysql.Connection) => {
+    c.on('error', (err) => {
+      if (c === conn) void recover(err); // late errors of a replaced connection are noise
+    });
+  };
+  watch(conn);
+  // A ping notices a dead connection even while the binlog is idle.
+  timer = setInterval(() => {
+    if (!recovering) conn.query('SELECT 1').catch((err: unknown) => void recover(err));
+  }, 5000);
+  timer.unref();
 
   return {
     lost,

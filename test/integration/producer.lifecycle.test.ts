@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
+import { lockName } from '../../runtime/producer/lock.ts';
 import { BinlogPurgedError } from '../../runtime/producer/pipeline.ts';
 import { requireEnv } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
@@ -62,6 +63,36 @@ describe('producer: lock and reconnect', () => {
     await b.stop();
   });
 
+  it('takes its lock back when the lock connection is killed, and keeps publishing', async () => {
+    const topic = `${cfg.topicPrefix}.${db.name}.things`;
+    const admin = await mysql.createConnection(requireEnv('MYSQL_ADMIN_URL'));
+    const p = await runProducer(cfg);
+    try {
+      const holder = async () => {
+        const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_USED_LOCK(?) AS id', [
+          lockName(cfg.name),
+        ]);
+        return rows[0]?.id === null || rows[0]?.id === undefined ? null : Number(rows[0].id);
+      };
+      const before = await holder();
+      expect(before).not.toBeNull();
+      await admin.query(`KILL ${before}`);
+      await waitFor('the lock taken back', async () => {
+        const now = await holder();
+        return now !== null && now !== before;
+      });
+      await db.admin.query('INSERT INTO things VALUES (10)');
+      const ids = idsOf(await readTopic(topic, (m) => idsOf(m).includes(10)));
+      expect(ids).toContain(10);
+      expect(await p.registry.getSingleMetric('producer_lock_held')?.get()).toMatchObject({
+        values: [{ value: 1 }],
+      });
+    } finally {
+      await p.stop();
+      await admin.end();
+    }
+  });
+
   it('reconnects after its binlog connection is killed and continues without gaps or repeats', async () => {
     const topic = `${cfg.topicPrefix}.${db.name}.things`;
     const admin = await mysql.createConnection(requireEnv('MYSQL_ADMIN_URL'));
@@ -78,12 +109,12 @@ describe('producer: lock and reconnect', () => {
       const ours = [...(await dumps())].filter((id) => !before.has(id));
       expect(ours).toHaveLength(1);
       await db.admin.query('INSERT INTO things VALUES (3)');
-      await readTopic(topic, (m) => m.length >= 3);
+      await readTopic(topic, (m) => m.length >= 4);
 
       await admin.query(`KILL ${ours[0]}`);
       await db.admin.query('INSERT INTO things VALUES (4)');
-      const messages = await readTopic(topic, (m) => m.length >= 4, 30_000);
-      expect(idsOf(messages)).toEqual([1, 2, 3, 4]);
+      const messages = await readTopic(topic, (m) => m.length >= 5, 30_000);
+      expect(idsOf(messages)).toEqual([1, 2, 3, 4, 10]);
       const reconnects = await p.registry.getSingleMetric('producer_binlog_reconnects_total')?.get();
       expect(reconnects?.values[0]?.value).toBeGreaterThanOrEqual(1);
       await p.stop();

@@ -39,6 +39,10 @@ export type PublisherOptions = {
   metrics: ProducerMetrics;
   /** Called after every acknowledged Kafka transaction with the checkpoint it wrote. */
   onAck?: (checkpoint: Checkpoint, items: QueueItem[]) => void;
+  /** Kafka clients; the defaults connect to `brokers` (unit tests pass fakes). */
+  clients?: { admin: () => KafkaAdmin; producer: () => DurableProducer };
+  /** Retry backoff base in ms (default 100, doubling up to 5 s). */
+  retryBaseMs?: number;
 };
 
 export class FencedError extends Error {
@@ -83,10 +87,9 @@ export class Publisher {
   }
 
   async init(): Promise<void> {
-    this.admin = createKafkaAdmin({
-      brokers: this.opts.brokers,
-      clientId: `${this.opts.name}.producer-admin`,
-    });
+    this.admin =
+      this.opts.clients?.admin() ??
+      createKafkaAdmin({ brokers: this.opts.brokers, clientId: `${this.opts.name}.producer-admin` });
     const spec = checkpointTopicSpec(this.opts.topicPrefix, this.opts.replicationFactor);
     await this.admin.ensureTopics([spec]);
     this.knownTopics.add(spec.name);
@@ -94,6 +97,7 @@ export class Publisher {
   }
 
   private newProducer(): DurableProducer {
+    if (this.opts.clients) return this.opts.clients.producer();
     return createDurableProducer({
       brokers: this.opts.brokers,
       clientId: `${this.opts.name}.producer`,
@@ -214,7 +218,7 @@ export class Publisher {
           return;
         }
         this.opts.metrics.sendFailures.inc();
-        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        const delay = Math.min(5000, (this.opts.retryBaseMs ?? 100) * 2 ** Math.min(attempt, 6));
         this.opts.log.warn(
           { err, attempt, delayMs: delay, records: records.length },
           'Kafka transaction failed: retrying',

@@ -19,7 +19,9 @@
 #   K8S_NODES (number of fake nodes, 2), K8S_BUILD_JOBS (go build -p, 2), GO (go binary).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"
+# shellcheck disable=SC2034  # read by the helpers in common.sh
 STACK_NAME=cluster
 STACK_DIR="$ROOT_DIR/.local/cluster"
 
@@ -39,6 +41,7 @@ any_running() {
 
 # Ports: while a cluster runs, the ports it was started with win over the environment, so that
 # status/down after `K8S_API_PORT=... up` see the same ports.
+# shellcheck disable=SC1090
 if [ -f "$CLUSTER_ENV" ] && any_running; then . "$CLUSTER_ENV"; fi
 K8S_API_PORT="${K8S_API_PORT:-16443}"
 K8S_ETCD_PORT="${K8S_ETCD_PORT:-16379}"
@@ -123,11 +126,11 @@ k8s_release_date() {
 }
 
 # A stamp per module: what went into the binaries. A binary is rebuilt when it is missing or
-# the stamp (go.mod, go.sum, flags, Go version) differs.
+# the stamp (go.mod, go.sum, packages, flags) differs; a newer Go alone does not rebuild.
 group_stamp() {
   {
     cat "$BUILD_DIR/$1/go.mod" "$BUILD_DIR/$1/go.sum" 2>/dev/null
-    echo "$(group_packages "$1")|$(group_ldflags "$1" stamp)|$("$GO_BIN" env GOVERSION)|CGO_ENABLED=0"
+    echo "$(group_packages "$1")|$(group_ldflags "$1" stamp)|CGO_ENABLED=0"
   } | sha256sum | cut -c1-64
 }
 
@@ -139,6 +142,7 @@ group_is_built() {
 
 build_group() {
   local g="$1" tmp start
+  GO_BIN="${GO_BIN:-$(find_go)}"
   tmp="$(mktemp -d "$BIN_ROOT/tmp.XXXXXX")"
   start=$(date +%s)
   log "building $(group_binaries "$g") ($g module, this takes a while the first time)"
@@ -168,7 +172,6 @@ check_staging_replaces() {
 }
 
 cmd_build() {
-  GO_BIN="$(find_go)"
   check_staging_replaces
   mkdir -p "$BIN_CACHE"
   local start; start=$(date +%s)
@@ -179,13 +182,15 @@ cmd_build() {
   for g in kubernetes etcd kwok helm; do
     if ! group_is_built "$g"; then build_group "$g"; built=1; fi
   done
-  {
-    echo "kubernetes=$K8S_VERSION"
-    echo "etcd=$ETCD_VERSION"
-    echo "kwok=$KWOK_VERSION"
-    echo "helm=$HELM_VERSION"
-    echo "go=$("$GO_BIN" env GOVERSION)"
-  } > "$BIN_CACHE/.stamp"
+  if [ "$built" = 1 ] || [ ! -f "$BIN_CACHE/.stamp" ]; then
+    {
+      echo "kubernetes=$K8S_VERSION"
+      echo "etcd=$ETCD_VERSION"
+      echo "kwok=$KWOK_VERSION"
+      echo "helm=$HELM_VERSION"
+      [ -n "${GO_BIN:-}" ] && echo "go=$("$GO_BIN" env GOVERSION)"
+    } > "$BIN_CACHE/.stamp"
+  fi
   flock -u 9
   exec 9>&-
   [ "$built" = 1 ] && log "build finished in $(( $(date +%s) - start ))s" \
@@ -198,13 +203,6 @@ link_binaries() {
   local b
   for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm; do
     ln -sfn "$BIN_CACHE/$b" "$LOCAL_BIN/$b"
-  done
-}
-
-binaries_present() {
-  local b
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok; do
-    [ -x "$BIN_CACHE/$b" ] || return 1
   done
 }
 
@@ -449,8 +447,7 @@ cmd_up() {
     link_binaries
     return 0
   fi
-  binaries_present && [ -f "$BIN_CACHE/.stamp" ] || cmd_build
-  link_binaries
+  cmd_build
   command -v openssl >/dev/null || apt_install openssl
   command -v curl >/dev/null || apt_install curl
   mkdir -p "$STACK_DIR/run" "$LOGS" "$STACK_DIR/home"

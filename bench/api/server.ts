@@ -17,7 +17,7 @@ import { need, packageRouteParts } from './stack.ts';
 const mode = process.argv[2] ?? '';
 const constant = 'x'.repeat(Number(process.env.BENCH_BODY_BYTES ?? '1000'));
 
-type Handled = { status: number; body: string };
+type Handled = { status: number; body: Buffer | string };
 
 async function handle(
   parts: ReturnType<typeof packageRouteParts>,

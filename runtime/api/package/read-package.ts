@@ -23,7 +23,7 @@ export function createPackageReader(deps: PackageReadDeps) {
   return async (
     userId: string,
     q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
-  ): Promise<{ body: string; source: PackageSource }> => {
+  ): Promise<{ body: Buffer | string; source: PackageSource }> => {
     const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !cursor)
       throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
@@ -37,7 +37,7 @@ export function createPackageReader(deps: PackageReadDeps) {
     }
     const opts = { limit: q.limit, cursor: q.cursor ?? null, token };
     let source: PackageSource;
-    let body: string;
+    let body: Buffer | string;
     const read = deps.reader.readRendered
       ? await deps.reader.readRendered(userId, opts)
       : toRendered(await deps.reader.read(userId, opts));

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { assertCanRead, principalOf, sendJson } from '../http.ts';
+import { assertCanRead, principalOf } from '../http.ts';
 import type { PackageReadFn } from '../package/read-package.ts';
 import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
 
@@ -17,6 +17,6 @@ export function packageRoutes(app: FastifyInstance, deps: { readPackage: Package
       consistency_token: token,
     });
     reply.header('x-package-source', source);
-    return sendJson(reply, 200, body);
+    return reply.code(200).type('application/json; charset=utf-8').send(body);
   });
 }

@@ -53,3 +53,25 @@ export function packageEntry(parts: {
     package: { id: parts.packageId, name: parts.packageName },
   };
 }
+
+/**
+ * A stored entry completed as the reader completes it (`<package id>\x01<json up to the name>` plus the
+ * catalog's name); null when either part is absent. The consistency checker compares this with the
+ * entry rendered from MySQL's rows.
+ */
+export function completeEntry(stored: string | null, catalogName: string | null): string | null {
+  if (stored === null || catalogName === null) return null;
+  const cut = stored.indexOf('\x01');
+  return cut < 0 ? stored : `${stored.slice(cut + 1)}${catalogName}}}`;
+}
+
+/** The entry MySQL's rows call for, byte for byte as the apply script renders it. */
+export function expectedEntry(
+  purchase: CanonicalRow,
+  payment: { id: string; status: string } | null,
+  packageName: string,
+): string {
+  const [head, tail] = purchaseFragments(purchase);
+  const part = payment ? paymentFragment(payment) : 'null,"paid":false';
+  return `${head}${part}${tail}${JSON.stringify(packageName)}}}`;
+}

@@ -32,10 +32,32 @@ export class LuaScript {
     }
   }
 
+  /** Like `run`, with bulk strings in the reply as Buffers (no UTF-8 decoding). */
+  async runBuffer(
+    redis: Redis,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    // ioredis has `evalshaBuffer` but does not declare it; `callBuffer` loses the command name under
+    // auto-pipelining (ioredis 5), so it cannot stand in.
+    const client = redis as unknown as EvalshaBuffer;
+    try {
+      return await client.evalshaBuffer(this.sha, this.numberOfKeys, ...keys, ...args);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      await this.load(redis);
+      return client.evalshaBuffer(this.sha, this.numberOfKeys, ...keys, ...args);
+    }
+  }
+
   queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): void {
     pipeline.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
   }
 }
+
+type EvalshaBuffer = {
+  evalshaBuffer(sha: string, numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+};
 
 export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');

@@ -38,7 +38,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
   /** The page as objects (tests, tools); the api uses `readRendered`. */
   async read(userId: string, opts: ReadOptions): Promise<CacheRead> {
     const r = await this.readRendered(userId, opts);
-    return r.kind === 'hit' ? { kind: 'hit', page: JSON.parse(r.body) as PackagePage } : r;
+    return r.kind === 'hit' ? { kind: 'hit', page: JSON.parse(r.body.toString('utf8')) as PackagePage } : r;
   }
 
   /**
@@ -59,7 +59,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     }
     const floor = opts.token ? transactionFloor(gtidSequence(opts.token.gtid)) : '';
     const tokenRows = opts.token ? opts.token.rows.filter((r) => isCachedTable(r.split(':')[0] ?? '')) : [];
-    const reply = (await readPackageScript.run(
+    const reply = (await readPackageScript.runBuffer(
       this.redis,
       [
         this.keys.ready,
@@ -70,32 +70,41 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       [this.keys.rowPrefix, opts.limit, cursorScore, cursorId, floor, ...tokenRows],
     )) as unknown[];
 
-    if (reply[0] === 'miss') return { kind: 'miss' };
-    if (reply[0] === 'behind') return { kind: 'behind' };
-    const [, more, entries, names] = reply as [string, number, string[], string[]];
+    const kind = String(reply[0]);
+    if (kind === 'miss') return { kind: 'miss' };
+    if (kind === 'behind') return { kind: 'behind' };
+    const [, more, entries, names] = reply as [Buffer, number, Buffer[], Buffer[]];
     return { kind: 'hit', body: renderPage(entries, names, more === 1) };
   }
 }
 
+const OPEN = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+const CLOSE_ENTRY = Buffer.from('}}');
+
 /**
- * The response body from the script's reply: each entry is `<package id>\x01<JSON up to the name>`;
- * the name (already a JSON string) and the closing braces complete it. The cursor names the last entry.
+ * The response body from the script's reply, as bytes (Redis's bytes are copied once, never decoded
+ * and re-encoded): each entry is `<package id>\x01<JSON up to the name>`; the name (already a JSON
+ * string) and the closing braces complete it. The cursor names the last entry.
  */
-function renderPage(entries: string[], names: string[], more: boolean): string {
-  const nameOf = new Map<string, string>();
-  for (let i = 0; i + 1 < names.length; i += 2) nameOf.set(names[i] as string, names[i + 1] as string);
-  const items: string[] = [];
+function renderPage(entries: Buffer[], names: Buffer[], more: boolean): Buffer {
+  const nameOf = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < names.length; i += 2) nameOf.set(String(names[i]), names[i + 1] as Buffer);
+  const parts: Buffer[] = [OPEN];
+  let last: Buffer[] = [];
   for (const entry of entries) {
-    const cut = entry.indexOf('\x01');
-    const name = nameOf.get(entry.slice(0, cut));
-    if (cut < 0 || name === undefined) throw new Error('cache entry without its package name');
-    items.push(`${entry.slice(cut + 1)}${name}}}`);
+    const cut = entry.indexOf(1);
+    const name = cut < 0 ? undefined : nameOf.get(entry.toString('utf8', 0, cut));
+    if (name === undefined) throw new Error('cache entry without its package name');
+    last = [entry.subarray(cut + 1), name, CLOSE_ENTRY];
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push(...last);
   }
   let next = 'null';
-  const last = items.at(-1);
-  if (more && last !== undefined) {
-    const { purchase_id, created_at } = JSON.parse(last) as PackageEntry;
+  if (more && last.length > 0) {
+    const { purchase_id, created_at } = JSON.parse(Buffer.concat(last).toString('utf8')) as PackageEntry;
     next = JSON.stringify(encodeCursor({ createdAt: created_at, id: purchase_id }));
   }
-  return `{"items":[${items.join(',')}],"next_cursor":${next}}`;
+  parts.push(Buffer.from(`],"next_cursor":${next}}`));
+  return Buffer.concat(parts);
 }

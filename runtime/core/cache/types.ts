@@ -36,8 +36,8 @@ export type ReadOptions = {
   token: import('../position.ts').ConsistencyToken | null;
 };
 
-/** The same answer with a hit's page already as its JSON text (`{"items":[…],"next_cursor":…}`). */
-export type RenderedRead = { kind: 'hit'; body: string } | { kind: 'miss' } | { kind: 'behind' };
+/** The same answer with a hit's page already as JSON (`{"items":[…],"next_cursor":…}`, UTF-8 bytes or text). */
+export type RenderedRead = { kind: 'hit'; body: Buffer | string } | { kind: 'miss' } | { kind: 'behind' };
 
 export interface PurchasePackageReader {
   read(userId: string, opts: ReadOptions): Promise<CacheRead>;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
+import { completeEntry, expectedEntry } from '../core/cache/entries.ts';
 import { cacheKeys } from '../core/cache/keys.ts';
 import { type CachedTable, microsOfIso } from '../core/cache/rows.ts';
 import { scanCachedRows } from './cached-rows.ts';
@@ -8,13 +9,15 @@ import { readSourceRows } from './source-rows.ts';
 export type Mismatch = {
   table: CachedTable | 'meta';
   id: string;
-  problem: 'missing' | 'differs' | 'extra' | 'index' | 'payment_link' | 'not_ready';
+  problem: 'missing' | 'differs' | 'extra' | 'index' | 'payment_link' | 'entry' | 'catalog' | 'not_ready';
   detail: string;
 };
 
 /**
  * Compares Redis with MySQL: every cached row (canonical JSON), every user's purchase index (member and
- * score), every purchase's payment link, no extra live rows or index members, and the ready marker.
+ * score), every purchase's payment link, every rendered package entry and catalog name, no extra live
+ * rows, index members or entries, and the ready marker. Entries and names are derived data: they are
+ * checked where their rows agree (a row mismatch already names the problem, once).
  * Meant for a quiet or caught-up pipeline; `verifyUntilConsistent` re-checks while the consumer catches up.
  */
 export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: string }): Promise<Mismatch[]> {
@@ -30,6 +33,9 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
     });
   }
   const paymentOf = new Map<string, string>();
+  const paymentStatus = new Map<string, string>();
+  const packageName = new Map<string, string>();
+  const reported = new Set<string>();
   const ownerOf = new Map<string, string>();
   const sourceIds = new Map<CachedTable, Set<string>>();
 
@@ -40,7 +46,12 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
       const pipeline = redis.pipeline();
       for (const row of rows) {
         pipeline.hmget(keys.row(table, String(row.id)), 'd', 'pay');
-        if (table === 'purchases') pipeline.zscore(keys.userPurchases(String(row.user_id)), String(row.id));
+        if (table === 'packages') pipeline.hget(keys.catalogNames, String(row.id));
+        if (table === 'purchases') {
+          pipeline.zscore(keys.userPurchases(String(row.user_id)), String(row.id));
+          pipeline.hget(keys.userEntries(String(row.user_id)), String(row.id));
+          pipeline.hget(keys.catalogNames, String(row.package_id));
+        }
       }
       const replies = ((await pipeline.exec()) ?? []).map(([err, value]) => {
         if (err) throw err;
@@ -52,6 +63,7 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
         ids.add(id);
         const [data, pay] = replies[r++] as (string | null)[];
         const expected = JSON.stringify(row);
+        const found = out.length;
         if (data === null || data === undefined) {
           out.push({ table, id, problem: 'missing', detail: `expected ${expected}` });
         } else if (data !== expected) {
@@ -62,7 +74,18 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
             detail: `redis ${data || '(tombstone)'} mysql ${expected}`,
           });
         }
-        if (table === 'payments') paymentOf.set(String(row.purchase_id), id);
+        if (table === 'packages') {
+          packageName.set(id, String(row.name));
+          const name = replies[r++] as string | null;
+          const want = JSON.stringify(row.name);
+          if (out.length === found && name !== want) {
+            out.push({ table, id, problem: 'catalog', detail: `redis name ${name ?? 'none'} mysql ${want}` });
+          }
+        }
+        if (table === 'payments') {
+          paymentOf.set(String(row.purchase_id), id);
+          paymentStatus.set(id, String(row.status));
+        }
         if (table === 'purchases') {
           ownerOf.set(id, String(row.user_id));
           const score = replies[r++] as string | null;
@@ -84,7 +107,22 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
               detail: `redis ${pay ?? 'none'} mysql ${link ?? 'none'}`,
             });
           }
+          const entry = completeEntry(replies[r++] as string | null, replies[r++] as string | null);
+          const pkg = String(row.package_id);
+          const rowsAgree =
+            out.length === found &&
+            !reported.has(`packages:${pkg}`) &&
+            (link === null || !reported.has(`payments:${link}`));
+          const wantEntry = expectedEntry(
+            row,
+            link === null ? null : { id: link, status: paymentStatus.get(link) ?? '' },
+            packageName.get(pkg) ?? '',
+          );
+          if (rowsAgree && entry !== wantEntry) {
+            out.push({ table, id, problem: 'entry', detail: `redis ${entry ?? 'none'} mysql ${wantEntry}` });
+          }
         }
+        if (out.length > found) reported.add(`${table}:${id}`);
       }
     }
   }
@@ -105,6 +143,9 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
     }
   }
   out.push(...(await extraIndexMembers(redis, prefix, ownerOf)));
+  for (const m of out) reported.add(`${m.table}:${m.id}`);
+  out.push(...(await extraEntries(redis, prefix, ownerOf, reported)));
+  out.push(...(await extraCatalogNames(redis, prefix, packageName)));
   return out;
 }
 
@@ -135,6 +176,60 @@ async function extraIndexMembers(
     }
   } while (cursor !== '0');
   return out;
+}
+
+/** Entries of purchases that are not the user's in MySQL (unless the purchase is reported already). */
+async function extraEntries(
+  redis: Redis,
+  prefix: string,
+  ownerOf: Map<string, string>,
+  reported: Set<string>,
+): Promise<Mismatch[]> {
+  const out: Mismatch[] = [];
+  const head = `${prefix}:{u:`;
+  for await (const key of scanKeys(redis, `${escapeGlob(prefix)}:\\{u:*}:entries`)) {
+    const user = key.slice(head.length, -'}:entries'.length);
+    for (const id of await redis.hkeys(key)) {
+      if (ownerOf.get(id) !== user && !reported.has(`purchases:${id}`)) {
+        out.push({
+          table: 'purchases',
+          id,
+          problem: 'entry',
+          detail: `entry for user ${user}, not theirs in MySQL`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+async function extraCatalogNames(
+  redis: Redis,
+  prefix: string,
+  packageName: Map<string, string>,
+): Promise<Mismatch[]> {
+  const names = await redis.hkeys(cacheKeys(prefix).catalogNames);
+  return names
+    .filter((id) => !packageName.has(id))
+    .map((id) => ({
+      table: 'packages',
+      id,
+      problem: 'catalog',
+      detail: 'name cached for a package MySQL does not have',
+    }));
+}
+
+async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    yield* found;
+  } while (cursor !== '0');
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 /** Re-checks until consistent or the deadline passes; returns the last mismatches. */

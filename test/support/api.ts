@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { type AppDeps, buildApp } from '../../runtime/api/app.ts';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
-import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
+import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
@@ -31,7 +31,11 @@ export type ApiHarness = {
  */
 export async function startApi(
   overrides: Partial<AppDeps['settings']> = {},
-  opts: { wrapReader?: (reader: PurchasePackageReader) => PurchasePackageReader } = {},
+  opts: {
+    wrapReader?: (reader: PurchasePackageReader) => PurchasePackageReader;
+    /** Another payment provider (default: the simulated one). */
+    provider?: PaymentProvider;
+  } = {},
 ): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const pool = createPool(db.appUrl, { connectionLimit: 10 });
@@ -41,7 +45,7 @@ export async function startApi(
     pool,
     redis,
     reader: (opts.wrapReader ?? ((r) => r))(new RedisPurchasePackageReader(redis, prefix)),
-    provider: createSimulatedProvider(),
+    provider: opts.provider ?? createSimulatedProvider(),
     authenticate: createAuthenticator({ kind: 'hs256', secret: requireEnv('AUTH_JWT_SECRET') }),
     logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
     registry: new Registry(),

@@ -33,6 +33,9 @@ type Write = { principal: Principal; idempotencyKey: string; method: string; pat
 const invalidState = (p: StoredPayment, action: string) =>
   new ApiError(409, 'conflict', 'payment_invalid_state', `cannot ${action} a payment that is ${p.status}`);
 
+const paymentGone = () =>
+  new ApiError(404, 'not_found', 'resource_missing', 'the payment was deleted while it was being confirmed');
+
 /** Purchases and payment transitions; every write is idempotent and returns a consistency token. */
 export function createPaymentService(deps: PaymentServiceDeps) {
   const { pool, provider, idempotencyTtlHours: ttl } = deps;
@@ -134,15 +137,23 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           });
         }
         const current = updated ?? (await findPayment(tx, payment.id));
-        if (!current) throw new Error(`payment ${payment.id} disappeared`);
+        if (!current) {
+          // Deleted (in SQL) while the provider was asked: answer 404, and store it so the key's
+          // retries replay it instead of waiting forever on a request that never completes.
+          const gone = { status: 404, body: JSON.stringify(paymentGone().toBody()) };
+          await storeResponse(tx, scope, gone);
+          return { kind: 'gone' as const, response: gone };
+        }
         const body = { payment: paymentView(current) };
         await storeResponse(tx, scope, {
           status: 200,
           body: JSON.stringify({ ...body, consistency_token: null }),
         });
-        return body;
+        return { kind: 'settled' as const, body };
       });
-      return finish(scope, 200, settled.value, settled.gtid ?? started.gtid, [`payments:${payment.id}`]);
+      if (settled.value.kind === 'gone') return { ...settled.value.response, replayed: false };
+      const rows = [`payments:${payment.id}`];
+      return finish(scope, 200, settled.value.body, settled.gtid ?? started.gtid, rows);
     },
 
     async refundPayment(w: Write, id: string, params: Record<string, never>): Promise<WriteResult> {

@@ -353,8 +353,17 @@ await() {
 }
 
 start_component() {
-  local name="$1"
-  if is_running "$name"; then return 0; fi
+  local name="$1" i
+  if is_running "$name"; then
+    # Ours but not healthy: it is still starting, or still shutting down. Give it a moment to
+    # settle; start a new one only once the old one has gone.
+    for (( i=0; i<50; i++ )); do
+      healthy "$name" && return 0
+      is_running "$name" || break
+      sleep 0.2
+    done
+    is_running "$name" && return 0
+  fi
   require_free_port "$name" "$(component_port "$name")" "$(component_port_var "$name")"
   local k="$STACK_DIR/kubeconfigs"
   local args=()
@@ -396,9 +405,21 @@ start_component() {
         --node-ip=127.0.0.1 --cidr="$POD_CIDR" --node-lease-duration-seconds=40
         --server-address="127.0.0.1:$K8S_KWOK_PORT") ;;
   esac
+  [ "$name" = kwok ] && release_node_leases
   log "starting $name (port $(component_port "$name"))"
   # HOME is pointed into the stack so that no user-level config (~/.kwok) leaks in.
   start_daemon "$name" "$LOGS/$name.log" env HOME="$STACK_DIR/home" "${args[@]}"
+}
+
+# kwok holds each fake node's lease (kube-node-lease/<node>) under a random identity per process;
+# a new kwok would wait for a dead one's leases to expire (40s) before it takes over the nodes.
+# No kwok of ours runs when this is called, so those leases are stale: drop them.
+release_node_leases() {
+  local nodes
+  nodes="$(kubectl_admin get nodes -l type=kwok -o jsonpath='{.items[*].metadata.name}' 2>/dev/null || true)"
+  [ -n "$nodes" ] || return 0
+  # shellcheck disable=SC2086
+  kubectl_admin -n kube-node-lease delete lease $nodes --ignore-not-found --wait=false >/dev/null 2>&1 || true
 }
 
 # Fake nodes: Node objects annotated kwok.x-k8s.io/node=fake, which kwok then keeps Ready
@@ -436,13 +457,13 @@ status:
   printf '%s' "$docs" | kubectl_admin apply -f - >/dev/null
 }
 
-all_running() {
-  local c; for c in "${COMPONENTS[@]}"; do is_running "$c" || return 1; done
+all_healthy() {
+  local c; for c in "${COMPONENTS[@]}"; do is_running "$c" && healthy "$c" || return 1; done
 }
 
 cmd_up() {
   local start; start=$(date +%s)
-  if all_running && healthy kube-apiserver; then
+  if all_healthy; then
     log "cluster is already running (API https://127.0.0.1:$K8S_API_PORT, kubeconfig $KUBECONFIG_OUT)"
     link_binaries
     return 0

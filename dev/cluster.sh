@@ -14,7 +14,7 @@
 #
 # Versions come from the wrapper modules in dev/cluster/build/*/go.mod (one source of truth).
 # Binaries are cached in ${PAYMENTS_CACHE_DIR:-~/.cache/payment-pipeline}/k8s-<version>/bin.
-# Environment: K8S_API_PORT (16443), K8S_ETCD_PORT (16379), K8S_ETCD_PEER_PORT (16380),
+# Environment: K8S_API_PORT (16443), K8S_ETCD_PORT (16579), K8S_ETCD_PEER_PORT (16580),
 #   K8S_KCM_PORT (16257), K8S_SCHEDULER_PORT (16259), K8S_KWOK_PORT (16247),
 #   K8S_NODES (number of fake nodes, 2), K8S_BUILD_JOBS (go build -p, 2), GO (go binary).
 set -euo pipefail
@@ -44,8 +44,8 @@ any_running() {
 # shellcheck disable=SC1090
 if [ -f "$CLUSTER_ENV" ] && any_running; then . "$CLUSTER_ENV"; fi
 K8S_API_PORT="${K8S_API_PORT:-16443}"
-K8S_ETCD_PORT="${K8S_ETCD_PORT:-16379}"
-K8S_ETCD_PEER_PORT="${K8S_ETCD_PEER_PORT:-16380}"
+K8S_ETCD_PORT="${K8S_ETCD_PORT:-16579}"
+K8S_ETCD_PEER_PORT="${K8S_ETCD_PEER_PORT:-16580}"
 K8S_KCM_PORT="${K8S_KCM_PORT:-16257}"
 K8S_SCHEDULER_PORT="${K8S_SCHEDULER_PORT:-16259}"
 K8S_KWOK_PORT="${K8S_KWOK_PORT:-16247}"

@@ -7,7 +7,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
 NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
-	      test-stack-up test-stack-down migrate seed cluster cluster-down operator verify rebuild bench
+	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator \
+	      verify rebuild token bench-api bench-kafka-client bench-producer bench-e2e
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -15,6 +16,9 @@ help:
 	@echo "make status    what is running"
 	@echo "make test      install what is missing, start the test stack, run every suite"
 	@echo "make lint | typecheck | format"
+	@echo "make verify | rebuild | token USER_ID=alice    (against the dev stack)"
+	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane)"
+	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
 
 # npm ci only when the lock file changed since the last install.
 $(NODE_STAMP): package.json package-lock.json
@@ -84,6 +88,12 @@ cluster:
 cluster-down:
 	dev/cluster.sh down
 
+cluster-build:
+	dev/cluster.sh build
+
+cluster-status:
+	dev/cluster.sh status
+
 # The operator from source against the local control plane (CRD applied first; Ctrl-C stops it).
 operator: $(NODE_STAMP)
 	dev/cluster.sh up
@@ -97,3 +107,19 @@ test-operator: $(NODE_STAMP)
 # A one-hour development token: make token USER_ID=alice [SCOPE="purchases admin"]
 token: $(NODE_STAMP)
 	@set -a; . .local/stack.env; set +a; node dev/token.ts "$(USER_ID)" $(SCOPE)
+
+# Benchmarks run against the test stack (its own ports and data); each prints ratios against a
+# baseline measured in the same run. See README "Benchmarks".
+BENCH_ENV := set -a; . .local/test-stack.env; set +a
+
+bench-api: test-stack-up
+	$(BENCH_ENV); node bench/api/package-route.ts
+
+bench-kafka-client: test-stack-up
+	$(BENCH_ENV); node bench/kafka-client/bench.ts
+
+bench-producer: test-stack-up
+	$(BENCH_ENV); node bench/producer/bench.ts
+
+bench-e2e: test-stack-up
+	$(BENCH_ENV); node bench/e2e/freshness.ts

@@ -35,7 +35,7 @@ step "test stack"; STACK_NAME=test dev/stack.sh up
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e
 if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then
-  if ! dev/cluster.sh status 2>/dev/null | grep -q running; then started_cluster=1; fi
+  if ! dev/cluster.sh status >/dev/null 2>&1; then started_cluster=1; fi
   step "kubernetes control plane"; dev/cluster.sh up
   step "operator tests"; suite operator
 fi

@@ -16,6 +16,10 @@ service_port() {
   esac
 }
 
+service_port_var() {
+  case "$1" in api) echo API_PORT ;; producer) echo PRODUCER_METRICS_PORT ;; consumer) echo CONSUMER_METRICS_PORT ;; esac
+}
+
 service_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/readyz"; }
 
 service_start() {
@@ -23,14 +27,17 @@ service_start() {
   entry="runtime/$svc/main.ts"
   logfile="$STACK_DIR/logs/$svc.log"
   if is_running "$svc"; then log "$svc is already running (pid $(running_pid "$svc"))"; return 0; fi
-  if [ ! -f "$ROOT_DIR/$entry" ]; then log "$entry does not exist (yet): $svc not started"; return 0; fi
+  [ -f "$ROOT_DIR/$entry" ] || die "missing $entry"
   port="$(service_port "$svc")"
-  require_free_port "$svc" "$port" "$(echo "$svc" | tr a-z A-Z)_PORT"
-  # The env file first, then defaults only the local stack needs (a replica server_id for the producer).
+  require_free_port "$svc" "$port" "$(service_port_var "$svc")"
+  # The env file first, then defaults only the local stack needs (a replica server_id and the
+  # captured tables for the producer).
   start_daemon "$svc" "$logfile" bash -c '
     cd "$1" || exit 1
     set -a; . "$2"; set +a
     export PATH="$1/node_modules/.bin:$PATH" PRODUCER_SERVER_ID="${PRODUCER_SERVER_ID:-4201}"
+    # The business tables; idempotency records and the migration ledger stay private to the api.
+    export PRODUCER_TABLES="${PRODUCER_TABLES:-packages,purchases,payments}"
     exec node "$3"' _ "$ROOT_DIR" "$STACK_ENV_FILE" "$entry"
   if ! wait_for "$svc on 127.0.0.1:$port" "${SERVICE_START_TIMEOUT:-90}" service_ready "$port"; then
     tail -n 20 "$logfile" >&2 || true

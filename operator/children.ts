@@ -13,6 +13,7 @@ import {
   PIPELINE_KIND,
   type PipelineSpec,
 } from '../runtime/core/config/pipeline-spec.ts';
+import { API_PORT, componentEnv, type EnvEntry, METRICS_PORT } from './component-env.ts';
 import {
   CONFIG_HASH_ANNOTATION,
   type Component,
@@ -28,7 +29,7 @@ import {
  *
  * Contract with the services' images (docs/operator.md): `node runtime/<component>/main.ts`, the API
  * on API_PORT (8080) with /metrics, producer and consumer ops servers on their *_METRICS_PORT (9464),
- * and /healthz + /readyz on each.
+ * and /healthz + /readyz on each. Their environment: operator/component-env.ts.
  */
 
 export type PipelineRef = { name: string; namespace: string; uid: string };
@@ -37,9 +38,6 @@ export type ChildOptions = {
   /** 0 while a startFrom change needs the producer stopped (operator/binlog/procedure.ts); default 1. */
   producerReplicas?: 0 | 1;
 };
-
-export const API_PORT = 8080;
-export const METRICS_PORT = 9464;
 
 function ownerReference(p: PipelineRef) {
   return {
@@ -56,75 +54,50 @@ function meta(p: PipelineRef, name: string, labels: Record<string, string>) {
   return { name, namespace: p.namespace, labels, ownerReferences: [ownerReference(p)] };
 }
 
-/** Non-secret settings, shared by the three components through envFrom. */
+const COMPONENTS: readonly Component[] = ['producer', 'consumer', 'api'];
+
+/**
+ * Non-secret settings of all three components, under the names the services read. One ConfigMap
+ * for the pipeline; each container takes only its own keys from it (configMapKeyRef, not envFrom),
+ * so no service is handed another one's variables.
+ */
 export function configData(spec: PipelineSpec): Record<string, string> {
-  const data: Record<string, string> = {
-    LOG_LEVEL: spec.logLevel,
-    MYSQL_HOST: spec.mysql.host,
-    MYSQL_PORT: String(spec.mysql.port),
-    MYSQL_DATABASE: spec.mysql.database,
-    MYSQL_SERVER_ID: String(spec.mysql.serverId),
-    MYSQL_TABLES: spec.mysql.tables.join(','),
-    KAFKA_BROKERS: spec.kafka.bootstrap.join(','),
-    TOPIC_PREFIX: spec.kafka.topicPrefix,
-    KAFKA_PARTITIONS: String(spec.kafka.partitions),
-    KAFKA_REPLICATION_FACTOR: String(spec.kafka.replicationFactor),
-    REDIS_MODE: spec.redis.mode,
-    REDIS_KEY_PREFIX: spec.redis.keyPrefix,
-    PRODUCER_START_FROM: spec.producer.startFrom.kind,
-    PRODUCER_SNAPSHOT_MODE: spec.producer.snapshot,
-    API_PORT: String(API_PORT),
-    PRODUCER_METRICS_PORT: String(METRICS_PORT),
-    CONSUMER_METRICS_PORT: String(METRICS_PORT),
-  };
-  const sf = spec.producer.startFrom;
-  if (sf.timestamp) data.PRODUCER_START_TIMESTAMP = sf.timestamp;
-  if (sf.file) data.PRODUCER_START_FILE = sf.file;
-  if (sf.pos !== undefined) data.PRODUCER_START_POS = String(sf.pos);
-  if (sf.gtid) data.PRODUCER_START_GTID = sf.gtid;
-  if (spec.redis.url) data.REDIS_URL = spec.redis.url;
-  if (spec.redis.sentinelMaster) data.REDIS_SENTINEL_MASTER = spec.redis.sentinelMaster;
+  const data: Record<string, string> = {};
+  for (const component of COMPONENTS) {
+    for (const e of componentEnv(spec, component)) {
+      if (!('setting' in e)) continue;
+      const seen = data[e.name];
+      if (seen !== undefined && seen !== e.setting) {
+        throw new Error(`${e.name} would differ between components (${seen} / ${e.setting})`);
+      }
+      data[e.name] = e.setting;
+    }
+  }
   return data;
 }
 
-const secretEnv = (name: string, secret: string, key: string): V1EnvVar => ({
-  name,
-  valueFrom: { secretKeyRef: { name: secret, key } },
-});
-
-/**
- * Credentials come from the user's Secrets as separate variables and are composed into URLs by the
- * kubelet's $(VAR) expansion, so no secret value ever passes through the operator or a ConfigMap.
- * (Passwords must therefore be URL-safe; see docs/operator.md.)
- */
-function credentialEnv(spec: PipelineSpec, component: Component): V1EnvVar[] {
-  const db = spec.mysql.credentialsSecret;
-  const env: V1EnvVar[] = [];
-  if (component === 'producer') {
-    env.push(
-      secretEnv('MYSQL_CDC_USER', db, 'cdcUsername'),
-      secretEnv('MYSQL_CDC_PASSWORD', db, 'cdcPassword'),
-      {
-        name: 'MYSQL_CDC_URL',
-        value:
-          'mysql://$(MYSQL_CDC_USER):$(MYSQL_CDC_PASSWORD)@$(MYSQL_HOST):$(MYSQL_PORT)/$(MYSQL_DATABASE)',
-      },
-    );
-  }
-  if (component === 'api') {
-    env.push(secretEnv('MYSQL_USER', db, 'username'), secretEnv('MYSQL_PASSWORD', db, 'password'), {
-      name: 'MYSQL_URL',
-      value: 'mysql://$(MYSQL_USER):$(MYSQL_PASSWORD)@$(MYSQL_HOST):$(MYSQL_PORT)/$(MYSQL_DATABASE)',
-    });
-    env.push(secretEnv('AUTH_JWT_SECRET', spec.api.authSecret, 'jwtSecret'));
-  }
-  if (component !== 'producer' && spec.redis.secretName) {
-    env.push(secretEnv('REDIS_URL', spec.redis.secretName, 'url'));
-  }
-  return env;
+function containerEnv(entries: EnvEntry<string>[], configMap: string): V1EnvVar[] {
+  return entries.map((e): V1EnvVar => {
+    if ('setting' in e)
+      return { name: e.name, valueFrom: { configMapKeyRef: { name: configMap, key: e.name } } };
+    if ('secret' in e) {
+      const { name, key, optional } = e.secret;
+      return { name: e.name, valueFrom: { secretKeyRef: { name, key, ...(optional ? { optional } : {}) } } };
+    }
+    return { name: e.name, value: e.composed };
+  });
 }
 
-function container(spec: PipelineSpec, p: PipelineRef, component: Component): V1Container {
+/** A component's pods roll when its own environment changes, not when another component's does. */
+const envHash = (entries: EnvEntry<string>[]) =>
+  createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 16);
+
+function container(
+  spec: PipelineSpec,
+  p: PipelineRef,
+  component: Component,
+  entries: EnvEntry<string>[],
+): V1Container {
   const port =
     component === 'api'
       ? { name: 'http', containerPort: API_PORT }
@@ -142,8 +115,7 @@ function container(spec: PipelineSpec, p: PipelineRef, component: Component): V1
     imagePullPolicy: spec.imagePullPolicy,
     command: ['node', `runtime/${component}/main.ts`],
     ports: [{ ...port, protocol: 'TCP' }],
-    envFrom: [{ configMapRef: { name: childName(p.name, 'config') } }],
-    env: credentialEnv(spec, component),
+    env: containerEnv(entries, childName(p.name, 'config')),
     readinessProbe: probe('/readyz', 5, 3),
     livenessProbe: probe('/healthz', 10, 6),
     startupProbe: probe('/healthz', 2, 30),
@@ -162,8 +134,8 @@ function deployment(
   p: PipelineRef,
   component: Component,
   replicas: number,
-  configHash: string,
 ): V1Deployment {
+  const entries = componentEnv(spec, component);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -181,10 +153,10 @@ function deployment(
       template: {
         metadata: {
           labels: componentLabels(p.name, component),
-          annotations: { [CONFIG_HASH_ANNOTATION]: configHash },
+          annotations: { [CONFIG_HASH_ANNOTATION]: envHash(entries) },
         },
         spec: {
-          containers: [container(spec, p, component)],
+          containers: [container(spec, p, component, entries)],
           terminationGracePeriodSeconds: 45,
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
@@ -209,7 +181,6 @@ export function desiredChildren(
   opts: ChildOptions = {},
 ): KubernetesObject[] {
   const data = configData(spec);
-  const configHash = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16);
   const configMap: V1ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -248,9 +219,9 @@ export function desiredChildren(
   };
   const children: KubernetesObject[] = [
     configMap,
-    deployment(spec, p, 'producer', opts.producerReplicas ?? 1, configHash),
-    deployment(spec, p, 'consumer', opts.consumerReplicas ?? spec.consumer.minReplicas, configHash),
-    deployment(spec, p, 'api', spec.api.replicas, configHash),
+    deployment(spec, p, 'producer', opts.producerReplicas ?? 1),
+    deployment(spec, p, 'consumer', opts.consumerReplicas ?? spec.consumer.minReplicas),
+    deployment(spec, p, 'api', spec.api.replicas),
     apiService,
     metricsService,
     // No PDB for the producer: with exactly one pod any budget either blocks node drains forever or

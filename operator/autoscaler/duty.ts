@@ -1,4 +1,5 @@
 import type { PipelineSpec, PipelineStatus } from '../../runtime/core/config/pipeline-spec.ts';
+import { consumedTopics, consumerGroup } from '../naming.ts';
 import { type AutoscalerMemory, decide, type ScaleDecision, type ScaleReason } from './decide.ts';
 import type { GroupLag } from './lag-reader.ts';
 import type { AutoscalerMetrics } from './metrics.ts';
@@ -6,13 +7,9 @@ import type { ScalePolicy } from './types.ts';
 
 export type PipelineKey = { namespace: string; name: string };
 
-/** Consumer group and topics of a pipeline, as the consumer derives them (Debezium topic naming). */
+/** Consumer group and topics of a pipeline: the CONSUMER_GROUP its pods get and the topics they read. */
 export function consumerGroupOf(spec: PipelineSpec): { groupId: string; topics: string[] } {
-  const prefix = spec.kafka.topicPrefix;
-  return {
-    groupId: `${prefix}.consumer`,
-    topics: spec.mysql.tables.map((t) => `${prefix}.${spec.mysql.database}.${t}`),
-  };
+  return { groupId: consumerGroup(spec), topics: consumedTopics(spec) };
 }
 
 export function policyOf(spec: PipelineSpec, activationLag = 0): ScalePolicy {

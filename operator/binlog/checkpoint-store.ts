@@ -1,5 +1,6 @@
 import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import { producerName } from '../naming.ts';
 import type { Checkpoint, CheckpointStore } from './checkpoint.ts';
 
 /**
@@ -12,7 +13,7 @@ export function kafkaCheckpointStore(spec: PipelineSpec, now: () => number = Dat
   const where = {
     brokers: spec.kafka.bootstrap,
     topicPrefix: spec.kafka.topicPrefix,
-    name: spec.kafka.topicPrefix,
+    name: producerName(spec),
     replicationFactor: spec.kafka.replicationFactor,
   };
   return {

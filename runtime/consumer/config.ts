@@ -42,6 +42,8 @@ export const consumerEnvSchema = z
     MYSQL_URL: mysqlUrl.optional(),
     CONSUMER_AUTO_REBUILD: boolFromEnv.default(true),
     CONSUMER_METRICS_PORT: port.default(9102),
+    /** 0.0.0.0 in a pod, so the kubelet's probes and Prometheus reach the ops server. */
+    CONSUMER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     /** Used only to create missing topics; the same variables and defaults as the producer. */
     TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
     TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),

@@ -21,6 +21,7 @@ let service: Awaited<ReturnType<typeof startConsumerService>> | undefined;
 const ops = await startOpsServer({
   registry,
   port: config.CONSUMER_METRICS_PORT,
+  host: config.CONSUMER_METRICS_HOST,
   ready: () => service?.ready() ?? false,
 });
 lifecycle.onShutdown('consumer', () => service?.stop());

@@ -1,0 +1,284 @@
+import type { KubernetesObject, V1ConfigMap, V1Container, V1Deployment } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { apiEnvSchema } from '../runtime/api/config.ts';
+import { consumerEnvSchema } from '../runtime/consumer/config.ts';
+import { CACHED_TABLES } from '../runtime/core/cache/rows.ts';
+import { parseEnv } from '../runtime/core/config/env.ts';
+import { type PipelineSpecInput, pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import { topicName } from '../runtime/core/events/envelope.ts';
+import { producerEnvSchema } from '../runtime/producer/config.ts';
+import { consumerGroupOf } from './autoscaler/duty.ts';
+import { desiredChildren } from './children.ts';
+import type { Component } from './labels.ts';
+import { consumerGroup, producerName } from './naming.ts';
+
+/**
+ * The contract between the operator and the services' images: every variable the operator gives a
+ * container is one that service reads (a key of its zod env schema), and the environment the kubelet
+ * builds from the pod spec, the ConfigMap and the Secrets parses with that schema.
+ */
+
+const ref = { name: 'shop', namespace: 'ns', uid: 'uid-1' };
+
+const base: PipelineSpecInput = {
+  image: 'payments:dev',
+  mysql: {
+    host: 'mariadb.db.svc',
+    port: 3307,
+    database: 'payments',
+    credentialsSecret: 'shop-mysql',
+    serverId: 4101,
+    tables: ['packages', 'purchases', 'payments'],
+  },
+  kafka: {
+    bootstrap: 'kafka-0:9092,kafka-1:9092',
+    topicPrefix: 'pay.eu',
+    partitions: 12,
+    replicationFactor: 3,
+  },
+  redis: { url: 'redis://redis.cache.svc:6379/0', keyPrefix: 'pay-eu' },
+  producer: { startFrom: { kind: 'latest' }, snapshot: 'when_needed' },
+  consumer: { minReplicas: 2, maxReplicas: 6 },
+  api: { authSecret: 'shop-auth' },
+  logLevel: 'debug',
+};
+
+/** Placeholders for the Secrets the pipeline names (the operator never reads them). */
+const secrets: Record<string, Record<string, string>> = {
+  'shop-mysql': {
+    username: 'app',
+    password: 'app-secret',
+    cdcUsername: 'cdc',
+    cdcPassword: 'cdc-secret',
+  },
+  'shop-auth': { jwtSecret: 'j'.repeat(32), webhookSecret: 'w'.repeat(16) },
+  'shop-redis': { url: 'redis://:redis-secret@redis.cache.svc:6379/1' },
+};
+
+const schemas = { producer: producerEnvSchema, consumer: consumerEnvSchema, api: apiEnvSchema } as const;
+
+/** The keys of a service's env schema: its zod object's shape, under any refinements and transforms. */
+function schemaKeys(schema: unknown): string[] {
+  let s = schema as { shape?: Record<string, unknown>; in?: unknown };
+  while (s.shape === undefined) {
+    if (s.in === undefined) throw new Error('env schema is not a zod object');
+    s = s.in as typeof s;
+  }
+  return Object.keys(s.shape);
+}
+
+const refPattern = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
+
+/** The environment the kubelet gives the container: envFrom, then env in order with $(VAR) expansion. */
+function kubeletEnv(
+  c: V1Container,
+  configMaps: Map<string, Record<string, string>>,
+  secretData: Record<string, Record<string, string>>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const name = from.configMapRef?.name ?? '';
+    const data = configMaps.get(name);
+    if (!data) throw new Error(`${c.name}: envFrom ConfigMap ${name} is not a child`);
+    for (const [k, v] of Object.entries(data)) env[`${from.prefix ?? ''}${k}`] = v;
+  }
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined) {
+      // Only variables defined before this one are expanded; anything else stays literal.
+      env[e.name] = e.value.replace(refPattern, (m, n: string) => env[n] ?? m);
+      continue;
+    }
+    const cm = e.valueFrom?.configMapKeyRef;
+    const sk = e.valueFrom?.secretKeyRef;
+    const value = cm
+      ? configMaps.get(cm.name ?? '')?.[cm.key]
+      : sk
+        ? secretData[sk.name ?? '']?.[sk.key]
+        : undefined;
+    const optional = cm?.optional ?? sk?.optional ?? false;
+    if (value === undefined && !optional) throw new Error(`${c.name}: ${e.name} refers to a missing key`);
+    if (value !== undefined) env[e.name] = value;
+  }
+  return env;
+}
+
+/** Names a container gets: its env entries and the keys of the ConfigMaps it takes whole. */
+function envNames(c: V1Container, configMaps: Map<string, Record<string, string>>): string[] {
+  const fromConfigMaps = (c.envFrom ?? []).flatMap((f) =>
+    Object.keys(configMaps.get(f.configMapRef?.name ?? '') ?? {}).map((k) => `${f.prefix ?? ''}${k}`),
+  );
+  return [...fromConfigMaps, ...(c.env ?? []).map((e) => e.name)];
+}
+
+function render(input: PipelineSpecInput, secretData = secrets) {
+  const spec = pipelineSpec.parse(input);
+  const children = desiredChildren(ref, spec);
+  const configMaps = new Map(
+    children
+      .filter((o): o is V1ConfigMap => o.kind === 'ConfigMap')
+      .map((cm) => [cm.metadata?.name ?? '', cm.data ?? {}]),
+  );
+  const container = (component: Component): V1Container => {
+    const d = children.find(
+      (o: KubernetesObject) => o.kind === 'Deployment' && o.metadata?.name === `shop-${component}`,
+    ) as V1Deployment | undefined;
+    const c = d?.spec?.template.spec?.containers[0];
+    if (!c) throw new Error(`no ${component} container`);
+    return c;
+  };
+  const envOf = (component: Component) => kubeletEnv(container(component), configMaps, secretData);
+  return { spec, children, configMaps, container, envOf };
+}
+
+const components: Component[] = ['producer', 'consumer', 'api'];
+
+describe('pod environment against the services’ env schemas', () => {
+  it.each(components)('%s: every variable set is one the service reads', (component) => {
+    const { container, configMaps } = render(base);
+    const c = container(component);
+    const keys = new Set(schemaKeys(schemas[component]));
+    // Secret parts that the kubelet composes into a URL are the only other variables allowed.
+    const composedFrom = new Set(
+      (c.env ?? []).flatMap((e) => [...(e.value ?? '').matchAll(refPattern)].map((m) => m[1] ?? '')),
+    );
+    const unread = envNames(c, configMaps).filter((n) => !keys.has(n) && !composedFrom.has(n));
+    expect(unread).toEqual([]);
+  });
+
+  it.each(components)('%s: the rendered environment parses with the service’s schema', (component) => {
+    const { envOf } = render(base);
+    expect(() => parseEnv(schemas[component], envOf(component))).not.toThrow();
+  });
+
+  it('gives the producer its source, filters, topics, identity and start position', () => {
+    const { spec, envOf } = render(base);
+    const cfg = parseEnv(producerEnvSchema, envOf('producer'));
+    expect(cfg).toMatchObject({
+      mysqlUrl: 'mysql://cdc:cdc-secret@mariadb.db.svc:3307/payments',
+      databases: ['payments'],
+      tables: ['packages', 'purchases', 'payments'],
+      brokers: ['kafka-0:9092', 'kafka-1:9092'],
+      topicPrefix: 'pay.eu',
+      partitions: 12,
+      replicationFactor: 3,
+      serverId: 4101,
+      name: producerName(spec),
+      startFrom: { kind: 'latest' },
+      snapshotMode: 'when_needed',
+      logLevel: 'debug',
+    });
+  });
+
+  it.each([
+    [{ kind: 'earliest' }, { kind: 'earliest' }],
+    [
+      { kind: 'timestamp', timestamp: '2026-11-25T10:00:00Z' },
+      { kind: 'timestamp', atMs: Date.parse('2026-11-25T10:00:00Z') },
+    ],
+    [
+      { kind: 'position', file: 'mysql-bin.000042', pos: 1234 },
+      { kind: 'position', file: 'mysql-bin.000042', pos: 1234 },
+    ],
+    [
+      { kind: 'gtid', gtid: '0-1-42,1-2-7' },
+      { kind: 'gtid', gtidSet: '0-1-42,1-2-7' },
+    ],
+  ] as const)('renders startFrom %o as the producer’s START_FROM', (startFrom, expected) => {
+    const { envOf } = render({ ...base, producer: { startFrom } });
+    const cfg = parseEnv(producerEnvSchema, envOf('producer'));
+    expect(cfg.startFrom).toEqual(expected);
+  });
+
+  it('gives the consumer the group, source database, app-user MySQL URL and Redis settings', () => {
+    const { spec, envOf } = render(base);
+    const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
+    expect(cfg).toMatchObject({
+      CONSUMER_GROUP: consumerGroup(spec),
+      SOURCE_DATABASE: 'payments',
+      MYSQL_URL: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
+      REDIS_URL: 'redis://redis.cache.svc:6379/0',
+      REDIS_KEY_PREFIX: 'pay-eu',
+      TOPIC_PREFIX: 'pay.eu',
+      KAFKA_BROKERS: ['kafka-0:9092', 'kafka-1:9092'],
+      TOPIC_PARTITIONS: 12,
+      TOPIC_REPLICATION_FACTOR: 3,
+    });
+  });
+
+  it('points the autoscaler at the group and topics the consumer pods use', () => {
+    const { spec, envOf } = render(base);
+    const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
+    const read = CACHED_TABLES.map((t) => topicName(cfg.TOPIC_PREFIX, cfg.SOURCE_DATABASE, t));
+    expect(consumerGroupOf(spec)).toEqual({ groupId: cfg.CONSUMER_GROUP, topics: read });
+  });
+
+  it('gives the api its MySQL URL, the consumer’s Redis keys, the JWT and webhook secrets', () => {
+    const { envOf } = render(base);
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    const consumer = parseEnv(consumerEnvSchema, envOf('consumer'));
+    expect(api).toMatchObject({
+      MYSQL_URL: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
+      REDIS_URL: consumer.REDIS_URL,
+      REDIS_KEY_PREFIX: consumer.REDIS_KEY_PREFIX,
+      AUTH_JWT_SECRET: 'j'.repeat(32),
+      WEBHOOK_SECRET: 'w'.repeat(16),
+      LOG_LEVEL: 'debug',
+    });
+  });
+
+  it('starts the api without a webhook secret when the auth Secret has none', () => {
+    const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    expect(api.WEBHOOK_SECRET).toBeUndefined();
+  });
+
+  it('takes the Redis URL from redis.secretName for the consumer and the api', () => {
+    const { envOf } = render({ ...base, redis: { secretName: 'shop-redis', keyPrefix: 'pay-eu' } });
+    for (const component of ['consumer', 'api'] as const) {
+      const cfg = parseEnv(schemas[component], envOf(component));
+      expect(cfg.REDIS_URL).toBe('redis://:redis-secret@redis.cache.svc:6379/1');
+    }
+  });
+
+  it('serves metrics and probes on the container port, on all interfaces', () => {
+    const { container, envOf } = render(base);
+    const listen = {
+      producer: () => {
+        const cfg = parseEnv(producerEnvSchema, envOf('producer'));
+        return { port: cfg.metricsPort, host: cfg.metricsHost };
+      },
+      consumer: () => {
+        const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
+        return { port: cfg.CONSUMER_METRICS_PORT, host: cfg.CONSUMER_METRICS_HOST };
+      },
+      api: () => {
+        const cfg = parseEnv(apiEnvSchema, envOf('api'));
+        return { port: cfg.API_PORT, host: cfg.API_HOST };
+      },
+    };
+    for (const component of components) {
+      const c = container(component);
+      const { port, host } = listen[component]();
+      expect(c.ports?.map((p) => p.containerPort)).toEqual([port]);
+      // The kubelet probes the pod IP: a service bound to 127.0.0.1 would never become ready.
+      expect(host).toBe('0.0.0.0');
+      const named = c.ports?.[0]?.name;
+      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
+        expect(probe?.httpGet?.port).toBe(named);
+      }
+    }
+  });
+
+  it('rolls a component only when its own environment changes', () => {
+    const hash = (input: PipelineSpecInput, component: Component) => {
+      const d = render(input).children.find((o) => o.metadata?.name === `shop-${component}`) as V1Deployment;
+      return d.spec?.template.metadata?.annotations?.['payments.example.com/config-hash'];
+    };
+    const moved = { ...base, producer: { startFrom: { kind: 'earliest' as const } } };
+    expect(hash(moved, 'producer')).not.toBe(hash(base, 'producer'));
+    expect(hash(moved, 'api')).toBe(hash(base, 'api'));
+    expect(hash(moved, 'consumer')).toBe(hash(base, 'consumer'));
+    const verbose = { ...base, logLevel: 'trace' as const };
+    for (const component of components) expect(hash(verbose, component)).not.toBe(hash(base, component));
+  });
+});

@@ -1,0 +1,156 @@
+import type { z } from 'zod';
+import type { apiEnvSchema } from '../runtime/api/config.ts';
+import type { consumerEnvSchema } from '../runtime/consumer/config.ts';
+import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import type { producerEnvSchema } from '../runtime/producer/config.ts';
+import type { Component } from './labels.ts';
+import { consumerGroup, producerName } from './naming.ts';
+
+/**
+ * The environment of each component's container, written against the service's own env schema:
+ * a variable's name must be a key of that schema (a typo or a renamed variable fails the typecheck),
+ * and operator/children.test.ts parses what the kubelet would build with the schema itself.
+ */
+
+/** Names a service reads: the keys of its zod env schema's input. */
+type EnvName<S extends z.ZodType> = keyof z.input<S> & string;
+export type ProducerEnvName = EnvName<typeof producerEnvSchema>;
+export type ConsumerEnvName = EnvName<typeof consumerEnvSchema>;
+export type ApiEnvName = EnvName<typeof apiEnvSchema>;
+
+/** Secret values that only exist to be composed into a URL by the kubelet; no service reads them. */
+type CredentialPart = 'MYSQL_USER' | 'MYSQL_PASSWORD' | 'MYSQL_CDC_USER' | 'MYSQL_CDC_PASSWORD';
+
+export type SecretRef = { name: string; key: string; optional?: boolean };
+
+/**
+ * One variable, in the order the container gets them (the kubelet expands `$(VAR)` only for
+ * variables defined earlier): a non-secret setting (served from the pipeline's ConfigMap), a key of
+ * one of the user's Secrets, or a value the kubelet composes from earlier ones.
+ */
+export type EnvEntry<N extends string> =
+  | { name: N; setting: string }
+  | { name: N | CredentialPart; secret: SecretRef }
+  | { name: N; composed: string };
+
+export const API_PORT = 8080;
+export const METRICS_PORT = 9464;
+/** The kubelet probes and Prometheus scrapes the pod IP, so every server listens on all interfaces. */
+const ALL_INTERFACES = '0.0.0.0';
+
+/** spec.producer.startFrom as the producer's START_FROM (`kind[:value]`, runtime/producer/start-from.ts). */
+export function startFromEnv(sf: PipelineSpec['producer']['startFrom']): string {
+  const need = <T>(v: T | undefined, field: string): T => {
+    if (v === undefined) throw new Error(`startFrom.${field} is required when kind is ${sf.kind}`);
+    return v;
+  };
+  switch (sf.kind) {
+    case 'earliest':
+    case 'latest':
+      return sf.kind;
+    case 'timestamp':
+      return `timestamp:${need(sf.timestamp, 'timestamp')}`;
+    case 'position':
+      return `position:${need(sf.file, 'file')}:${need(sf.pos, 'pos')}`;
+    case 'gtid':
+      return `gtid:${need(sf.gtid, 'gtid')}`;
+  }
+}
+
+/**
+ * A MySQL URL composed by the kubelet from the credentials Secret, so no secret value passes through
+ * the operator or a ConfigMap (passwords must therefore be URL-safe; see docs/operator.md).
+ */
+function mysqlUrlEntries<N extends string>(
+  spec: PipelineSpec,
+  name: N,
+  user: CredentialPart,
+  password: CredentialPart,
+  keys: { user: string; password: string },
+): EnvEntry<N>[] {
+  const secret = spec.mysql.credentialsSecret;
+  const { host, port, database } = spec.mysql;
+  return [
+    { name: user, secret: { name: secret, key: keys.user } },
+    { name: password, secret: { name: secret, key: keys.password } },
+    { name, composed: `mysql://$(${user}):$(${password})@${host}:${port}/${database}` },
+  ];
+}
+
+/** The application user's MYSQL_URL (consumer rebuilds, api). */
+const appMysqlUrl = (spec: PipelineSpec) =>
+  mysqlUrlEntries(spec, 'MYSQL_URL', 'MYSQL_USER', 'MYSQL_PASSWORD', {
+    user: 'username',
+    password: 'password',
+  });
+
+function redisEntries(spec: PipelineSpec): EnvEntry<'REDIS_URL' | 'REDIS_KEY_PREFIX'>[] {
+  const url: EnvEntry<'REDIS_URL'> = spec.redis.secretName
+    ? { name: 'REDIS_URL', secret: { name: spec.redis.secretName, key: 'url' } }
+    : { name: 'REDIS_URL', setting: spec.redis.url ?? '' };
+  // Set for both the consumer and the api: they must read and write the same keys.
+  return [url, { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
+}
+
+export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {
+  return [
+    { name: 'LOG_LEVEL', setting: spec.logLevel },
+    ...mysqlUrlEntries(spec, 'MYSQL_CDC_URL', 'MYSQL_CDC_USER', 'MYSQL_CDC_PASSWORD', {
+      user: 'cdcUsername',
+      password: 'cdcPassword',
+    }),
+    { name: 'PRODUCER_DATABASES', setting: spec.mysql.database },
+    { name: 'PRODUCER_TABLES', setting: spec.mysql.tables.join(',') },
+    { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
+    { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },
+    { name: 'TOPIC_REPLICATION_FACTOR', setting: String(spec.kafka.replicationFactor) },
+    { name: 'PRODUCER_SERVER_ID', setting: String(spec.mysql.serverId) },
+    { name: 'PRODUCER_NAME', setting: producerName(spec) },
+    { name: 'START_FROM', setting: startFromEnv(spec.producer.startFrom) },
+    { name: 'SNAPSHOT_MODE', setting: spec.producer.snapshot },
+    { name: 'PRODUCER_METRICS_PORT', setting: String(METRICS_PORT) },
+    { name: 'PRODUCER_METRICS_HOST', setting: ALL_INTERFACES },
+  ];
+}
+
+export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
+  return [
+    { name: 'LOG_LEVEL', setting: spec.logLevel },
+    ...appMysqlUrl(spec),
+    { name: 'SOURCE_DATABASE', setting: spec.mysql.database },
+    ...redisEntries(spec),
+    { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
+    { name: 'CONSUMER_GROUP', setting: consumerGroup(spec) },
+    { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },
+    { name: 'TOPIC_REPLICATION_FACTOR', setting: String(spec.kafka.replicationFactor) },
+    { name: 'CONSUMER_METRICS_PORT', setting: String(METRICS_PORT) },
+    { name: 'CONSUMER_METRICS_HOST', setting: ALL_INTERFACES },
+  ];
+}
+
+export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
+  const auth = spec.api.authSecret;
+  return [
+    { name: 'LOG_LEVEL', setting: spec.logLevel },
+    ...appMysqlUrl(spec),
+    ...redisEntries(spec),
+    { name: 'AUTH_JWT_SECRET', secret: { name: auth, key: 'jwtSecret' } },
+    // Optional key: without it the api answers webhook calls with an explicit "not configured".
+    { name: 'WEBHOOK_SECRET', secret: { name: auth, key: 'webhookSecret', optional: true } },
+    { name: 'API_PORT', setting: String(API_PORT) },
+    { name: 'API_HOST', setting: ALL_INTERFACES },
+  ];
+}
+
+export function componentEnv(spec: PipelineSpec, component: Component): EnvEntry<string>[] {
+  switch (component) {
+    case 'producer':
+      return producerEnv(spec);
+    case 'consumer':
+      return consumerEnv(spec);
+    case 'api':
+      return apiEnv(spec);
+  }
+}

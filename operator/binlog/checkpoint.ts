@@ -1,4 +1,4 @@
-import type { ResumePosition } from './validate.ts';
+import type { ResumePosition } from '../../runtime/core/binlog/validate.ts';
 
 /**
  * The producer's durable checkpoint as the operator sees it. The producer owns the storage; the

@@ -1,3 +1,5 @@
+import { readServerBinlogState, type ServerBinlogState } from '../../runtime/core/binlog/server.ts';
+import { type PositionVerdict, validatePosition } from '../../runtime/core/binlog/validate.ts';
 import type {
   PipelineCondition,
   PipelineSpec,
@@ -8,9 +10,8 @@ import { type Checkpoint, type CheckpointStore, samePosition } from './checkpoin
 import { secondsBehindSource } from './lag.ts';
 import type { BinlogMetrics } from './metrics.ts';
 import { begin, type ProcedureState, type StepEvent, startFromKey, step } from './procedure.ts';
+import { SPEC_REMEDIES } from './remedies.ts';
 import { resolveStartFrom } from './resolve.ts';
-import { readServerBinlogState, type ServerBinlogState } from './server.ts';
-import { type PositionVerdict, validatePosition } from './validate.ts';
 
 export type PipelineKey = { namespace: string; name: string };
 type Condition = Omit<PipelineCondition, 'lastTransitionTime' | 'type'> & { type: 'BinlogPositionValid' };
@@ -171,7 +172,7 @@ export function createBinlogDuty(deps: {
       else if (checkpointError !== undefined) condition = unknown('CheckpointUnreadable', checkpointError);
       else if (!cp || !server)
         condition = unknown('NoCheckpoint', 'the producer has not written a checkpoint yet');
-      else condition = fromVerdict(validatePosition(cp.position, server), spec);
+      else condition = fromVerdict(validatePosition(cp.position, server, SPEC_REMEDIES), spec);
       if (condition.status === 'False' && condition.reason !== 'StartFromRefused') {
         warnOnce(key, events, JSON.stringify(cp?.position ?? null), condition.reason, condition.message);
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { ServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { secondsBehindSource } from './lag.ts';
-import type { ServerBinlogState } from './server.ts';
 
 const server: ServerBinlogState = {
   flavor: 'mariadb',

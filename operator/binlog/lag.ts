@@ -1,6 +1,6 @@
+import { mariaDomainsBehind, parseMariaPos } from '../../runtime/core/binlog/gtid.ts';
+import type { ServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { mariaDomainsBehind, parseMariaPos } from './gtid.ts';
-import type { ServerBinlogState } from './server.ts';
 
 /**
  * Seconds the producer's checkpoint is behind the source. Caught up (checkpoint at the server's

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ResumePosition } from '../../runtime/core/binlog/validate.ts';
 import { samePosition } from './checkpoint.ts';
 import { begin, type ProcedureState, type Step, startFromKey, step, type Target } from './procedure.ts';
-import type { ResumePosition } from './validate.ts';
 
 const oldKey = startFromKey({ kind: 'latest' });
 const newKey = startFromKey({ kind: 'position', file: 'mariadb-bin.000007', pos: 1234 });

@@ -1,4 +1,4 @@
-import type { ResumePosition } from './validate.ts';
+import type { ResumePosition } from '../../runtime/core/binlog/validate.ts';
 
 /**
  * Changing where the producer reads from, safely: the checkpoint may only be rewritten while no

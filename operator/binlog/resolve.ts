@@ -1,7 +1,16 @@
+import {
+  isEventBoundary,
+  readServerBinlogState,
+  type ServerBinlogState,
+} from '../../runtime/core/binlog/server.ts';
+import {
+  type PositionVerdict,
+  type ResumePosition,
+  validatePosition,
+} from '../../runtime/core/binlog/validate.ts';
 import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import type { Pool } from '../../runtime/core/db/pool.ts';
-import { readServerBinlogState, type ServerBinlogState } from './server.ts';
-import { type PositionVerdict, type ResumePosition, validatePosition } from './validate.ts';
+import { SPEC_REMEDIES } from './remedies.ts';
 
 export type StartFrom = PipelineSpec['producer']['startFrom'];
 
@@ -51,7 +60,7 @@ export async function resolveStartFrom(
   const state = await readServerBinlogState(pool);
   const position = await concretePosition(pool, startFrom, state);
   if ('verdict' in position) return { ok: false, verdict: position.verdict };
-  const verdict = validatePosition(position, state);
+  const verdict = validatePosition(position, state, SPEC_REMEDIES);
   if (!verdict.valid) return { ok: false, verdict };
   if (position.file !== undefined && position.pos !== undefined) {
     const boundary = await isEventBoundary(pool, position.file, position.pos);
@@ -114,16 +123,4 @@ async function gtidAt(
   const [result] = await pool.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]);
   const g = (result as Row[])[0]?.g;
   return typeof g === 'string' && g.length > 0 ? g : null;
-}
-
-async function isEventBoundary(pool: Pool, file: string, pos: number): Promise<boolean> {
-  try {
-    // Reading one event from `pos` fails with "Wrong offset" unless an event starts there (the head
-    // itself is a boundary: it returns no rows).
-    await pool.query(`SHOW BINLOG EVENTS IN ${pool.escape(file)} FROM ${Number(pos)} LIMIT 1`);
-    return true;
-  } catch (err) {
-    if (/wrong offset/i.test((err as Error).message)) return false;
-    throw err;
-  }
 }

@@ -1,8 +1,8 @@
 // Binlog position validation against the real MariaDB: positions the server has, positions it never
 // had, and positions whose binlog file was really purged (PURGE BINARY LOGS).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readServerBinlogState } from '../../operator/binlog/server.ts';
-import { validatePosition } from '../../operator/binlog/validate.ts';
+import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
+import { validatePosition } from '../../runtime/core/binlog/validate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 

@@ -3,7 +3,7 @@
 import ZongJi, { type WriteRowsEvent } from '@vlasky/zongji';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStartFrom } from '../../operator/binlog/resolve.ts';
-import { readServerBinlogState } from '../../operator/binlog/server.ts';
+import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 

@@ -1,4 +1,4 @@
-import type { Pool } from '../../runtime/core/db/pool.ts';
+import type { Pool } from '../db/pool.ts';
 import type { GtidFlavor } from './gtid.ts';
 
 export type BinlogFile = { name: string; size: number };
@@ -65,4 +65,17 @@ export async function readServerBinlogState(pool: Pool): Promise<ServerBinlogSta
     gtidPurged = String(g?.purged ?? '');
   }
   return { flavor, files, head, gtidExecuted, gtidPurged, nowMs: Math.round(Number(version?.now_ms)) };
+}
+
+/** Whether an event starts at `file`:`pos` (a resume must not land inside an event). */
+export async function isEventBoundary(pool: Pool, file: string, pos: number): Promise<boolean> {
+  try {
+    // Reading one event from `pos` fails with "Wrong offset" unless an event starts there (the head
+    // itself is a boundary: it returns no rows).
+    await pool.query(`SHOW BINLOG EVENTS IN ${pool.escape(file)} FROM ${Number(pos)} LIMIT 1`);
+    return true;
+  } catch (err) {
+    if (/wrong offset/i.test((err as Error).message)) return false;
+    throw err;
+  }
 }

@@ -108,3 +108,15 @@ describe('validatePosition (MySQL)', () => {
     expect(validatePosition({ gtid: `${U}:x` }, mysql)).toMatchObject({ reason: 'GtidMalformed' });
   });
 });
+
+describe('validatePosition remedies', () => {
+  it("uses the caller's remedies, so each component names its own settings", () => {
+    const remedies = { purged: 'take a new snapshot', notFound: 'pick another position' };
+    expect(validatePosition({ gtid: '0-1-39' }, maria, remedies)).toMatchObject({
+      remedy: 'take a new snapshot',
+    });
+    expect(validatePosition({ gtid: '0-1-91' }, maria, remedies)).toMatchObject({
+      remedy: 'pick another position',
+    });
+  });
+});

@@ -17,13 +17,25 @@ export type PositionVerdict =
   | { valid: true; message: string }
   | { valid: false; reason: InvalidReason; message: string; remedy: string; purged: boolean };
 
-const PURGED_REMEDY =
-  'the events after this position are gone from the server: set spec.producer.snapshot to when_needed ' +
-  'to re-snapshot and continue from the head, or set spec.producer.startFrom to earliest, latest or a ' +
-  'position the server still has (SHOW BINARY LOGS)';
-const NOT_FOUND_REMEDY =
-  'the position does not exist on this server (another server, a typo, or a position not written yet): ' +
-  'set spec.producer.startFrom to a file listed by SHOW BINARY LOGS, a GTID up to @@gtid_binlog_pos, or earliest/latest';
+/**
+ * What to tell the operator of the caller when a position is unusable, in the caller's own terms
+ * (pipeline spec fields for the operator, environment variables for the producer).
+ */
+export type PositionRemedies = {
+  /** The events after the position were purged: only a new snapshot (or another start) helps. */
+  purged: string;
+  /** The position never existed on this server (another server, a typo, not written yet). */
+  notFound: string;
+};
+
+export const GENERIC_REMEDIES: PositionRemedies = {
+  purged:
+    'the events after this position are gone from the server: re-snapshot and continue from the head, ' +
+    'or start from a position the server still has (SHOW BINARY LOGS)',
+  notFound:
+    'the position does not exist on this server (another server, a typo, or a position not written yet): ' +
+    'start from a file listed by SHOW BINARY LOGS, a GTID the server has executed, or earliest/latest',
+};
 
 /** `mariadb-bin.000042` → ['mariadb-bin', 42]; binlog names are <basename>.<sequence>. */
 function splitName(name: string): [string, number] | undefined {
@@ -35,6 +47,7 @@ function checkFile(
   file: string,
   pos: number | undefined,
   state: ServerBinlogState,
+  remedies: PositionRemedies,
 ): PositionVerdict | undefined {
   const found = state.files.find((f) => f.name === file);
   if (found) {
@@ -43,7 +56,7 @@ function checkFile(
         valid: false,
         reason: 'PositionBeyondEnd',
         message: `position ${file}:${pos} is outside the file (4..${found.size})`,
-        remedy: NOT_FOUND_REMEDY,
+        remedy: remedies.notFound,
         purged: false,
       };
     }
@@ -56,7 +69,7 @@ function checkFile(
       valid: false,
       reason: 'BinlogFilePurged',
       message: `binlog file ${file} has been purged (oldest on the server: ${state.files[0]?.name})`,
-      remedy: PURGED_REMEDY,
+      remedy: remedies.purged,
       purged: true,
     };
   }
@@ -64,12 +77,16 @@ function checkFile(
     valid: false,
     reason: 'BinlogFileNotFound',
     message: `binlog file ${file} is not on the server (it has ${state.files[0]?.name} … ${state.head.file})`,
-    remedy: NOT_FOUND_REMEDY,
+    remedy: remedies.notFound,
     purged: false,
   };
 }
 
-function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | undefined {
+function checkGtid(
+  gtid: string,
+  state: ServerBinlogState,
+  remedies: PositionRemedies,
+): PositionVerdict | undefined {
   try {
     if (state.flavor === 'mariadb') {
       const pos = parseMariaPos(gtid);
@@ -80,7 +97,7 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
           valid: false,
           reason: 'GtidPurged',
           message: `GTID ${gtid} is older than what the binlogs still hold (${state.gtidPurged} at the start of ${state.files[0]?.name}; domains ${purgedDomains.join(', ')})`,
-          remedy: PURGED_REMEDY,
+          remedy: remedies.purged,
           purged: true,
         };
       }
@@ -91,7 +108,7 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
           valid: false,
           reason: 'GtidNotOnServer',
           message: `GTID ${gtid} is ahead of the server (@@gtid_binlog_pos ${state.gtidExecuted || '(empty)'}; domains ${ahead.join(', ')})`,
-          remedy: NOT_FOUND_REMEDY,
+          remedy: remedies.notFound,
           purged: false,
         };
       }
@@ -103,7 +120,7 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
         valid: false,
         reason: 'GtidPurged',
         message: `GTID set ${gtid} lacks transactions the server has purged (@@gtid_purged ${state.gtidPurged})`,
-        remedy: PURGED_REMEDY,
+        remedy: remedies.purged,
         purged: true,
       };
     }
@@ -112,7 +129,7 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
         valid: false,
         reason: 'GtidNotOnServer',
         message: `GTID set ${gtid} has transactions the server never executed (@@gtid_executed ${state.gtidExecuted})`,
-        remedy: NOT_FOUND_REMEDY,
+        remedy: remedies.notFound,
         purged: false,
       };
     }
@@ -123,7 +140,7 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
       valid: false,
       reason: 'GtidMalformed',
       message: err.message,
-      remedy: NOT_FOUND_REMEDY,
+      remedy: remedies.notFound,
       purged: false,
     };
   }
@@ -133,22 +150,26 @@ function checkGtid(gtid: string, state: ServerBinlogState): PositionVerdict | un
  * Whether the server can still stream every event after `position`. Purge is told apart from "never
  * existed" because the remedies differ: only a purge can be fixed by a new snapshot.
  */
-export function validatePosition(position: ResumePosition, state: ServerBinlogState): PositionVerdict {
+export function validatePosition(
+  position: ResumePosition,
+  state: ServerBinlogState,
+  remedies: PositionRemedies = GENERIC_REMEDIES,
+): PositionVerdict {
   const hasGtid = typeof position.gtid === 'string' && position.gtid.length > 0;
   if (!hasGtid && position.file === undefined) {
     return {
       valid: false,
       reason: 'NoPosition',
       message: 'neither a GTID nor a binlog file was given',
-      remedy: NOT_FOUND_REMEDY,
+      remedy: remedies.notFound,
       purged: false,
     };
   }
   const failures = [
-    position.file !== undefined ? checkFile(position.file, position.pos, state) : undefined,
-    hasGtid ? checkGtid(position.gtid as string, state) : undefined,
+    position.file !== undefined ? checkFile(position.file, position.pos, state, remedies) : undefined,
+    hasGtid ? checkGtid(position.gtid as string, state, remedies) : undefined,
   ].filter((v): v is Exclude<PositionVerdict, { valid: true }> => v !== undefined);
-  // A purge is reported first: it is the one with a remedy the operator can apply itself.
+  // A purge is reported first: it is the one a new snapshot can repair.
   const failure = failures.find((f) => f.purged) ?? failures[0];
   if (failure) return failure;
   const where = [

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from './checkpoint.ts';
-import { advanceGtidPosition, initialCheckpoint, isPurgedError, readerStartOf } from './pipeline.ts';
+import { advanceGtidPosition, initialCheckpoint, readerStartOf } from './pipeline.ts';
+import { isPurgedError } from './position-errors.ts';
 
 const cp = (over: Partial<Checkpoint>): Checkpoint => ({
   v: 1,

@@ -3,25 +3,10 @@ import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/read
 import { recordsOf, type SourceIdentity } from './change-events.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import { BinlogPurgedError, isPurgedError } from './position-errors.ts';
 import type { SourceInfo } from './preflight.ts';
 import type { Publisher } from './publisher.ts';
 import type { StartFrom } from './start-from.ts';
-
-export class BinlogPurgedError extends Error {
-  constructor(cause: unknown) {
-    super(
-      'the binlog position to resume from is no longer on the server (purged). Remedy: set SNAPSHOT_MODE=when_needed to re-snapshot the tables and continue, or rewrite the checkpoint (writeCheckpoint) to a position that exists',
-      { cause },
-    );
-    this.name = 'BinlogPurgedError';
-  }
-}
-
-/** Error 1236 (ER_MASTER_FATAL_ERROR_READING_BINLOG): the requested position/GTID is gone. */
-export function isPurgedError(err: unknown): boolean {
-  const e = err as { errno?: number; message?: string } | null;
-  return e?.errno === 1236 || /could not find (first log file|gtid state)|purged/i.test(e?.message ?? '');
-}
 
 /** Where to start reading for a checkpoint: GTID-based when it has one, file/position otherwise. */
 export function readerStartOf(cp: Checkpoint): ReaderStart {
@@ -157,7 +142,13 @@ export class Streamer {
       // the reader stopped, so the restart neither skips nor repeats anything.
       await this.publisher.flush();
       if (this.stopping) return;
-      if (isPurgedError(err)) throw new BinlogPurgedError(err);
+      // Second line of defence: the position was checked before streaming, but may have been purged
+      // since (or purged while the stream was down).
+      if (isPurgedError(err)) {
+        throw new BinlogPurgedError('ServerRefused', `the server refused the stream: ${err.message}`, {
+          cause: err,
+        });
+      }
       attempt++;
       this.metrics.reconnects.inc();
       const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));

@@ -5,13 +5,9 @@ import { readCheckpoint } from './checkpoint.ts';
 import { type ProducerConfig, tableSelected } from './config.ts';
 import { acquirePipelineLock } from './lock.ts';
 import type { ProducerMetrics } from './metrics.ts';
-import {
-  BinlogPurgedError,
-  initialCheckpoint,
-  readerStartOf,
-  readerStartOfStartFrom,
-  Streamer,
-} from './pipeline.ts';
+import { initialCheckpoint, readerStartOf, readerStartOfStartFrom, Streamer } from './pipeline.ts';
+import { checkPositionOnServer, resumePositionOf } from './position-check.ts';
+import { BinlogPositionUnavailableError } from './position-errors.ts';
 import { checkSource } from './preflight.ts';
 import { Publisher, type PublisherOptions } from './publisher.ts';
 import { runSnapshot } from './snapshot.ts';
@@ -92,13 +88,26 @@ export async function startProducer(
     if (checkpoint?.snapshot) {
       log.info({ checkpoint }, 'resuming the interrupted snapshot');
       checkpoint = await runSnapshot({ cfg, publisher, src, log, metrics, resume: checkpoint });
-    } else if (checkpoint) {
+    }
+    if (checkpoint) {
       log.info({ checkpoint }, 'resuming from checkpoint');
+      const problem = await checkPositionOnServer(cfg.mysqlUrl, resumePositionOf(checkpoint));
+      if (problem) {
+        if (cfg.snapshotMode !== 'when_needed') throw problem;
+        log.warn(
+          { err: problem },
+          'checkpoint position unavailable: re-snapshotting (SNAPSHOT_MODE=when_needed)',
+        );
+        checkpoint = await runSnapshot({ cfg, publisher, src, log, metrics });
+      }
     } else if (cfg.snapshotMode !== 'never') {
       checkpoint = await runSnapshot({ cfg, publisher, src, log, metrics });
     } else {
       const initial = initialCheckpoint(cfg.startFrom, source);
       if (initial) {
+        // A START_FROM the server cannot serve is refused before it becomes the checkpoint.
+        const problem = await checkPositionOnServer(cfg.mysqlUrl, resumePositionOf(initial));
+        if (problem) throw problem;
         publisher.enqueue({ records: [], progress: initial });
         await publisher.flush();
         checkpoint = initial;
@@ -146,10 +155,15 @@ export async function startProducer(
           await Promise.race([streamer.run(first), fatal]);
           return;
         } catch (err) {
-          if (!(err instanceof BinlogPurgedError) || cfg.snapshotMode !== 'when_needed' || stopped) throw err;
+          if (
+            !(err instanceof BinlogPositionUnavailableError) ||
+            cfg.snapshotMode !== 'when_needed' ||
+            stopped
+          )
+            throw err;
           log.warn(
             { err },
-            'checkpoint position purged from the binlog: re-snapshotting (SNAPSHOT_MODE=when_needed)',
+            'binlog position purged while streaming: re-snapshotting (SNAPSHOT_MODE=when_needed)',
           );
           const cp = await runSnapshot({ cfg, publisher, src, log, metrics });
           first = { start: readerStartOf(cp), checkpoint: cp };

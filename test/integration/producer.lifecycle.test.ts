@@ -1,11 +1,12 @@
 // One active producer per pipeline (a second instance waits for the lock, then takes over) and
-// surviving a broken binlog connection or a purged checkpoint position, against the real MariaDB and Kafka.
+// surviving a broken binlog connection, refusing (or re-snapshotting past) a checkpoint position the
+// server cannot serve, against the real MariaDB and Kafka.
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import { type Checkpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { lockName } from '../../runtime/producer/lock.ts';
-import { BinlogPurgedError } from '../../runtime/producer/pipeline.ts';
+import { BinlogPositionNotOnServerError, BinlogPurgedError } from '../../runtime/producer/position-errors.ts';
 import { requireEnv } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
@@ -124,7 +125,7 @@ describe('producer: lock and reconnect', () => {
   });
 });
 
-describe('producer: checkpoint position purged from the binlog', () => {
+describe('producer: checkpoint position the server cannot serve', () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
@@ -137,38 +138,93 @@ describe('producer: checkpoint position purged from the binlog', () => {
     await db?.drop();
   });
 
-  const purgedCheckpoint = (cfg: ProducerConfig) =>
+  const checkpointAt = (cfg: ProducerConfig, at: Pick<Checkpoint, 'gtid' | 'file' | 'pos'>) =>
     writeCheckpoint(
       { brokers: brokers(), topicPrefix: cfg.topicPrefix, name: cfg.name },
-      {
-        v: 1,
-        gtid: '9-2-1', // a domain the binlog never had: the server answers exactly as for a purged one
-
-        file: 'mariadb-bin.000001',
-        pos: 4,
-        partial: null,
-        source_ts_ms: 0,
-        ts_ms: Date.now(),
-      },
+      { v: 1, ...at, partial: null, source_ts_ms: 0, ts_ms: Date.now() },
     );
 
-  it('fails loudly with the remedy, or re-snapshots with SNAPSHOT_MODE=when_needed', async () => {
-    const strict = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'never' });
-    await purgedCheckpoint(strict);
-    const p = await runProducer(strict);
-    const err = await p.done.then(
-      () => null,
+  const binlogs = async () => {
+    const [files] = await db.admin.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+    const [gtids] = await db.admin.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
+    const g = gtids[0];
+    const oldest = String(files[0]?.Log_name);
+    return { oldest, basename: oldest.replace(/\.\d+$/, ''), gtid: String(g?.pos ?? '') };
+  };
+
+  /** The error startProducer refuses with; a producer that starts instead is stopped and null returned. */
+  const refusal = async (cfg: ProducerConfig) => {
+    const started = Date.now();
+    const err = await runProducer(cfg).then(
+      async (p) => {
+        await p.stop();
+        return null;
+      },
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(BinlogPurgedError);
-    expect(String((err as Error).message)).toMatch(/SNAPSHOT_MODE=when_needed/);
-    await deleteTopics(strict.topicPrefix).catch(() => undefined);
+    // Refused before streaming: no waiting on a server that would accept the GTID and wait for it.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    return err;
+  };
 
-    const healing = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'when_needed' });
-    await purgedCheckpoint(healing);
-    const q = await runProducer(healing);
+  it('refuses a GTID this server never had, with the remedy (a fresh server would wait for it forever)', async () => {
+    const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'never' });
     try {
-      const topic = `${healing.topicPrefix}.${db.name}.kept`;
+      const { gtid, oldest } = await binlogs();
+      // Everything the server has, plus a domain it never had.
+      const domain = 4_000_000_000 + Math.floor(Math.random() * 1000);
+      await checkpointAt(cfg, {
+        gtid: [gtid, `${domain}-2-1`].filter(Boolean).join(','),
+        file: oldest,
+        pos: 4,
+      });
+      const err = await refusal(cfg);
+      expect(err).toBeInstanceOf(BinlogPositionNotOnServerError);
+      expect(err).toMatchObject({ reason: 'GtidNotOnServer' });
+      expect(String((err as Error).message)).toMatch(
+        /does not exist on this server.*SNAPSHOT_MODE=when_needed/,
+      );
+    } finally {
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    }
+  });
+
+  it('refuses a file/pos checkpoint in a binlog file older than the oldest one left (purged)', async () => {
+    const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'never' });
+    try {
+      const { basename } = await binlogs();
+      await checkpointAt(cfg, { gtid: null, file: `${basename}.000000`, pos: 4 });
+      const err = await refusal(cfg);
+      expect(err).toBeInstanceOf(BinlogPurgedError);
+      expect(err).toMatchObject({ reason: 'BinlogFilePurged' });
+      expect(String((err as Error).message)).toMatch(/SNAPSHOT_MODE=when_needed/);
+    } finally {
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    }
+  });
+
+  it('refuses a file/pos checkpoint that is not the start of an event', async () => {
+    const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'never' });
+    try {
+      const { oldest } = await binlogs();
+      await checkpointAt(cfg, { gtid: null, file: oldest, pos: 5 }); // inside the file header event
+      const err = await refusal(cfg);
+      expect(err).toBeInstanceOf(BinlogPositionNotOnServerError);
+      expect(err).toMatchObject({ reason: 'NotAnEventStart' });
+    } finally {
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    }
+  });
+
+  it('re-snapshots with SNAPSHOT_MODE=when_needed and then streams', async () => {
+    const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept', SNAPSHOT_MODE: 'when_needed' });
+    // A domain the binlog never had: "never existed" on a fresh server, "purged" once the server's
+    // oldest binlog no longer starts empty; either way the position cannot be served.
+    const { oldest } = await binlogs();
+    await checkpointAt(cfg, { gtid: '9-2-1', file: oldest, pos: 4 });
+    const q = await runProducer(cfg);
+    try {
+      const topic = `${cfg.topicPrefix}.${db.name}.kept`;
       const snap = await readTopic(topic, (m) => m.length >= 2, 60_000);
       expect(idsOf(snap)).toEqual([1, 2]);
       await waitFor('streaming after the snapshot', () => q.isReady(), 30_000);
@@ -176,7 +232,7 @@ describe('producer: checkpoint position purged from the binlog', () => {
       expect(idsOf(await readTopic(topic, (m) => m.length >= 3))).toEqual([1, 2, 3]);
     } finally {
       await q.stop();
-      await deleteTopics(healing.topicPrefix).catch(() => undefined);
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
     }
-  }, 120_000);
+  }, 90_000);
 });

@@ -33,7 +33,13 @@ const ROWS = 4000;
 const MAX_IN_FLIGHT = 64;
 
 loadStackEnv();
-const pipeline = await startPipeline({ services: ['producer', 'consumer'], partitions: 3 });
+// Producer tuning variables (PRODUCER_LINGER_MS, PRODUCER_BATCH_RECORDS, ...) pass through for comparisons.
+const producerEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    (e): e is [string, string] => e[0].startsWith('PRODUCER_') && e[1] !== undefined,
+  ),
+);
+const pipeline = await startPipeline({ services: ['producer', 'consumer'], partitions: 3, producerEnv });
 const redisUrl = need('REDIS_URL');
 const admin = new Redis(redisUrl);
 const subscriber = new Redis(redisUrl);

@@ -33,11 +33,10 @@ const ROWS = 4000;
 const MAX_IN_FLIGHT = 64;
 
 loadStackEnv();
-// Producer tuning variables (PRODUCER_LINGER_MS, PRODUCER_BATCH_RECORDS, ...) pass through for comparisons.
+// Producer tuning variables pass through for same-run comparisons (not the stack's ports or ids).
+const TUNING = ['PRODUCER_LINGER_MS', 'PRODUCER_BATCH_RECORDS', 'PRODUCER_MAX_QUEUED_RECORDS'];
 const producerEnv = Object.fromEntries(
-  Object.entries(process.env).filter(
-    (e): e is [string, string] => e[0].startsWith('PRODUCER_') && e[1] !== undefined,
-  ),
+  TUNING.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
 );
 const pipeline = await startPipeline({ services: ['producer', 'consumer'], partitions: 3, producerEnv });
 const redisUrl = need('REDIS_URL');

@@ -2,11 +2,17 @@
 // surviving a broken binlog connection, refusing (or re-snapshotting past) a checkpoint position the
 // server cannot serve, against the real MariaDB and Kafka.
 import mysql from 'mysql2/promise';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../runtime/core/logger.ts';
+import { BinlogReader } from '../../runtime/producer/binlog/reader.ts';
 import { type Checkpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { lockName } from '../../runtime/producer/lock.ts';
+import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
+import { Streamer } from '../../runtime/producer/pipeline.ts';
 import { BinlogPositionNotOnServerError, BinlogPurgedError } from '../../runtime/producer/position-errors.ts';
+import { Publisher } from '../../runtime/producer/publisher.ts';
 import { requireEnv } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
@@ -212,6 +218,56 @@ describe('producer: checkpoint position the server cannot serve', () => {
       expect(err).toBeInstanceOf(BinlogPositionNotOnServerError);
       expect(err).toMatchObject({ reason: 'NotAnEventStart' });
     } finally {
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    }
+  });
+
+  it('keeps error 1236 from the stream as the second line: a position gone when the reader connects', async () => {
+    const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept' });
+    const log = createLogger('producer-test', cfg.logLevel);
+    const metrics = createProducerMetrics(new Registry());
+    const publisher = new Publisher({
+      brokers: cfg.brokers,
+      name: cfg.name,
+      topicPrefix: cfg.topicPrefix,
+      partitions: cfg.partitions,
+      replicationFactor: cfg.replicationFactor,
+      batchRecords: cfg.batchRecords,
+      lingerMs: cfg.lingerMs,
+      maxQueuedRecords: cfg.maxQueuedRecords,
+      log,
+      metrics,
+    });
+    const reader = new BinlogReader({
+      mysqlUrl: cfg.mysqlUrl,
+      serverId: cfg.serverId,
+      databases: cfg.databases,
+      tableSelected: () => true,
+      ops: cfg.ops,
+      log,
+    });
+    const src = { name: cfg.name, serverId: 0, topicPrefix: cfg.topicPrefix };
+    const streamer = new Streamer({ reader, publisher, src, log, metrics });
+    // Any other outcome would be retried forever: stop after a while so the test fails instead.
+    const giveUp = setTimeout(() => void streamer.stop(), 20_000);
+    try {
+      await publisher.init();
+      const { basename } = await binlogs();
+      // The pre-start check is bypassed, as if the file had been purged between check and connect.
+      const err = await streamer
+        .run({ start: { file: `${basename}.000000`, pos: 4 }, checkpoint: null })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(BinlogPurgedError);
+      expect(err).toMatchObject({ reason: 'ServerRefused' });
+      expect(String((err as Error).message)).toMatch(/SNAPSHOT_MODE=when_needed/);
+    } finally {
+      clearTimeout(giveUp);
+      await streamer.stop();
+      reader.stop();
+      await publisher.close();
       await deleteTopics(cfg.topicPrefix).catch(() => undefined);
     }
   });

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1ConfigMap, V1Container, V1Deployment } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
@@ -7,6 +7,13 @@ import { parseEnv } from '../runtime/core/config/env.ts';
 import { type PipelineSpecInput, pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import { topicName } from '../runtime/core/events/envelope.ts';
 import { producerEnvSchema } from '../runtime/producer/config.ts';
+import {
+  configMapsOf,
+  containerOf,
+  kubeletEnv,
+  type SecretData,
+  VAR_REFERENCE,
+} from '../test/support/kubelet-env.ts';
 import { consumerGroupOf } from './autoscaler/duty.ts';
 import { desiredChildren } from './children.ts';
 import type { Component } from './labels.ts';
@@ -44,7 +51,7 @@ const base: PipelineSpecInput = {
 };
 
 /** Placeholders for the Secrets the pipeline names (the operator never reads them). */
-const secrets: Record<string, Record<string, string>> = {
+const secrets: SecretData = {
   'shop-mysql': {
     username: 'app',
     password: 'app-secret',
@@ -67,41 +74,6 @@ function schemaKeys(schema: unknown): string[] {
   return Object.keys(s.shape);
 }
 
-const refPattern = /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g;
-
-/** The environment the kubelet gives the container: envFrom, then env in order with $(VAR) expansion. */
-function kubeletEnv(
-  c: V1Container,
-  configMaps: Map<string, Record<string, string>>,
-  secretData: Record<string, Record<string, string>>,
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const from of c.envFrom ?? []) {
-    const name = from.configMapRef?.name ?? '';
-    const data = configMaps.get(name);
-    if (!data) throw new Error(`${c.name}: envFrom ConfigMap ${name} is not a child`);
-    for (const [k, v] of Object.entries(data)) env[`${from.prefix ?? ''}${k}`] = v;
-  }
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) {
-      // Only variables defined before this one are expanded; anything else stays literal.
-      env[e.name] = e.value.replace(refPattern, (m, n: string) => env[n] ?? m);
-      continue;
-    }
-    const cm = e.valueFrom?.configMapKeyRef;
-    const sk = e.valueFrom?.secretKeyRef;
-    const value = cm
-      ? configMaps.get(cm.name ?? '')?.[cm.key]
-      : sk
-        ? secretData[sk.name ?? '']?.[sk.key]
-        : undefined;
-    const optional = cm?.optional ?? sk?.optional ?? false;
-    if (value === undefined && !optional) throw new Error(`${c.name}: ${e.name} refers to a missing key`);
-    if (value !== undefined) env[e.name] = value;
-  }
-  return env;
-}
-
 /** Names a container gets: its env entries and the keys of the ConfigMaps it takes whole. */
 function envNames(c: V1Container, configMaps: Map<string, Record<string, string>>): string[] {
   const fromConfigMaps = (c.envFrom ?? []).flatMap((f) =>
@@ -113,19 +85,8 @@ function envNames(c: V1Container, configMaps: Map<string, Record<string, string>
 function render(input: PipelineSpecInput, secretData = secrets) {
   const spec = pipelineSpec.parse(input);
   const children = desiredChildren(ref, spec);
-  const configMaps = new Map(
-    children
-      .filter((o): o is V1ConfigMap => o.kind === 'ConfigMap')
-      .map((cm) => [cm.metadata?.name ?? '', cm.data ?? {}]),
-  );
-  const container = (component: Component): V1Container => {
-    const d = children.find(
-      (o: KubernetesObject) => o.kind === 'Deployment' && o.metadata?.name === `shop-${component}`,
-    ) as V1Deployment | undefined;
-    const c = d?.spec?.template.spec?.containers[0];
-    if (!c) throw new Error(`no ${component} container`);
-    return c;
-  };
+  const configMaps = configMapsOf(children);
+  const container = (component: Component) => containerOf(children, `shop-${component}`);
   const envOf = (component: Component) => kubeletEnv(container(component), configMaps, secretData);
   return { spec, children, configMaps, container, envOf };
 }
@@ -139,7 +100,7 @@ describe('pod environment against the services’ env schemas', () => {
     const keys = new Set(schemaKeys(schemas[component]));
     // Secret parts that the kubelet composes into a URL are the only other variables allowed.
     const composedFrom = new Set(
-      (c.env ?? []).flatMap((e) => [...(e.value ?? '').matchAll(refPattern)].map((m) => m[1] ?? '')),
+      (c.env ?? []).flatMap((e) => [...(e.value ?? '').matchAll(VAR_REFERENCE)].map((m) => m[1] ?? '')),
     );
     const unread = envNames(c, configMaps).filter((n) => !keys.has(n) && !composedFrom.has(n));
     expect(unread).toEqual([]);

@@ -1,0 +1,178 @@
+// The producer, consumer and api started as processes with exactly the environment the operator's
+// pod specs give them (rendered as the kubelet would, Secrets holding the test stack's credentials),
+// against the real MariaDB, Kafka and Redis: each becomes ready, and the operator's duties find the
+// producer's checkpoint and the consumer group's offsets under the names the pods were given.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumerGroupOf } from '../../operator/autoscaler/duty.ts';
+import { createLagSource, type GroupLag } from '../../operator/autoscaler/lag-reader.ts';
+import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
+import { desiredChildren } from '../../operator/children.ts';
+import type { Component } from '../../operator/labels.ts';
+import { type PipelineSpec, pipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
+import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { countKeys } from '../support/api.ts';
+import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { configMapsOf, containerOf, kubeletEnv } from '../support/kubelet-env.ts';
+import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteTopics, randomServerId, waitFor } from '../support/producer.ts';
+
+type Running = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+const prefix = `podenv${uniqueSuffix()}`;
+const components: Component[] = ['producer', 'consumer', 'api'];
+let db: TestDatabase;
+let spec: PipelineSpec;
+let redis: Redis;
+const running = new Map<Component, Running>();
+const readyUrl = new Map<Component, string>();
+
+/** A free local port: each pod has its own network namespace, these processes share one. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function start(component: Component, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [`runtime/${component}/main.ts`], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr?.on('data', (d) => {
+    out += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out.slice(-4000), exited };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const app = new URL(db.appUrl);
+  const cdc = new URL(db.cdcUrl);
+  spec = pipelineSpec.parse({
+    image: 'payments:test',
+    mysql: {
+      host: app.hostname,
+      port: Number(app.port),
+      database: db.name,
+      credentialsSecret: 'mysql',
+      serverId: randomServerId(),
+      tables: ['packages', 'purchases', 'payments'],
+    },
+    kafka: { bootstrap: requireEnv('KAFKA_BROKERS'), topicPrefix: prefix, partitions: 2 },
+    redis: { url: requireEnv('REDIS_URL'), keyPrefix: prefix },
+    producer: { startFrom: { kind: 'latest' }, snapshot: 'never' },
+    consumer: { minReplicas: 1, maxReplicas: 1 },
+    api: { authSecret: 'auth' },
+    logLevel: 'warn',
+  });
+  const secrets = {
+    mysql: {
+      username: decodeURIComponent(app.username),
+      password: decodeURIComponent(app.password),
+      cdcUsername: decodeURIComponent(cdc.username),
+      cdcPassword: decodeURIComponent(cdc.password),
+    },
+    auth: { jwtSecret: requireEnv('AUTH_JWT_SECRET') },
+  };
+  const children = desiredChildren({ name: 'shop', namespace: 'ns', uid: 'u' }, spec);
+  const configMaps = configMapsOf(children);
+  redis = new Redis(requireEnv('REDIS_URL'));
+  for (const component of components) {
+    const env = kubeletEnv(containerOf(children, `shop-${component}`), configMaps, secrets);
+    const portVar = { producer: 'PRODUCER_METRICS_PORT', consumer: 'CONSUMER_METRICS_PORT', api: 'API_PORT' }[
+      component
+    ];
+    const port = await freePort();
+    running.set(component, start(component, { ...env, [portVar]: String(port) }));
+    readyUrl.set(component, `http://127.0.0.1:${port}/readyz`);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(
+    [...running.values()].map(async (r) => {
+      r.child.kill('SIGTERM');
+      const timer = setTimeout(() => r.child.kill('SIGKILL'), 30_000);
+      await r.exited;
+      clearTimeout(timer);
+    }),
+  );
+  await deleteTopics(prefix).catch(() => undefined);
+  if (redis) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
+  await db?.drop();
+});
+
+describe('the services started with the environment of the operator’s pods', () => {
+  it('become ready: each reaches its MySQL, Kafka and Redis with what the pod spec gives it', async () => {
+    for (const component of components) {
+      const r = running.get(component) as Running;
+      let exitCode: number | null | undefined;
+      void r.exited.then((code) => {
+        exitCode = code;
+      });
+      await waitFor(
+        `${component} ready`,
+        async () => {
+          if (exitCode !== undefined) throw new Error(`${component} exited (${exitCode}):\n${r.output()}`);
+          const res = await fetch(readyUrl.get(component) ?? '').catch(() => undefined);
+          return res?.status === 200;
+        },
+        90_000,
+      );
+    }
+    // The consumer rebuilt the empty cache from MySQL under the pipeline's key prefix.
+    expect(await countKeys(redis, prefix)).toBeGreaterThan(0);
+  });
+
+  it('a change flows through, and the duties find the checkpoint and the group offsets by name', async () => {
+    await db.admin.query("UPDATE packages SET description = 'pod env probe' ORDER BY id LIMIT 1");
+    const checkpoints = kafkaCheckpointStore(spec);
+    await waitFor(
+      'producer checkpoint under PRODUCER_NAME',
+      async () => (await checkpoints.read()) !== null,
+      60_000,
+    );
+
+    const lag = createLagSource(
+      (b) => createKafkaAdmin({ brokers: b, clientId: `podenv-lag-${uniqueSuffix()}` }),
+      consumerGroupOf,
+    );
+    try {
+      let seen: GroupLag | undefined;
+      // Offsets committed by the consumer pods are found under the group the autoscaler reads.
+      await waitFor(
+        'consumer group offsets under CONSUMER_GROUP',
+        async () => {
+          seen = await lag.lagOf(spec);
+          return seen.partitions.some((p) => p.committed > 0n);
+        },
+        60_000,
+      );
+      expect(seen?.observation.kind).toBe('lag');
+      expect(new Set(seen?.partitions.map((p) => p.topic))).toEqual(new Set(consumerGroupOf(spec).topics));
+    } finally {
+      await lag.close();
+    }
+  });
+});

@@ -40,7 +40,7 @@ export const producerEnvSchema = z
     SNAPSHOT_CHUNK_ROWS: positiveInt(1, 1_000_000).default(5000),
     /** Max records per Kafka transaction, and the lingering time before a smaller one is sent. */
     PRODUCER_BATCH_RECORDS: positiveInt(1, 100_000).default(5000),
-    PRODUCER_LINGER_MS: positiveInt(0, 10_000).default(20),
+    PRODUCER_LINGER_MS: positiveInt(0, 10_000).default(5),
     /** Binlog reading pauses while this many records wait for Kafka (bounded memory). */
     PRODUCER_MAX_QUEUED_RECORDS: positiveInt(100, 1_000_000).default(50_000),
     /** How long a second instance waits for the pipeline lock per attempt before logging and retrying. */

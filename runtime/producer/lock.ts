@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { mysqlEndpoint } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 
 /**
@@ -31,14 +32,8 @@ type Options = {
 };
 
 async function connect(url: string) {
-  const u = new URL(url);
-  return mysql.createConnection({
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    enableKeepAlive: true,
-  });
+  const { host, port, user, password } = mysqlEndpoint(url);
+  return mysql.createConnection({ host, port, user, password, enableKeepAlive: true });
 }
 
 async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { mysqlEndpoint } from '../core/db/pool.ts';
 
 export type SourceInfo = {
   flavor: 'mariadb' | 'mysql';
@@ -18,13 +19,8 @@ export class SourceNotSupportedError extends Error {
 }
 
 async function connect(url: string) {
-  const u = new URL(url);
-  return mysql.createConnection({
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-  });
+  const { host, port, user, password } = mysqlEndpoint(url);
+  return mysql.createConnection({ host, port, user, password });
 }
 
 /**

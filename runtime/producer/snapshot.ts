@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { mysqlEndpoint } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import type { Logger } from '../core/logger.ts';
 import { converterFor } from './binlog/values.ts';
@@ -11,12 +12,12 @@ import type { Publisher } from './publisher.ts';
 type TableRef = { db: string; table: string; primaryKey: string[]; estimatedRows: number };
 
 async function connect(url: string) {
-  const u = new URL(url);
+  const { host, port, user, password } = mysqlEndpoint(url);
   return mysql.createConnection({
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
+    host,
+    port,
+    user,
+    password,
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     dateStrings: true,

@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { mysqlEndpoint } from '../core/db/pool.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 /**
@@ -14,12 +15,12 @@ export function startLagMonitor(opts: {
   set: (seconds: number) => void;
   intervalMs?: number;
 }): { stop: () => Promise<void> } {
-  const u = new URL(opts.mysqlUrl);
+  const { host, port, user, password } = mysqlEndpoint(opts.mysqlUrl);
   const pool = mysql.createPool({
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
+    host,
+    port,
+    user,
+    password,
     connectionLimit: 1,
     enableKeepAlive: true,
   });

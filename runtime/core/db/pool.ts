@@ -2,19 +2,32 @@ import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
 
 export type { Pool };
 
-/**
- * A mysql2 pool from a mysql:// URL. Sessions run in UTC with utf8mb4; big numbers and DECIMALs come
- * back as strings so no value is ever rounded through a JS double.
- */
-export function createPool(url: string, overrides: PoolOptions = {}): Pool {
+/** Host, port, user and password of a mysql:// URL (credentials percent-decoded), plus its database. */
+export function mysqlEndpoint(url: string): {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string | undefined;
+} {
   const u = new URL(url);
   if (u.protocol !== 'mysql:') throw new Error('MySQL URL must start with mysql://');
-  return mysql.createPool({
+  return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
     database: u.pathname.replace(/^\//, '') || undefined,
+  };
+}
+
+/**
+ * A mysql2 pool from a mysql:// URL. Sessions run in UTC with utf8mb4; big numbers and DECIMALs come
+ * back as strings so no value is ever rounded through a JS double.
+ */
+export function createPool(url: string, overrides: PoolOptions = {}): Pool {
+  return mysql.createPool({
+    ...mysqlEndpoint(url),
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     dateStrings: false,

@@ -1,14 +1,10 @@
 import ZongJi, { type AnyBinlogEvent } from '@vlasky/zongji';
 import mysql from 'mysql2/promise';
+import { mysqlEndpoint } from '../../core/db/pool.ts';
 
 function connectionOptions(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-  };
+  const { host, port, user, password } = mysqlEndpoint(url);
+  return { host, port, user, password };
 }
 
 /** Binlog files still on the server, oldest first. */

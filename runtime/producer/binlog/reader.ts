@@ -1,4 +1,5 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
+import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import { type ColumnConverter, converterFor, convertRow } from './values.ts';
 
@@ -100,12 +101,12 @@ export class BinlogReader {
 
   /** Starts streaming; resolves once the dump is running. */
   start(from: ReaderStart, handlers: ReaderHandlers): Promise<void> {
-    const u = new URL(this.opts.mysqlUrl);
+    const { host, port, user, password } = mysqlEndpoint(this.opts.mysqlUrl);
     const zongji = new ZongJi({
-      host: u.hostname,
-      port: u.port ? Number(u.port) : 3306,
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
+      host,
+      port,
+      user,
+      password,
       charset: 'utf8mb4_unicode_ci',
       dateStrings: true,
       timezone: 'Z',

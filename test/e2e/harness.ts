@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const LOG_DIR = join(ROOT, '.local', 'tmp', 'e2e');
@@ -228,16 +229,4 @@ export async function startPipeline(
     throw err;
   }
   return pipeline;
-}
-
-/** Deletes every key of one pipeline (a FLUSHDB limited to its prefix: the test Redis is shared). */
-export async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) deleted += await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return deleted;
 }

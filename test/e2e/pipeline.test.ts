@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteRedisKeys } from '../support/redis.ts';
 import { apiClient } from './api-client.ts';
-import {
-  deleteRedisKeys,
-  eventually,
-  type Pipeline,
-  runTool,
-  serviceExists,
-  startPipeline,
-} from './harness.ts';
+import { eventually, type Pipeline, runTool, serviceExists, startPipeline } from './harness.ts';
 
 type Entry = { purchase_id: string; paid: boolean; payment: { id: string; status: string } | null };
 

@@ -14,6 +14,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 /*
  * The pre-rendered package entries against the real MariaDB and Redis: the Redis page is byte for
@@ -80,12 +81,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (found.length) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRedisKeys(redis, prefix);
   redis.disconnect();
   pipelined.disconnect();
   await pool?.end();

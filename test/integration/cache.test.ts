@@ -7,6 +7,7 @@ import { type CanonicalRow, canonicalRow } from '../../runtime/core/cache/rows.t
 import { CacheWriter, type RowChange } from '../../runtime/core/cache/writer.ts';
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 const redis = new Redis(requireEnv('REDIS_URL'));
 const prefix = `cachetest:${uniqueSuffix()}`;
@@ -80,12 +81,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (found.length) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRedisKeys(redis, prefix);
   redis.disconnect();
 });
 

@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { gtidSequence, versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 let db: TestDatabase;
 let app: Pool;
@@ -47,12 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (found.length) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRedisKeys(redis, prefix);
   redis.disconnect();
   await app?.end();
   await db?.drop();

@@ -20,6 +20,7 @@ import { createRegistry } from '../../runtime/core/metrics.ts';
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 import { changeRecord, paymentRow, purchaseRow } from './consumer-fixtures.ts';
 
 const suffix = uniqueSuffix();
@@ -94,12 +95,7 @@ afterAll(async () => {
   await producer?.close();
   await admin?.deleteTopics([...Object.values(topics), deadLetterTopic(prefix)]).catch(() => undefined);
   await admin?.close();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (found.length) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRedisKeys(redis, prefix);
   redis.disconnect();
   await db?.drop();
 });

@@ -18,6 +18,7 @@ import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { configMapsOf, containerOf, kubeletEnv } from '../support/kubelet-env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteTopics, randomServerId, waitFor } from '../support/producer.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 type Running = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 
@@ -112,12 +113,7 @@ afterAll(async () => {
   );
   await deleteTopics(prefix).catch(() => undefined);
   if (redis) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteRedisKeys(redis, prefix);
     redis.disconnect();
   }
   await db?.drop();

@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
+import { deleteRedisKeys } from './redis.ts';
 
 export const TEST_WEBHOOK_SECRET = 'whsec_test_0123456789abcdef';
 
@@ -72,12 +73,7 @@ export async function startApi(
     close: async () => {
       await app.close();
       await pool.end();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteRedisKeys(redis, prefix);
       await redis.quit();
       await db.drop();
     },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: MariaDB, Redis and Kafka (and, for the dev profile, the three services).
-# Usage: STACK_NAME=dev|test dev/stack.sh install|up|down|status|env
+# Usage: STACK_NAME=dev|test|outage dev/stack.sh install|up|down|status|env|stop COMPONENT|start COMPONENT
+# stop/start act on one running component of the stack (e.g. `stop kafka`), for outage tests.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
@@ -40,6 +41,7 @@ dev_secret() {
 }
 
 cmd_install() {
+  apt_install curl # readiness checks of the services
   local c; for c in "${INFRA[@]}"; do if have "${c}_install"; then "${c}_install"; fi; done
 }
 
@@ -74,11 +76,20 @@ cmd_status() {
   return 0
 }
 
+# One component, e.g. "kafka": its own stop/start functions (pid files, idempotent, own pids only).
+cmd_component() {
+  local action="$1" c="${2:-}"
+  [ -n "$c" ] || die "usage: $0 $action COMPONENT (one of: ${INFRA[*]})"
+  have "${c}_$action" || die "no $action function for component '$c'"
+  "${c}_$action"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
+  stop|start) cmd_component "$1" "${2:-}" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) write_env; cat "$STACK_ENV_FILE" ;;
-  *) echo "usage: STACK_NAME=dev|test $0 install|up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: STACK_NAME=dev|test|outage $0 install|up|down|status|env|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac

@@ -471,7 +471,6 @@ cmd_up() {
   cmd_build
   command -v openssl >/dev/null || apt_install openssl
   command -v curl >/dev/null || apt_install curl
-  command -v curl >/dev/null || apt_install curl
   mkdir -p "$STACK_DIR/run" "$LOGS" "$STACK_DIR/home"
   {
     echo "# Written by dev/cluster.sh up; the ports of the running cluster."

@@ -7,6 +7,7 @@ import { idempotencyKeySchema } from './schemas.ts';
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 const rawBodies = new WeakMap<FastifyRequest, string>();
+const admissions = new WeakMap<FastifyRequest, Promise<void>>();
 
 export function setPrincipal(req: FastifyRequest, p: Principal): void {
   principals.set(req, p);
@@ -17,6 +18,17 @@ export function principalOf(req: FastifyRequest): Principal {
   const p = principals.get(req);
   if (!p) throw new ApiError(500, 'api_error', 'internal_error', 'route has no principal');
   return p;
+}
+
+/** The request's pending rate-limit check (routes with `admitInHandler`); rejects with the 429. */
+export function setAdmission(req: FastifyRequest, check: Promise<void>): void {
+  admissions.set(req, check);
+}
+
+export function admissionOf(req: FastifyRequest): Promise<void> {
+  const check = admissions.get(req);
+  if (!check) throw new ApiError(500, 'api_error', 'internal_error', 'route has no rate-limit check');
+  return check;
 }
 
 export function setRawBody(req: FastifyRequest, body: string): void {

@@ -170,6 +170,13 @@ describe('rate limits', () => {
     const res = await call(limited.url, 'GET', `/v1/users/${user}/purchases`, { token: t });
     expect(errorSchema.parse(res.body).error.type).toBe('rate_limit_error');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(res.headers.get('x-package-source')).toBeNull();
+    // The limiter answers first even though the route reads in the same round trip: a bad cursor or
+    // another user's package still gets the 429.
+    const badCursor = await call(limited.url, 'GET', `/v1/users/${user}/purchases?cursor=!!`, { token: t });
+    expect(badCursor.status).toBe(429);
+    const foreign = await call(limited.url, 'GET', `/v1/users/x${user}/purchases`, { token: t });
+    expect(foreign.status).toBe(429);
     const keys = await limited.redis.keys(`${limited.prefix}:rl:user:${user}:*`);
     expect(keys.length).toBe(1);
     // Another user is unaffected.

@@ -23,6 +23,8 @@ export function createPackageReader(deps: PackageReadDeps) {
   return async (
     userId: string,
     q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
+    /** Settles before any MySQL fallback (the rate limit): refused requests never reach the database. */
+    admitted?: Promise<void>,
   ): Promise<{ body: Buffer | string; source: PackageSource }> => {
     const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !cursor)
@@ -46,6 +48,7 @@ export function createPackageReader(deps: PackageReadDeps) {
       body = read.body;
     } else {
       source = read.kind === 'miss' ? 'mysql_miss' : 'mysql_behind';
+      await admitted;
       body = JSON.stringify(await readPackageFromMysql(deps.pool, userId, q.limit, cursor));
     }
     deps.onSource?.(source);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Picks the stack profile: "dev" (make up) or "test" (make test). They never share ports or data.
-# Every port can be overridden from the environment.
+# Picks the stack profile: "dev" (make up), "test" (make test) or "outage" (a private MariaDB and
+# Kafka that the outage suite stops and restarts). They never share ports or data.
+# Every port, STACK_DIR and STACK_ENV_FILE can be overridden from the environment.
 STACK_NAME="${STACK_NAME:-dev}"
 case "$STACK_NAME" in
   dev)
@@ -11,7 +12,11 @@ case "$STACK_NAME" in
     : "${MYSQL_PORT:=23306}" "${REDIS_PORT:=26379}" "${KAFKA_PORT:=29092}" "${KAFKA_CONTROLLER_PORT:=29093}"
     : "${API_PORT:=28080}" "${PRODUCER_METRICS_PORT:=28081}" "${CONSUMER_METRICS_PORT:=28082}"
     STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/test-stack.env}" ;;
-  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev or test)" >&2; exit 2 ;;
+  outage)
+    : "${MYSQL_PORT:=33306}" "${REDIS_PORT:=36379}" "${KAFKA_PORT:=39092}" "${KAFKA_CONTROLLER_PORT:=39093}"
+    : "${API_PORT:=38080}" "${PRODUCER_METRICS_PORT:=38081}" "${CONSUMER_METRICS_PORT:=38082}"
+    STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/outage-stack.env}" ;;
+  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test or outage)" >&2; exit 2 ;;
 esac
 for v in MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT API_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT; do
   case "${!v}" in
@@ -19,5 +24,5 @@ for v in MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT API_PORT PRODUCE
   esac
   if [ "${!v}" -lt 1 ] || [ "${!v}" -gt 65535 ]; then echo "$v out of range: ${!v}" >&2; exit 2; fi
 done
-STACK_DIR="$ROOT_DIR/.local/$STACK_NAME"
+STACK_DIR="${STACK_DIR:-$ROOT_DIR/.local/$STACK_NAME}"
 export STACK_NAME STACK_DIR STACK_ENV_FILE MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT API_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT

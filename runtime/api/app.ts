@@ -167,11 +167,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply) => {
+  // The per-request hooks below are callback-style: an async hook costs a promise and a microtask
+  // turn per request for work that never waits.
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
     const line = {
@@ -182,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     };
     if (reply.statusCode >= 500) req.log.error(line, 'request failed');
     else req.log.debug(line, 'request done');
+    done();
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {

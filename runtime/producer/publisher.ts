@@ -122,6 +122,9 @@ export class Publisher {
     if (this.fatalError) throw this.fatalError;
     this.queue.push(item);
     this.queued += item.records.length;
+    // Also here, not only around sends: while Kafka is down one send retries for as long as the
+    // outage lasts, and the gauge must show the queue filling up to its bound meanwhile.
+    this.opts.metrics.queuedRecords.set(this.queued);
     this.pump();
   }
 

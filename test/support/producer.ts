@@ -47,14 +47,18 @@ export async function runProducer(cfg: ProducerConfig): Promise<RunningProducer 
   return { ...running, registry };
 }
 
-/** Reads a topic from the beginning (read_committed) until `enough` holds or the timeout passes. */
+/**
+ * Reads a topic from the beginning (read_committed) until `enough` holds or the timeout passes.
+ * `brokerList` defaults to the test stack's (suites with a Kafka of their own pass theirs).
+ */
 export async function readTopic(
   topic: string,
   enough: (messages: ConsumedMessage[]) => boolean,
   timeoutMs = 30_000,
+  brokerList: string[] = brokers(),
 ): Promise<ConsumedMessage[]> {
   // The producer creates a table's topic with its first event: wait for it to exist.
-  const admin = createKafkaAdmin({ brokers: brokers(), clientId: `reader-admin-${uniqueSuffix()}` });
+  const admin = createKafkaAdmin({ brokers: brokerList, clientId: `reader-admin-${uniqueSuffix()}` });
   const deadline = Date.now() + timeoutMs;
   try {
     while (!(await admin.partitionCounts([topic])).has(topic)) {
@@ -65,7 +69,7 @@ export async function readTopic(
     await admin.close();
   }
   const consumer = createGroupConsumer({
-    brokers: brokers(),
+    brokers: brokerList,
     clientId: `reader-${uniqueSuffix()}`,
     groupId: `reader-${uniqueSuffix()}`,
     maxWaitTimeMs: 200,

@@ -126,4 +126,21 @@ describe('Publisher', () => {
     expect(rooms).toBeGreaterThan(0);
     await p.close();
   });
+
+  it('shows the queue in its gauge while a send keeps failing, not the size of the failing batch', async () => {
+    const kafka = fakeKafka(Array.from({ length: 5 }, () => new Error('broker down')));
+    const { p, registry } = publisher(kafka, { maxQueuedRecords: 10 });
+    await p.init();
+    const gauge = async () =>
+      (await registry.getSingleMetric('producer_queued_records')?.get())?.values[0]?.value;
+    p.enqueue({ records: [record(1)], progress: progress(1) });
+    // Until the first send has failed: it is retrying now, with item 1 as its batch.
+    const failures = registry.getSingleMetric('producer_kafka_send_failures_total');
+    while (((await failures?.get())?.values[0]?.value ?? 0) < 1) await new Promise((r) => setTimeout(r, 0));
+    for (let i = 2; i <= 10; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    expect(await gauge()).toBe(10);
+    await p.flush();
+    expect(await gauge()).toBe(0);
+    await p.close();
+  });
 });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
-import type { ConsumedMessage } from '../../runtime/core/kafka/index.ts';
+import { type ConsumedMessage, createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { producerConfig, readTopic, runProducer, waitFor } from '../support/producer.ts';
@@ -28,6 +28,7 @@ async function stack(...args: string[]): Promise<void> {
       ...(process.env.PAYMENTS_CACHE_DIR ? { PAYMENTS_CACHE_DIR: process.env.PAYMENTS_CACHE_DIR } : {}),
       STACK_NAME: 'outage',
       STACK_COMPONENTS: 'mariadb kafka',
+      KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m', // a second broker on a small shared machine
     },
   });
 }
@@ -126,6 +127,7 @@ describe('producer: Kafka and MariaDB outages (private servers)', () => {
   let dbName = '';
   let pool: Pool | undefined;
   let sigstopped = false;
+  const prefixes: string[] = [];
 
   beforeAll(async () => {
     await stack('up');
@@ -142,6 +144,7 @@ describe('producer: Kafka and MariaDB outages (private servers)', () => {
     try {
       if (sigstopped) process.kill(kafkaPid(), 'SIGCONT');
       await pool?.query(`DROP DATABASE IF EXISTS \`${dbName}\``).catch(() => undefined);
+      await deleteTopics(prefixes).catch(() => undefined); // the broker's data directory is kept
       await pool?.end().catch(() => undefined);
     } finally {
       // Always, also after a failure: the data directory stays, nothing keeps running.
@@ -161,10 +164,21 @@ describe('producer: Kafka and MariaDB outages (private servers)', () => {
         PRODUCER_BATCH_RECORDS: '200',
       },
     );
+    prefixes.push(cfg.topicPrefix);
     return { cfg, topic: `${cfg.topicPrefix}.${dbName}.${table}`, db };
   };
 
   const brokersOf = () => (env.KAFKA_BROKERS ?? '').split(',');
+
+  const deleteTopics = async (of: string[]) => {
+    const admin = createKafkaAdmin({ brokers: brokersOf(), clientId: `outage-cleanup-${uniqueSuffix()}` });
+    try {
+      const topics = await admin.listTopics();
+      await admin.deleteTopics(topics.filter((t) => of.some((prefix) => t.startsWith(`${prefix}.`))));
+    } finally {
+      await admin.close();
+    }
+  };
 
   /** Reads the topic until it holds as many events as expected, then compares per row. */
   const expectTopicToMatch = async (topic: string, expected: Map<number, string[]>) => {

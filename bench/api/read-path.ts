@@ -32,8 +32,7 @@ await withBenchData(20, async (data) => {
         `${source}: ${Math.round(reads / seconds)} reads/s at ${concurrency} concurrent, ${Math.round(serialUs)} µs serial`,
       );
     } finally {
-      await parts.pool.end();
-      await parts.redis.quit();
+      await parts.close();
     }
   }
 });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageFromMysql } from '../../runtime/api/package/mysql-reader.ts';
+import { createRateLimiter } from '../../runtime/api/rate-limit.ts';
 import { silentProgress } from '../../runtime/consumer/progress.ts';
 import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
 import { decodeCursor } from '../../runtime/core/cache/cursor.ts';
@@ -16,8 +17,8 @@ import { deleteRedisKeys } from '../support/redis.ts';
 /*
  * The package reader on node-redis (as the api runs it) against the real MariaDB and Redis: the same
  * bytes as on ioredis and as the MySQL fallback, miss/behind/hit alike, concurrent reads of different
- * users in one tick (one pipelined write) each answered with their own page, and the script reloaded
- * after Redis lost it.
+ * users in one tick (one pipelined write) each answered with their own page, the rate limit sharing
+ * the connection in the same tick, and the script reloaded after Redis lost it.
  */
 let db: TestDatabase;
 let pool: Pool;
@@ -111,6 +112,21 @@ describe('package reader on node-redis', () => {
       const alone = await viaIoredis.readRendered(a.user, a.opts);
       expect(body(together[i] as RenderedRead)).toBe(body(alone));
     }
+  });
+
+  it('counts the rate limit on the same connection, in the same tick as the read', async () => {
+    const limit = createRateLimiter(client, prefix, { perUserPerMinute: 2, perIpPerMinute: 100 });
+    const opts: ReadOptions = { limit: 2, cursor: null, token: null };
+    const answers = await Promise.all([
+      limit('u_n', '10.0.0.1'),
+      viaNodeRedis.readRendered('u_n', opts),
+      limit('u_n', '10.0.0.1'),
+      limit('u_n', '10.0.0.1'),
+    ]);
+    expect(answers[0]).toEqual({ allowed: true });
+    expect(body(answers[1] as RenderedRead)).toBe(body(await viaIoredis.readRendered('u_n', opts)));
+    expect(answers[2]).toEqual({ allowed: true });
+    expect(answers[3]).toMatchObject({ allowed: false, scope: 'user' });
   });
 
   it('reloads the script when Redis lost it', async () => {

@@ -1,9 +1,7 @@
-import { Redis } from 'ioredis';
-import { RESP_TYPES, type RedisClientType } from 'redis';
 import { gtidSequence, transactionFloor } from '../position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
-import { isNoScript } from './lua.ts';
+import type { ScriptClient } from './lua.ts';
 import { isCachedTable, microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
 import type {
@@ -17,13 +15,6 @@ import type {
 
 export const MAX_PAGE_SIZE = 100;
 
-/** A node-redis client (`createClient` from `redis`), any modules or type mapping. */
-// biome-ignore lint/suspicious/noExplicitAny: the client's generics do not matter to the reader
-export type NodeRedisClient = RedisClientType<any, any, any, any, any>;
-
-/** Runs the read script by SHA and answers its reply with bulk strings as Buffers. */
-type RunReadScript = (keys: string[], args: string[]) => Promise<unknown>;
-
 /**
  * The api's Redis reader: one EVALSHA per request answers the page, the consistency-token check and
  * whether Redis is materialised at all. Entries come pre-rendered by the apply script; the package
@@ -34,19 +25,17 @@ type RunReadScript = (keys: string[], args: string[]) => Promise<unknown>;
  * 40% less CPU per read than ioredis with auto-pipelining (docs/api.md, bench/api/redis-clients.ts).
  */
 export class RedisPurchasePackageReader implements PurchasePackageReader {
+  private readonly redis: ScriptClient;
   private readonly keys: ReturnType<typeof cacheKeys>;
-  private readonly runScript: RunReadScript;
-  /** Loads the script into Redis (warm-up, and the reload after NOSCRIPT). */
-  readonly load: () => Promise<void>;
 
-  constructor(redis: Redis | NodeRedisClient, prefix: string) {
+  constructor(redis: ScriptClient, prefix: string) {
+    this.redis = redis;
     this.keys = cacheKeys(prefix);
-    if (redis instanceof Redis) {
-      this.runScript = (keys, args) => readPackageScript.runBuffer(redis, keys, args);
-      this.load = () => readPackageScript.load(redis);
-    } else {
-      [this.runScript, this.load] = nodeRedisScript(redis);
-    }
+  }
+
+  /** Optional warm-up; the first read loads the script anyway. */
+  async load(): Promise<void> {
+    await readPackageScript.load(this.redis);
   }
 
   /** The page as objects (tests, tools); the api uses `readRendered`. */
@@ -73,7 +62,8 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     }
     const floor = opts.token ? transactionFloor(gtidSequence(opts.token.gtid)) : '';
     const tokenRows = opts.token ? opts.token.rows.filter((r) => isCachedTable(r.split(':')[0] ?? '')) : [];
-    const reply = (await this.runScript(
+    const reply = (await readPackageScript.runBuffer(
+      this.redis,
       [
         this.keys.ready,
         this.keys.userPurchases(userId),
@@ -89,32 +79,6 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     const [, more, entries, names] = reply as [Buffer, number, Buffer[], Buffer[]];
     return { kind: 'hit', body: renderPage(entries, names, more === 1) };
   }
-}
-
-/**
- * The read script on node-redis, bulk strings as Buffers. node-redis writes every command queued in
- * one tick in one socket write (its own auto-pipelining); it does not reload scripts by itself.
- */
-function nodeRedisScript(client: NodeRedisClient): [RunReadScript, () => Promise<void>] {
-  const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-  const load = async () => {
-    const sha = await client.scriptLoad(readPackageScript.source);
-    if (sha !== readPackageScript.sha) {
-      throw new Error(`Redis returned SHA ${String(sha)} for script ${readPackageScript.sha}`);
-    }
-  };
-  const evalSha = (keys: string[], args: string[]) =>
-    buffers.evalSha(readPackageScript.sha, { keys, arguments: args }) as Promise<unknown>;
-  const run: RunReadScript = async (keys, args) => {
-    try {
-      return await evalSha(keys, args);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      await load();
-      return evalSha(keys, args);
-    }
-  };
-  return [run, load];
 }
 
 const OPEN = Buffer.from('{"items":[');

@@ -79,8 +79,8 @@ export async function seedBenchData(opts: {
 
 /**
  * The pieces of the purchase-package route, framework-neutral, for the framework comparison. The
- * reader runs on its own node-redis connection as in the api (`BENCH_READER_CLIENT=ioredis` puts it
- * on the shared ioredis client instead, as before, for a same-run comparison).
+ * reader runs on its own node-redis connection shared with the rate limit, as in the api
+ * (`BENCH_READER_CLIENT=ioredis` puts both on the ioredis client instead, as before, to compare).
  */
 export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
@@ -94,6 +94,8 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
   return {
     pool,
     redis,
+    /** The connection of the reader, which the rate limit shares (as in the api). */
+    readerClient: client,
     reader,
     authenticate: createAuthenticator({ kind: 'hs256', secret: need('AUTH_JWT_SECRET') }),
     readPackage: createPackageReader({ pool, reader }),

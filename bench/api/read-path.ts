@@ -32,7 +32,8 @@ await withBenchData(20, async (data) => {
         `${source}: ${Math.round(reads / seconds)} reads/s at ${concurrency} concurrent, ${Math.round(serialUs)} µs serial`,
       );
     } finally {
-      await parts.close();
+      await parts.pool.end();
+      await parts.redis.quit();
     }
   }
 });

@@ -1,6 +1,6 @@
 /**
- * The read path's Redis call with each client, same run: the reader's exact EVALSHA through the same
- * LuaScript code (first page of 20 purchases, no token) with bulk strings returned as Buffers, 64 concurrent callers, each client
+ * The read path's Redis call with each client, same run: the reader's exact EVALSHA (first page of
+ * 20 purchases, no token) with bulk strings returned as Buffers, 64 concurrent callers, each client
  * pipelining the way it does best (ioredis: enableAutoPipelining; node-redis: it writes every command
  * queued in one tick together by default). Reports reads/s and CPU µs per read of this process (the
  * client) and of Redis, from /proc. Clients alternate (A B A B …) so drift of a shared machine hits
@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { readPackageScript } from '../../runtime/core/cache/scripts.ts';
 import { need, withBenchData } from './stack.ts';
@@ -41,10 +41,10 @@ async function ioredisClient(url: string, keys: string[], args: string[]): Promi
 
 async function nodeRedisClient(url: string, keys: string[], args: string[]): Promise<Client> {
   const client = await createClient({ url }).connect();
-  await readPackageScript.load(client);
+  const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   return {
     name: 'node-redis',
-    read: () => readPackageScript.runBuffer(client, keys, args),
+    read: () => buffers.evalSha(readPackageScript.sha, { keys, arguments: args }),
     close: async () => {
       await client.close();
     },

@@ -48,7 +48,6 @@ async function start(): Promise<number> {
       const app = await buildApp({
         pool: parts.pool,
         redis: parts.redis,
-        rateLimitRedis: parts.readerClient,
         reader: parts.reader,
         provider: createSimulatedProvider(),
         authenticate: parts.authenticate,

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
 import { createPackageReader } from '../../runtime/api/package/read-package.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
@@ -77,33 +76,18 @@ export async function seedBenchData(opts: {
   }
 }
 
-/**
- * The pieces of the purchase-package route, framework-neutral, for the framework comparison. The
- * reader runs on its own node-redis connection shared with the rate limit, as in the api
- * (`BENCH_READER_CLIENT=ioredis` puts both on the ioredis client instead, as before, to compare).
- */
+/** The pieces of the purchase-package route, framework-neutral, for the framework comparison. */
 export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
   const redis = new Redis(need('REDIS_URL'), { enableAutoPipelining: true });
-  const readerRedis = createClient({ url: need('REDIS_URL') });
-  readerRedis.connect().catch((err: unknown) => console.error('reader redis connection failed', err));
   const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }) };
-  const prefix = need('REDIS_KEY_PREFIX');
-  const client = process.env.BENCH_READER_CLIENT === 'ioredis' ? redis : readerRedis;
-  const reader = source === 'redis' ? new RedisPurchasePackageReader(client, prefix) : miss;
+  const reader = source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX')) : miss;
   return {
     pool,
     redis,
-    /** The connection of the reader, which the rate limit shares (as in the api). */
-    readerClient: client,
     reader,
     authenticate: createAuthenticator({ kind: 'hs256', secret: need('AUTH_JWT_SECRET') }),
     readPackage: createPackageReader({ pool, reader }),
-    close: async () => {
-      await pool.end();
-      await redis.quit();
-      await readerRedis.close();
-    },
   };
 }
 

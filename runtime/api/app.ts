@@ -8,7 +8,6 @@ import Fastify, {
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { ScriptClient } from '../core/cache/lua.ts';
 import type { PurchasePackageReader } from '../core/cache/types.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
@@ -28,11 +27,6 @@ import { webhookRoutes } from './routes/webhooks.ts';
 export type AppDeps = {
   pool: Pool;
   redis: Redis;
-  /**
-   * The connection of the hot route's rate-limit count; give it the package reader's connection so
-   * both go out in one write per tick (one round trip). Default: `redis`.
-   */
-  rateLimitRedis?: ScriptClient;
   reader: PurchasePackageReader;
   provider: PaymentProvider;
   authenticate: Authenticator;
@@ -111,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  const rateLimit = createRateLimiter(deps.rateLimitRedis ?? deps.redis, settings.redisKeyPrefix, {
+  const rateLimit = createRateLimiter(deps.redis, settings.redisKeyPrefix, {
     perUserPerMinute: settings.rateLimitUserPerMinute,
     perIpPerMinute: settings.rateLimitIpPerMinute,
   });

@@ -1,6 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
@@ -22,12 +20,7 @@ const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_S
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
-// The hot route (rate-limit count and package read, sent in the same tick) has its own node-redis
-// connection: per EVALSHA it costs about 40% less CPU than ioredis (docs/api.md). Without the offline
-// queue a call fails at once while Redis is unreachable instead of waiting for the reconnect.
-const readerRedis = createClient({ url: config.REDIS_URL, disableOfflineQueue: true });
-readerRedis.on('error', (err: unknown) => log.warn({ err }, 'redis (package reader) connection error'));
-const reader = new RedisPurchasePackageReader(readerRedis, config.REDIS_KEY_PREFIX);
+const reader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
 const authenticate = createAuthenticator(
   config.AUTH_JWKS_URL
@@ -38,7 +31,6 @@ const authenticate = createAuthenticator(
 const app = await buildApp({
   pool,
   redis,
-  rateLimitRedis: readerRedis,
   reader,
   provider: createSimulatedProvider(),
   authenticate,
@@ -69,18 +61,10 @@ lifecycle.onShutdown('mysql', () => pool.end());
 lifecycle.onShutdown('redis', async () => {
   await redis.quit();
 });
-lifecycle.onShutdown('redis (package reader)', async () => {
-  if (readerRedis.isReady) await readerRedis.close();
-  else if (readerRedis.isOpen) readerRedis.destroy();
-});
 
-// node-redis keeps retrying until Redis answers; the api starts anyway after a few seconds (reads
-// then fail until the connection is up).
-const readerReady = readerRedis.connect().then(() => reader.load());
-readerReady.catch((err: unknown) =>
-  log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'),
-);
-await Promise.race([readerReady.catch(() => {}), delay(3000, undefined, { ref: false })]);
+await reader
+  .load()
+  .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
 await app.listen({ port: config.API_PORT, host: config.API_HOST });
 log.info(
   { port: config.API_PORT, host: config.API_HOST, redisPrefix: config.REDIS_KEY_PREFIX },

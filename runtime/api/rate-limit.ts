@@ -1,5 +1,6 @@
+import type { Redis } from 'ioredis';
 import { cacheKeys } from '../core/cache/keys.ts';
-import { LuaScript, type ScriptClient } from '../core/cache/lua.ts';
+import { LuaScript } from '../core/cache/lua.ts';
 
 /**
  * Fixed one-minute windows (aligned to the clock, one key per window) counted in Redis, so limits hold
@@ -28,7 +29,7 @@ export type RateDecision =
 export type RateLimiter = (userId: string | null, ip: string) => Promise<RateDecision>;
 
 export function createRateLimiter(
-  redis: ScriptClient,
+  redis: Redis,
   prefix: string,
   limits: { perUserPerMinute: number; perIpPerMinute: number },
 ): RateLimiter {

@@ -1,7 +1,7 @@
+import type { Redis } from 'ioredis';
 import { gtidSequence, transactionFloor } from '../position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
-import type { ScriptClient } from './lua.ts';
 import { isCachedTable, microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
 import type {
@@ -20,15 +20,12 @@ export const MAX_PAGE_SIZE = 100;
  * whether Redis is materialised at all. Entries come pre-rendered by the apply script; the package
  * names come from the cached catalog in the same call and are spliced in here (a rename never fans
  * out to every user's entries). The page becomes the response body without being parsed.
- *
- * Takes an ioredis or a node-redis client. The api runs it on node-redis: for this call it costs about
- * 40% less CPU per read than ioredis with auto-pipelining (docs/api.md, bench/api/redis-clients.ts).
  */
 export class RedisPurchasePackageReader implements PurchasePackageReader {
-  private readonly redis: ScriptClient;
+  private readonly redis: Redis;
   private readonly keys: ReturnType<typeof cacheKeys>;
 
-  constructor(redis: ScriptClient, prefix: string) {
+  constructor(redis: Redis, prefix: string) {
     this.redis = redis;
     this.keys = cacheKeys(prefix);
   }
@@ -70,7 +67,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
         this.keys.userEntries(userId),
         this.keys.catalogNames,
       ],
-      [this.keys.rowPrefix, String(opts.limit), cursorScore, cursorId, floor, ...tokenRows],
+      [this.keys.rowPrefix, opts.limit, cursorScore, cursorId, floor, ...tokenRows],
     )) as unknown[];
 
     const kind = String(reply[0]);

@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
 	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator \
-	      verify rebuild token bench-api bench-kafka-client bench-producer bench-e2e
+	      verify rebuild token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -114,6 +114,9 @@ BENCH_ENV := set -a; . .local/test-stack.env; set +a
 
 bench-api: test-stack-up
 	$(BENCH_ENV); node bench/api/package-route.ts
+
+bench-redis-clients: test-stack-up
+	$(BENCH_ENV); node bench/api/redis-clients.ts
 
 bench-kafka-client: test-stack-up
 	$(BENCH_ENV); node bench/kafka-client/bench.ts

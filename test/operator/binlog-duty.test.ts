@@ -15,7 +15,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { requireEnv } from '../support/env.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
   brokers,
   deleteTopics,
@@ -58,19 +58,7 @@ function specWith(producer: Record<string, unknown>): PipelineSpec {
 const statusOf = (r: BinlogDutyResult): PipelineStatus =>
   ({ producer: { startFrom: r.status.startFrom } }) as unknown as PipelineStatus;
 
-async function insert(id: number): Promise<{ file: string; pos: number }> {
-  const conn = await db.admin.getConnection();
-  try {
-    await conn.query('INSERT INTO items VALUES (?, 1)', [id]);
-    const [[s]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [
-      { File: string; Position: string }[],
-    ];
-    if (!s) throw new Error('no master status');
-    return { file: s.File, pos: Number(s.Position) };
-  } finally {
-    conn.release();
-  }
-}
+const insert = (id: number) => commitAndLocate(db.admin, 'INSERT INTO items VALUES (?, 1)', [id]);
 
 describe('binlog duty against MariaDB, Kafka and the real producer', () => {
   const key = { namespace: 'test', name: 'pipeline' };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { validatePosition } from '../../runtime/core/binlog/validate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 
 let db: TestDatabase;
 let cdc: Pool;
@@ -21,20 +21,8 @@ afterAll(async () => {
 });
 
 /** One committed transaction; returns its GTID and the binlog coordinates right after it. */
-async function commitOne(note: string): Promise<{ gtid: string; file: string; pos: number }> {
-  const conn = await db.admin.getConnection();
-  try {
-    await conn.query('INSERT INTO binlog_probe (note) VALUES (?)', [note]);
-    const [[g]] = (await conn.query('SELECT @@last_gtid AS gtid')) as unknown as [{ gtid: string }[]];
-    const [[s]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [
-      { File: string; Position: string }[],
-    ];
-    if (!g || !s) throw new Error('no GTID or master status');
-    return { gtid: g.gtid, file: s.File, pos: Number(s.Position) };
-  } finally {
-    conn.release();
-  }
-}
+const commitOne = (note: string) =>
+  commitAndLocate(db.admin, 'INSERT INTO binlog_probe (note) VALUES (?)', [note]);
 
 describe('binlog position validation on the real server', () => {
   it('reads the inventory with the CDC user and accepts a position just written', async () => {

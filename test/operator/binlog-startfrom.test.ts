@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStartFrom } from '../../operator/binlog/resolve.ts';
 import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 
 let db: TestDatabase;
 let cdc: Pool;
@@ -21,20 +21,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function commit(id: number): Promise<{ gtid: string; file: string; pos: number }> {
-  const conn = await db.admin.getConnection();
-  try {
-    await conn.query('INSERT INTO start_probe (id, note) VALUES (?, ?)', [id, `row ${id}`]);
-    const [[g]] = (await conn.query('SELECT @@last_gtid AS gtid')) as unknown as [{ gtid: string }[]];
-    const [[s]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [
-      { File: string; Position: string }[],
-    ];
-    if (!g || !s) throw new Error('no GTID or master status');
-    return { gtid: g.gtid, file: s.File, pos: Number(s.Position) };
-  } finally {
-    conn.release();
-  }
-}
+const commit = (id: number) =>
+  commitAndLocate(db.admin, 'INSERT INTO start_probe (id, note) VALUES (?, ?)', [id, `row ${id}`]);
 
 /** The first row of our table a replica sees when it starts reading at file:pos. */
 async function firstRowFrom(file: string, pos: number): Promise<unknown> {

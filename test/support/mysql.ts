@@ -43,3 +43,26 @@ export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise
     },
   };
 }
+
+/**
+ * Runs one autocommitted statement and returns where it landed: its GTID and the binlog coordinates
+ * read right after it on the same connection.
+ */
+export async function commitAndLocate(
+  pool: Pool,
+  sql: string,
+  params: unknown[] = [],
+): Promise<{ gtid: string; file: string; pos: number }> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query(sql, params);
+    const [[g]] = (await conn.query('SELECT @@last_gtid AS gtid')) as unknown as [{ gtid: string }[]];
+    const [[s]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [
+      { File: string; Position: string }[],
+    ];
+    if (!g || !s) throw new Error('no GTID or master status');
+    return { gtid: g.gtid, file: s.File, pos: Number(s.Position) };
+  } finally {
+    conn.release();
+  }
+}

@@ -14,6 +14,7 @@ import {
   encodeCheckpoint,
   producerTransactionalId,
 } from './checkpoint.ts';
+import type { ProducerConfig } from './config.ts';
 import type { ProducerMetrics } from './metrics.ts';
 
 /** Records of one step (a row change or a commit) and the checkpoint that holds once they are in Kafka. */
@@ -262,4 +263,24 @@ export class Publisher {
     await this.producer?.close().catch(() => undefined);
     await this.admin?.close().catch(() => undefined);
   }
+}
+
+/** The publisher's settings as the producer's configuration gives them. */
+export function publisherOptionsFrom(
+  cfg: ProducerConfig,
+  log: Logger,
+  metrics: ProducerMetrics,
+): PublisherOptions {
+  return {
+    brokers: cfg.brokers,
+    name: cfg.name,
+    topicPrefix: cfg.topicPrefix,
+    partitions: cfg.partitions,
+    replicationFactor: cfg.replicationFactor,
+    batchRecords: cfg.batchRecords,
+    lingerMs: cfg.lingerMs,
+    maxQueuedRecords: cfg.maxQueuedRecords,
+    log,
+    metrics,
+  };
 }

@@ -9,7 +9,7 @@ import { initialCheckpoint, readerStartOf, readerStartOfStartFrom, Streamer } fr
 import { checkPositionOnServer, resumePositionOf } from './position-check.ts';
 import { BinlogPositionUnavailableError } from './position-errors.ts';
 import { checkSource } from './preflight.ts';
-import { Publisher, type PublisherOptions } from './publisher.ts';
+import { Publisher, type PublisherOptions, publisherOptionsFrom } from './publisher.ts';
 import { runSnapshot } from './snapshot.ts';
 import { startLagMonitor } from './source-lag.ts';
 
@@ -45,16 +45,7 @@ export async function startProducer(
   metrics.lockHeld.set(1);
 
   const publisher = new Publisher({
-    brokers: cfg.brokers,
-    name: cfg.name,
-    topicPrefix: cfg.topicPrefix,
-    partitions: cfg.partitions,
-    replicationFactor: cfg.replicationFactor,
-    batchRecords: cfg.batchRecords,
-    lingerMs: cfg.lingerMs,
-    maxQueuedRecords: cfg.maxQueuedRecords,
-    log,
-    metrics,
+    ...publisherOptionsFrom(cfg, log, metrics),
     ...(deps.onAck ? { onAck: deps.onAck } : {}),
   });
   const src = { name: cfg.name, serverId: source.serverId, topicPrefix: cfg.topicPrefix };

@@ -12,7 +12,7 @@ import { lockName } from '../../runtime/producer/lock.ts';
 import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
 import { Streamer } from '../../runtime/producer/pipeline.ts';
 import { BinlogPositionNotOnServerError, BinlogPurgedError } from '../../runtime/producer/position-errors.ts';
-import { Publisher } from '../../runtime/producer/publisher.ts';
+import { Publisher, publisherOptionsFrom } from '../../runtime/producer/publisher.ts';
 import { requireEnv } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
@@ -226,18 +226,7 @@ describe('producer: checkpoint position the server cannot serve', () => {
     const cfg = producerConfig(db, { PRODUCER_TABLES: 'kept' });
     const log = createLogger('producer-test', cfg.logLevel);
     const metrics = createProducerMetrics(new Registry());
-    const publisher = new Publisher({
-      brokers: cfg.brokers,
-      name: cfg.name,
-      topicPrefix: cfg.topicPrefix,
-      partitions: cfg.partitions,
-      replicationFactor: cfg.replicationFactor,
-      batchRecords: cfg.batchRecords,
-      lingerMs: cfg.lingerMs,
-      maxQueuedRecords: cfg.maxQueuedRecords,
-      log,
-      metrics,
-    });
+    const publisher = new Publisher(publisherOptionsFrom(cfg, log, metrics));
     const reader = new BinlogReader({
       mysqlUrl: cfg.mysqlUrl,
       serverId: cfg.serverId,

@@ -19,7 +19,7 @@ import { buildOpenApiDocument, renderDocsPage } from './openapi.ts';
 import { createPackageReader } from './package/read-package.ts';
 import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
-import { createRateLimiter } from './rate-limit.ts';
+import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -58,6 +58,9 @@ declare module 'fastify' {
     admitInHandler?: boolean;
   }
 }
+
+/** The admission of a request the limiter admitted synchronously (shared: it never rejects). */
+const ADMITTED: Promise<void> = Promise.resolve();
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -127,38 +130,61 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         throw err;
       }
     }
+    // A refusal decided synchronously throws here: the handler (and its MySQL fallback) never runs.
+    const check = enforceRateLimit(req, userId);
     if (config.admitInHandler) {
-      const check = enforceRateLimit(req, userId);
+      if (check === undefined) {
+        setAdmission(req, ADMITTED);
+        return;
+      }
       // The handler always awaits it; this only keeps a refusal from counting as unhandled meanwhile.
       check.catch(() => {});
       setAdmission(req, check);
       return;
     }
-    await enforceRateLimit(req, userId);
+    if (check !== undefined) await check;
   });
 
-  async function enforceRateLimit(req: FastifyRequest, userId: string | null): Promise<void> {
-    let decision: Awaited<ReturnType<typeof rateLimit>>;
+  /**
+   * Throws the 429 (or returns a promise rejecting with it). Synchronous when the limiter decides from
+   * its local token buckets, which is the common case: no promise, no microtask turn.
+   */
+  function enforceRateLimit(req: FastifyRequest, userId: string | null): Promise<void> | undefined {
+    let decision: ReturnType<RateLimiter>;
     try {
-      decision = await rateLimit(userId, req.ip);
+      decision = rateLimit(userId, req.ip);
     } catch (err) {
-      // A limiter outage must not take the API down with it.
-      metrics.rateLimiterError();
-      req.log.warn({ err }, 'rate limiter unavailable: request let through');
-      return;
+      limiterFailed(req, err);
+      return undefined;
     }
-    if (!decision.allowed) {
-      metrics.rateLimited(decision.scope);
-      throw new ApiError(
-        429,
-        'rate_limit_error',
-        `rate_limited_${decision.scope}`,
-        'too many requests, slow down',
-        {
-          headers: { 'retry-after': String(decision.retryAfterSeconds) },
-        },
+    if (decision instanceof Promise) {
+      return decision.then(
+        (d) => refuseIfDenied(d),
+        (err: unknown) => limiterFailed(req, err),
       );
     }
+    refuseIfDenied(decision);
+    return undefined;
+  }
+
+  function limiterFailed(req: FastifyRequest, err: unknown): void {
+    // A limiter outage must not take the API down with it.
+    metrics.rateLimiterError();
+    req.log.warn({ err }, 'rate limiter unavailable: request let through');
+  }
+
+  function refuseIfDenied(decision: RateDecision): void {
+    if (decision.allowed) return;
+    metrics.rateLimited(decision.scope);
+    throw new ApiError(
+      429,
+      'rate_limit_error',
+      `rate_limited_${decision.scope}`,
+      'too many requests, slow down',
+      {
+        headers: { 'retry-after': String(decision.retryAfterSeconds) },
+      },
+    );
   }
 
   // Responses finishing after close() began tell the client to hang up, so keep-alive connections of

@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor } from '../../runtime/core/cache/cursor.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
-import { type CanonicalRow, canonicalRow } from '../../runtime/core/cache/rows.ts';
 import { CacheWriter, type RowChange } from '../../runtime/core/cache/writer.ts';
-import { versionOf } from '../../runtime/core/position.ts';
+import { at, payment, pkg, purchase, remove, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 
@@ -15,60 +14,6 @@ const writer = new CacheWriter(redis, prefix);
 const reader = new RedisPurchasePackageReader(redis, prefix);
 const keys = cacheKeys(prefix);
 
-const v = (seq: number, row = 0) => versionOf(BigInt(seq), row);
-const at = (sec: number, micros = 0) =>
-  `2026-11-25 10:${String(Math.floor(sec / 60)).padStart(2, '0')}:${String(sec % 60).padStart(2, '0')}.${String(micros).padStart(6, '0')}`;
-
-const pkg = (id: string, name: string) =>
-  canonicalRow('packages', {
-    id,
-    name,
-    description: '',
-    price_amount: 499,
-    currency: 'EUR',
-    active: 1,
-    created_at: at(0),
-    updated_at: at(0),
-  });
-const purchase = (id: string, user: string, created: string, packageId = 'pkg_a') =>
-  canonicalRow('purchases', {
-    id,
-    user_id: user,
-    package_id: packageId,
-    amount: '499',
-    currency: 'EUR',
-    created_at: created,
-    updated_at: created,
-  });
-const payment = (id: string, purchaseId: string, user: string, status: string) =>
-  canonicalRow('payments', {
-    id,
-    purchase_id: purchaseId,
-    user_id: user,
-    amount: 499,
-    currency: 'EUR',
-    status,
-    provider: 'test',
-    provider_ref: null,
-    failure_code: null,
-    created_at: at(1),
-    updated_at: at(1),
-  });
-
-const upsert = (table: RowChange['table'], row: CanonicalRow, version: string): RowChange => ({
-  table,
-  id: String(row.id),
-  version,
-  after: row,
-  before: null,
-});
-const remove = (table: RowChange['table'], row: CanonicalRow, version: string): RowChange => ({
-  table,
-  id: String(row.id),
-  version,
-  after: null,
-  before: row,
-});
 const page = async (user: string, limit = 10, cursor: string | null = null) => {
   const r = await reader.read(user, { limit, cursor, token: null });
   if (r.kind !== 'hit') throw new Error(`expected a hit, got ${r.kind}`);

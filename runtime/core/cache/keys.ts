@@ -19,6 +19,8 @@ export function cacheKeys(prefix: string) {
      * `payv`: the id of its payment and the version that set that pointer.
      */
     row: (table: string, id: string) => `${prefix}:row:${table}:${id}`,
+    /** Common prefix of every per-user key (the near cache watches it for changes). */
+    userPrefix: `${prefix}:{u:`,
     /** Sorted set of the user's purchase ids, score = created_at in µs since the epoch. */
     userPurchases: (userId: string) => `${prefix}:{u:${userId}}:purchases`,
     /**
@@ -35,6 +37,12 @@ export function cacheKeys(prefix: string) {
     ready: `${prefix}:meta:ready:v2`,
     /** Consumer bookkeeping. */
     meta: (name: string) => `${prefix}:meta:${name}`,
+    /** The user id in a per-user key (`userPurchases` / `userEntries`), or null for any other key. */
+    userOf: (key: string): string | null => {
+      const start = prefix.length + 4;
+      const end = key.lastIndexOf('}:');
+      return key.startsWith(`${prefix}:{u:`) && end >= start ? key.slice(start, end) : null;
+    },
     /** Rate limiter buckets. */
     rate: (scope: string, id: string) => `${prefix}:rl:${scope}:${id}`,
   };

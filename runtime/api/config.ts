@@ -31,6 +31,15 @@ export const apiEnvSchema = z
     WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(3600).default(300),
     RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
     RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+    /** Purchase pages kept in process memory, invalidated by Redis (0 turns the near cache off). */
+    PACKAGE_NEAR_CACHE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(4 * 1024 ** 3)
+      .default(64 * 1024 ** 2),
+    /** Safety net only (invalidations keep pages fresh): a page older than this is read again. */
+    PACKAGE_NEAR_CACHE_MAX_AGE_MS: positiveInt.max(3_600_000).default(30_000),
     BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(16_384),
     IDEMPOTENCY_TTL_HOURS: positiveInt.min(24, 'keys are kept at least 24 h').default(24),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),

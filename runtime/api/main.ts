@@ -8,6 +8,7 @@ import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadApiConfig } from './config.ts';
 import { purgeExpiredKeys } from './idempotency.ts';
+import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
@@ -20,7 +21,22 @@ const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_S
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
-const reader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
+const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
+const registry = createRegistry('api');
+const nearCache =
+  config.PACKAGE_NEAR_CACHE_BYTES > 0
+    ? createNearCache({
+        redisUrl: config.REDIS_URL,
+        prefix: config.REDIS_KEY_PREFIX,
+        reader: redisReader,
+        settings: {
+          maxBytes: config.PACKAGE_NEAR_CACHE_BYTES,
+          maxAgeMs: config.PACKAGE_NEAR_CACHE_MAX_AGE_MS,
+        },
+        registry,
+        log,
+      })
+    : null;
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
 const authenticate = createAuthenticator(
   config.AUTH_JWKS_URL
@@ -31,11 +47,11 @@ const authenticate = createAuthenticator(
 const app = await buildApp({
   pool,
   redis,
-  reader,
+  reader: nearCache?.reader ?? redisReader,
   provider: createSimulatedProvider(),
   authenticate,
   logger: log,
-  registry: createRegistry('api'),
+  registry,
   settings: {
     redisKeyPrefix: config.REDIS_KEY_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -58,11 +74,17 @@ purge.unref();
 lifecycle.onShutdown('http', () => app.close());
 lifecycle.onShutdown('purge timer', () => clearInterval(purge));
 lifecycle.onShutdown('mysql', () => pool.end());
+if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());
 lifecycle.onShutdown('redis', async () => {
   await redis.quit();
 });
 
-await reader
+nearCache?.feed
+  .start()
+  .catch((err: unknown) =>
+    log.warn({ err }, 'invalidation feed not up yet: package reads go to Redis until it is'),
+  );
+await redisReader
   .load()
   .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
 await app.listen({ port: config.API_PORT, host: config.API_HOST });

@@ -1,0 +1,76 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { PurchasePackageReader } from '../../core/cache/types.ts';
+import type { Logger } from '../../core/logger.ts';
+import { RedisInvalidationFeed } from './invalidation-feed.ts';
+import { NearCachedPackageReader } from './near-cache.ts';
+
+export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
+
+/**
+ * The near cache in front of the Redis reader, its invalidation feed and its metrics. The feed
+ * connects in the background: until it is up every read goes to Redis.
+ */
+export function createNearCache(deps: {
+  redisUrl: string;
+  prefix: string;
+  reader: Required<PurchasePackageReader>;
+  settings: NearCacheSettings;
+  registry: Registry;
+  log: Logger;
+}): { reader: NearCachedPackageReader; feed: RedisInvalidationFeed } {
+  const lookups = new Counter({
+    name: 'api_package_near_cache_lookups_total',
+    help: 'Purchase package near-cache lookups: hit (answered from memory), miss (read from Redis and kept), bypass (token or feed down: Redis)',
+    labelNames: ['result'] as const,
+    registers: [deps.registry],
+  });
+  const invalidations = new Counter({
+    name: 'api_package_near_cache_invalidations_total',
+    help: 'Near-cache invalidations: user (one user changed in Redis), all (catalog, flush, feed up/down)',
+    labelNames: ['kind'] as const,
+    registers: [deps.registry],
+  });
+  // Bound children: a labelled inc per request would hash the labels each time.
+  const byResult = {
+    hit: lookups.labels('hit'),
+    miss: lookups.labels('miss'),
+    bypass: lookups.labels('bypass'),
+  };
+  const byKind = { user: invalidations.labels('user'), all: invalidations.labels('all') };
+  let feed: RedisInvalidationFeed | undefined;
+  const reader = new NearCachedPackageReader(deps.reader, () => feed?.healthy ?? false, deps.prefix, {
+    ...deps.settings,
+    onLookup: (result) => byResult[result].inc(),
+    onInvalidate: (kind) => byKind[kind].inc(),
+  });
+  feed = new RedisInvalidationFeed(deps.redisUrl, reader, {
+    prefixes: NearCachedPackageReader.watchedPrefixes(deps.prefix),
+    log: deps.log,
+  });
+  const live = feed;
+  new Gauge({
+    name: 'api_package_near_cache_bytes',
+    help: 'Bytes held by the purchase package near cache (bodies plus bookkeeping)',
+    registers: [deps.registry],
+    collect() {
+      this.set(reader.bytes);
+    },
+  });
+  new Gauge({
+    name: 'api_package_near_cache_users',
+    help: 'Users with at least one page in the near cache',
+    registers: [deps.registry],
+    collect() {
+      this.set(reader.userCount);
+    },
+  });
+  new Gauge({
+    name: 'api_package_near_cache_feed_up',
+    help: '1 while Redis invalidations arrive (the near cache serves), 0 while every read goes to Redis',
+    registers: [deps.registry],
+    collect() {
+      this.set(live.healthy ? 1 : 0);
+    },
+  });
+  return { reader, feed };
+}

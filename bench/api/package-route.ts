@@ -23,9 +23,10 @@ await withBenchData(purchases, async (data) => {
   const opts = { env: { ...data.env, BENCH_BODY_BYTES: String(bytes) }, connections, seconds, headers };
   const rows: Measurement[] = [];
   rows.push(await benchTarget('api, Redis (the route)', 'app-redis', data.path, opts));
+  rows.push(await benchTarget('api, Redis, near cache off', 'app-redis-direct', data.path, opts));
   rows.push(await benchTarget('(a) bare fastify route, constant body', 'fastify-bare', data.path, opts));
   rows.push(await benchTarget('(b) api, MySQL fallback only', 'app-mysql', data.path, opts));
-  const [route, bare, mysql] = rows as [Measurement, Measurement, Measurement];
+  const [route, direct, bare, mysql] = rows as [Measurement, Measurement, Measurement, Measurement];
 
   console.log(
     `\n${connections} connections, ${seconds} s each, ${bytes}-byte body (${purchases} purchases), node ${process.version}\n`,
@@ -34,6 +35,9 @@ await withBenchData(purchases, async (data) => {
   console.log(`\nthroughput vs (a) bare:  ${(route.rps / bare.rps).toFixed(2)}  (target >= 0.6)`);
   console.log(`throughput vs (b) MySQL: ${(route.rps / mysql.rps).toFixed(2)}x (target >= 5)`);
   console.log(`p99 of the route: ${route.p99} ms (target < 10 ms)`);
+  console.log(
+    `near cache off: ${(direct.rps / bare.rps).toFixed(2)} of (a), ${(direct.rps / mysql.rps).toFixed(2)}x (b), p99 ${direct.p99} ms`,
+  );
   if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) {
     console.error('some requests failed: the figures are not valid');
     process.exitCode = 1;

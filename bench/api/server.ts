@@ -4,13 +4,17 @@ import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../runtime/api/app.ts';
 import { ApiError } from '../../runtime/api/errors.ts';
+import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
+import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { need, packageRouteParts } from './stack.ts';
 
 /**
  * One benchmark target per process (the load generator runs in another), printing `{"port":N}`:
- *   app-redis | app-mysql   the real api (auth, rate limit, metrics) with the Redis reader / MySQL only
+ *   app-redis | app-mysql   the real api (auth, rate limit, metrics) as main.ts wires it (near cache in
+ *                           front of the Redis reader) / answering from MySQL only
+ *   app-redis-direct        the real api with the near cache off: every read is a Redis round trip
  *   fastify-bare | express-bare   a bare route returning a constant body of BENCH_BODY_BYTES
  *   fastify-route | express-route the same purchase-package handler on each framework
  */
@@ -43,16 +47,32 @@ async function handle(
 async function start(): Promise<number> {
   switch (mode) {
     case 'app-redis':
+    case 'app-redis-direct':
     case 'app-mysql': {
-      const parts = packageRouteParts(mode === 'app-redis' ? 'redis' : 'mysql');
+      const parts = packageRouteParts(mode === 'app-mysql' ? 'mysql' : 'redis');
+      const registry = new Registry();
+      const log = createLogger('api-bench', 'warn');
+      let reader = parts.reader;
+      if (mode === 'app-redis' && parts.reader instanceof RedisPurchasePackageReader) {
+        const near = createNearCache({
+          redisUrl: need('REDIS_URL'),
+          prefix: need('REDIS_KEY_PREFIX'),
+          reader: parts.reader,
+          settings: { maxBytes: 64 * 1024 ** 2, maxAgeMs: 30_000 },
+          registry,
+          log,
+        });
+        await near.feed.start();
+        reader = near.reader;
+      }
       const app = await buildApp({
         pool: parts.pool,
         redis: parts.redis,
-        reader: parts.reader,
+        reader,
         provider: createSimulatedProvider(),
         authenticate: parts.authenticate,
-        logger: createLogger('api-bench', 'warn'),
-        registry: new Registry(),
+        logger: log,
+        registry,
         settings: {
           redisKeyPrefix: need('REDIS_KEY_PREFIX'),
           bodyLimitBytes: 16_384,

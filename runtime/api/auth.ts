@@ -10,7 +10,11 @@ export type AuthOptions =
   | { kind: 'hs256'; secret: string; issuer?: string; audience?: string }
   | { kind: 'jwks'; url: string; issuer?: string; audience?: string };
 
-export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
+/**
+ * Answers synchronously for a token already verified (the common case: no promise per request) and
+ * with a promise when it must verify; throws or rejects with the 401.
+ */
+export type Authenticator = (authorization: string | undefined) => Principal | Promise<Principal>;
 
 /**
  * Verified tokens by their exact text, until they expire. Verifying an HS256 JWT through WebCrypto
@@ -69,15 +73,18 @@ export function createAuthenticator(opts: AuthOptions, cacheSize = 10_000): Auth
     verify = (jwt) => jwtVerify(jwt, jwks, claims);
   }
 
-  return async (authorization) => {
+  return (authorization) => {
     if (!authorization) throw unauthenticated('missing_token', 'an Authorization: Bearer token is required');
     const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization);
     if (!m?.[1]) throw unauthenticated('malformed_token', 'Authorization header must be "Bearer <jwt>"');
     const cached = cacheSize > 0 ? verified.get(m[1], Date.now()) : undefined;
-    if (cached) return cached;
+    return cached ?? verifyToken(m[1]);
+  };
+
+  async function verifyToken(jwt: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      payload = (await verify(m[1])).payload;
+      payload = (await verify(jwt)).payload;
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw unauthenticated('token_expired', 'the token has expired');
       throw unauthenticated('invalid_token', 'the token could not be verified');
@@ -89,9 +96,9 @@ export function createAuthenticator(opts: AuthOptions, cacheSize = 10_000): Auth
     const scope = typeof payload.scope === 'string' ? payload.scope : '';
     const principal: Principal = { userId: sub, scopes: new Set(scope.split(' ').filter(Boolean)) };
     // requiredClaims guarantees a numeric exp; jose has already refused expired tokens.
-    if (cacheSize > 0) verified.set(m[1], principal, (payload.exp ?? 0) * 1000);
+    if (cacheSize > 0) verified.set(jwt, principal, (payload.exp ?? 0) * 1000);
     return principal;
-  };
+  }
 }
 
 export function isAdmin(p: Principal): boolean {

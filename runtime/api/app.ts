@@ -11,9 +11,9 @@ import type { Registry } from 'prom-client';
 import type { PurchasePackageReader } from '../core/cache/types.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Authenticator } from './auth.ts';
+import type { Authenticator, Principal } from './auth.ts';
 import { ApiError } from './errors.ts';
-import { setAdmission, setPrincipal, setRawBody } from './http.ts';
+import { ADMITTED, decorateRequests, setAdmission, setPrincipal, setRawBody } from './http.ts';
 import { createApiMetrics } from './metrics.ts';
 import { buildOpenApiDocument, renderDocsPage } from './openapi.ts';
 import { createPackageReader } from './package/read-package.ts';
@@ -60,7 +60,8 @@ declare module 'fastify' {
 }
 
 /** The admission of a request the limiter admitted synchronously (shared: it never rejects). */
-const ADMITTED: Promise<void> = Promise.resolve();
+
+type HookDone = (err?: Error) => void;
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -92,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
   });
 
+  decorateRequests(app);
+
   // JSON bodies are parsed here (not by fastify) to keep the raw bytes for webhook signatures and to
   // answer malformed JSON in the API's error shape.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
@@ -113,37 +116,67 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     perIpPerMinute: settings.rateLimitIpPerMinute,
   });
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style and synchronous in the common case (a token verified before, a limiter deciding
+  // from its local buckets): no promise and no microtask turn per request.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', req.id);
     const config = req.routeOptions.config;
-    if (config.auth === undefined) return; // ops and docs routes
-    let userId: string | null = null;
-    if (config.auth) {
-      try {
-        const principal = await deps.authenticate(req.headers.authorization);
-        setPrincipal(req, principal);
-        userId = principal.userId;
-      } catch (err) {
-        // Failed authentications still count against the address: token guessing is rate limited.
-        await enforceRateLimit(req, null);
-        throw err;
-      }
+    if (config.auth === undefined) return done(); // ops and docs routes
+    if (!config.auth) return admit(req, null, done);
+    let principal: Principal | Promise<Principal>;
+    try {
+      principal = deps.authenticate(req.headers.authorization);
+    } catch (err) {
+      return refuseUnauthenticated(req, err, done);
     }
-    // A refusal decided synchronously throws here: the handler (and its MySQL fallback) never runs.
-    const check = enforceRateLimit(req, userId);
-    if (config.admitInHandler) {
+    if (!(principal instanceof Promise)) return admit(req, principal, done);
+    principal.then(
+      (p) => admit(req, p, done),
+      (err: unknown) => refuseUnauthenticated(req, err, done),
+    );
+  });
+
+  function admit(req: FastifyRequest, principal: Principal | null, done: HookDone) {
+    if (principal) setPrincipal(req, principal);
+    let check: Promise<void> | undefined;
+    try {
+      // A refusal decided synchronously throws here: the handler (and its MySQL fallback) never runs.
+      check = enforceRateLimit(req, principal?.userId ?? null);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (req.routeOptions.config.admitInHandler) {
       if (check === undefined) {
         setAdmission(req, ADMITTED);
-        return;
+      } else {
+        // The handler always awaits it; this only keeps a refusal from counting as unhandled meanwhile.
+        check.catch(() => {});
+        setAdmission(req, check);
       }
-      // The handler always awaits it; this only keeps a refusal from counting as unhandled meanwhile.
-      check.catch(() => {});
-      setAdmission(req, check);
-      return;
+      return done();
     }
-    if (check !== undefined) await check;
-  });
+    if (check === undefined) return done();
+    check.then(
+      () => done(),
+      (err: unknown) => done(err as Error),
+    );
+  }
+
+  /** Failed authentications still count against the address: token guessing is rate limited. */
+  function refuseUnauthenticated(req: FastifyRequest, authError: unknown, done: HookDone) {
+    let check: Promise<void> | undefined;
+    try {
+      check = enforceRateLimit(req, null);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (check === undefined) return done(authError as Error);
+    check.then(
+      () => done(authError as Error),
+      (err: unknown) => done(err as Error),
+    );
+  }
 
   /**
    * Throws the 429 (or returns a promise rejecting with it). Synchronous when the limiter decides from
@@ -200,17 +233,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
 
+  // Request lines at debug (errors always); the line is only built when it will be written.
+  const debugEnabled = deps.logger.isLevelEnabled('debug');
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
-    const line = {
-      method: req.method,
-      route,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-    };
-    if (reply.statusCode >= 500) req.log.error(line, 'request failed');
-    else req.log.debug(line, 'request done');
+    if (reply.statusCode >= 500 || debugEnabled) {
+      const line = {
+        method: req.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      };
+      if (reply.statusCode >= 500) req.log.error(line, 'request failed');
+      else req.log.debug(line, 'request done');
+    }
     done();
   });
 

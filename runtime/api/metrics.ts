@@ -28,9 +28,19 @@ export function createApiMetrics(registry: Registry) {
     help: 'Rate limiter calls that failed (requests are let through)',
     registers: [registry],
   });
+  // One child per route/method/status, looked up by a flat key: a labelled observe would hash the
+  // label object on every request. The set is bounded by the routes times the statuses they answer.
+  const durationChildren = new Map<string, ReturnType<typeof requestDuration.labels>>();
   return {
-    observeRequest: (route: string, method: string, status: number, seconds: number) =>
-      requestDuration.observe({ route, method, status: String(status) }, seconds),
+    observeRequest: (route: string, method: string, status: number, seconds: number) => {
+      const key = `${method} ${status} ${route}`;
+      let child = durationChildren.get(key);
+      if (!child) {
+        child = requestDuration.labels({ route, method, status: String(status) });
+        durationChildren.set(key, child);
+      }
+      child.observe(seconds);
+    },
     packageRead: (source: PackageSource) => packageReads.inc({ source }),
     rateLimited: (scope: string) => rateLimited.inc({ scope }),
     rateLimiterError: () => rateLimiterErrors.inc(),

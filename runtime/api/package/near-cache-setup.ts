@@ -1,8 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { PurchasePackageReader } from '../../core/cache/types.ts';
 import type { Logger } from '../../core/logger.ts';
 import { RedisInvalidationFeed } from './invalidation-feed.ts';
-import { NearCachedPackageReader } from './near-cache.ts';
+import { NearCachedPackageReader, type RenderingReader } from './near-cache.ts';
 
 export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
 
@@ -13,7 +12,7 @@ export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
 export function createNearCache(deps: {
   redisUrl: string;
   prefix: string;
-  reader: Required<PurchasePackageReader>;
+  reader: RenderingReader;
   settings: NearCacheSettings;
   registry: Registry;
   log: Logger;

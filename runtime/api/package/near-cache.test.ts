@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cacheKeys } from '../../core/cache/keys.ts';
-import type { CacheRead, PurchasePackageReader, ReadOptions, RenderedRead } from '../../core/cache/types.ts';
+import type { ReadOptions, RenderedRead } from '../../core/cache/types.ts';
 import { decodeToken, encodeToken } from '../../core/position.ts';
-import { NearCachedPackageReader, type NearCacheLookup } from './near-cache.ts';
+import { NearCachedPackageReader, type NearCacheLookup, type RenderingReader } from './near-cache.ts';
 
 const PREFIX = 'nc';
 const keys = cacheKeys(PREFIX);
@@ -13,10 +13,7 @@ function fakeRedis() {
   const pages = new Map<string, string>();
   let calls = 0;
   let held: Array<() => void> | null = null;
-  const reader: Required<PurchasePackageReader> = {
-    async read(): Promise<CacheRead> {
-      throw new Error('not used');
-    },
+  const reader: RenderingReader = {
     async readRendered(userId: string): Promise<RenderedRead> {
       calls++;
       // The answer is what Redis holds when the call executes, delivered possibly later.
@@ -169,6 +166,24 @@ describe('near cache', () => {
     await body('alice', { ...first, token });
     expect(redis.calls()).toBe(2);
     expect(lookups).toEqual(['miss', 'bypass']);
+  });
+
+  it('answers a held page synchronously to peek, and nothing it must not answer', async () => {
+    let live = true;
+    const { redis, cache, lookups, body } = setUp({ live: () => live });
+    redis.pages.set('alice', 'p');
+    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    await body('alice');
+    expect(cache.peekRendered('alice', first)?.toString()).toBe('p');
+    expect(cache.peekRendered('alice', { ...first, limit: 5 })).toBeUndefined();
+    const token = decodeToken(encodeToken({ gtid: '0-1-42', rows: [] }));
+    expect(cache.peekRendered('alice', { ...first, token })).toBeUndefined();
+    live = false;
+    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    live = true;
+    cache.keys(changed(keys.userEntries('alice')));
+    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    expect(lookups).toEqual(['miss', 'hit']);
   });
 
   it('never keeps a miss', async () => {

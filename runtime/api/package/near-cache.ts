@@ -8,6 +8,9 @@ import type {
 } from '../../core/cache/types.ts';
 import type { InvalidationListener } from './invalidation-feed.ts';
 
+/** The reader behind the near cache: anything that answers rendered pages (the Redis reader). */
+export type RenderingReader = Pick<Required<PurchasePackageReader>, 'readRendered'>;
+
 export type NearCacheLookup = 'hit' | 'miss' | 'bypass';
 
 export type NearCacheOptions = {
@@ -40,7 +43,7 @@ const USER_OVERHEAD = 128;
  * seen the state before the change, and its invalidation may already have been handled.
  */
 export class NearCachedPackageReader implements PurchasePackageReader, InvalidationListener {
-  private readonly inner: Required<PurchasePackageReader>;
+  private readonly inner: RenderingReader;
   private readonly isLive: () => boolean;
   private readonly layout: ReturnType<typeof cacheKeys>;
   private readonly opts: NearCacheOptions;
@@ -57,7 +60,7 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
   private epoch = 0;
 
   constructor(
-    inner: Required<PurchasePackageReader>,
+    inner: RenderingReader,
     /** The invalidation feed's health: nothing is served from or kept in memory while it is false. */
     isLive: () => boolean,
     prefix: string,
@@ -90,6 +93,14 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     const r = await this.readRendered(userId, opts);
     if (r.kind !== 'hit') return r;
     return { kind: 'hit', page: JSON.parse(r.body.toString()) as PackagePage };
+  }
+
+  peekRendered(userId: string, opts: ReadOptions): Buffer | undefined {
+    if (opts.token !== null || !this.isLive()) return undefined;
+    const entry = this.lookup(userId, variantOf(opts));
+    if (!entry) return undefined;
+    this.opts.onLookup?.('hit');
+    return entry.body;
   }
 
   readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {

@@ -20,7 +20,7 @@ export type PackageReadDeps = {
  * rendered and goes out without being parsed and serialised again.
  */
 export function createPackageReader(deps: PackageReadDeps) {
-  return async (
+  const read = async (
     userId: string,
     q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
     /** Settles before any MySQL fallback (the rate limit): refused requests never reach the database. */
@@ -54,6 +54,20 @@ export function createPackageReader(deps: PackageReadDeps) {
     deps.onSource?.(source);
     return { body, source };
   };
+  /**
+   * The page if the reader holds it in memory (the near cache), synchronously; undefined means "call
+   * the reader". Reads with a consistency token are never answered here.
+   */
+  const peek = (
+    userId: string,
+    q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
+  ) => {
+    if (q.consistency_token !== undefined || !deps.reader.peekRendered) return undefined;
+    const body = deps.reader.peekRendered(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
+    if (body) deps.onSource?.('redis');
+    return body;
+  };
+  return Object.assign(read, { peek });
 }
 
 function toRendered(read: CacheRead): RenderedRead {

@@ -1,40 +1,56 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { admissionOf, assertCanRead, principalOf } from '../http.ts';
-import type { PackageReadFn } from '../package/read-package.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ADMITTED, admissionOf, assertCanRead, principalOf } from '../http.ts';
+import type { PackageReadFn, PackageSource } from '../package/read-package.ts';
 import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
 
 /**
- * GET /v1/users/:user_id/purchases — the hot path (Redis, MySQL fallback). The rate-limit count and
- * the Redis read are sent in the same tick (one auto-pipelined write, one round trip); the answer is
- * the limiter's first: a refused request gets its 429 whatever the read found, and never reaches the
- * MySQL fallback.
+ * GET /v1/users/:user_id/purchases — the hot path. The limiter answers first: a refused request gets
+ * its 429 whatever the read would have found, and never reaches the MySQL fallback.
+ * - Admitted synchronously (the limiter's local buckets had tokens) and the page is in the near cache:
+ *   answered without a promise.
+ * - Otherwise the read (near cache, Redis, MySQL fallback) starts at once; when the limiter has to
+ *   lease tokens from Redis, that call and the Redis read leave in the same tick (one auto-pipelined
+ *   write, one round trip), and the answer waits for the limiter's decision.
  */
 export function packageRoutes(app: FastifyInstance, deps: { readPackage: PackageReadFn }): void {
-  app.get(
-    '/v1/users/:user_id/purchases',
-    { config: { auth: true, admitInHandler: true } },
-    async (req, reply) => {
-      const admitted = admissionOf(req);
-      const read = readFor(req, admitted);
-      // Awaited below once the limiter has answered; a refusal must not leave it unhandled.
-      read.catch(() => {});
-      await admitted;
-      const { body, source } = await read;
-      reply.header('x-package-source', source);
-      return reply.code(200).type('application/json; charset=utf-8').send(body);
-    },
-  );
+  app.get('/v1/users/:user_id/purchases', { config: { auth: true, admitInHandler: true } }, (req, reply) => {
+    const admitted = admissionOf(req);
+    const query = queryOf(req);
+    if (admitted === ADMITTED) {
+      const held = deps.readPackage.peek(query.userId, query.read);
+      if (held) return send(reply, held, 'redis');
+    }
+    return readAndSend(reply, query, admitted);
+  });
 
-  async function readFor(req: FastifyRequest, admitted: Promise<void>) {
+  async function readAndSend(
+    reply: FastifyReply,
+    query: ReturnType<typeof queryOf>,
+    admitted: Promise<void>,
+  ) {
+    const read = deps.readPackage(query.userId, query.read, admitted);
+    // Awaited below once the limiter has answered; a refusal must not leave it unhandled.
+    read.catch(() => {});
+    await admitted;
+    const { body, source } = await read;
+    return send(reply, body, source);
+  }
+
+  /** Validation and access: throws the 404 / 400 before anything is read. */
+  function queryOf(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     assertCanRead(principalOf(req), user_id);
     const query = parseInput(packageListQuery, req.query, 'query');
     const header = req.headers['x-consistency-token'];
     const token = query.consistency_token ?? (typeof header === 'string' ? header : undefined);
-    return deps.readPackage(
-      user_id,
-      { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor, consistency_token: token },
-      admitted,
-    );
+    return {
+      userId: user_id,
+      read: { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor, consistency_token: token },
+    };
   }
+}
+
+function send(reply: FastifyReply, body: Buffer | string, source: PackageSource) {
+  reply.header('x-package-source', source);
+  return reply.code(200).type('application/json; charset=utf-8').send(body);
 }

@@ -46,4 +46,9 @@ export interface PurchasePackageReader {
    * The api prefers it when present; `read` must answer the same.
    */
   readRendered?(userId: string, opts: ReadOptions): Promise<RenderedRead>;
+  /**
+   * Optional: the page when it is held in process memory, synchronously (no promise, no I/O), else
+   * undefined and the caller reads. Never answers for a read with a consistency token.
+   */
+  peekRendered?(userId: string, opts: ReadOptions): Buffer | undefined;
 }

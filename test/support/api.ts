@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { type AppDeps, buildApp } from '../../runtime/api/app.ts';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
+import type { RedisInvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
+import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
@@ -23,6 +25,7 @@ export type ApiHarness = {
   pool: Pool;
   redis: Redis;
   prefix: string;
+  registry: Registry;
   close: () => Promise<void>;
 };
 
@@ -36,20 +39,39 @@ export async function startApi(
     wrapReader?: (reader: PurchasePackageReader) => PurchasePackageReader;
     /** Another payment provider (default: the simulated one). */
     provider?: PaymentProvider;
+    /** The near cache in front of the Redis reader, as main.ts wires it (feed up before it listens). */
+    nearCache?: boolean;
   } = {},
 ): Promise<ApiHarness> {
   const db = await createTestDatabase();
   const pool = createPool(db.appUrl, { connectionLimit: 10 });
   const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
   const prefix = `apitest_${uniqueSuffix()}`;
+  const registry = new Registry();
+  const logger = createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  let reader: PurchasePackageReader = new RedisPurchasePackageReader(redis, prefix);
+  let feed: RedisInvalidationFeed | undefined;
+  if (opts.nearCache) {
+    const near = createNearCache({
+      redisUrl: requireEnv('REDIS_URL'),
+      prefix,
+      reader: new RedisPurchasePackageReader(redis, prefix),
+      settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },
+      registry,
+      log: logger,
+    });
+    await near.feed.start();
+    reader = near.reader;
+    feed = near.feed;
+  }
   const app = await buildApp({
     pool,
     redis,
-    reader: (opts.wrapReader ?? ((r) => r))(new RedisPurchasePackageReader(redis, prefix)),
+    reader: (opts.wrapReader ?? ((r) => r))(reader),
     provider: opts.provider ?? createSimulatedProvider(),
     authenticate: createAuthenticator({ kind: 'hs256', secret: requireEnv('AUTH_JWT_SECRET') }),
-    logger: createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-    registry: new Registry(),
+    logger,
+    registry,
     settings: {
       redisKeyPrefix: prefix,
       bodyLimitBytes: 16_384,
@@ -70,8 +92,10 @@ export async function startApi(
     pool,
     redis,
     prefix,
+    registry,
     close: async () => {
       await app.close();
+      await feed?.stop();
       await pool.end();
       await deleteRedisKeys(redis, prefix);
       await redis.quit();

@@ -20,6 +20,7 @@ import { createPackageReader } from './package/read-package.ts';
 import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
+import { lazyRequestLogger } from './request-logger.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 200 },
+    childLoggerFactory: lazyRequestLogger,
   });
 
   decorateRequests(app);

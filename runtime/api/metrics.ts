@@ -1,10 +1,11 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { HotHistogram, type HotHistogramChild } from '../core/hot-histogram.ts';
 import type { PackageSource } from './package/read-package.ts';
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 export function createApiMetrics(registry: Registry) {
-  const requestDuration = new Histogram({
+  const requestDuration = new HotHistogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency by route, method and status',
     labelNames: ['route', 'method', 'status'] as const,
@@ -28,15 +29,15 @@ export function createApiMetrics(registry: Registry) {
     help: 'Rate limiter calls that failed (requests are let through)',
     registers: [registry],
   });
-  // One child per route/method/status, looked up by a flat key: a labelled observe would hash the
-  // label object on every request. The set is bounded by the routes times the statuses they answer.
-  const durationChildren = new Map<string, ReturnType<typeof requestDuration.labels>>();
+  // One child per route/method/status, looked up by a flat key. The set is bounded by the routes
+  // times the statuses they answer.
+  const durationChildren = new Map<string, HotHistogramChild>();
   return {
     observeRequest: (route: string, method: string, status: number, seconds: number) => {
       const key = `${method} ${status} ${route}`;
       let child = durationChildren.get(key);
       if (!child) {
-        child = requestDuration.labels({ route, method, status: String(status) });
+        child = requestDuration.child({ route, method, status: String(status) });
         durationChildren.set(key, child);
       }
       child.observe(seconds);

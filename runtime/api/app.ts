@@ -53,8 +53,9 @@ declare module 'fastify' {
     /** Routes with `auth: true` need a valid bearer token; every /v1 route is rate limited. */
     auth?: boolean;
     /**
-     * The handler awaits the rate limit itself (`admission` in http.ts) instead of the onRequest hook:
-     * its Redis read then goes out in the same tick, so both ride one auto-pipelined round trip.
+     * The handler awaits the rate limit itself (`admission` in http.ts) when the limiter must lease
+     * tokens from Redis: its Redis read then goes out in the same tick, so both ride one
+     * auto-pipelined round trip. A synchronous admission is the already-settled `ADMITTED`.
      */
     admitInHandler?: boolean;
   }

@@ -47,29 +47,32 @@ export function createNearCache(deps: {
     log: deps.log,
   });
   const live = feed;
-  new Gauge({
-    name: 'api_package_near_cache_bytes',
-    help: 'Bytes held by the purchase package near cache (bodies plus bookkeeping)',
-    registers: [deps.registry],
-    collect() {
-      this.set(reader.bytes);
-    },
-  });
-  new Gauge({
-    name: 'api_package_near_cache_users',
-    help: 'Users with at least one page in the near cache',
-    registers: [deps.registry],
-    collect() {
-      this.set(reader.userCount);
-    },
-  });
-  new Gauge({
-    name: 'api_package_near_cache_feed_up',
-    help: '1 while Redis invalidations arrive (the near cache serves), 0 while every read goes to Redis',
-    registers: [deps.registry],
-    collect() {
-      this.set(live.healthy ? 1 : 0);
-    },
-  });
+  const gauges: Array<[name: string, help: string, read: () => number]> = [
+    [
+      'api_package_near_cache_bytes',
+      'Bytes held by the purchase package near cache (bodies plus bookkeeping)',
+      () => reader.bytes,
+    ],
+    [
+      'api_package_near_cache_users',
+      'Users with at least one page in the near cache',
+      () => reader.userCount,
+    ],
+    [
+      'api_package_near_cache_feed_up',
+      '1 while Redis invalidations arrive (the near cache serves), 0 while every read goes to Redis',
+      () => (live.healthy ? 1 : 0),
+    ],
+  ];
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [deps.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   return { reader, feed };
 }

@@ -19,6 +19,7 @@ const deletingProvider: PaymentProvider = {
     await api.db.admin.query('DELETE FROM payments WHERE id = ?', [req.paymentId]);
     return simulated.charge(req);
   },
+  retrieve: (id) => simulated.retrieve(id),
   refund: (req) => simulated.refund(req),
 };
 

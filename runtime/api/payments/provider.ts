@@ -15,6 +15,11 @@ export interface PaymentProvider {
     currency: string;
     paymentMethod: string;
   }): Promise<ChargeResult>;
+  /**
+   * What the provider knows of the payment's charge (charges are keyed by the payment id), or null
+   * when it never received one. Settles payments whose confirm was interrupted (see recovery.ts).
+   */
+  retrieve(paymentId: string): Promise<ChargeResult | null>;
   /** Must be idempotent per payment (providers dedupe refunds by their own reference). */
   refund(req: {
     paymentId: string;
@@ -27,23 +32,34 @@ export interface PaymentProvider {
 /**
  * Built-in simulated provider. Outcomes are chosen by the payment method, deterministically, in the
  * spirit of card networks' test numbers: pm_card_declined and pm_card_insufficient_funds fail,
- * pm_card_async stays processing (settled later by a webhook), anything else succeeds.
+ * pm_card_async stays processing (settled later by a webhook), anything else succeeds. It remembers
+ * its charges in process memory for `retrieve` (a real provider keeps them; after a restart the
+ * simulation has forgotten them and answers null).
  */
 export function createSimulatedProvider(): PaymentProvider {
+  const charges = new Map<string, ChargeResult>();
+  const outcomeOf = (providerRef: string, paymentMethod: string): ChargeResult => {
+    switch (paymentMethod) {
+      case 'pm_card_declined':
+        return { outcome: 'failed', providerRef, failureCode: 'card_declined' };
+      case 'pm_card_insufficient_funds':
+        return { outcome: 'failed', providerRef, failureCode: 'insufficient_funds' };
+      case 'pm_card_async':
+        return { outcome: 'processing', providerRef };
+      default:
+        return { outcome: 'succeeded', providerRef };
+    }
+  };
   return {
     name: 'simulated',
     async charge({ paymentId, paymentMethod }) {
-      const providerRef = `sim_${paymentId}`;
-      switch (paymentMethod) {
-        case 'pm_card_declined':
-          return { outcome: 'failed', providerRef, failureCode: 'card_declined' };
-        case 'pm_card_insufficient_funds':
-          return { outcome: 'failed', providerRef, failureCode: 'insufficient_funds' };
-        case 'pm_card_async':
-          return { outcome: 'processing', providerRef };
-        default:
-          return { outcome: 'succeeded', providerRef };
-      }
+      // Keyed by payment like a real provider: a second charge of the same payment is the first one.
+      const result = charges.get(paymentId) ?? outcomeOf(`sim_${paymentId}`, paymentMethod);
+      charges.set(paymentId, result);
+      return result;
+    },
+    async retrieve(paymentId) {
+      return charges.get(paymentId) ?? null;
     },
     async refund() {},
   };

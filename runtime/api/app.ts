@@ -37,6 +37,8 @@ export type AppDeps = {
     redisKeyPrefix: string;
     bodyLimitBytes: number;
     idempotencyTtlHours: number;
+    /** A charge not answered by then has an unknown outcome: the payment stays processing (recovery settles it). */
+    providerTimeoutMs?: number;
     webhookSecret: string | undefined;
     webhookToleranceSeconds: number;
     rateLimitUserPerMinute: number;
@@ -268,6 +270,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     pool: deps.pool,
     provider: deps.provider,
     idempotencyTtlHours: settings.idempotencyTtlHours,
+    ...(settings.providerTimeoutMs === undefined ? {} : { providerTimeoutMs: settings.providerTimeoutMs }),
   });
   const readPackage = createPackageReader({
     pool: deps.pool,

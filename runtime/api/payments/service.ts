@@ -20,13 +20,21 @@ import {
   updatePaymentStatus,
 } from '../store/payments.ts';
 import { inTransaction, type Tx } from '../store/transaction.ts';
-import type { PaymentProvider } from './provider.ts';
+import type { ChargeResult, PaymentProvider } from './provider.ts';
 import { canTransition } from './state-machine.ts';
 
 /** A response as it goes on the wire; `replayed` marks an idempotent replay of an earlier one. */
 export type WriteResult = StoredResponse & { replayed: boolean };
 
-export type PaymentServiceDeps = { pool: Pool; provider: PaymentProvider; idempotencyTtlHours: number };
+export type PaymentServiceDeps = {
+  pool: Pool;
+  provider: PaymentProvider;
+  idempotencyTtlHours: number;
+  /** A charge not answered by then has an unknown outcome (default 20 s; keep it well below the recovery's staleness). */
+  providerTimeoutMs?: number;
+};
+
+const DEFAULT_PROVIDER_TIMEOUT_MS = 20_000;
 
 type Write = { principal: Principal; idempotencyKey: string; method: string; path: string };
 
@@ -109,26 +117,29 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       if (started.value.kind === 'replay') return { ...started.value.response, replayed: true };
       const payment = started.value.payment;
 
-      let outcome: Awaited<ReturnType<PaymentProvider['charge']>>;
+      // null: the provider did not answer (error, timeout). The charge may still have happened, so the
+      // payment is not failed: it stays processing and the recovery asks the provider later.
+      let outcome: ChargeResult | null;
       try {
-        outcome = await provider.charge({
-          paymentId: payment.id,
-          amount: payment.amount,
-          currency: payment.currency,
-          paymentMethod: params.payment_method ?? 'pm_card_ok',
-        });
+        outcome = await withTimeout(
+          provider.charge({
+            paymentId: payment.id,
+            amount: payment.amount,
+            currency: payment.currency,
+            paymentMethod: params.payment_method ?? 'pm_card_ok',
+          }),
+          deps.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
+        );
       } catch {
-        outcome = {
-          outcome: 'failed',
-          providerRef: `err_${payment.id}`,
-          failureCode: 'provider_unavailable',
-        };
+        outcome = null;
       }
 
       // 2nd transaction: the provider's answer. A webhook may have settled it already; then keep that.
       const settled = await inTransaction(pool, async (tx) => {
         let updated: StoredPayment | null;
-        if (outcome.outcome === 'processing') {
+        if (outcome === null) {
+          updated = null;
+        } else if (outcome.outcome === 'processing') {
           updated = await attachProviderRef(tx, payment.id, outcome.providerRef);
         } else {
           updated = await updatePaymentStatus(tx, payment.id, 'processing', outcome.outcome, {
@@ -192,3 +203,12 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
+
+/** Rejects when `promise` has not settled within `ms` (the promise itself runs on). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -133,3 +133,22 @@ export async function purgeExpiredKeys(pool: Pool, batch = 1000): Promise<number
   );
   return (result as { affectedRows: number }).affectedRows;
 }
+
+/**
+ * Gives every key of `userId` still in flight for `method path` its response (the recovery of an
+ * interrupted confirm): retries then replay it instead of getting 409 until the key expires.
+ */
+export async function completeInFlightKeys(
+  tx: Tx,
+  userId: string,
+  method: string,
+  path: string,
+  response: StoredResponse,
+): Promise<number> {
+  const [result] = await tx.query(
+    `UPDATE idempotency_keys SET response_status = ?, response_body = ?
+     WHERE user_id = ? AND request_method = ? AND request_path = ? AND response_status = ?`,
+    [response.status, Buffer.from(response.body, 'utf8'), userId, method, path, IN_FLIGHT],
+  );
+  return (result as { affectedRows: number }).affectedRows;
+}

@@ -144,3 +144,22 @@ export async function attachProviderRef(
   if ((result as { affectedRows: number }).affectedRows !== 1) return null;
   return findPayment(tx, id);
 }
+
+/**
+ * Payments left `processing` since at least `staleSeconds` ago, oldest first: confirms interrupted
+ * between their two transactions, charges whose outcome was unknown, async charges whose webhook
+ * never came. Not locked: the recovery locks and re-checks each one before changing it.
+ */
+export async function findStaleProcessing(
+  db: Pool,
+  staleSeconds: number,
+  limit: number,
+): Promise<StoredPayment[]> {
+  const [rows] = await db.query(
+    `SELECT ${PAYMENT_COLUMNS} FROM payments
+     WHERE status = 'processing' AND updated_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND
+     ORDER BY updated_at LIMIT ?`,
+    [staleSeconds, limit],
+  );
+  return (rows as PaymentRow[]).map(toPayment);
+}

@@ -8,6 +8,7 @@ import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
+import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { need, packageRouteParts } from './stack.ts';
 
 /**
@@ -55,7 +56,7 @@ async function start(): Promise<number> {
       let reader = parts.reader;
       if (mode === 'app-redis' && parts.reader instanceof RedisPurchasePackageReader) {
         const near = createNearCache({
-          redisUrl: need('REDIS_URL'),
+          redis: redisOptions({ REDIS_URL: need('REDIS_URL') }),
           prefix: need('REDIS_KEY_PREFIX'),
           reader: parts.reader,
           settings: { maxBytes: 64 * 1024 ** 2, maxAgeMs: 30_000 },

@@ -5,7 +5,9 @@ import {
   logLevel,
   mysqlUrl,
   port,
+  redisConnectionRule,
   redisKeyPrefix,
+  redisSentinelMaster,
   redisUrl,
   topicPrefix,
 } from '../core/config/fields.ts';
@@ -21,6 +23,8 @@ export const apiEnvSchema = z
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,
+    /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
+    REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
     REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
     TOPIC_PREFIX: topicPrefix.optional(),
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -56,6 +60,7 @@ export const apiEnvSchema = z
     path: ['AUTH_JWKS_URL'],
     when: () => true,
   })
+  .superRefine(...redisConnectionRule())
   .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;

@@ -4,6 +4,7 @@ import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry } from '../core/metrics.ts';
+import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadApiConfig } from './config.ts';
@@ -18,7 +19,8 @@ const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
 const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_SIZE });
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+const redisConnection = redisOptions(config);
+const redis = new Redis({ ...redisConnection, maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
 const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
@@ -26,7 +28,7 @@ const registry = createRegistry('api');
 const nearCache =
   config.PACKAGE_NEAR_CACHE_BYTES > 0
     ? createNearCache({
-        redisUrl: config.REDIS_URL,
+        redis: redisConnection,
         prefix: config.REDIS_KEY_PREFIX,
         reader: redisReader,
         settings: {

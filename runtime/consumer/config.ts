@@ -5,7 +5,9 @@ import {
   logLevel,
   mysqlUrl,
   port,
+  redisConnectionRule,
   redisKeyPrefix,
+  redisSentinelMaster,
   redisUrl,
   sqlIdentifier,
   topicPrefix,
@@ -13,6 +15,8 @@ import {
 
 const cache = {
   REDIS_URL: redisUrl,
+  /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
+  REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
   TOPIC_PREFIX: topicPrefix,
   /** Defaults to TOPIC_PREFIX, so the api and the consumer agree without extra settings. */
   REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
@@ -27,7 +31,10 @@ const withKeyPrefix = <T extends { TOPIC_PREFIX: string; REDIS_KEY_PREFIX?: stri
 });
 
 /** `rebuild` and `verify`: MySQL is the source of truth they read. */
-export const toolEnvSchema = z.object({ ...cache, MYSQL_URL: mysqlUrl }).transform(withKeyPrefix);
+export const toolEnvSchema = z
+  .object({ ...cache, MYSQL_URL: mysqlUrl })
+  .superRefine(...redisConnectionRule())
+  .transform(withKeyPrefix);
 export type ToolConfig = z.infer<typeof toolEnvSchema>;
 
 export const consumerEnvSchema = z
@@ -55,6 +62,7 @@ export const consumerEnvSchema = z
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   })
+  .superRefine(...redisConnectionRule())
   .transform(withKeyPrefix)
   .transform((env, ctx) => {
     const database = env.SOURCE_DATABASE ?? (env.MYSQL_URL ? new URL(env.MYSQL_URL).pathname.slice(1) : '');

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { CacheWriter } from '../core/cache/writer.ts';
 import { ConfigError, parseEnv } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
+import { createRedis } from '../core/redis/connect.ts';
 import { toolEnvSchema } from './config.ts';
 import { progressBar } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
@@ -10,7 +10,7 @@ import { rebuildCache } from './rebuild.ts';
 try {
   const config = parseEnv(toolEnvSchema, process.env);
   const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
   try {
     const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
     await writer.load();

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
@@ -11,6 +10,7 @@ import {
   type GroupConsumer,
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
+import { createRedis } from '../core/redis/connect.ts';
 import { runBatches } from './batches.ts';
 import { startCacheGuard } from './cache-guard.ts';
 import type { ConsumerConfig } from './config.ts';
@@ -41,7 +41,7 @@ export async function startConsumerService(
   );
   const topics = [...tables.keys()];
   const kafka = { brokers: config.KAFKA_BROKERS, clientId: `${config.CONSUMER_GROUP}-${process.pid}` };
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  const redis = createRedis(config, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
   const admin = createKafkaAdmin(kafka);

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, parseEnv } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
+import { createRedis } from '../core/redis/connect.ts';
 import { toolEnvSchema } from './config.ts';
 import { formatMismatch, verifyUntilConsistent } from './verify.ts';
 
@@ -13,7 +13,7 @@ try {
     process.env,
   );
   const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
   try {
     const mismatches = await verifyUntilConsistent(
       { pool, redis, prefix: config.REDIS_KEY_PREFIX },

@@ -6,6 +6,7 @@ import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { ReadOptions, RenderedRead } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
+import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { at, payment, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -30,7 +31,9 @@ const near = new NearCachedPackageReader(direct, () => feed.healthy, prefix, {
   maxAgeMs: 60_000,
   onLookup: (r) => lookups.push(r),
 });
-feed = new RedisInvalidationFeed(url, near, { prefixes: NearCachedPackageReader.watchedPrefixes(prefix) });
+feed = new RedisInvalidationFeed(redisOptions({ REDIS_URL: url }), near, {
+  prefixes: NearCachedPackageReader.watchedPrefixes(prefix),
+});
 
 const first: ReadOptions = { limit: 20, cursor: null, token: null };
 const text = (r: RenderedRead) => (r.kind === 'hit' ? r.body.toString() : r.kind);

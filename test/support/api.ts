@@ -11,6 +11,7 @@ import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
+import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
 import { deleteRedisKeys } from './redis.ts';
@@ -53,7 +54,7 @@ export async function startApi(
   let feed: RedisInvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
-      redisUrl: requireEnv('REDIS_URL'),
+      redis: redisOptions({ REDIS_URL: requireEnv('REDIS_URL') }),
       prefix,
       reader: new RedisPurchasePackageReader(redis, prefix),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },

@@ -41,12 +41,15 @@ export class RedisInvalidationFeed {
   private onUp: (() => void) | undefined;
   private id: number | null = null;
 
-  constructor(url: string, listener: InvalidationListener, opts: InvalidationFeedOptions) {
+  /** `connection`: how to reach Redis (standalone or Sentinel, runtime/core/redis/connect.ts). */
+  constructor(connection: RedisOptions, listener: InvalidationListener, opts: InvalidationFeedOptions) {
     if (opts.prefixes.length === 0) throw new RangeError('at least one prefix is needed');
     this.listener = listener;
     this.opts = opts;
     const heartbeatMs = opts.heartbeatMs ?? 1000;
+    // The feed's own settings win over the connection's (RESP2 is required, see above).
     const options: RedisOptions = {
+      ...connection,
       protocol: 2,
       connectionName: 'api-invalidation-feed',
       autoResubscribe: false,
@@ -56,7 +59,7 @@ export class RedisInvalidationFeed {
       commandTimeout: heartbeatMs,
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
     };
-    this.redis = new Redis(url, options);
+    this.redis = new Redis(options);
     this.redis.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) =>
       this.onMessage(channel, message),
     );

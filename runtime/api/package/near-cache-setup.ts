@@ -1,3 +1,4 @@
+import type { RedisOptions } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.ts';
 import { RedisInvalidationFeed } from './invalidation-feed.ts';
@@ -10,7 +11,8 @@ export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
  * connects in the background: until it is up every read goes to Redis.
  */
 export function createNearCache(deps: {
-  redisUrl: string;
+  /** How to reach Redis (runtime/core/redis/connect.ts); the feed adds its own settings. */
+  redis: RedisOptions;
   prefix: string;
   reader: RenderingReader;
   settings: NearCacheSettings;
@@ -42,7 +44,7 @@ export function createNearCache(deps: {
     onLookup: (result) => byResult[result].inc(),
     onInvalidate: (kind) => byKind[kind].inc(),
   });
-  feed = new RedisInvalidationFeed(deps.redisUrl, reader, {
+  feed = new RedisInvalidationFeed(deps.redis, reader, {
     prefixes: NearCachedPackageReader.watchedPrefixes(deps.prefix),
     log: deps.log,
   });

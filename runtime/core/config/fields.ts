@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRedisUrl, RedisUrlError, redisConnection } from '../redis/url.ts';
 
 // Field schemas shared by the services' env parsing and the PaymentPipeline CRD, so both agree.
 
@@ -9,10 +10,45 @@ export const mysqlUrl = z
   .url()
   .refine((u) => /^mysql:\/\//.test(u), 'must be a mysql:// URL');
 
-export const redisUrl = z
+/** `redis[s]://[[user]:password@]host[:port][,host[:port]...][/db]` (several hosts: Sentinels). */
+export const redisUrl = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
+/** Master group name the Sentinels monitor (`sentinel monitor <name> ...`). */
+export const redisSentinelMaster = z
   .string()
-  .url()
-  .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL');
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and _ . : -');
+
+type RedisEnv = { REDIS_URL: string; REDIS_SENTINEL_MASTER?: string | undefined };
+
+/**
+ * For an env schema: REDIS_URL and REDIS_SENTINEL_MASTER must agree (several hosts are Sentinels and
+ * need the master's name; Sentinels need their ports). Runs even when other variables are invalid,
+ * so one start lists every problem.
+ */
+export function redisConnectionRule<T extends RedisEnv>(): [
+  (env: T, ctx: z.RefinementCtx<T>) => void,
+  { when: (payload: { issues: { path?: PropertyKey[] }[] }) => boolean },
+] {
+  const check = (env: T, ctx: z.RefinementCtx<T>) => {
+    try {
+      redisConnection(env.REDIS_URL, env.REDIS_SENTINEL_MASTER);
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: err.message });
+    }
+  };
+  const redisFields = new Set<PropertyKey>(['REDIS_URL', 'REDIS_SENTINEL_MASTER']);
+  return [check, { when: (p) => !p.issues.some((i) => redisFields.has(i.path?.[0] ?? '')) }];
+}
 
 /** host:port[,host:port...] */
 export const kafkaBrokers = z

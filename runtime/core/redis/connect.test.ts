@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { apiEnvSchema } from '../../api/config.ts';
+import { consumerEnvSchema, toolEnvSchema } from '../../consumer/config.ts';
+import { ConfigError, parseEnv } from '../config/env.ts';
+import { redisOptions } from './connect.ts';
+
+const options = (REDIS_URL: string, REDIS_SENTINEL_MASTER?: string) =>
+  redisOptions({ REDIS_URL, REDIS_SENTINEL_MASTER });
+
+describe('redisOptions: standalone (no REDIS_SENTINEL_MASTER)', () => {
+  it('connects to the one host, port 6379 by default, with credentials, db and TLS from the URL', () => {
+    expect(options('redis://127.0.0.1:26379/0')).toEqual({ host: '127.0.0.1', port: 26379, db: 0 });
+    expect(options('redis://cache')).toEqual({ host: 'cache', port: 6379 });
+    expect(options('rediss://app:s%40cret@cache.svc:6380/3')).toEqual({
+      host: 'cache.svc',
+      port: 6380,
+      username: 'app',
+      password: 's@cret',
+      db: 3,
+      tls: {},
+    });
+    // `:password@` is a password without a user (AUTH with the default user).
+    expect(options('redis://:pw@[::1]:6379')).toEqual({ host: '::1', port: 6379, password: 'pw' });
+  });
+
+  it('refuses several hosts without a master name', () => {
+    expect(() => options('redis://a:6379,b:6379')).toThrow(
+      'names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, or give the one Redis server',
+    );
+  });
+});
+
+describe('redisOptions: Sentinel (REDIS_SENTINEL_MASTER set)', () => {
+  it('asks every Sentinel named for the master; credentials, db and TLS are the master’s', () => {
+    expect(options('rediss://app:pw@s1.svc:26379,s2.svc:26380,10.0.0.3:26381/2', 'payments')).toEqual({
+      sentinels: [
+        { host: 's1.svc', port: 26379 },
+        { host: 's2.svc', port: 26380 },
+        { host: '10.0.0.3', port: 26381 },
+      ],
+      name: 'payments',
+      username: 'app',
+      password: 'pw',
+      db: 2,
+      tls: {},
+      enableTLSForSentinelMode: true,
+    });
+    expect(options('redis://s1:26379', 'm')).toEqual({ sentinels: [{ host: 's1', port: 26379 }], name: 'm' });
+  });
+
+  it('needs each Sentinel’s port', () => {
+    expect(() => options('redis://s1:26379,s2', 'm')).toThrow(
+      'Sentinel "s2" needs its port (host:port, usually 26379)',
+    );
+  });
+});
+
+describe('bad REDIS_URL formats', () => {
+  it.each([
+    ['http://cache:6379', 'must be a redis:// or rediss:// URL'],
+    ['redis://', 'names no host'],
+    ['redis://a:6379,,b:6379', '"" is not host[:port]'],
+    ['redis://a:6379;b:6379', '"a:6379;b:6379" is not host[:port]'],
+    ['redis://cache:70000', 'port 70000 of "cache:70000" is out of range'],
+    ['redis://cache:6379/zero', 'the path must be the database number, got "/zero"'],
+    ['redis://cache:6379/0?family=6', 'no query string or fragment'],
+    ['redis://u:%E0%A4%A@cache', 'the password is not valid percent-encoding'],
+  ])('%s → %s', (url, message) => {
+    expect(() => options(url, 'm')).toThrow(message);
+  });
+});
+
+describe('the services’ env schemas', () => {
+  const apiBase = {
+    MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/payments',
+    AUTH_JWT_SECRET: 'x'.repeat(32),
+  };
+  const consumerBase = { TOPIC_PREFIX: 'pay', KAFKA_BROKERS: 'k:9092', MYSQL_URL: apiBase.MYSQL_URL };
+  const problems = (fn: () => unknown): string[] => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ConfigError) return err.issues;
+      throw err;
+    }
+    return [];
+  };
+
+  it('accept Sentinels with REDIS_SENTINEL_MASTER, for the api, the consumer and its tools', () => {
+    const env = { REDIS_URL: 'redis://s1:26379,s2:26379/0', REDIS_SENTINEL_MASTER: 'mymaster' };
+    for (const [schema, base] of [
+      [apiEnvSchema, apiBase],
+      [consumerEnvSchema, consumerBase],
+      [toolEnvSchema, consumerBase],
+    ] as const) {
+      const cfg = parseEnv(schema, { ...base, ...env });
+      expect(redisOptions(cfg)).toMatchObject({ name: 'mymaster', db: 0 });
+    }
+  });
+
+  it('name REDIS_URL with the reason, together with every other problem', () => {
+    expect(
+      problems(() => parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'redis://a:1,b:2', API_PORT: '0' })),
+    ).toEqual([
+      expect.stringMatching(/^API_PORT: /),
+      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, or give the one Redis server',
+    ]);
+    expect(
+      problems(() =>
+        parseEnv(consumerEnvSchema, { ...consumerBase, REDIS_URL: 'redis://s1', REDIS_SENTINEL_MASTER: 'm' }),
+      ),
+    ).toEqual(['REDIS_URL: Sentinel "s1" needs its port (host:port, usually 26379)']);
+    expect(problems(() => parseEnv(toolEnvSchema, { ...consumerBase, REDIS_URL: 'redis://c/x' }))).toEqual([
+      'REDIS_URL: the path must be the database number, got "/x"',
+    ]);
+    expect(
+      problems(() =>
+        parseEnv(apiEnvSchema, {
+          ...apiBase,
+          REDIS_URL: 'redis://s1:26379',
+          REDIS_SENTINEL_MASTER: 'bad name',
+        }),
+      ),
+    ).toEqual(['REDIS_SENTINEL_MASTER: letters, digits and _ . : -']);
+  });
+});

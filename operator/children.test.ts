@@ -4,8 +4,13 @@ import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
 import { CACHED_TABLES } from '../runtime/core/cache/rows.ts';
 import { parseEnv } from '../runtime/core/config/env.ts';
-import { type PipelineSpecInput, pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import {
+  type PipelineSpecInput,
+  pipelineSpec,
+  REDIS_CLUSTER_REFUSED,
+} from '../runtime/core/config/pipeline-spec.ts';
 import { topicName } from '../runtime/core/events/envelope.ts';
+import { redisOptions } from '../runtime/core/redis/connect.ts';
 import { producerEnvSchema } from '../runtime/producer/config.ts';
 import {
   configMapsOf,
@@ -199,6 +204,44 @@ describe('pod environment against the services’ env schemas', () => {
       const cfg = parseEnv(schemas[component], envOf(component));
       expect(cfg.REDIS_URL).toBe('redis://:redis-secret@redis.cache.svc:6379/1');
     }
+  });
+
+  it('passes redis.mode sentinel on as REDIS_SENTINEL_MASTER; the services read it with their own schemas', () => {
+    const sentinels = 'redis://sentinel-0.cache.svc:26379,sentinel-1.cache.svc:26379/0';
+    const { envOf, container, configMaps } = render({
+      ...base,
+      redis: { mode: 'sentinel', url: sentinels, sentinelMaster: 'payments', keyPrefix: 'pay-eu' },
+    });
+    for (const component of ['consumer', 'api'] as const) {
+      const cfg = parseEnv(schemas[component], envOf(component));
+      expect(cfg).toMatchObject({ REDIS_URL: sentinels, REDIS_SENTINEL_MASTER: 'payments' });
+      expect(redisOptions(cfg)).toMatchObject({
+        name: 'payments',
+        sentinels: [
+          { host: 'sentinel-0.cache.svc', port: 26379 },
+          { host: 'sentinel-1.cache.svc', port: 26379 },
+        ],
+      });
+    }
+    // The producer does not use Redis; standalone pods get no master name.
+    expect(envNames(container('producer'), configMaps)).not.toContain('REDIS_SENTINEL_MASTER');
+    const standalone = render(base);
+    for (const component of components) {
+      expect(envNames(standalone.container(component), standalone.configMaps)).not.toContain(
+        'REDIS_SENTINEL_MASTER',
+      );
+    }
+  });
+
+  it('renders no pods for redis.mode cluster (refused, not run as standalone)', () => {
+    expect(() => render({ ...base, redis: { ...base.redis, mode: 'cluster' } })).toThrow(
+      REDIS_CLUSTER_REFUSED,
+    );
+    // A spec that got past validation (e.g. stored before the rule) still gets no environment.
+    const spec = pipelineSpec.parse(base);
+    expect(() => desiredChildren(ref, { ...spec, redis: { ...spec.redis, mode: 'cluster' } })).toThrow(
+      REDIS_CLUSTER_REFUSED,
+    );
   });
 
   it('serves metrics and probes on the container port, on all interfaces', () => {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { apiEnvSchema } from '../runtime/api/config.ts';
 import type { consumerEnvSchema } from '../runtime/consumer/config.ts';
-import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import { type PipelineSpec, REDIS_CLUSTER_REFUSED } from '../runtime/core/config/pipeline-spec.ts';
 import type { producerEnvSchema } from '../runtime/producer/config.ts';
 import type { Component } from './labels.ts';
 import { consumerGroup, producerName } from './naming.ts';
@@ -84,12 +84,29 @@ const appMysqlUrl = (spec: PipelineSpec) =>
     password: 'password',
   });
 
-function redisEntries(spec: PipelineSpec): EnvEntry<'REDIS_URL' | 'REDIS_KEY_PREFIX'>[] {
+type RedisEnvName = 'REDIS_URL' | 'REDIS_SENTINEL_MASTER' | 'REDIS_KEY_PREFIX';
+
+/** REDIS_SENTINEL_MASTER for redis.mode sentinel (REDIS_URL then names the Sentinels); none otherwise. */
+function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[] {
+  switch (redis.mode) {
+    case 'standalone':
+      return [];
+    case 'sentinel':
+      if (redis.sentinelMaster === undefined)
+        throw new Error('redis.sentinelMaster is required when mode is sentinel');
+      return [{ name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster }];
+    case 'cluster':
+      // pipelineSpec refuses it; never start pods that would connect as if it were standalone.
+      throw new Error(REDIS_CLUSTER_REFUSED);
+  }
+}
+
+function redisEntries(spec: PipelineSpec): EnvEntry<RedisEnvName>[] {
   const url: EnvEntry<'REDIS_URL'> = spec.redis.secretName
     ? { name: 'REDIS_URL', secret: { name: spec.redis.secretName, key: 'url' } }
     : { name: 'REDIS_URL', setting: spec.redis.url ?? '' };
   // Set for both the consumer and the api: they must read and write the same keys.
-  return [url, { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
+  return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
 }
 
 export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {

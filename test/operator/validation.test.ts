@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../operator/kube/http.ts';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import { REDIS_CLUSTER_REFUSED } from '../../runtime/core/config/pipeline-spec.ts';
 import {
   createNamespace,
   deleteNamespace,
@@ -69,6 +70,18 @@ describe('PaymentPipeline admission on the real API server', () => {
     expect(
       await rejection(create('startfrom', pipelineSpec({ producer: { startFrom: { kind: 'gtid' } } }))),
     ).toContain('startFrom.gtid is required when kind is gtid');
+    expect(
+      await rejection(create('cluster', pipelineSpec({ redis: { mode: 'cluster', url: 'redis://r:6379' } }))),
+    ).toContain(REDIS_CLUSTER_REFUSED);
+    expect(
+      await rejection(create('hosts', pipelineSpec({ redis: { url: 'redis://s1:26379,s2:26379' } }))),
+    ).toContain('redis.url names several hosts: they are Sentinels, so set mode sentinel');
+    await create(
+      'sentinel',
+      pipelineSpec({
+        redis: { mode: 'sentinel', url: 'redis://s1:26379,s2:26379', sentinelMaster: 'payments' },
+      }),
+    );
   });
 
   it('rejects malformed values and missing fields, naming the field', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { type PipelineSpecInput, pipelineSpec } from './pipeline-spec.ts';
+import { type PipelineSpecInput, pipelineSpec, REDIS_CLUSTER_REFUSED } from './pipeline-spec.ts';
 
 const minimal: PipelineSpecInput = {
   image: 'payment-pipeline:dev',
@@ -52,6 +52,26 @@ describe('pipelineSpec', () => {
     expect(
       errors({ ...minimal, producer: { startFrom: { kind: 'position', file: 'bin.000001' } } }),
     ).toContain('startFrom.file and startFrom.pos are required when kind is position');
+  });
+
+  it('refuses redis.mode cluster, saying why', () => {
+    expect(errors({ ...minimal, redis: { mode: 'cluster', url: 'redis://cache:6379' } })).toEqual([
+      REDIS_CLUSTER_REFUSED,
+    ]);
+    expect(REDIS_CLUSTER_REFUSED).toMatch(/keys of several users in one call/);
+  });
+
+  it('takes several hosts in redis.url only as Sentinels', () => {
+    const sentinels = 'redis://s1:26379,s2:26379/0';
+    expect(errors({ ...minimal, redis: { url: sentinels } })).toEqual([
+      'redis.url names several hosts: they are Sentinels, so set mode sentinel',
+    ]);
+    expect(
+      errors({ ...minimal, redis: { mode: 'sentinel', url: sentinels, sentinelMaster: 'mymaster' } }),
+    ).toEqual([]);
+    expect(errors({ ...minimal, redis: { mode: 'sentinel', url: sentinels } })).toEqual([
+      'redis.sentinelMaster is required when mode is sentinel',
+    ]);
   });
 
   it('rejects malformed values', () => {

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { kafkaBrokers, port, redisKeyPrefix, sqlIdentifier, startFromKind, topicPrefix } from './fields.ts';
+import {
+  kafkaBrokers,
+  port,
+  redisKeyPrefix,
+  redisSentinelMaster,
+  sqlIdentifier,
+  startFromKind,
+  topicPrefix,
+} from './fields.ts';
 
 /**
  * The PaymentPipeline resource (payments.example.com/v1alpha1): the single source of truth for its
@@ -70,17 +78,30 @@ const kafkaSpec = z
   );
 
 const redisUrlPattern = /^rediss?:\/\/\S+$/;
+/** Kept in the enum so that `cluster` gets this message rather than a bare "unsupported value". */
+export const REDIS_CLUSTER_REFUSED =
+  'redis.mode cluster is not supported: the cache scripts read and write keys of several users in one call, which Redis Cluster refuses; use standalone or sentinel';
+const SEVERAL_HOSTS_NEED_SENTINEL = 'redis.url names several hosts: they are Sentinels, so set mode sentinel';
 const redisSpec = z
   .object({
-    mode: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
+    mode: z
+      .enum(['standalone', 'sentinel', 'cluster'])
+      .default('standalone')
+      .describe(
+        'standalone: url names the server; sentinel: url names the Sentinels (host:port,...); cluster is refused',
+      ),
     url: z
       .string()
       .max(2048)
       .regex(redisUrlPattern, 'must be a redis:// or rediss:// URL')
       .optional()
-      .describe('connection URL without secrets; use secretName when it carries a password'),
+      .describe(
+        'redis[s]://[[user]:password@]host[:port][,host:port...][/db] without secrets; use secretName when it carries a password',
+      ),
     secretName: objectName.optional().describe('Secret whose key "url" holds the connection URL'),
-    sentinelMaster: z.string().min(1).max(128).optional(),
+    sentinelMaster: redisSentinelMaster
+      .optional()
+      .describe('mode sentinel: the master group the Sentinels monitor'),
     keyPrefix: redisKeyPrefix.default('pay'),
   })
   .superRefine((r, ctx) => {
@@ -89,6 +110,10 @@ const redisSpec = z
     }
     if (r.mode === 'sentinel' && r.sentinelMaster === undefined) {
       ctx.addIssue({ code: 'custom', message: 'redis.sentinelMaster is required when mode is sentinel' });
+    }
+    if (r.mode === 'cluster') ctx.addIssue({ code: 'custom', message: REDIS_CLUSTER_REFUSED });
+    if (r.mode !== 'sentinel' && r.url?.includes(',')) {
+      ctx.addIssue({ code: 'custom', message: SEVERAL_HOSTS_NEED_SENTINEL });
     }
   })
   .meta(
@@ -100,6 +125,12 @@ const redisSpec = z
       {
         rule: "self.mode != 'sentinel' || has(self.sentinelMaster)",
         message: 'redis.sentinelMaster is required when mode is sentinel',
+      },
+      { rule: "self.mode != 'cluster'", message: REDIS_CLUSTER_REFUSED, fieldPath: '.mode' },
+      {
+        rule: "self.mode == 'sentinel' || !has(self.url) || !self.url.contains(',')",
+        message: SEVERAL_HOSTS_NEED_SENTINEL,
+        fieldPath: '.url',
       },
     ),
   );

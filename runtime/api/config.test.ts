@@ -34,6 +34,21 @@ describe('api config', () => {
     ).toBeDefined();
   });
 
+  it('keeps the payment recovery well clear of charges still in progress', () => {
+    expect(loadApiConfig(base)).toMatchObject({
+      PROVIDER_TIMEOUT_MS: 20_000,
+      PAYMENT_RECOVERY_INTERVAL_MS: 60_000,
+      PAYMENT_RECOVERY_STALE_AFTER_SECONDS: 300,
+    });
+    expect(() => loadApiConfig({ ...base, PAYMENT_RECOVERY_STALE_AFTER_SECONDS: '30' })).toThrow(
+      /PAYMENT_RECOVERY_STALE_AFTER_SECONDS.*3 × PROVIDER_TIMEOUT_MS/,
+    );
+    expect(loadApiConfig({ ...base, PAYMENT_RECOVERY_INTERVAL_MS: '0' }).PAYMENT_RECOVERY_INTERVAL_MS).toBe(
+      0,
+    );
+    expect(() => loadApiConfig({ ...base, PROVIDER_TIMEOUT_MS: '-1' })).toThrow(/PROVIDER_TIMEOUT_MS/);
+  });
+
   it('lists every problem at once', () => {
     try {
       loadApiConfig({

@@ -45,6 +45,12 @@ export const apiEnvSchema = z
     /** Safety net only (invalidations keep pages fresh): a page older than this is read again. */
     PACKAGE_NEAR_CACHE_MAX_AGE_MS: positiveInt.max(3_600_000).default(30_000),
     BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(16_384),
+    /** A charge not answered by then has an unknown outcome: the payment stays processing. */
+    PROVIDER_TIMEOUT_MS: positiveInt.max(300_000).default(20_000),
+    /** How often each replica looks for payments left processing (0 turns the recovery off). */
+    PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+    /** Only payments processing for this long are recovered; must stay well above the provider timeout. */
+    PAYMENT_RECOVERY_STALE_AFTER_SECONDS: positiveInt.max(86_400).default(300),
     IDEMPOTENCY_TTL_HOURS: positiveInt.min(24, 'keys are kept at least 24 h').default(24),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
     LOG_LEVEL: logLevel.default('info'),
@@ -61,6 +67,12 @@ export const apiEnvSchema = z
     when: () => true,
   })
   .superRefine(...redisConnectionRule())
+  .refine((e) => e.PAYMENT_RECOVERY_STALE_AFTER_SECONDS * 1000 >= 3 * e.PROVIDER_TIMEOUT_MS, {
+    message:
+      'must be at least 3 × PROVIDER_TIMEOUT_MS: a charge still in progress would be taken for one the provider never received',
+    path: ['PAYMENT_RECOVERY_STALE_AFTER_SECONDS'],
+    when: () => true,
+  })
   .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;

@@ -9,8 +9,10 @@ import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadApiConfig } from './config.ts';
 import { purgeExpiredKeys } from './idempotency.ts';
+import { createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
+import { createPaymentRecovery } from './payments/recovery.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
 const config = loadApiConfig(process.env);
@@ -39,6 +41,7 @@ const nearCache =
         log,
       })
     : null;
+const provider = createSimulatedProvider();
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
 const authenticate = createAuthenticator(
   config.AUTH_JWKS_URL
@@ -50,7 +53,7 @@ const app = await buildApp({
   pool,
   redis,
   reader: nearCache?.reader ?? redisReader,
-  provider: createSimulatedProvider(),
+  provider,
   authenticate,
   logger: log,
   registry,
@@ -58,6 +61,7 @@ const app = await buildApp({
     redisKeyPrefix: config.REDIS_KEY_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
     webhookSecret: config.WEBHOOK_SECRET,
     webhookToleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
     rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
@@ -71,10 +75,19 @@ const purge = setInterval(() => {
   purgeExpiredKeys(pool).catch((err: unknown) => log.warn({ err }, 'idempotency key purge failed'));
 }, 10 * 60_000);
 purge.unref();
+const recovery = createPaymentRecovery({
+  pool,
+  provider,
+  staleAfterSeconds: config.PAYMENT_RECOVERY_STALE_AFTER_SECONDS,
+  log,
+  onRecovered: createRecoveryMetrics(registry),
+});
+if (config.PAYMENT_RECOVERY_INTERVAL_MS > 0) recovery.start(config.PAYMENT_RECOVERY_INTERVAL_MS);
 
 // Stop intake and finish in-flight requests first, then close the connections they used.
 lifecycle.onShutdown('http', () => app.close());
 lifecycle.onShutdown('purge timer', () => clearInterval(purge));
+lifecycle.onShutdown('payment recovery', () => recovery.stop());
 lifecycle.onShutdown('mysql', () => pool.end());
 if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());
 lifecycle.onShutdown('redis', async () => {

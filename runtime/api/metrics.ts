@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { HotHistogram, type HotHistogramChild } from '../core/hot-histogram.ts';
 import type { PackageSource } from './package/read-package.ts';
+import type { Recovered } from './payments/recovery.ts';
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
@@ -46,4 +47,15 @@ export function createApiMetrics(registry: Registry) {
     rateLimited: (scope: string) => rateLimited.inc({ scope }),
     rateLimiterError: () => rateLimiterErrors.inc(),
   };
+}
+
+/** Outcomes of the recovery of payments left processing (payments/recovery.ts). */
+export function createRecoveryMetrics(registry: Registry) {
+  const recovered = new Counter({
+    name: 'api_payment_recoveries_total',
+    help: 'Payments left processing that the recovery looked at, by what became of them',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  return (result: Recovered) => recovered.inc({ result });
 }

@@ -197,6 +197,19 @@ describe('Redis through a real Sentinel', () => {
     }
   });
 
+  it('the invalidation feed refuses to come up on a Sentinel given as a plain Redis URL', async () => {
+    const listener: InvalidationListener = { keys: () => {}, flush: () => {} };
+    const feed = new RedisInvalidationFeed({ host: '127.0.0.1', port: sentinelPort }, listener, {
+      prefixes: NearCachedPackageReader.watchedPrefixes(prefix),
+    });
+    try {
+      await expect(feed.start(1500)).rejects.toThrow(/did not come up/);
+      expect(feed.healthy).toBe(false);
+    } finally {
+      await feed.stop();
+    }
+  });
+
   it('node runtime/api/main.ts given REDIS_SENTINEL_MASTER serves pages from the master and sees changes', async () => {
     const port = await freePort();
     const api = spawn(process.execPath, ['runtime/api/main.ts'], {

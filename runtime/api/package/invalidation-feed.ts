@@ -103,6 +103,11 @@ export class RedisInvalidationFeed {
   private async setUp(): Promise<void> {
     const connection = this.connection;
     try {
+      // Only the master sees every write: a Sentinel (a misconfigured URL) or a replica would accept
+      // tracking and report nothing, and the near cache would serve stale pages.
+      const [role] = (await this.redis.call('ROLE')) as [unknown, ...unknown[]];
+      if (String(role) !== 'master')
+        throw new Error(`the invalidation feed needs the Redis master, this is a ${role}`);
       const id = await this.redis.client('ID');
       this.id = id;
       await this.redis.call(

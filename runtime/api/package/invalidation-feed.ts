@@ -40,6 +40,8 @@ export class RedisInvalidationFeed {
   private stopped = false;
   private onUp: (() => void) | undefined;
   private id: number | null = null;
+  private setUpFailures = 0;
+  private retry: NodeJS.Timeout | undefined;
 
   /** `connection`: how to reach Redis (standalone or Sentinel, runtime/core/redis/connect.ts). */
   constructor(connection: RedisOptions, listener: InvalidationListener, opts: InvalidationFeedOptions) {
@@ -96,6 +98,7 @@ export class RedisInvalidationFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.retry);
     this.down('stopped');
     this.redis.disconnect();
   }
@@ -122,14 +125,22 @@ export class RedisInvalidationFeed {
       await this.redis.subscribe(CHANNEL);
       if (connection !== this.connection || this.stopped) return;
       this.up = true;
+      this.setUpFailures = 0;
       // Anything cached before this point may have missed its invalidation.
       this.listener.flush('feed_up');
       this.onUp?.();
       this.onUp = undefined;
       this.opts.log?.info({ prefixes: this.opts.prefixes }, 'invalidation feed up');
     } catch (err) {
-      this.opts.log?.warn({ err }, 'invalidation feed: set-up failed, reconnecting');
-      if (connection === this.connection && !this.stopped) this.redis.disconnect(true);
+      if (connection !== this.connection || this.stopped) return;
+      // The connection itself works, so ioredis would retry at once: back off here instead.
+      const delayMs = Math.min(250 * 2 ** this.setUpFailures++, 10_000);
+      this.opts.log?.warn({ err, retryInMs: delayMs }, 'invalidation feed: set-up failed, reconnecting');
+      this.redis.disconnect();
+      this.retry = setTimeout(() => {
+        if (!this.stopped) this.redis.connect().catch(() => {});
+      }, delayMs);
+      this.retry.unref();
     }
   }
 

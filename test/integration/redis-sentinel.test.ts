@@ -1,9 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,6 +16,7 @@ import { at, payment, pkg, purchase, upsert, v } from '../support/cache-rows.ts'
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { eventually, freePort, type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
 
 /*
  * Sentinel for real: the suite starts its own `redis-server --sentinel` (a temp dir, a free port)
@@ -33,79 +30,31 @@ const master = `payments-it-${uniqueSuffix()}`;
 const prefix = `sentinel:${uniqueSuffix()}`;
 const direct = new Redis(stackUrl);
 
-let dir = '';
-let sentinel: ChildProcess | undefined;
+let sentinel: RedisProcess | undefined;
 let sentinelPort = 0;
 let config: RedisConnectionConfig;
 const clients: Redis[] = [];
 
-/** Sentinel refuses port 0: take one the kernel hands out, then free it for redis-server. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function startSentinel(): Promise<void> {
   const [server] = stack.hosts;
   if (!server) throw new Error('REDIS_URL names no host');
-  dir = await mkdtemp(join(tmpdir(), 'payments-sentinel-'));
-  sentinelPort = await freePort();
-  const conf = join(dir, 'sentinel.conf');
-  // Sentinel rewrites its config file, so it lives in the temp dir. A long down-after keeps this
-  // Sentinel from ever judging the shared Redis down (it has no replica to fail over to anyway).
-  await writeFile(
-    conf,
-    [
-      `port ${sentinelPort}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `logfile ${join(dir, 'sentinel.log')}`,
+  // A long down-after keeps this Sentinel from ever judging the shared Redis down (it has no replica
+  // to fail over to anyway).
+  sentinel = await startRedisProcess({
+    sentinel: true,
+    config: [
       `sentinel monitor ${master} ${server.host} ${server.port ?? 6379} 1`,
       `sentinel down-after-milliseconds ${master} 600000`,
       ...(stack.password ? [`sentinel auth-pass ${master} ${stack.password}`] : []),
       ...(stack.username ? [`sentinel auth-user ${master} ${stack.username}`] : []),
-      '',
-    ].join('\n'),
-  );
-  sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  const exited = new Promise<never>((_, reject) =>
-    sentinel?.once('exit', (code) =>
-      reject(new Error(`redis-server --sentinel exited (${code}), see ${dir}`)),
-    ),
-  );
-  exited.catch(() => undefined);
-  const probe = new Redis({
-    port: sentinelPort,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    retryStrategy: () => 50,
+    ],
   });
-  probe.on('error', () => {}); // refused until the Sentinel listens: retried
-  try {
-    await Promise.race([
-      exited,
-      eventually('Sentinel knows the master', async () => {
-        const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', master)) as string[] | null;
-        return addr?.[1] === String(server.port ?? 6379);
-      }),
-    ]);
-  } finally {
-    probe.disconnect();
-  }
+  sentinelPort = sentinel.port;
+  const probe = sentinel.probe;
+  await eventually('Sentinel knows the master', async () => {
+    const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', master)) as string[] | null;
+    return addr?.[1] === String(server.port ?? 6379);
+  });
   // The stack's URL with the Sentinel in place of the server: same db and credentials, for the master.
   const auth = stack.password
     ? `${encodeURIComponent(stack.username ?? '')}:${encodeURIComponent(stack.password)}@`
@@ -129,12 +78,7 @@ afterAll(async () => {
   for (const c of clients) c.disconnect();
   await deleteRedisKeys(direct, prefix);
   direct.disconnect();
-  if (sentinel?.pid !== undefined && sentinel.exitCode === null) {
-    const gone = new Promise((r) => sentinel?.once('exit', r));
-    process.kill(sentinel.pid, 'SIGTERM');
-    await gone;
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await sentinel?.stop();
 });
 
 describe('Redis through a real Sentinel', () => {

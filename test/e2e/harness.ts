@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { freePort } from '../support/wait.ts';
+
+export { freePort };
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const LOG_DIR = join(ROOT, '.local', 'tmp', 'e2e');
@@ -15,19 +17,6 @@ export type ServiceName = 'producer' | 'consumer' | 'api';
 
 export function serviceExists(name: ServiceName): boolean {
   return existsSync(join(ROOT, 'runtime', name, 'main.ts'));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 export async function eventually<T>(

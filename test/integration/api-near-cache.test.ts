@@ -10,6 +10,7 @@ import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { at, payment, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { waitFor } from '../support/wait.ts';
 
 /*
  * The near cache against the real Redis: invalidations come from Redis itself (CLIENT TRACKING in
@@ -39,15 +40,6 @@ const first: ReadOptions = { limit: 20, cursor: null, token: null };
 const text = (r: RenderedRead) => (r.kind === 'hit' ? r.body.toString() : r.kind);
 const nearPage = async (user: string) => text(await near.readRendered(user, first));
 const redisPage = async (user: string) => text(await direct.readRendered(user, first));
-
-/** Polls until `read` returns what `expected` says, or fails after `ms`. */
-async function eventually(read: () => Promise<boolean>, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await read())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let seq = 100;
 const next = () => v(++seq);
@@ -80,20 +72,32 @@ describe('near cache on the real Redis', () => {
     expect(lookups).toEqual(['miss', 'hit']);
 
     await writer.apply([upsert('payments', payment('pay_n1', 'pur_n1', 'u_near', 'succeeded'), next())]);
-    await eventually(async () => (await nearPage('u_near')).includes('"status":"succeeded"'), 1000);
+    await waitFor(
+      'the near cache to agree',
+      async () => (await nearPage('u_near')).includes('"status":"succeeded"'),
+      1000,
+    );
     expect(await nearPage('u_near')).toBe(await redisPage('u_near'));
   });
 
   it('drops every page on a catalog rename and when the ready marker goes', async () => {
     await nearPage('u_near');
     await writer.apply([upsert('packages', pkg('pkg_a', 'Alpha Renamed'), next())]);
-    await eventually(async () => (await nearPage('u_near')).includes('Alpha Renamed'), 1000);
+    await waitFor(
+      'the near cache to agree',
+      async () => (await nearPage('u_near')).includes('Alpha Renamed'),
+      1000,
+    );
 
     await nearPage('u_near');
     await redis.del(keys.ready);
-    await eventually(async () => (await nearPage('u_near')) === 'miss', 1000);
+    await waitFor('the near cache to agree', async () => (await nearPage('u_near')) === 'miss', 1000);
     await writer.markReady(null);
-    await eventually(async () => (await nearPage('u_near')).includes('Alpha Renamed'), 1000);
+    await waitFor(
+      'the near cache to agree',
+      async () => (await nearPage('u_near')).includes('Alpha Renamed'),
+      1000,
+    );
   });
 
   it('turns itself off while its connection is gone and misses nothing meanwhile', async () => {
@@ -101,13 +105,13 @@ describe('near cache on the real Redis', () => {
     expect(id).not.toBeNull();
     await nearPage('u_near');
     await redis.client('KILL', 'ID', String(id));
-    await eventually(async () => !feed.healthy, 1000);
+    await waitFor('the near cache to agree', async () => !feed.healthy, 1000);
     // A change while the feed is down: no invalidation can arrive for it.
     await writer.apply([upsert('payments', payment('pay_n1', 'pur_n1', 'u_near', 'refunded'), next())]);
     lookups.length = 0;
     expect(await nearPage('u_near')).toContain('"status":"refunded"');
     expect(lookups).toEqual(['bypass']);
-    await eventually(async () => feed.healthy, 5000);
+    await waitFor('the near cache to agree', async () => feed.healthy, 5000);
     expect(feed.clientId).not.toBe(id);
     lookups.length = 0;
     expect(await nearPage('u_near')).toContain('"status":"refunded"');
@@ -155,10 +159,14 @@ describe('near cache on the real Redis', () => {
     expect(writes).toBeGreaterThan(100);
     expect(reads).toBeGreaterThan(1000);
     // Invalidations of the last writes are in flight for at most a moment.
-    await eventually(async () => {
-      for (const user of users) if ((await nearPage(user)) !== (await redisPage(user))) return false;
-      return true;
-    }, 1000);
+    await waitFor(
+      'the near cache to agree',
+      async () => {
+        for (const user of users) if ((await nearPage(user)) !== (await redisPage(user))) return false;
+        return true;
+      },
+      1000,
+    );
     // And they stay equal: nothing stale was kept that a later read would find.
     await new Promise((r) => setTimeout(r, 100));
     for (const user of users) expect(await nearPage(user)).toBe(await redisPage(user));

@@ -4,7 +4,8 @@ import {
   type InvalidationListener,
   RedisInvalidationFeed,
 } from '../../runtime/api/package/invalidation-feed.ts';
-import { eventually, type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 /*
  * The invalidation feed against a private redis-server that stops answering without closing its
@@ -39,19 +40,19 @@ describe('invalidation feed', () => {
     const writer = new Redis({ host: '127.0.0.1', port: server.port });
     try {
       await writer.set('feed:{u:a}:entries', '1');
-      await eventually('change reported', async () => changed.includes('feed:{u:a}:entries'), 2000);
+      await waitFor('change reported', async () => changed.includes('feed:{u:a}:entries'), 2000);
       expect(flushes).toEqual(['feed_up']);
 
       server.pause();
       // One missed heartbeat (300 ms) is enough; no RST arrives from a stopped process.
-      await eventually('feed down', async () => !feed.healthy, 3000);
+      await waitFor('feed down', async () => !feed.healthy, 3000);
       expect(flushes).toContain('feed_down');
 
       server.resume();
-      await eventually('feed up again', async () => feed.healthy, 10_000);
+      await waitFor('feed up again', async () => feed.healthy, 10_000);
       expect(flushes.at(-1)).toBe('feed_up');
       await writer.set('feed:{u:b}:entries', '1');
-      await eventually('change reported again', async () => changed.includes('feed:{u:b}:entries'), 2000);
+      await waitFor('change reported again', async () => changed.includes('feed:{u:b}:entries'), 2000);
     } finally {
       server.resume();
       writer.disconnect();

@@ -16,7 +16,8 @@ import { at, payment, pkg, purchase, upsert, v } from '../support/cache-rows.ts'
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
-import { eventually, freePort, type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { freePort, waitFor } from '../support/wait.ts';
 
 /*
  * Sentinel for real: the suite starts its own `redis-server --sentinel` (a temp dir, a free port)
@@ -51,7 +52,7 @@ async function startSentinel(): Promise<void> {
   });
   sentinelPort = sentinel.port;
   const probe = sentinel.probe;
-  await eventually('Sentinel knows the master', async () => {
+  await waitFor('Sentinel knows the master', async () => {
     const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', master)) as string[] | null;
     return addr?.[1] === String(server.port ?? 6379);
   });
@@ -135,7 +136,7 @@ describe('Redis through a real Sentinel', () => {
       await writer.load();
       await writer.apply([upsert('payments', payment('pay_s1', 'pur_s1', 'u_sentinel', 'succeeded'), v(4))]);
       const key = cacheKeys(prefix).userEntries('u_sentinel');
-      await eventually('invalidation reported', async () => changed.includes(key), 2000);
+      await waitFor('invalidation reported', async () => changed.includes(key), 2000);
     } finally {
       await feed.stop();
     }
@@ -174,7 +175,7 @@ describe('Redis through a real Sentinel', () => {
     });
     const exited = once(api, 'exit');
     try {
-      await eventually(
+      await waitFor(
         'api ready and its feed up',
         async () => {
           if (api.exitCode !== null) throw new Error(`api exited (${api.exitCode}): ${stderr}`);
@@ -203,7 +204,7 @@ describe('Redis through a real Sentinel', () => {
       const writer = new CacheWriter(client(), prefix);
       await writer.load();
       await writer.apply([upsert('payments', payment('pay_s1', 'pur_s1', 'u_sentinel', 'refunded'), v(5))]);
-      await eventually(
+      await waitFor(
         'the change reaches the api',
         async () => (await page()).body.includes('"status":"refunded"'),
         2000,

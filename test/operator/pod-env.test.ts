@@ -3,7 +3,6 @@
 // against the real MariaDB, Kafka and Redis: each becomes ready, and the operator's duties find the
 // producer's checkpoint and the consumer group's offsets under the names the pods were given.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerGroupOf } from '../../operator/autoscaler/duty.ts';
@@ -19,6 +18,7 @@ import { configMapsOf, containerOf, kubeletEnv } from '../support/kubelet-env.ts
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteTopics, randomServerId, waitFor } from '../support/producer.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { freePort } from '../support/wait.ts';
 
 type Running = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 
@@ -30,18 +30,7 @@ let redis: Redis;
 const running = new Map<Component, Running>();
 const readyUrl = new Map<Component, string>();
 
-/** A free local port: each pod has its own network namespace, these processes share one. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
+// Each pod has its own network namespace; these processes share one, hence free ports.
 function start(component: Component, env: Record<string, string>): Running {
   const child = spawn(process.execPath, [`runtime/${component}/main.ts`], {
     env: { PATH: process.env.PATH ?? '', ...env },

@@ -9,6 +9,9 @@ import { RESOURCES, resourcePath } from '../../operator/kube/resources.ts';
 import type { PipelineSpecInput } from '../../runtime/core/config/pipeline-spec.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { uniqueSuffix } from '../support/env.ts';
+import { waitFor } from '../support/wait.ts';
+
+export { waitFor };
 
 /** Helpers for the operator suites: the real API server of `dev/cluster.sh up`, one namespace per suite. */
 
@@ -149,31 +152,6 @@ export function pipeline(ns: string, name: string, spec: unknown) {
     metadata: { name, namespace: ns },
     spec,
   };
-}
-
-/** Polls until `check` returns a truthy value; fails with `what` after the timeout. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** An operator replica in this process, scoped to one namespace and one lease. */

@@ -1,29 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-
-/** A free loopback port (redis-server, and Sentinel in particular, refuse port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-export async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { freePort, waitFor } from './wait.ts';
 
 export type RedisProcess = {
   port: number;
@@ -84,7 +64,7 @@ export async function startRedisProcess(
   try {
     await Promise.race([
       exited,
-      eventually('redis-server answers', async () => (await probe.ping()) === 'PONG'),
+      waitFor('redis-server to answer', async () => (await probe.ping()) === 'PONG'),
     ]);
   } catch (err) {
     await stop();

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
-import type { ConsumedMessage } from '../core/kafka/index.ts';
+import type { ConsumedMessage, MessageStream, PartitionOffset } from '../core/kafka/index.ts';
 import { createLogger } from '../core/logger.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
@@ -19,17 +19,16 @@ const row = (id: string) => ({
 });
 
 function message(partition: number, offset: number, value: string | null, id = `pur_${offset}`) {
-  const commit = vi.fn(async () => {});
   const m = {
     topic: TOPIC,
     partition,
     offset: BigInt(offset),
+    leaderEpoch: 0,
     key: JSON.stringify({ id }),
     value,
     timestamp: 1n,
-    commit,
   };
-  return { m: m as unknown as ConsumedMessage, commit };
+  return m as unknown as ConsumedMessage;
 }
 const change = (offset: number) =>
   JSON.stringify({
@@ -40,70 +39,98 @@ const change = (offset: number) =>
     source: { table: 'purchases', gtid: `0-1-${offset}`, row: 0, ts_ms: 1 },
   });
 
-function setup(apply: (changes: readonly RowChange[]) => Promise<boolean[]>, stopping = () => false) {
+/** Commits as `p<partition>@<offset>` strings; `offsetAfter` is offset + 1 unless `positions` says more. */
+function fakeOffsets(order: string[] = []) {
+  const positions = new Map<ConsumedMessage, bigint>();
+  const committed: string[] = [];
+  let fail = false;
+  const untouched: PartitionOffset[] = [];
+  const offsets: Pick<MessageStream, 'offsetAfter' | 'untouchedPositions' | 'commit'> = {
+    offsetAfter: (m) => positions.get(m) ?? m.offset + 1n,
+    untouchedPositions: () => untouched.splice(0),
+    commit: async (list: PartitionOffset[]) => {
+      if (fail) throw new Error('rebalancing');
+      for (const o of list) {
+        committed.push(`p${o.partition}@${o.offset}`);
+        order.push(`commit p${o.partition}@${o.offset}`);
+      }
+    },
+  };
+  const failNext = (v: boolean) => {
+    fail = v;
+  };
+  return { offsets, positions, untouched, committed, failNext };
+}
+
+function setup(
+  apply: (changes: readonly RowChange[]) => Promise<boolean[]>,
+  stopping = () => false,
+  order: string[] = [],
+) {
   const sent: unknown[] = [];
+  const kafka = fakeOffsets(order);
   const materialiser = new Materialiser({
     tables: new Map([[TOPIC, 'purchases' as const]]),
     writer: { apply } as unknown as CacheWriter,
     deadLetters: { send: async (l: unknown[]) => void sent.push(...l) } as unknown as DeadLetters,
+    offsets: kafka.offsets,
     metrics: consumerMetrics(new Registry()),
     log: createLogger('test', 'silent'),
     isStopping: stopping,
   });
-  return { materialiser, sent };
+  return { materialiser, sent, kafka };
 }
 
 describe('Materialiser', () => {
-  it('commits the last offset of each partition only after the batch is applied', async () => {
+  it('commits after the last message of each partition only once the batch is applied', async () => {
     const order: string[] = [];
-    const { materialiser } = setup(async (changes) => {
-      order.push(`apply ${changes.length}`);
-      return changes.map(() => true);
-    });
-    const a = message(0, 1, change(1));
-    const b = message(0, 2, change(2));
-    const c = message(1, 7, change(7));
-    a.commit.mockImplementation(async () => void order.push('commit p0@1'));
-    b.commit.mockImplementation(async () => void order.push('commit p0@2'));
-    c.commit.mockImplementation(async () => void order.push('commit p1@7'));
-    await materialiser.apply([a.m, b.m, c.m]);
+    const { materialiser } = setup(
+      async (changes) => {
+        order.push(`apply ${changes.length}`);
+        return changes.map(() => true);
+      },
+      () => false,
+      order,
+    );
+    await materialiser.apply([message(0, 1, change(1)), message(0, 2, change(2)), message(1, 7, change(7))]);
     await materialiser.flushCommits();
-    expect(order).toEqual(['apply 3', 'commit p0@2', 'commit p1@7']);
+    expect(order).toEqual(['apply 3', 'commit p0@3', 'commit p1@8']);
   });
 
   it('retries a failing Redis until it succeeds, committing nothing before', async () => {
     let calls = 0;
-    const { materialiser } = setup(async (changes) => {
+    const { materialiser, kafka } = setup(async (changes) => {
       calls++;
       if (calls < 3) throw new Error('redis down');
+      expect(kafka.committed).toEqual([]);
       return changes.map(() => true);
     });
-    const a = message(0, 1, change(1));
-    await materialiser.apply([a.m]);
+    await materialiser.apply([message(0, 1, change(1))]);
+    await materialiser.flushCommits();
     expect(calls).toBe(3);
-    expect(a.commit).toHaveBeenCalledTimes(1);
+    expect(kafka.committed).toEqual(['p0@2']);
     expect(materialiser.isHealthy).toBe(true);
   });
 
   it('gives up on shutdown without committing the unapplied batch', async () => {
     let stopping = false;
-    const { materialiser } = setup(
+    const { materialiser, kafka } = setup(
       async () => {
         stopping = true;
         throw new Error('redis down');
       },
       () => stopping,
     );
-    const a = message(0, 1, change(1));
-    await expect(materialiser.apply([a.m])).rejects.toBeInstanceOf(ShutdownInterrupted);
-    expect(a.commit).not.toHaveBeenCalled();
+    await expect(materialiser.apply([message(0, 1, change(1))])).rejects.toBeInstanceOf(ShutdownInterrupted);
+    materialiser.commitSettled();
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual([]);
   });
 
   it('dead-letters poison with its reason and still commits past it', async () => {
-    const { materialiser, sent } = setup(async (changes) => changes.map(() => true));
-    const bad = message(0, 1, '{oops');
-    const good = message(0, 2, change(2));
-    await materialiser.apply([bad.m, good.m]);
+    const { materialiser, sent, kafka } = setup(async (changes) => changes.map(() => true));
+    await materialiser.apply([message(0, 1, '{oops'), message(0, 2, change(2))]);
+    await materialiser.flushCommits();
     expect(sent).toEqual([
       expect.objectContaining({
         topic: TOPIC,
@@ -112,6 +139,50 @@ describe('Materialiser', () => {
         reason: expect.stringMatching(/^undecodable/),
       }),
     ]);
-    expect(good.commit).toHaveBeenCalledTimes(1);
+    expect(kafka.committed).toEqual(['p0@3']);
+  });
+
+  it('commits the position past the commit marker that the stream reports after the last message', async () => {
+    const { materialiser, kafka } = setup(async (changes) => changes.map(() => true));
+    const last = message(0, 5, change(5));
+    kafka.positions.set(last, 7n); // 6 is the transaction's commit marker
+    await materialiser.apply([message(0, 4, change(4)), last]);
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual(['p0@7']);
+  });
+
+  it('commits a position that moved past a marker after the batch, once, when told a fetch happened', async () => {
+    const { materialiser, kafka } = setup(async (changes) => changes.map(() => true));
+    const last = message(0, 5, change(5));
+    await materialiser.apply([last]);
+    materialiser.commitSettled(); // nothing fetched since: nothing new to commit
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual(['p0@6']);
+
+    kafka.positions.set(last, 7n); // a fetch of only the marker at 6
+    materialiser.commitSettled();
+    materialiser.commitSettled();
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual(['p0@6', 'p0@7']);
+  });
+
+  it('commits the positions of partitions fetched past their committed offset without any message', async () => {
+    const { materialiser, kafka } = setup(async (changes) => changes.map(() => true));
+    kafka.untouched.push({ topic: TOPIC, partition: 2, offset: 41n, leaderEpoch: -1 });
+    materialiser.commitSettled();
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual(['p2@41']);
+  });
+
+  it('asks again at the next fetch when a commit failed', async () => {
+    const { materialiser, kafka } = setup(async (changes) => changes.map(() => true));
+    kafka.failNext(true);
+    await materialiser.apply([message(0, 5, change(5))]);
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual([]);
+    kafka.failNext(false);
+    materialiser.commitSettled();
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual(['p0@6']);
   });
 });

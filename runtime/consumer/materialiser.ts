@@ -1,6 +1,6 @@
 import type { CachedTable } from '../core/cache/rows.ts';
 import type { CacheWriter } from '../core/cache/writer.ts';
-import type { ConsumedMessage } from '../core/kafka/index.ts';
+import type { ConsumedMessage, MessageStream, PartitionOffset } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
 import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import { type DecodedChange, decodeMessage } from './decode.ts';
@@ -16,21 +16,26 @@ export class ShutdownInterrupted extends Error {
 
 /**
  * Applies one batch of change messages: poisoned ones to the dead-letter topic, the rest to Redis in one
- * pipelined round trip, then the offsets (the last message of each partition). Redis or Kafka failures
- * are retried with backoff until they succeed or shutdown begins; offsets are only committed after
- * everything before them is durable, so a crash at any point replays (idempotently) and loses nothing.
+ * pipelined round trip, then the offsets (after the last message of each partition, past the commit
+ * markers that follow it once the client has fetched them: `MessageStream.offsetAfter`). Redis or
+ * Kafka failures are retried with backoff until they succeed or shutdown begins; offsets are only
+ * committed after everything before them is durable, so a crash at any point replays (idempotently)
+ * and loses nothing.
  */
 export class Materialiser {
   private readonly deps: {
     tables: ReadonlyMap<string, CachedTable>;
     writer: CacheWriter;
     deadLetters: DeadLetters;
+    offsets: Pick<MessageStream, 'offsetAfter' | 'untouchedPositions' | 'commit'>;
     metrics: ConsumerMetrics;
     log: Logger;
     isStopping: () => boolean;
     now?: () => number;
   };
   private readonly commits = new Set<Promise<void>>();
+  /** Per partition: the last applied message and the highest offset requested for it. */
+  private readonly tails = new Map<string, { last: ConsumedMessage; requested: bigint }>();
   private healthy = true;
 
   constructor(deps: Materialiser['deps']) {
@@ -109,22 +114,61 @@ export class Materialiser {
     await Promise.allSettled([...this.commits]);
   }
 
+  /**
+   * Commits the partitions whose fetch position moved past control records after their last applied
+   * message (a fetch of only a commit marker), or with no message at all since the committed offset
+   * (it pointed at a marker); the service calls it after every fetch.
+   */
+  commitSettled(): void {
+    this.commitTails([...this.tails.keys()]);
+    const untouched = this.deps.offsets.untouchedPositions();
+    if (untouched.length > 0) this.send(untouched, () => undefined);
+  }
+
   private commit(messages: readonly ConsumedMessage[]): void {
-    const last = new Map<string, ConsumedMessage>();
-    for (const m of messages) last.set(`${m.topic}\u0000${m.partition}`, m);
-    for (const m of last.values()) {
-      // Not awaited: the next batch can be applied meanwhile. A failed commit (e.g. the partition moved
-      // in a rebalance) only means the new owner replays a few already-applied messages.
-      const p = Promise.resolve(m.commit())
-        .catch((err: unknown) =>
-          this.deps.log.warn(
-            { err, topic: m.topic, partition: m.partition },
-            'offset commit failed; will replay',
-          ),
-        )
-        .finally(() => this.commits.delete(p));
-      this.commits.add(p);
+    const keys = new Set<string>();
+    for (const m of messages) {
+      const key = `${m.topic}\u0000${m.partition}`;
+      keys.add(key);
+      this.tails.set(key, { last: m, requested: -1n });
     }
+    this.commitTails(keys);
+  }
+
+  private commitTails(keys: Iterable<string>): void {
+    const offsets: PartitionOffset[] = [];
+    const requested: { tail: { requested: bigint }; offset: bigint }[] = [];
+    for (const key of keys) {
+      const tail = this.tails.get(key);
+      if (!tail) continue;
+      const offset = this.deps.offsets.offsetAfter(tail.last);
+      if (offset <= tail.requested) continue;
+      tail.requested = offset;
+      requested.push({ tail, offset });
+      const { topic, partition, leaderEpoch } = tail.last;
+      offsets.push({ topic, partition, offset, leaderEpoch });
+    }
+    if (offsets.length === 0) return;
+    // A failed commit: the next fetch asks again for a partition that saw nothing newer.
+    this.send(offsets, () => {
+      for (const r of requested) if (r.tail.requested === r.offset) r.tail.requested = -1n;
+    });
+  }
+
+  private send(offsets: PartitionOffset[], onFailure: () => void): void {
+    // Not awaited: the next batch can be applied meanwhile. A failed commit (e.g. the partition moved
+    // in a rebalance) only means the new owner replays a few already-applied messages.
+    const p = this.deps.offsets
+      .commit(offsets)
+      .catch((err: unknown) => {
+        onFailure();
+        this.deps.log.warn(
+          { err, partitions: offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`) },
+          'offset commit failed; will replay',
+        );
+      })
+      .finally(() => this.commits.delete(p));
+    this.commits.add(p);
   }
 
   private async retry<T>(what: string, run: () => Promise<T>): Promise<T> {

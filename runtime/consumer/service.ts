@@ -82,20 +82,25 @@ export async function startConsumerService(
   if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
 
-  const materialiser = new Materialiser({
-    tables,
-    writer,
-    deadLetters: new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP),
-    metrics,
-    log,
-    isStopping: () => stopping,
-  });
   const consumer: GroupConsumer = createGroupConsumer({
     ...kafka,
     groupId: config.CONSUMER_GROUP,
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
   });
   const stream = await consumer.consume(topics);
+  const materialiser = new Materialiser({
+    tables,
+    writer,
+    deadLetters: new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP),
+    offsets: stream,
+    metrics,
+    log,
+    isStopping: () => stopping,
+  });
+  // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
+  const stopCommittingSettled = stream.onFetched(() => {
+    if (!stopping) materialiser.commitSettled();
+  });
   const runner = runBatches(stream, {
     maxBatch: config.CONSUMER_BATCH_MAX,
     maxQueued: config.CONSUMER_BATCH_MAX * 4,
@@ -116,6 +121,7 @@ export async function startConsumerService(
       stopping = true;
       runner.stop();
       await runner.done.catch(() => undefined);
+      stopCommittingSettled();
       await materialiser.flushCommits();
       lag.stop();
       await guard?.stop();

@@ -16,8 +16,9 @@ export type KafkaAdmin = {
   committedOffsets: (groupId: string, topics: string[]) => Promise<PartitionOffsets>;
   /**
    * Consumer-group lag per partition (end - committed; the whole partition when nothing is committed).
-   * Topics written by a transactional producer end with a commit marker, so a caught-up group shows
-   * a lag of 1 on each partition the last transaction touched.
+   * Topics written by a transactional producer end with a commit marker; a group that commits only
+   * `last offset + 1` shows a lag of 1 there when caught up, which is why the consumer commits its
+   * fetch position past the markers (`MessageStream.offsetAfter`) and reads 0 here.
    */
   consumerLag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
   close: () => Promise<void>;

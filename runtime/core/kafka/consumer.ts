@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   Consumer,
   FetchIsolationLevels,
@@ -5,6 +6,7 @@ import {
   MessagesStreamModes,
   stringDeserializers,
 } from '@platformatic/kafka';
+import { createCommitter, type PartitionOffset } from './committer.ts';
 import type { KafkaConnection } from './types.ts';
 
 export type ConsumedMessage = Message<string, string, string, string>;
@@ -17,12 +19,38 @@ export type GroupConsumerOptions = KafkaConnection & {
   sessionTimeoutMs?: number;
 };
 
-export type GroupConsumer = {
+/**
+ * Messages of the subscribed topics, read_committed (aborted transactions are never seen), no
+ * auto-commit: commit after the effect of a message is durable, either with `message.commit()` (its
+ * offset + 1) or with `commit(...)` and `offsetAfter(...)`.
+ */
+export type MessageStream = AsyncIterable<ConsumedMessage> & {
   /**
-   * Async iterable of messages of the topics, read_committed (aborted transactions are never seen),
-   * no auto-commit: call `message.commit()` after the effect of a message is durable.
+   * The offset to commit once `last` and everything read before it in its partition are applied.
+   * Normally `last.offset + 1`. A transaction's data records are followed by its commit marker, a
+   * control record the client never hands out; once the client has fetched past such records, `last`
+   * is the most recent message of its partition and no fetched message waits unread, nothing but
+   * control records lies between `last` and the fetch position, and the position is returned: a
+   * caught-up group then commits the log end offset (lag 0) instead of the marker's offset (lag 1).
    */
-  consume: (topics: string[]) => Promise<AsyncIterable<ConsumedMessage>>;
+  offsetAfter: (last: ConsumedMessage) => bigint;
+  /**
+   * Partitions fetched past their committed offset without a single message read from them: only
+   * control records lie in between (e.g. a restart whose committed offset pointed at a commit
+   * marker), so their fetch position can be committed as is.
+   */
+  untouchedPositions: () => PartitionOffset[];
+  /** Stores group offsets; one request at a time, later offsets merged (see createCommitter). */
+  commit: (offsets: PartitionOffset[]) => Promise<void>;
+  /**
+   * Calls `listener` after every fetch response was taken in, including one holding only control
+   * records: that moves the fetch position with no message to commit. Returns the unsubscribe.
+   */
+  onFetched: (listener: () => void) => () => void;
+};
+
+export type GroupConsumer = {
+  consume: (topics: string[]) => Promise<MessageStream>;
   close: () => Promise<void>;
 };
 
@@ -38,16 +66,108 @@ export function createGroupConsumer(opts: GroupConsumerOptions): GroupConsumer {
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs } : {}),
   });
+  const commit = createCommitter((offsets) => consumer.commit({ offsets }));
   return {
     async consume(topics) {
-      return consumer.consume({
+      const stream = await consumer.consume({
         topics,
         mode: MessagesStreamModes.COMMITTED,
         fallbackMode: opts.startWhenNoOffsets ?? 'earliest',
         autocommit: false,
         isolationLevel: FetchIsolationLevels.READ_COMMITTED,
       });
+      // The most recent message read per partition, set in the same synchronous step as the read, so
+      // `offsetAfter` never misses a message that left the client's buffer but was not handed out.
+      const lastRead = new Map<string, ConsumedMessage>();
+      return {
+        [Symbol.asyncIterator]: () => readMessages(stream, (m) => lastRead.set(positionKey(m), m)),
+        offsetAfter(last) {
+          const next = last.offset + 1n;
+          const key = positionKey(last);
+          // The library sets a partition's position to the end of the last batch of a fetch response
+          // (a control batch included) and pushes that response's messages in the same tick, so with
+          // its buffer empty and `last` read last, no data record lies in [next, position).
+          if (lastRead.get(key) !== last || stream.readableLength > 0) return next;
+          const position = stream.offsetsToFetch.get(key);
+          return position !== undefined && position > next ? position : next;
+        },
+        untouchedPositions() {
+          const out: PartitionOffset[] = [];
+          if (stream.readableLength > 0) return out;
+          // offsetsCommitted: the group's offsets as the client knows them (set on assignment, raised
+          // by our commits), so a committed position is not offered again.
+          for (const [key, committed] of stream.offsetsCommitted) {
+            const position = stream.offsetsToFetch.get(key);
+            if (lastRead.has(key) || committed === undefined || committed < 0n) continue;
+            if (position === undefined || position <= committed) continue;
+            const at = key.lastIndexOf(':');
+            const [topic, partition] = [key.slice(0, at), Number(key.slice(at + 1))];
+            out.push({ topic, partition, offset: position, leaderEpoch: -1 });
+          }
+          return out;
+        },
+        commit,
+        onFetched(listener) {
+          // 'fetch' is emitted before the response's records are pushed; run after that.
+          const onFetch = () => setImmediate(listener);
+          stream.on('fetch', onFetch);
+          return () => stream.off('fetch', onFetch);
+        },
+      };
     },
     close: () => consumer.close(true),
   };
+}
+
+/** The library's key of `offsetsToFetch` (its `partitionKey`, not exported). */
+const positionKey = (m: { topic: string; partition: number }) => `${m.topic}:${m.partition}`;
+
+/**
+ * Node's Readable async iterator (including destroying the stream when the caller stops early), plus a
+ * callback in the same tick as each `read()`.
+ */
+async function* readMessages(
+  stream: Readable,
+  onRead: (m: ConsumedMessage) => void,
+): AsyncGenerator<ConsumedMessage> {
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  let ended = false;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const onError = (err: unknown) => {
+    failure = err;
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  stream.on('readable', notify);
+  stream.on('error', onError);
+  stream.on('end', onEnd);
+  stream.on('close', onEnd);
+  try {
+    for (;;) {
+      const m: ConsumedMessage | null = stream.destroyed ? null : stream.read();
+      if (m !== null) {
+        onRead(m);
+        yield m;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended || stream.destroyed) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    stream.off('readable', notify);
+    stream.off('error', onError);
+    stream.off('end', onEnd);
+    stream.off('close', onEnd);
+    if (!ended && failure === undefined) stream.destroy();
+  }
 }

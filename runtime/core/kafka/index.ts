@@ -1,11 +1,13 @@
 // The one place that knows which Kafka client library the project uses (@platformatic/kafka;
 // see docs/producer.md for the benchmark and the reasons). Import from here, not from the library.
 export { createKafkaAdmin, type KafkaAdmin } from './admin.ts';
+export { createCommitter, type PartitionOffset } from './committer.ts';
 export {
   type ConsumedMessage,
   createGroupConsumer,
   type GroupConsumer,
   type GroupConsumerOptions,
+  type MessageStream,
 } from './consumer.ts';
 export { isFencedError, kafkaErrorIs } from './errors.ts';
 export { createDurableProducer, type DurableProducer, type DurableProducerOptions } from './producer.ts';

@@ -52,15 +52,33 @@ export async function stopTarget(child: ChildProcess): Promise<void> {
 export async function measure(
   name: string,
   url: string,
-  opts: { connections: number; seconds: number; headers: Record<string, string> },
+  opts: {
+    connections: number;
+    seconds: number;
+    headers: Record<string, string>;
+    /** Each request takes one of these paths at random (else the url's). */
+    paths?: string[];
+  },
 ): Promise<Measurement> {
-  await autocannon({ url, connections: opts.connections, duration: 2, headers: opts.headers });
-  const r = await autocannon({
+  const { paths } = opts;
+  const requests = paths
+    ? [
+        {
+          setupRequest: (req: { path: string }) => ({
+            ...req,
+            path: paths[Math.floor(Math.random() * paths.length)],
+          }),
+        },
+      ]
+    : undefined;
+  const common = {
     url,
     connections: opts.connections,
-    duration: opts.seconds,
     headers: opts.headers,
-  });
+    ...(requests ? { requests } : {}),
+  };
+  await autocannon({ ...common, duration: 2 });
+  const r = await autocannon({ ...common, duration: opts.seconds });
   return {
     name,
     rps: Math.round(r.requests.average),
@@ -81,6 +99,7 @@ export async function benchTarget(
     connections: number;
     seconds: number;
     headers: Record<string, string>;
+    paths?: string[];
   },
 ): Promise<Measurement> {
   const { port, child } = await startTarget(mode, opts.env);

@@ -59,7 +59,10 @@ async function start(): Promise<number> {
           redis: redisOptions({ REDIS_URL: need('REDIS_URL') }),
           prefix: need('REDIS_KEY_PREFIX'),
           reader: parts.reader,
-          settings: { maxBytes: 64 * 1024 ** 2, maxAgeMs: 30_000 },
+          settings: {
+            maxBytes: Number(process.env.BENCH_NEAR_CACHE_BYTES ?? 64 * 1024 ** 2),
+            maxAgeMs: 30_000,
+          },
           registry,
           log,
         });

@@ -27,11 +27,11 @@ export function need(name: string): string {
 }
 
 /**
- * Seeds one user's purchases through the real write path into `MYSQL_URL`'s database and
+ * Seeds each user's purchases through the real write path into `MYSQL_URL`'s database and
  * materialises Redis with the consumer's rebuild, so every server reads the same data.
  */
 export async function seedBenchData(opts: {
-  userId: string;
+  userIds: string[];
   purchases: number;
   prefix: string;
 }): Promise<void> {
@@ -44,25 +44,9 @@ export async function seedBenchData(opts: {
       idempotencyTtlHours: 24,
     });
     const packages = ['pkg_starter', 'pkg_plus', 'pkg_pro', 'pkg_yen'];
-    for (let i = 0; i < opts.purchases; i++) {
-      const w = {
-        principal: { userId: opts.userId, scopes: new Set<string>() },
-        idempotencyKey: `bench-${opts.userId}-${i}`,
-        method: 'POST',
-        path: '/v1/purchases',
-      };
-      const created = await payments.createPurchase(w, {
-        package_id: packages[i % packages.length] ?? 'pkg_plus',
-      });
-      const paymentId = (JSON.parse(created.body) as { payment: { id: string } }).payment.id;
-      if (i % 3 !== 0) {
-        await payments.confirmPayment(
-          { ...w, idempotencyKey: `bench-c-${opts.userId}-${i}`, path: `/v1/payments/${paymentId}/confirm` },
-          paymentId,
-          {},
-        );
-      }
-    }
+    // A few users at a time: the pool has 4 connections.
+    for (let i = 0; i < opts.userIds.length; i += 4)
+      await Promise.all(opts.userIds.slice(i, i + 4).map(seedUser));
     await rebuildCache({
       pool,
       redis,
@@ -70,6 +54,28 @@ export async function seedBenchData(opts: {
       prefix: opts.prefix,
       progress: silentProgress,
     });
+
+    async function seedUser(userId: string) {
+      for (let i = 0; i < opts.purchases; i++) {
+        const w = {
+          principal: { userId, scopes: new Set<string>() },
+          idempotencyKey: `bench-${userId}-${i}`,
+          method: 'POST',
+          path: '/v1/purchases',
+        };
+        const created = await payments.createPurchase(w, {
+          package_id: packages[i % packages.length] ?? 'pkg_plus',
+        });
+        const paymentId = (JSON.parse(created.body) as { payment: { id: string } }).payment.id;
+        if (i % 3 !== 0) {
+          await payments.confirmPayment(
+            { ...w, idempotencyKey: `bench-c-${userId}-${i}`, path: `/v1/payments/${paymentId}/confirm` },
+            paymentId,
+            {},
+          );
+        }
+      }
+    }
   } finally {
     await pool.end();
     await redis.quit();
@@ -93,6 +99,8 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
 
 export type BenchData = {
   userId: string;
+  /** Every seeded user (the first is `userId`). */
+  userIds: string[];
   token: string;
   path: string;
   /** Env for the target processes. */
@@ -100,20 +108,27 @@ export type BenchData = {
 };
 
 /** Own database and Redis prefix on the test stack, seeded; removed again when `fn` finishes. */
-export async function withBenchData<T>(purchases: number, fn: (data: BenchData) => Promise<T>): Promise<T> {
+export async function withBenchData<T>(
+  purchases: number,
+  fn: (data: BenchData) => Promise<T>,
+  users = 1,
+): Promise<T> {
   loadStackEnv();
   const { createTestDatabase } = await import('../../test/support/mysql.ts');
   const { uniqueSuffix } = await import('../../test/support/env.ts');
   const { mintToken } = await import('../../test/support/jwt.ts');
   const db = await createTestDatabase();
   const prefix = `apibench_${uniqueSuffix()}`;
-  const userId = `bench_${uniqueSuffix()}`;
+  const run = uniqueSuffix();
+  const userIds = Array.from({ length: users }, (_, i) => `bench_${run}_${i}`);
+  const userId = userIds[0] ?? '';
   process.env.MYSQL_URL = db.appUrl;
   process.env.REDIS_KEY_PREFIX = prefix;
   try {
-    await seedBenchData({ userId, purchases, prefix });
+    await seedBenchData({ userIds, purchases, prefix });
     return await fn({
       userId,
+      userIds,
       token: await mintToken(userId, { expiresIn: '1h' }),
       path: `/v1/users/${userId}/purchases`,
       env: {

@@ -125,4 +125,17 @@ describe('purchase package route with the near cache', () => {
     for (let i = 0; i < 5; i++) statuses.push((await list(limited)).status);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
+
+  it('answers 429, not 400 or 404, when the limiter refuses after a lease (the answer waits for it)', async () => {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 57_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    // A limit of 3 leases one token per request: every admission here waits for Redis.
+    const other = await mintToken(`pn_other_${uniqueSuffix()}`);
+    const path = `/v1/users/${userId}/purchases?limit=0`;
+    const statuses = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await call(limited.url, 'GET', path, { token: other })).status);
+    // Another user's page with a bad query: 404 while admitted, then the limiter's 429.
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+  });
 });

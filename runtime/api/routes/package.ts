@@ -15,20 +15,22 @@ import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
 export function packageRoutes(app: FastifyInstance, deps: { readPackage: PackageReadFn }): void {
   app.get('/v1/users/:user_id/purchases', { config: { auth: true, admitInHandler: true } }, (req, reply) => {
     const admitted = admissionOf(req);
-    const query = queryOf(req);
     if (admitted === ADMITTED) {
+      // Admitted already: a 404 or 400 from the checks is the answer.
+      const query = queryOf(req);
       const held = deps.readPackage.peek(query.userId, query.read);
       if (held) return send(reply, held, 'redis');
     }
-    return readAndSend(reply, query, admitted);
+    return readAndSend(req, reply, admitted);
   });
 
-  async function readAndSend(
-    reply: FastifyReply,
-    query: ReturnType<typeof queryOf>,
-    admitted: Promise<void>,
-  ) {
-    const read = deps.readPackage(query.userId, query.read, admitted);
+  async function readAndSend(req: FastifyRequest, reply: FastifyReply, admitted: Promise<void>) {
+    // Checks and read start now (the read rides the limiter's round trip); a 404 / 400 they throw
+    // becomes a rejection awaited after the limiter, whose 429 answers first.
+    const read = (async () => {
+      const query = queryOf(req);
+      return deps.readPackage(query.userId, query.read, admitted);
+    })();
     // Awaited below once the limiter has answered; a refusal must not leave it unhandled.
     read.catch(() => {});
     await admitted;

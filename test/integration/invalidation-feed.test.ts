@@ -5,7 +5,7 @@ import {
   RedisInvalidationFeed,
 } from '../../runtime/api/package/invalidation-feed.ts';
 import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
-import { waitFor } from '../support/wait.ts';
+import { freePort, waitFor } from '../support/wait.ts';
 
 /*
  * The invalidation feed against a private redis-server that stops answering without closing its
@@ -58,4 +58,23 @@ describe('invalidation feed', () => {
       writer.disconnect();
     }
   }, 20_000);
+
+  it('rejects start() when Redis cannot be reached, and leaves nothing unhandled behind', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const nowhere = new RedisInvalidationFeed({ host: '127.0.0.1', port: await freePort() }, listener, {
+      prefixes: ['feed:{u:'],
+    });
+    try {
+      await expect(nowhere.start(300)).rejects.toThrow();
+      // Past start()'s own deadline: its timer must not reject into the void.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(unhandled).toEqual([]);
+      expect(nowhere.healthy).toBe(false);
+    } finally {
+      await nowhere.stop();
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

@@ -91,8 +91,8 @@ export class RedisInvalidationFeed {
         resolve();
       };
     });
-    await this.redis.connect();
-    await up;
+    // Both awaited together: when connect() fails first, the deadline's later rejection is still handled.
+    await Promise.all([this.redis.connect(), up]);
   }
 
   async stop(): Promise<void> {

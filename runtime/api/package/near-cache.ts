@@ -57,7 +57,6 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
    */
   private readonly shared = new Map<string, { read: Promise<RenderedRead>; flight: Flight }>();
   private totalBytes = 0;
-  private epoch = 0;
 
   constructor(
     inner: RenderingReader,
@@ -104,15 +103,12 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
   }
 
   readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {
+    const held = this.peekRendered(userId, opts);
+    if (held) return Promise.resolve({ kind: 'hit', body: held });
+    const variant = variantOf(opts);
     if (opts.token !== null || !this.isLive()) {
       this.opts.onLookup?.('bypass');
-      return this.fetch(userId, variantOf(opts), opts, this.beginFlight(userId));
-    }
-    const variant = variantOf(opts);
-    const entry = this.lookup(userId, variant);
-    if (entry) {
-      this.opts.onLookup?.('hit');
-      return Promise.resolve({ kind: 'hit', body: entry.body });
+      return this.fetch(userId, variant, opts, this.beginFlight(userId));
     }
     this.opts.onLookup?.('miss');
     const sharedKey = `${userId}\n${variant}`;
@@ -145,7 +141,6 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
 
   /** InvalidationListener: forget everything (a flush in Redis, or the feed changed state). */
   flush(_reason?: string): void {
-    this.epoch++;
     this.users.clear();
     this.totalBytes = 0;
     for (const flight of this.flights.values()) flight.stale = true;
@@ -184,10 +179,9 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     opts: ReadOptions,
     flight: Flight,
   ): Promise<RenderedRead> {
-    const epoch = this.epoch;
     try {
       const read = await this.inner.readRendered(userId, opts);
-      if (read.kind === 'hit' && !flight.stale && epoch === this.epoch && this.isLive()) {
+      if (read.kind === 'hit' && !flight.stale && this.isLive()) {
         this.store(userId, variant, typeof read.body === 'string' ? Buffer.from(read.body) : read.body);
       }
       return read;

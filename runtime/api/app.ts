@@ -63,8 +63,6 @@ declare module 'fastify' {
   }
 }
 
-/** The admission of a request the limiter admitted synchronously (shared: it never rejects). */
-
 type HookDone = (err?: Error) => void;
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;

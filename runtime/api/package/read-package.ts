@@ -7,6 +7,13 @@ import { readPackageFromMysql } from './mysql-reader.ts';
 
 export type PackageSource = 'redis' | 'mysql_miss' | 'mysql_behind';
 
+/** A validated page request: size, cursor and consistency token as the caller gave them. */
+export type PackageQuery = {
+  limit: number;
+  cursor: string | undefined;
+  consistency_token: string | undefined;
+};
+
 export type PackageReadDeps = {
   pool: Pool;
   reader: PurchasePackageReader;
@@ -22,7 +29,7 @@ export type PackageReadDeps = {
 export function createPackageReader(deps: PackageReadDeps) {
   const read = async (
     userId: string,
-    q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
+    q: PackageQuery,
     /** Settles before any MySQL fallback (the rate limit): refused requests never reach the database. */
     admitted?: Promise<void>,
   ): Promise<{ body: Buffer | string; source: PackageSource }> => {
@@ -58,10 +65,7 @@ export function createPackageReader(deps: PackageReadDeps) {
    * The page if the reader holds it in memory (the near cache), synchronously; undefined means "call
    * the reader". Reads with a consistency token are never answered here.
    */
-  const peek = (
-    userId: string,
-    q: { limit: number; cursor: string | undefined; consistency_token: string | undefined },
-  ) => {
+  const peek = (userId: string, q: PackageQuery) => {
     if (q.consistency_token !== undefined || !deps.reader.peekRendered) return undefined;
     const body = deps.reader.peekRendered(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
     if (body) deps.onSource?.('redis');

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../operator/app.ts';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
 import {
   type ConsumedMessage,
@@ -18,17 +17,13 @@ import {
 } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import {
-  createNamespace,
-  createSecrets,
-  deleteNamespace,
-  ensureCrd,
   KUBECONFIG,
   type Kube,
   kubeClient,
   kubeConfig,
+  operatorNamespace,
   pipeline,
   pipelineSpec,
-  startInProcessOperator,
   waitFor,
 } from './support.ts';
 
@@ -45,7 +40,7 @@ const prefix = `t_as_${uniqueSuffix()}`;
 const topic = `${prefix}.payments.purchases`;
 const groupId = `${prefix}.consumer`;
 let ns = '';
-let operator: Operator;
+let stop: (() => Promise<void>) | undefined;
 let admin: KafkaAdmin;
 let producer: DurableProducer;
 
@@ -113,19 +108,13 @@ beforeAll(async () => {
   admin = createKafkaAdmin({ brokers: brokers(), clientId: `${prefix}-admin` });
   await admin.ensureTopics([{ name: topic, partitions: PARTITIONS, replicationFactor: 1 }]);
   producer = createDurableProducer({ brokers: brokers(), clientId: `${prefix}-p` });
-  await ensureCrd(kube);
-  ns = await createNamespace(kube, 'op-autoscale');
-  await createSecrets(kube, ns);
-  operator = startInProcessOperator(kc, ns, undefined, {
-    OPERATOR_DUTIES: 'autoscaler',
-    AUTOSCALE_INTERVAL_SECONDS: '1',
-  });
-  await waitFor('leadership', () => operator.elector.isLeader, 30_000);
+  ({ ns, stop } = await operatorNamespace(kube, kc, 'op-autoscale', {
+    env: { OPERATOR_DUTIES: 'autoscaler', AUTOSCALE_INTERVAL_SECONDS: '1' },
+  }));
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  if (ns) await deleteNamespace(kube, ns);
+  await stop?.();
   await producer?.close();
   await admin?.deleteTopics([topic]).catch(() => undefined);
   await admin?.close();

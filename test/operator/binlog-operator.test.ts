@@ -3,22 +3,18 @@
 // Kafka and scales back, all visible in status and Events; a purged checkpoint is reported.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../operator/app.ts';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
-  createNamespace,
-  deleteNamespace,
-  ensureCrd,
   type Kube,
   kubeClient,
   kubeConfig,
+  operatorNamespace,
   pipeline,
   pipelineSpec,
-  startInProcessOperator,
   waitFor,
 } from './support.ts';
 
@@ -28,7 +24,7 @@ const prefix = `t_bo_${uniqueSuffix()}`;
 const where = () => ({ brokers: requireEnv('KAFKA_BROKERS').split(','), topicPrefix: prefix, name: prefix });
 let ns = '';
 let db: TestDatabase;
-let operator: Operator;
+let stop: (() => Promise<void>) | undefined;
 
 const getPipeline = () => kube.get<PaymentPipeline>('PaymentPipeline', ns, 'shop');
 const producerReplicas = async () =>
@@ -63,34 +59,31 @@ const checkpoint = (p: { file: string; pos: number; gtid: string | null }) => ({
 beforeAll(async () => {
   db = await createTestDatabase({ seed: false });
   await db.admin.query('CREATE TABLE op_probe (id INT PRIMARY KEY)');
-  await ensureCrd(kube);
-  ns = await createNamespace(kube, 'op-binlog');
   const cdc = new URL(db.cdcUrl);
-  await kube.http.request('POST', `/api/v1/namespaces/${ns}/secrets`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'db' },
-      stringData: {
-        username: 'app',
-        password: 'app',
-        cdcUsername: decodeURIComponent(cdc.username),
-        cdcPassword: decodeURIComponent(cdc.password),
-      },
+  ({ ns, stop } = await operatorNamespace(kube, kc, 'op-binlog', {
+    env: { OPERATOR_DUTIES: 'binlog', POSITION_REFRESH_SECONDS: '1' },
+    prepare: async (namespace) => {
+      await kube.http.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db' },
+          stringData: {
+            username: 'app',
+            password: 'app',
+            cdcUsername: decodeURIComponent(cdc.username),
+            cdcPassword: decodeURIComponent(cdc.password),
+          },
+        },
+      });
+      // The producer would have written this on its first start.
+      await writeCheckpoint(where(), checkpoint(await head()));
     },
-  });
-  // The producer would have written this on its first start.
-  await writeCheckpoint(where(), checkpoint(await head()));
-  operator = startInProcessOperator(kc, ns, undefined, {
-    OPERATOR_DUTIES: 'binlog',
-    POSITION_REFRESH_SECONDS: '1',
-  });
-  await waitFor('leadership', () => operator.elector.isLeader, 30_000);
+  }));
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  if (ns) await deleteNamespace(kube, ns);
+  await stop?.();
   const admin = createKafkaAdmin({ brokers: where().brokers, clientId: `${prefix}-cleanup` });
   await admin.deleteTopics([`${prefix}.__checkpoints`]).catch(() => undefined);
   await admin.close();

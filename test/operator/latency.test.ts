@@ -1,18 +1,13 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../operator/app.ts';
 import {
-  createNamespace,
-  createSecrets,
-  deleteNamespace,
-  ensureCrd,
   type Kube,
   kubeClient,
   kubeConfig,
+  operatorNamespace,
   pipeline,
   pipelineSpec,
-  startInProcessOperator,
   waitFor,
 } from './support.ts';
 
@@ -25,18 +20,13 @@ const CHANGES = Number(process.env.OPERATOR_LATENCY_CHANGES ?? 100);
 const kc = kubeConfig();
 const kube: Kube = kubeClient(kc);
 let ns = '';
-let operator: Operator;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  await ensureCrd(kube);
-  ns = await createNamespace(kube, 'op-latency');
-  await createSecrets(kube, ns);
-  operator = startInProcessOperator(kc, ns);
-  await waitFor('leadership', () => operator.elector.isLeader, 30_000);
+  ({ ns, stop } = await operatorNamespace(kube, kc, 'op-latency'));
 });
 afterAll(async () => {
-  await operator?.stop();
-  if (ns) await deleteNamespace(kube, ns);
+  await stop?.();
 });
 
 function percentile(sorted: number[], p: number): number {

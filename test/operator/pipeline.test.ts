@@ -1,18 +1,13 @@
 import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../operator/app.ts';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
 import {
-  createNamespace,
-  createSecrets,
-  deleteNamespace,
-  ensureCrd,
   type Kube,
   kubeClient,
   kubeConfig,
+  operatorNamespace,
   pipeline,
   pipelineSpec,
-  startInProcessOperator,
   waitFor,
 } from './support.ts';
 
@@ -22,7 +17,7 @@ import {
 const kc = kubeConfig();
 const kube: Kube = kubeClient(kc);
 let ns = '';
-let operator: Operator;
+let stop: (() => Promise<void>) | undefined;
 
 const deployment = (name: string) => kube.get<V1Deployment>('Deployment', ns, name);
 const getPipeline = (name: string) => kube.get<PaymentPipeline>('PaymentPipeline', ns, name);
@@ -30,16 +25,11 @@ const condition = (p: PaymentPipeline | undefined, type: string) =>
   p?.status?.conditions?.find((c) => c.type === type);
 
 beforeAll(async () => {
-  await ensureCrd(kube);
-  ns = await createNamespace(kube, 'op-pipeline');
-  await createSecrets(kube, ns);
-  operator = startInProcessOperator(kc, ns);
-  await waitFor('leadership', () => operator.elector.isLeader, 30_000);
+  ({ ns, stop } = await operatorNamespace(kube, kc, 'op-pipeline'));
 });
 
 afterAll(async () => {
-  await operator?.stop();
-  if (ns) await deleteNamespace(kube, ns);
+  await stop?.();
 });
 
 describe('PaymentPipeline reconciliation on a real API server', () => {

@@ -182,6 +182,36 @@ export function startInProcessOperator(
   });
 }
 
+/**
+ * A fresh namespace (the CRD installed) with a leading in-process operator watching it. `prepare`
+ * fills the namespace before the operator starts (default: the standard Secrets); `stop` stops the
+ * operator and deletes the namespace.
+ */
+export async function operatorNamespace(
+  kube: Kube,
+  kc: KubeConfig,
+  name: string,
+  opts: { env?: Record<string, string>; prepare?: (ns: string) => Promise<void> } = {},
+): Promise<{ ns: string; stop: () => Promise<void> }> {
+  await ensureCrd(kube);
+  const ns = await createNamespace(kube, name);
+  let operator: Operator | undefined;
+  const stop = async () => {
+    await operator?.stop();
+    await deleteNamespace(kube, ns);
+  };
+  try {
+    await (opts.prepare ?? ((n: string) => createSecrets(kube, n)))(ns);
+    operator = startInProcessOperator(kc, ns, undefined, opts.env);
+    const started = operator;
+    await waitFor('leadership', () => started.elector.isLeader, 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ns, stop };
+}
+
 export type OperatorProcess = {
   identity: string;
   child: ChildProcess;

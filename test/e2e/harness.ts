@@ -6,9 +6,9 @@ import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
-import { freePort } from '../support/wait.ts';
+import { eventually, freePort } from '../support/wait.ts';
 
-export { freePort };
+export { eventually, freePort };
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const LOG_DIR = join(ROOT, '.local', 'tmp', 'e2e');
@@ -17,27 +17,6 @@ export type ServiceName = 'producer' | 'consumer' | 'api';
 
 export function serviceExists(name: ServiceName): boolean {
   return existsSync(join(ROOT, 'runtime', name, 'main.ts'));
-}
-
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await probe();
-      if (ok(last)) return last;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** One service as a real child process (`node runtime/<svc>/main.ts`), logs under .local/tmp/e2e. */

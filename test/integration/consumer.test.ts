@@ -21,6 +21,7 @@ import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { eventually } from '../support/wait.ts';
 import { changeRecord, paymentRow, purchaseRow } from './consumer-fixtures.ts';
 
 const suffix = uniqueSuffix();
@@ -55,21 +56,6 @@ async function start(): Promise<ConsumerService> {
   registry = createRegistry('consumer');
   service = await startConsumerService(config(), registry, log);
   return service;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const page = async (user: string) => {
@@ -156,6 +142,7 @@ describe('consumer over the real broker and Redis', () => {
       'package',
       () => page(u),
       (v) => Array.isArray(v) && v.length === 1 && v[0]?.paid === true,
+      30_000,
     );
     expect(items).toEqual([
       expect.objectContaining({
@@ -204,6 +191,7 @@ describe('consumer over the real broker and Redis', () => {
       'marker',
       () => page('u_marker'),
       (v) => Array.isArray(v) && v.length === 1,
+      30_000,
     );
     expect((await page(u)) as unknown[]).toHaveLength(1);
     expect(await redis.hget(keys.row('purchases', 'pur_1'), 'd')).toBe('');
@@ -232,6 +220,7 @@ describe('consumer over the real broker and Redis', () => {
       'after poison',
       () => page('u_bad'),
       (v) => Array.isArray(v) && v.length === 1,
+      30_000,
     );
 
     const dlq = createGroupConsumer({
@@ -284,6 +273,7 @@ describe('consumer over the real broker and Redis', () => {
       'resume',
       () => page('u_resume'),
       (v) => Array.isArray(v) && v.length === 1,
+      30_000,
     );
     const applied = await registry.getSingleMetricAsString('consumer_messages_total');
     // Only the new message was read after the restart: nothing already committed was replayed.

@@ -28,6 +28,31 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Polls `probe` until `ok` accepts its value (returned); errors thrown by `probe` count as "not yet".
+ * The failure names the last value seen.
+ */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await probe();
+      if (ok(last)) return last;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A free loopback port (for servers that refuse port 0, and for several processes sharing one host). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, countKeys } from '../support/api.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { spawnService } from '../support/service-process.ts';
 
 // The api as `make up` runs it: `node runtime/api/main.ts` with the stack's env.
 
@@ -16,25 +16,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function startMain(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ['runtime/api/main.ts'], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
+const startMain = (env: Record<string, string>) => spawnService('api', env);
 
 async function waitReady(url: string, exited: Promise<number | null>): Promise<void> {
   const deadline = Date.now() + 20_000;

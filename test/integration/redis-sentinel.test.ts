@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,6 +15,7 @@ import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { spawnService } from '../support/service-process.ts';
 import { freePort, waitFor } from '../support/wait.ts';
 
 /*
@@ -157,35 +156,30 @@ describe('Redis through a real Sentinel', () => {
 
   it('node runtime/api/main.ts given REDIS_SENTINEL_MASTER serves pages from the master and sees changes', async () => {
     const port = await freePort();
-    const api = spawn(process.execPath, ['runtime/api/main.ts'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        ...config,
-        MYSQL_URL: requireEnv('MYSQL_URL'),
-        AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
-        REDIS_KEY_PREFIX: prefix,
-        API_PORT: String(port),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const {
+      child: api,
+      output,
+      exited,
+    } = spawnService('api', {
+      ...config,
+      MYSQL_URL: requireEnv('MYSQL_URL'),
+      AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
+      REDIS_KEY_PREFIX: prefix,
+      API_PORT: String(port),
+      LOG_LEVEL: 'warn',
     });
-    let stderr = '';
-    api.stderr?.on('data', (d) => {
-      stderr += String(d);
-    });
-    const exited = once(api, 'exit');
     try {
       await waitFor(
         'api ready and its feed up',
         async () => {
-          if (api.exitCode !== null) throw new Error(`api exited (${api.exitCode}): ${stderr}`);
+          if (api.exitCode !== null) throw new Error(`api exited (${api.exitCode}): ${output()}`);
           const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
           const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
           return ready.status === 200 && /^api_package_near_cache_feed_up(\{[^}]*\})? 1$/m.test(metrics);
         },
         10_000,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}; api stderr: ${stderr}`);
+        throw new Error(`${err.message}; api output: ${output()}`);
       });
       // Its reader's scripts ran on the master (the Sentinel itself has no EVALSHA)...
       const token = await mintToken('u_sentinel');

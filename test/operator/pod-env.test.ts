@@ -2,7 +2,6 @@
 // pod specs give them (rendered as the kubelet would, Secrets holding the test stack's credentials),
 // against the real MariaDB, Kafka and Redis: each becomes ready, and the operator's duties find the
 // producer's checkpoint and the consumer group's offsets under the names the pods were given.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerGroupOf } from '../../operator/autoscaler/duty.ts';
@@ -18,9 +17,10 @@ import { configMapsOf, containerOf, kubeletEnv } from '../support/kubelet-env.ts
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteTopics, randomServerId, waitFor } from '../support/producer.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
+import { type ServiceChild, spawnService } from '../support/service-process.ts';
 import { freePort } from '../support/wait.ts';
 
-type Running = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+type Running = ServiceChild;
 
 const prefix = `podenv${uniqueSuffix()}`;
 const components: Component[] = ['producer', 'consumer', 'api'];
@@ -32,19 +32,8 @@ const readyUrl = new Map<Component, string>();
 
 // Each pod has its own network namespace; these processes share one, hence free ports.
 function start(component: Component, env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [`runtime/${component}/main.ts`], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out.slice(-4000), exited };
+  const started = spawnService(component, env);
+  return { ...started, output: () => started.output().slice(-4000) };
 }
 
 beforeAll(async () => {

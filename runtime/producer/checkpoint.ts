@@ -5,6 +5,7 @@ import {
   createKafkaAdmin,
   type TopicSpec,
 } from '../core/kafka/index.ts';
+import { withTimeout } from '../core/timeout.ts';
 
 /**
  * The producer's durable position, stored as the latest record for key `<name>` in the compacted
@@ -106,7 +107,6 @@ export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<
     maxWaitTimeMs: 200,
   });
   let latest: string | null | undefined;
-  let timer: NodeJS.Timeout | undefined;
   try {
     const stream = await consumer.consume([topic]);
     const read = (async () => {
@@ -117,15 +117,12 @@ export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<
         if (m.offset + 2n >= end) return;
       }
     })();
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`reading ${topic} did not reach offset ${end} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    await Promise.race([read, timeout]);
+    await withTimeout(
+      read,
+      timeoutMs,
+      () => new Error(`reading ${topic} did not reach offset ${end} within ${timeoutMs} ms`),
+    );
   } finally {
-    clearTimeout(timer);
     await consumer.close().catch(() => undefined);
   }
   if (latest === undefined || latest === null) return null;

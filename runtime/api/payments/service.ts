@@ -1,6 +1,7 @@
 import type { Pool } from '../../core/db/pool.ts';
 import { isId } from '../../core/ids.ts';
 import { encodeToken } from '../../core/position.ts';
+import { withTimeout } from '../../core/timeout.ts';
 import type { Principal } from '../auth.ts';
 import { ApiError, notFound } from '../errors.ts';
 import {
@@ -129,6 +130,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
             paymentMethod: params.payment_method ?? 'pm_card_ok',
           }),
           deps.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
+          () => new Error('the provider did not answer in time'),
         );
       } catch {
         outcome = null;
@@ -203,12 +205,3 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
-
-/** Rejects when `promise` has not settled within `ms` (the promise itself runs on). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -21,8 +21,7 @@
  *   is one statement per table, rows are short, and the hot read path is served from Redis meanwhile;
  *   idempotency_keys and webhook_events are bounded by their retention, packages is the catalog. For
  *   tables too large for a write pause, run the same ALTERs through an online schema-change tool
- *   (pt-online-schema-change, gh-ost) first: re-running a MODIFY to the definition a column already
- *   has is a no-op, and the ledger records this migration either way.
+ *   (pt-online-schema-change, gh-ost) and record this migration in schema_migrations by hand.
  * Converting unicode_ci to bin never creates a duplicate (bin tells apart everything ci does), so no
  * unique key can fail. Re-adding a foreign key validates the existing rows during the copy.
  */

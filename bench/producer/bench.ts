@@ -36,6 +36,11 @@ const withDb = (url: string) => {
 };
 const admin = await mysql.createConnection(need('MYSQL_ADMIN_URL'));
 await admin.query(`CREATE DATABASE ${dbName}`);
+// The replication user reads only the databases it was granted (docs/producer.md, Grants).
+const cdc = new URL(need('MYSQL_CDC_URL'));
+const cdcAccount = `${admin.escape(decodeURIComponent(cdc.username))}@'127.0.0.1'`;
+const benchGrant = `\`${dbName.replace(/_/g, '\\_')}\`.*`; // `_` is a wildcard in grants
+await admin.query(`GRANT SELECT ON ${benchGrant} TO ${cdcAccount}`);
 await admin.query(`CREATE TABLE ${dbName}.orders (
   id BIGINT PRIMARY KEY, user_id VARCHAR(32) NOT NULL, amount_minor BIGINT NOT NULL,
   currency CHAR(3) NOT NULL, status ENUM('pending','paid','failed') NOT NULL,
@@ -201,6 +206,7 @@ try {
     ),
   );
 } finally {
+  await admin.query(`REVOKE SELECT ON ${benchGrant} FROM ${cdcAccount}`).catch(() => undefined);
   await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
   await admin.end();
   const kafka = createKafkaAdmin({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'bench-cleanup' });

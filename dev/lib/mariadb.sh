@@ -82,8 +82,11 @@ mariadb_start() {
   mariadb_bootstrap_users
 }
 
-# Least privilege: the api gets DML on the payments databases only; the producer gets replication
-# rights and SELECT (for snapshots); the admin runs migrations and test set-up.
+# Least privilege: the api gets DML on the payments databases only; the producer gets the replication
+# rights (global by nature) and SELECT on the captured database only (snapshots, the binlog reader's
+# column lookups); the admin runs migrations and test set-up, and grants the producer SELECT on any
+# other database it should capture (the test suites do, per database). Re-applied whenever the stack
+# starts MariaDB, so a stack bootstrapped with the older SELECT ON *.* is narrowed too.
 mariadb_bootstrap_users() {
   mariadb_credentials
   mariadb_client <<SQL
@@ -95,8 +98,10 @@ ALTER USER 'payments_app'@'127.0.0.1' IDENTIFIED BY '$MYSQL_APP_PASSWORD';
 GRANT SELECT, INSERT, UPDATE, DELETE ON \`payments%\`.* TO 'payments_app'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'payments_cdc'@'127.0.0.1' IDENTIFIED BY '$MYSQL_CDC_PASSWORD';
 ALTER USER 'payments_cdc'@'127.0.0.1' IDENTIFIED BY '$MYSQL_CDC_PASSWORD';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'payments_cdc'@'127.0.0.1';
+REVOKE SELECT ON *.* FROM 'payments_cdc'@'127.0.0.1';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'payments_cdc'@'127.0.0.1';
 CREATE DATABASE IF NOT EXISTS payments CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+GRANT SELECT ON \`payments\`.* TO 'payments_cdc'@'127.0.0.1';
 SQL
 }
 

@@ -25,9 +25,14 @@ async function connect(url: string) {
 
 /**
  * Checks the server's binlog settings and returns where its binlog ends. Refuses (with the setting
- * to change) anything that would make capture lossy or undecodable.
+ * to change) anything that would make capture lossy or undecodable, and captured databases the user
+ * cannot read: the snapshot would find no tables there and say nothing.
  */
-export async function checkSource(mysqlUrl: string, producerServerId: number): Promise<SourceInfo> {
+export async function checkSource(
+  mysqlUrl: string,
+  producerServerId: number,
+  databases: readonly string[] = [],
+): Promise<SourceInfo> {
   const conn = await connect(mysqlUrl);
   try {
     const [vars] = await conn.query<mysql.RowDataPacket[]>(
@@ -73,6 +78,19 @@ export async function checkSource(mysqlUrl: string, producerServerId: number): P
       problems.push(
         `PRODUCER_SERVER_ID ${producerServerId} equals the source's own server_id: choose another`,
       );
+    }
+    if (databases.length > 0) {
+      // information_schema lists only the databases the user holds a privilege on.
+      const [visible] = await conn.query<mysql.RowDataPacket[]>(
+        'SELECT SCHEMA_NAME AS db FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?)',
+        [databases],
+      );
+      const readable = new Set(visible.map((r) => String(r.db)));
+      for (const db of databases.filter((d) => !readable.has(d))) {
+        problems.push(
+          `database ${db} does not exist or the replication user cannot read it: GRANT SELECT ON \`${db.replace(/[_%]/g, '\\$&')}\`.* TO the user`,
+        );
+      }
     }
     if (problems.length > 0) throw new SourceNotSupportedError(problems);
 

@@ -29,7 +29,7 @@ export async function startProducer(
   deps: { log: Logger; metrics: ProducerMetrics; onAck?: PublisherOptions['onAck']; signal?: AbortSignal },
 ): Promise<RunningProducer> {
   const { log, metrics } = deps;
-  const source = await checkSource(cfg.mysqlUrl, cfg.serverId);
+  const source = await checkSource(cfg.mysqlUrl, cfg.serverId, cfg.databases);
   log.info(
     { flavor: source.flavor, version: source.version, gtid: source.gtidPos },
     'source binlog settings ok',

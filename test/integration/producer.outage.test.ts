@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { type ConsumedMessage, createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { uniqueSuffix } from '../support/env.ts';
+import { grantCdcRead, withDatabase } from '../support/mysql.ts';
 import { producerConfig, readTopic, runProducer, waitFor } from '../support/producer.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -43,12 +44,6 @@ function readEnvFile(file: string): Record<string, string> {
 }
 
 const kafkaPid = () => Number(readFileSync(`${ROOT}/.local/outage/run/kafka.pid`, 'utf8').trim());
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
 
 type Envelope = {
   op: string;
@@ -135,6 +130,7 @@ describe('producer: Kafka and MariaDB outages (private servers)', () => {
     dbName = `payments_o_${uniqueSuffix()}`;
     const root = createPool(env.MYSQL_ADMIN_URL ?? '', { connectionLimit: 1 });
     await root.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await grantCdcRead(root, env.MYSQL_CDC_URL ?? '', dbName); // gone with the stack's data (down)
     await root.end();
     pool = createPool(withDatabase(env.MYSQL_ADMIN_URL ?? '', dbName), { connectionLimit: 2 });
     await migrateUp(pool);

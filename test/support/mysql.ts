@@ -9,16 +9,44 @@ export type TestDatabase = {
   adminUrl: string;
   /** The api's least-privilege user (DML on payments% databases). */
   appUrl: string;
-  /** The producer's replication user. */
+  /** The producer's replication user, granted SELECT on this database only. */
   cdcUrl: string;
   admin: Pool;
   drop: () => Promise<void>;
 };
 
-function withDatabase(url: string, db: string): string {
+export function withDatabase(url: string, db: string): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
+}
+
+/** `user`@`host` of the account a URL logs in as. */
+async function accountOf(url: string): Promise<string> {
+  const pool = createPool(url, { connectionLimit: 1 });
+  try {
+    const [rows] = await pool.query('SELECT CURRENT_USER() AS who');
+    const who = String((rows as { who: string }[])[0]?.who);
+    const at = who.lastIndexOf('@');
+    return `${pool.escape(who.slice(0, at))}@${pool.escape(who.slice(at + 1))}`;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A database name as a grant's literal pattern (`_` and `%` are wildcards there). */
+const grantPattern = (db: string) => `\`${db.replace(/[_%]/g, (c) => `\\${c}`)}\``;
+
+/**
+ * Grants the producer's replication user (`cdcUrl`) SELECT on one database, as an operator does for a
+ * captured database: the user has no SELECT anywhere else. Returns the matching revoke.
+ */
+export async function grantCdcRead(admin: Pool, cdcUrl: string, db: string): Promise<() => Promise<void>> {
+  const account = await accountOf(cdcUrl);
+  await admin.query(`GRANT SELECT ON ${grantPattern(db)}.* TO ${account}`);
+  return async () => {
+    await admin.query(`REVOKE SELECT ON ${grantPattern(db)}.* FROM ${account}`).catch(() => undefined);
+  };
 }
 
 /** A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`). */
@@ -31,13 +59,16 @@ export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise
   const admin = createPool(adminUrl, { connectionLimit: 5 });
   await migrateUp(admin);
   if (opts.seed !== false) await seedCatalog(admin);
+  const cdcUrl = withDatabase(requireEnv('MYSQL_CDC_URL'), name);
+  const revokeCdc = await grantCdcRead(admin, cdcUrl, name);
   return {
     name,
     adminUrl,
     appUrl: withDatabase(requireEnv('MYSQL_URL'), name),
-    cdcUrl: withDatabase(requireEnv('MYSQL_CDC_URL'), name),
+    cdcUrl,
     admin,
     drop: async () => {
+      await revokeCdc();
       await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await admin.end();
     },

@@ -23,7 +23,7 @@ export function withDatabase(url: string, db: string): string {
 
 /** `user`@`host` of the account a URL logs in as. */
 async function accountOf(url: string): Promise<string> {
-  const pool = createPool(url, { connectionLimit: 1 });
+  const pool = createPool(withDatabase(url, ''), { connectionLimit: 1 }); // no grant on that one yet
   try {
     const [rows] = await pool.query('SELECT CURRENT_USER() AS who');
     const who = String((rows as { who: string }[])[0]?.who);
@@ -57,10 +57,18 @@ export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise
   await root.end();
   const adminUrl = withDatabase(requireEnv('MYSQL_ADMIN_URL'), name);
   const admin = createPool(adminUrl, { connectionLimit: 5 });
-  await migrateUp(admin);
-  if (opts.seed !== false) await seedCatalog(admin);
   const cdcUrl = withDatabase(requireEnv('MYSQL_CDC_URL'), name);
-  const revokeCdc = await grantCdcRead(admin, cdcUrl, name);
+  let revokeCdc: () => Promise<void>;
+  try {
+    await migrateUp(admin);
+    if (opts.seed !== false) await seedCatalog(admin);
+    revokeCdc = await grantCdcRead(admin, cdcUrl, name);
+  } catch (err) {
+    // A set-up that fails leaves no database behind.
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
+    await admin.end();
+    throw err;
+  }
   return {
     name,
     adminUrl,

@@ -8,6 +8,7 @@ import { SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhoo
 import { createPurchaseResponse, packagePageSchema } from '../../runtime/api/schemas.ts';
 import { silentProgress } from '../../runtime/consumer/progress.ts';
 import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
+import { verifyCache } from '../../runtime/consumer/verify.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { type ApiHarness, call, startApi, TEST_WEBHOOK_SECRET } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
@@ -131,6 +132,8 @@ describe('identifiers that differ only in letter case', () => {
     const hit = await list(lower, `?consistency_token=${next.consistency_token}`);
     expect(hit.source).toBe('redis');
     expect(hit.page).toEqual(behind.page);
+    // The consistency checker finds Redis and MySQL in agreement, row by row and user by user.
+    expect(await verifyCache({ pool: api.db.admin, redis: api.redis, prefix: api.prefix })).toEqual([]);
     expect((await list(upper)).page.items.map((i) => i.purchase_id)).toEqual([theirs.purchase.id]);
   });
 

@@ -185,4 +185,14 @@ describe('0003: identifiers in binary collation', () => {
       });
     }
   });
+
+  it('down stops with a duplicate-key error where rows differ only in case, losing none', async () => {
+    const keys = await all('SELECT user_id, idem_key FROM idempotency_keys ORDER BY 1, 2');
+    await expect(migrator(db).down({ to: '0003_identifiers_binary_collation' })).rejects.toThrow(
+      /Duplicate entry/,
+    );
+    expect(await all('SELECT user_id, idem_key FROM idempotency_keys ORDER BY 1, 2')).toEqual(keys);
+    const cols = await textColumns();
+    expect(cols.find((c) => c.col === 'idempotency_keys.idem_key')?.coll).toBe('utf8mb4_bin');
+  });
 });

@@ -77,5 +77,8 @@ function convert(coll: string): string[] {
 
 export const up = convert(bin);
 
-/** Fails (changing nothing of that table) if rows now differ only in case where a unique key would merge them. */
+/**
+ * Stops with a duplicate-key error at the first table whose rows differ only in case where a unique
+ * key would merge them (DDL is not transactional: the tables before it are converted back).
+ */
 export const down = convert(ci);

@@ -156,6 +156,16 @@ describe('identifiers that differ only in letter case', () => {
     expect(replay.purchase.id).toBe(first.purchase.id);
   });
 
+  it('package ids: a package id differing only in case is no package', async () => {
+    const res = await call(api.url, 'POST', '/v1/purchases', {
+      token: tokens[lower] ?? '',
+      body: { package_id: 'PKG_STARTER' },
+      headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+    });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ error: { code: 'package_not_found' } });
+  });
+
   it('provider refs: two payments whose refs differ only in case each get their own webhook', async () => {
     const ref = `ext_CaseRef_${uniqueSuffix()}`;
     const a = await processingWithRef(lower, ref);

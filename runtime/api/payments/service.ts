@@ -1,8 +1,8 @@
 import type { Pool } from '../../core/db/pool.ts';
 import { isId } from '../../core/ids.ts';
-import { encodeToken } from '../../core/position.ts';
 import { withTimeout } from '../../core/timeout.ts';
 import type { Principal } from '../auth.ts';
+import type { TokenSigner } from '../consistency-token.ts';
 import { ApiError, notFound } from '../errors.ts';
 import {
   claimKey,
@@ -20,6 +20,7 @@ import {
   type StoredPayment,
   updatePaymentStatus,
 } from '../store/payments.ts';
+import type { SourcePosition } from '../store/source-position.ts';
 import { inTransaction, type Tx } from '../store/transaction.ts';
 import type { ChargeResult, PaymentProvider } from './provider.ts';
 import { canTransition } from './state-machine.ts';
@@ -30,6 +31,10 @@ export type WriteResult = StoredResponse & { replayed: boolean };
 export type PaymentServiceDeps = {
   pool: Pool;
   provider: PaymentProvider;
+  /** Signs each write's consistency token for its user. */
+  tokens: TokenSigner;
+  /** Learns this replica's commits, so their tokens verify without asking the database. */
+  source: SourcePosition;
   idempotencyTtlHours: number;
   /** A charge not answered by then has an unknown outcome (default 20 s; keep it well below the recovery's staleness). */
   providerTimeoutMs?: number;
@@ -65,7 +70,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     gtid: string | null,
     rows: string[],
   ): Promise<WriteResult> {
-    const token = gtid ? encodeToken({ gtid, rows }) : null;
+    if (gtid) deps.source.observe(gtid);
+    const token = gtid ? deps.tokens.sign(scope.userId, { gtid, rows }) : null;
     const response = { status, body: JSON.stringify({ ...body, consistency_token: token }) };
     await storeResponse(pool, scope, response);
     return { ...response, replayed: false };

@@ -10,8 +10,8 @@ import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { type ApiConfig, loadApiConfig } from './config.ts';
 import { deriveTokenSecret } from './consistency-token.ts';
-import { purgeExpiredKeys } from './idempotency.ts';
-import { createRecoveryMetrics } from './metrics.ts';
+import { createMaintenance } from './maintenance.ts';
+import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
 import { createPaymentRecovery } from './payments/recovery.ts';
@@ -86,10 +86,13 @@ const app = await buildApp({
   isStopping: () => lifecycle.isStopping,
 });
 
-const purge = setInterval(() => {
-  purgeExpiredKeys(pool).catch((err: unknown) => log.warn({ err }, 'idempotency key purge failed'));
-}, 10 * 60_000);
-purge.unref();
+const maintenance = createMaintenance({
+  pool,
+  webhookRetentionDays: config.WEBHOOK_EVENT_RETENTION_DAYS,
+  log,
+  onPurged: createMaintenanceMetrics(registry),
+});
+maintenance.start(10 * 60_000);
 const recovery = createPaymentRecovery({
   pool,
   provider,
@@ -101,7 +104,7 @@ if (config.PAYMENT_RECOVERY_INTERVAL_MS > 0) recovery.start(config.PAYMENT_RECOV
 
 // Stop intake and finish in-flight requests first, then close the connections they used.
 lifecycle.onShutdown('http', () => app.close());
-lifecycle.onShutdown('purge timer', () => clearInterval(purge));
+lifecycle.onShutdown('maintenance', () => maintenance.stop());
 lifecycle.onShutdown('payment recovery', () => recovery.stop());
 lifecycle.onShutdown('mysql', () => pool.end());
 if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());

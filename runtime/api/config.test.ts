@@ -56,12 +56,15 @@ describe('api config', () => {
     expect(() => loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'false' })).toThrow(/PAYMENT_PROVIDER/);
     expect(loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'true' }).ALLOW_SIMULATED_PROVIDER).toBe(true);
     expect(() => loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe' })).toThrow(/PAYMENT_PROVIDER/);
+    // Outside development means anything but development and test.
+    expect(() => loadApiConfig({ ...prod, NODE_ENV: 'staging' })).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
+    expect(loadApiConfig({ ...base, NODE_ENV: 'test' }).NODE_ENV).toBe('test');
   });
 
   it('signs consistency tokens with a configured key, required in production', () => {
     expect(() =>
       loadApiConfig({ ...base, NODE_ENV: 'production', ALLOW_SIMULATED_PROVIDER: 'true' }),
-    ).toThrow(/CONSISTENCY_TOKEN_SECRET: required when NODE_ENV=production/);
+    ).toThrow(/CONSISTENCY_TOKEN_SECRET: required unless NODE_ENV is development or test/);
     expect(() => loadApiConfig({ ...base, CONSISTENCY_TOKEN_SECRET: 'short' })).toThrow(
       /CONSISTENCY_TOKEN_SECRET/,
     );

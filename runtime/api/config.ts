@@ -14,6 +14,9 @@ import {
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** Environments that may run without production safeguards (the simulated provider, a derived token key). */
+export const isDevelopment = (nodeEnv: string) => nodeEnv === 'development' || nodeEnv === 'test';
+
 export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
@@ -35,14 +38,17 @@ export const apiEnvSchema = z
     WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(3600).default(300),
     /** Processed provider callbacks are kept this long for dedupe (longer than any provider's retry window). */
     WEBHOOK_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(30),
-    /** `production` (the image's default) refuses the simulated provider unless explicitly allowed. */
+    /**
+     * Anything but `development` / `test` (the image sets `production`) refuses the simulated provider
+     * unless explicitly allowed, and needs CONSISTENCY_TOKEN_SECRET.
+     */
     NODE_ENV: z.string().min(1).default('development'),
     /** The payment provider adapter; only the simulation exists so far. */
     PAYMENT_PROVIDER: z.enum(['simulated']).default('simulated'),
-    /** Lets NODE_ENV=production run the simulated provider (demo and test clusters: no money moves). */
+    /** Lets a production NODE_ENV run the simulated provider (demo and test clusters: no money moves). */
     ALLOW_SIMULATED_PROVIDER: boolFromEnv.default(false),
     /**
-     * HMAC key of consistency tokens (at least 32 characters); required in production. Unset in
+     * HMAC key of consistency tokens (at least 32 characters); required outside development. Unset in
      * development, it is derived from AUTH_JWT_SECRET.
      */
     CONSISTENCY_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -80,16 +86,17 @@ export const apiEnvSchema = z
     when: () => true,
   })
   .refine(
-    (e) => e.NODE_ENV !== 'production' || e.PAYMENT_PROVIDER !== 'simulated' || e.ALLOW_SIMULATED_PROVIDER,
+    (e) => isDevelopment(e.NODE_ENV) || e.PAYMENT_PROVIDER !== 'simulated' || e.ALLOW_SIMULATED_PROVIDER,
     {
       message:
-        'the simulated provider takes no money: NODE_ENV=production refuses it unless ALLOW_SIMULATED_PROVIDER=true',
+        'the simulated provider takes no money: only NODE_ENV=development or test runs it unless ALLOW_SIMULATED_PROVIDER=true',
       path: ['PAYMENT_PROVIDER'],
       when: () => true,
     },
   )
-  .refine((e) => e.CONSISTENCY_TOKEN_SECRET !== undefined || e.NODE_ENV !== 'production', {
-    message: 'required when NODE_ENV=production (signs consistency tokens; at least 32 characters)',
+  .refine((e) => e.CONSISTENCY_TOKEN_SECRET !== undefined || isDevelopment(e.NODE_ENV), {
+    message:
+      'required unless NODE_ENV is development or test (signs consistency tokens; at least 32 characters)',
     path: ['CONSISTENCY_TOKEN_SECRET'],
     when: () => true,
   })
@@ -97,7 +104,7 @@ export const apiEnvSchema = z
     (e) =>
       e.CONSISTENCY_TOKEN_SECRET !== undefined ||
       e.AUTH_JWT_SECRET !== undefined ||
-      e.NODE_ENV === 'production',
+      !isDevelopment(e.NODE_ENV),
     {
       message: 'required with AUTH_JWKS_URL (there is no AUTH_JWT_SECRET to derive it from)',
       path: ['CONSISTENCY_TOKEN_SECRET'],

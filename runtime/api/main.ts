@@ -8,7 +8,7 @@ import { createRegistry } from '../core/metrics.ts';
 import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { type ApiConfig, loadApiConfig } from './config.ts';
+import { type ApiConfig, isDevelopment, loadApiConfig } from './config.ts';
 import { deriveTokenSecret } from './consistency-token.ts';
 import { createMaintenance } from './maintenance.ts';
 import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
@@ -51,7 +51,7 @@ const nearCache =
       })
     : null;
 const provider = createSimulatedProvider();
-if (config.PAYMENT_PROVIDER === 'simulated' && config.NODE_ENV === 'production') {
+if (config.PAYMENT_PROVIDER === 'simulated' && !isDevelopment(config.NODE_ENV)) {
   log.warn('ALLOW_SIMULATED_PROVIDER=true: payments are simulated, no money moves');
 }
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
@@ -73,7 +73,7 @@ const app = await buildApp({
     redisKeyPrefix: config.REDIS_KEY_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
-    // The config refuses to start without either (and without the first in production).
+    // The config refuses to start without either (and without the first outside development).
     consistencyTokenSecret:
       config.CONSISTENCY_TOKEN_SECRET ?? deriveTokenSecret(config.AUTH_JWT_SECRET ?? ''),
     providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,

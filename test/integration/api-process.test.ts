@@ -61,7 +61,7 @@ describe('runtime/api/main.ts', () => {
     clearTimeout(timer);
     expect(code).toBe(2);
     expect(refused.output()).toMatch(
-      /PAYMENT_PROVIDER: the simulated provider takes no money: NODE_ENV=production refuses it unless ALLOW_SIMULATED_PROVIDER=true/,
+      /PAYMENT_PROVIDER: the simulated provider takes no money: only NODE_ENV=development or test runs it unless ALLOW_SIMULATED_PROVIDER=true/,
     );
 
     const allowed = startMain({ ...env, ALLOW_SIMULATED_PROVIDER: 'true' });

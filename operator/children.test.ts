@@ -192,6 +192,29 @@ describe('pod environment against the services’ env schemas', () => {
     });
   });
 
+  it('gives a production api the consistency-token key and refuses the simulation unless the pipeline allows it', () => {
+    const production = (spec: PipelineSpecInput) => ({
+      ...render(spec).envOf('api'),
+      NODE_ENV: 'production',
+    });
+    const withKey = {
+      ...secrets,
+      'shop-auth': { ...secrets['shop-auth'], consistencyTokenSecret: 'c'.repeat(32) },
+    };
+    const env = (spec: PipelineSpecInput) => ({
+      ...render(spec, withKey).envOf('api'),
+      NODE_ENV: 'production',
+    });
+    expect(() => parseEnv(apiEnvSchema, env(base))).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
+    const allowed = { ...base, api: { ...base.api, allowSimulatedProvider: true } };
+    expect(parseEnv(apiEnvSchema, env(allowed))).toMatchObject({
+      PAYMENT_PROVIDER: 'simulated',
+      ALLOW_SIMULATED_PROVIDER: true,
+      CONSISTENCY_TOKEN_SECRET: 'c'.repeat(32),
+    });
+    expect(() => parseEnv(apiEnvSchema, production(allowed))).toThrow(/CONSISTENCY_TOKEN_SECRET/);
+  });
+
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));

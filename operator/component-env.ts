@@ -156,6 +156,15 @@ export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
     { name: 'AUTH_JWT_SECRET', secret: { name: auth, key: 'jwtSecret' } },
     // Optional key: without it the api answers webhook calls with an explicit "not configured".
     { name: 'WEBHOOK_SECRET', secret: { name: auth, key: 'webhookSecret', optional: true } },
+    // Required by a production api: without the key it refuses to start and says so.
+    {
+      name: 'CONSISTENCY_TOKEN_SECRET',
+      secret: { name: auth, key: 'consistencyTokenSecret', optional: true },
+    },
+    // The only provider so far is the simulation; the image's NODE_ENV=production refuses it unless the
+    // pipeline asks for it explicitly.
+    { name: 'PAYMENT_PROVIDER', setting: 'simulated' },
+    { name: 'ALLOW_SIMULATED_PROVIDER', setting: String(spec.api.allowSimulatedProvider) },
     { name: 'API_PORT', setting: String(API_PORT) },
     { name: 'API_HOST', setting: ALL_INTERFACES },
   ];

@@ -3,6 +3,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../runtime/api/app.ts';
+import { deriveTokenSecret } from '../../runtime/api/consistency-token.ts';
 import { ApiError } from '../../runtime/api/errors.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
@@ -81,6 +82,7 @@ async function start(): Promise<number> {
           redisKeyPrefix: need('REDIS_KEY_PREFIX'),
           bodyLimitBytes: 16_384,
           idempotencyTtlHours: 24,
+          consistencyTokenSecret: deriveTokenSecret(need('AUTH_JWT_SECRET')),
           webhookSecret: undefined,
           webhookToleranceSeconds: 300,
           rateLimitUserPerMinute: Number(process.env.RATE_LIMIT_USER_PER_MINUTE ?? '10000000'),

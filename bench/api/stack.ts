@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
+import { createTokenSigner, deriveTokenSecret } from '../../runtime/api/consistency-token.ts';
 import { createPackageReader } from '../../runtime/api/package/read-package.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
 import { createPaymentService } from '../../runtime/api/payments/service.ts';
+import { createSourcePosition } from '../../runtime/api/store/source-position.ts';
 import { silentProgress } from '../../runtime/consumer/progress.ts';
 import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
@@ -41,6 +43,8 @@ export async function seedBenchData(opts: {
     const payments = createPaymentService({
       pool,
       provider: createSimulatedProvider(),
+      tokens: createTokenSigner(deriveTokenSecret(need('AUTH_JWT_SECRET'))),
+      source: createSourcePosition(pool),
       idempotencyTtlHours: 24,
     });
     const packages = ['pkg_starter', 'pkg_plus', 'pkg_pro', 'pkg_yen'];
@@ -93,7 +97,12 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
     redis,
     reader,
     authenticate: createAuthenticator({ kind: 'hs256', secret: need('AUTH_JWT_SECRET') }),
-    readPackage: createPackageReader({ pool, reader }),
+    readPackage: createPackageReader({
+      pool,
+      reader,
+      tokens: createTokenSigner(deriveTokenSecret(need('AUTH_JWT_SECRET'))),
+      source: createSourcePosition(pool),
+    }),
   };
 }
 

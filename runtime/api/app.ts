@@ -12,6 +12,7 @@ import type { PurchasePackageReader } from '../core/cache/types.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Authenticator, Principal } from './auth.ts';
+import { createTokenSigner } from './consistency-token.ts';
 import { ApiError } from './errors.ts';
 import { ADMITTED, decorateRequests, setAdmission, setPrincipal, setRawBody } from './http.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -24,6 +25,7 @@ import { lazyRequestLogger } from './request-logger.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { createSourcePosition } from './store/source-position.ts';
 
 export type AppDeps = {
   pool: Pool;
@@ -37,6 +39,8 @@ export type AppDeps = {
     redisKeyPrefix: string;
     bodyLimitBytes: number;
     idempotencyTtlHours: number;
+    /** HMAC key of consistency tokens (CONSISTENCY_TOKEN_SECRET, or derived from the JWT secret). */
+    consistencyTokenSecret: string;
     /** A charge not answered by then has an unknown outcome: the payment stays processing (recovery settles it). */
     providerTimeoutMs?: number;
     webhookSecret: string | undefined;
@@ -264,15 +268,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send(new ApiError(404, 'not_found', 'route_not_found', 'no such route').toBody()),
   );
 
+  const tokens = createTokenSigner(settings.consistencyTokenSecret);
+  const source = createSourcePosition(deps.pool);
   const payments = createPaymentService({
     pool: deps.pool,
     provider: deps.provider,
+    tokens,
+    source,
     idempotencyTtlHours: settings.idempotencyTtlHours,
     ...(settings.providerTimeoutMs === undefined ? {} : { providerTimeoutMs: settings.providerTimeoutMs }),
   });
   const readPackage = createPackageReader({
     pool: deps.pool,
     reader: deps.reader,
+    tokens,
+    source,
     onSource: metrics.packageRead,
   });
 

@@ -29,9 +29,9 @@ describe('api config', () => {
     expect(() => loadApiConfig({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks.json' })).toThrow(
       /only one/,
     );
-    expect(
-      loadApiConfig({ ...noAuth, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }).AUTH_JWKS_URL,
-    ).toBeDefined();
+    const jwks = { ...noAuth, AUTH_JWKS_URL: 'https://idp.example/jwks.json' };
+    expect(() => loadApiConfig(jwks)).toThrow(/CONSISTENCY_TOKEN_SECRET/);
+    expect(loadApiConfig({ ...jwks, CONSISTENCY_TOKEN_SECRET: 'c'.repeat(32) }).AUTH_JWKS_URL).toBeDefined();
   });
 
   it('keeps the payment recovery well clear of charges still in progress', () => {
@@ -47,6 +47,35 @@ describe('api config', () => {
       0,
     );
     expect(() => loadApiConfig({ ...base, PROVIDER_TIMEOUT_MS: '-1' })).toThrow(/PROVIDER_TIMEOUT_MS/);
+  });
+
+  it('refuses the simulated provider in production unless explicitly allowed', () => {
+    expect(loadApiConfig(base)).toMatchObject({ PAYMENT_PROVIDER: 'simulated', NODE_ENV: 'development' });
+    const prod = { ...base, NODE_ENV: 'production', CONSISTENCY_TOKEN_SECRET: 'c'.repeat(32) };
+    expect(() => loadApiConfig(prod)).toThrow(/PAYMENT_PROVIDER: .*ALLOW_SIMULATED_PROVIDER=true/);
+    expect(() => loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'false' })).toThrow(/PAYMENT_PROVIDER/);
+    expect(loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'true' }).ALLOW_SIMULATED_PROVIDER).toBe(true);
+    expect(() => loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe' })).toThrow(/PAYMENT_PROVIDER/);
+    // Outside development means anything but development and test.
+    expect(() => loadApiConfig({ ...prod, NODE_ENV: 'staging' })).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
+    expect(loadApiConfig({ ...base, NODE_ENV: 'test' }).NODE_ENV).toBe('test');
+  });
+
+  it('signs consistency tokens with a configured key, required in production', () => {
+    expect(() =>
+      loadApiConfig({ ...base, NODE_ENV: 'production', ALLOW_SIMULATED_PROVIDER: 'true' }),
+    ).toThrow(/CONSISTENCY_TOKEN_SECRET: required unless NODE_ENV is development or test/);
+    expect(() => loadApiConfig({ ...base, CONSISTENCY_TOKEN_SECRET: 'short' })).toThrow(
+      /CONSISTENCY_TOKEN_SECRET/,
+    );
+    expect(loadApiConfig(base).CONSISTENCY_TOKEN_SECRET).toBeUndefined();
+  });
+
+  it('keeps webhook events 30 days by default', () => {
+    expect(loadApiConfig(base).WEBHOOK_EVENT_RETENTION_DAYS).toBe(30);
+    expect(() => loadApiConfig({ ...base, WEBHOOK_EVENT_RETENTION_DAYS: '0' })).toThrow(
+      /WEBHOOK_EVENT_RETENTION_DAYS/,
+    );
   });
 
   it('lists every problem at once', () => {

@@ -14,6 +14,9 @@ import {
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** Environments that may run without production safeguards (the simulated provider, a derived token key). */
+export const isDevelopment = (nodeEnv: string) => nodeEnv === 'development' || nodeEnv === 'test';
+
 export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
@@ -33,6 +36,22 @@ export const apiEnvSchema = z
     AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
     WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     WEBHOOK_TOLERANCE_SECONDS: positiveInt.max(3600).default(300),
+    /** Processed provider callbacks are kept this long for dedupe (longer than any provider's retry window). */
+    WEBHOOK_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(30),
+    /**
+     * Anything but `development` / `test` (the image sets `production`) refuses the simulated provider
+     * unless explicitly allowed, and needs CONSISTENCY_TOKEN_SECRET.
+     */
+    NODE_ENV: z.string().min(1).default('development'),
+    /** The payment provider adapter; only the simulation exists so far. */
+    PAYMENT_PROVIDER: z.enum(['simulated']).default('simulated'),
+    /** Lets a production NODE_ENV run the simulated provider (demo and test clusters: no money moves). */
+    ALLOW_SIMULATED_PROVIDER: boolFromEnv.default(false),
+    /**
+     * HMAC key of consistency tokens (at least 32 characters); required outside development. Unset in
+     * development, it is derived from AUTH_JWT_SECRET.
+     */
+    CONSISTENCY_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
     RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
     /** Purchase pages kept in process memory, invalidated by Redis (0 turns the near cache off). */
@@ -66,6 +85,32 @@ export const apiEnvSchema = z
     path: ['AUTH_JWKS_URL'],
     when: () => true,
   })
+  .refine(
+    (e) => isDevelopment(e.NODE_ENV) || e.PAYMENT_PROVIDER !== 'simulated' || e.ALLOW_SIMULATED_PROVIDER,
+    {
+      message:
+        'the simulated provider takes no money: only NODE_ENV=development or test runs it unless ALLOW_SIMULATED_PROVIDER=true',
+      path: ['PAYMENT_PROVIDER'],
+      when: () => true,
+    },
+  )
+  .refine((e) => e.CONSISTENCY_TOKEN_SECRET !== undefined || isDevelopment(e.NODE_ENV), {
+    message:
+      'required unless NODE_ENV is development or test (signs consistency tokens; at least 32 characters)',
+    path: ['CONSISTENCY_TOKEN_SECRET'],
+    when: () => true,
+  })
+  .refine(
+    (e) =>
+      e.CONSISTENCY_TOKEN_SECRET !== undefined ||
+      e.AUTH_JWT_SECRET !== undefined ||
+      !isDevelopment(e.NODE_ENV),
+    {
+      message: 'required with AUTH_JWKS_URL (there is no AUTH_JWT_SECRET to derive it from)',
+      path: ['CONSISTENCY_TOKEN_SECRET'],
+      when: () => true,
+    },
+  )
   .superRefine(...redisConnectionRule())
   .refine((e) => e.PAYMENT_RECOVERY_STALE_AFTER_SECONDS * 1000 >= 3 * e.PROVIDER_TIMEOUT_MS, {
     message:

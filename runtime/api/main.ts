@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
+import { ConfigError } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
@@ -7,15 +8,23 @@ import { createRegistry } from '../core/metrics.ts';
 import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { loadApiConfig } from './config.ts';
-import { purgeExpiredKeys } from './idempotency.ts';
-import { createRecoveryMetrics } from './metrics.ts';
+import { type ApiConfig, isDevelopment, loadApiConfig } from './config.ts';
+import { deriveTokenSecret } from './consistency-token.ts';
+import { createMaintenance } from './maintenance.ts';
+import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
 import { createPaymentRecovery } from './payments/recovery.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
-const config = loadApiConfig(process.env);
+let config: ApiConfig;
+try {
+  config = loadApiConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(2);
+}
 const log = createLogger('api', config.LOG_LEVEL);
 const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
@@ -42,6 +51,9 @@ const nearCache =
       })
     : null;
 const provider = createSimulatedProvider();
+if (config.PAYMENT_PROVIDER === 'simulated' && !isDevelopment(config.NODE_ENV)) {
+  log.warn('ALLOW_SIMULATED_PROVIDER=true: payments are simulated, no money moves');
+}
 const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
 const authenticate = createAuthenticator(
   config.AUTH_JWKS_URL
@@ -61,6 +73,9 @@ const app = await buildApp({
     redisKeyPrefix: config.REDIS_KEY_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    // The config refuses to start without either (and without the first outside development).
+    consistencyTokenSecret:
+      config.CONSISTENCY_TOKEN_SECRET ?? deriveTokenSecret(config.AUTH_JWT_SECRET ?? ''),
     providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
     webhookSecret: config.WEBHOOK_SECRET,
     webhookToleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
@@ -71,10 +86,13 @@ const app = await buildApp({
   isStopping: () => lifecycle.isStopping,
 });
 
-const purge = setInterval(() => {
-  purgeExpiredKeys(pool).catch((err: unknown) => log.warn({ err }, 'idempotency key purge failed'));
-}, 10 * 60_000);
-purge.unref();
+const maintenance = createMaintenance({
+  pool,
+  webhookRetentionDays: config.WEBHOOK_EVENT_RETENTION_DAYS,
+  log,
+  onPurged: createMaintenanceMetrics(registry),
+});
+maintenance.start(10 * 60_000);
 const recovery = createPaymentRecovery({
   pool,
   provider,
@@ -86,7 +104,7 @@ if (config.PAYMENT_RECOVERY_INTERVAL_MS > 0) recovery.start(config.PAYMENT_RECOV
 
 // Stop intake and finish in-flight requests first, then close the connections they used.
 lifecycle.onShutdown('http', () => app.close());
-lifecycle.onShutdown('purge timer', () => clearInterval(purge));
+lifecycle.onShutdown('maintenance', () => maintenance.stop());
 lifecycle.onShutdown('payment recovery', () => recovery.stop());
 lifecycle.onShutdown('mysql', () => pool.end());
 if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());

@@ -59,3 +59,17 @@ export function createRecoveryMetrics(registry: Registry) {
   });
   return (result: Recovered) => recovered.inc({ result });
 }
+
+/** Rows the api's maintenance purged, by table (maintenance.ts). */
+export function createMaintenanceMetrics(registry: Registry) {
+  const purged = new Counter({
+    name: 'api_maintenance_purged_rows_total',
+    help: 'Rows deleted by the periodic purge: expired idempotency keys, webhook events past their retention',
+    labelNames: ['table'] as const,
+    registers: [registry],
+  });
+  const tables = { idempotencyKeys: 'idempotency_keys', webhookEvents: 'webhook_events' } as const;
+  // Both series exist from the start, so a purge that never deletes anything still shows 0.
+  for (const table of Object.values(tables)) purged.inc({ table }, 0);
+  return (table: keyof typeof tables, rows: number) => purged.inc({ table: tables[table] }, rows);
+}

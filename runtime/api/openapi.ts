@@ -108,7 +108,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/v1/payments/{payment_id}/refund': {
         post: operation({
-          summary: 'Refund a succeeded payment',
+          summary:
+            'Refund a succeeded payment: refunded, back to succeeded with failure_code (declined), or refunding (no answer yet: settled later)',
           params: [pathId('payment_id')],
           body: refundPaymentBody,
           idempotent: true,
@@ -130,7 +131,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               name: 'consistency_token',
               in: 'query',
               schema: { type: 'string' },
-              description: 'from a write: the answer includes that write (or header X-Consistency-Token)',
+              description:
+                "from a write, opaque and signed for the write's user: the answer includes that write (or header X-Consistency-Token); another user's, edited or unknown tokens are 400",
             },
           ],
           ok: { status: 200, schema: packagePageSchema },
@@ -139,7 +141,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/v1/webhooks/provider': {
         post: operation({
           summary:
-            'Provider callbacks, signed: X-Provider-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>',
+            'Provider callbacks, signed: X-Provider-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>; 409 payment_not_found_yet + Retry-After while no payment has the reference (redeliver)',
           auth: false,
           body: webhookBody,
           ok: {

@@ -13,7 +13,7 @@ const currency = z
   .describe('ISO 4217 currency code');
 const minorUnits = z.number().int().nonnegative().describe('integer amount in minor units of `currency`');
 const timestamp = z.string().describe('ISO 8601 UTC timestamp with microseconds');
-const paymentStatus = z.enum(['pending', 'processing', 'succeeded', 'failed', 'refunded']);
+const paymentStatus = z.enum(['pending', 'processing', 'succeeded', 'failed', 'refunding', 'refunded']);
 
 export const idempotencyKeySchema = z
   .string()

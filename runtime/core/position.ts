@@ -51,6 +51,8 @@ export const VERSION_PATTERN = /^\d{20}\.\d{10}$/;
 /**
  * Consistency token returned by writes: the commit's GTID and the rows it changed. A read that passes
  * it is served from Redis only if every one of those rows carries a version at or after the commit.
+ * This is the payload only: the api signs it for the writing user (runtime/api/consistency-token.ts)
+ * and never takes an unsigned one.
  */
 export type ConsistencyToken = { gtid: string; rows: string[] };
 

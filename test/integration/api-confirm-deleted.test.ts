@@ -21,6 +21,7 @@ const deletingProvider: PaymentProvider = {
   },
   retrieve: (id) => simulated.retrieve(id),
   refund: (req) => simulated.refund(req),
+  retrieveRefund: (id) => simulated.retrieveRefund(id),
 };
 
 beforeAll(async () => {

@@ -43,6 +43,37 @@ describe('runtime/api/main.ts', () => {
       expect(output()).toContain(name);
   });
 
+  it('refuses to charge through the simulated provider in production unless explicitly allowed', async () => {
+    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const env = {
+      MYSQL_URL: db.appUrl,
+      REDIS_URL: requireEnv('REDIS_URL'),
+      REDIS_KEY_PREFIX: `apiprod_${uniqueSuffix()}`,
+      AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
+      CONSISTENCY_TOKEN_SECRET: 'consistency-token-secret-of-production',
+      API_PORT: String(port),
+      NODE_ENV: 'production',
+    };
+    const refused = startMain(env);
+    // An api that starts anyway is killed after a while (and fails the expectation below).
+    const timer = setTimeout(() => refused.child.kill('SIGKILL'), 15_000);
+    const code = await refused.exited;
+    clearTimeout(timer);
+    expect(code).toBe(2);
+    expect(refused.output()).toMatch(
+      /PAYMENT_PROVIDER: the simulated provider takes no money: only NODE_ENV=development or test runs it unless ALLOW_SIMULATED_PROVIDER=true/,
+    );
+
+    const allowed = startMain({ ...env, ALLOW_SIMULATED_PROVIDER: 'true' });
+    try {
+      await waitReady(`http://127.0.0.1:${port}`, allowed.exited);
+      expect(allowed.output()).toContain('payments are simulated, no money moves');
+    } finally {
+      allowed.child.kill('SIGTERM');
+      await allowed.exited;
+    }
+  });
+
   it('serves a purchase and the package, then stops cleanly on SIGTERM', async () => {
     const port = 30_000 + Math.floor(Math.random() * 20_000);
     const url = `http://127.0.0.1:${port}`;
@@ -120,6 +151,7 @@ describe('readiness', () => {
           redisKeyPrefix: 'readyz',
           bodyLimitBytes: 1024,
           idempotencyTtlHours: 24,
+          consistencyTokenSecret: 'c'.repeat(32),
           webhookSecret: undefined,
           webhookToleranceSeconds: 300,
           rateLimitUserPerMinute: 0,

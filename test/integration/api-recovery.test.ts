@@ -41,6 +41,7 @@ const provider: PaymentProvider = {
   },
   retrieve: (id) => simulated.retrieve(id),
   refund: (req) => simulated.refund(req),
+  retrieveRefund: (id) => simulated.retrieveRefund(id),
 };
 
 let api: ApiHarness;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhooks.ts';
+import { createMaintenance } from '../../runtime/api/maintenance.ts';
+import { purgeWebhookEvents, SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhooks.ts';
 import { createPurchaseResponse, errorSchema } from '../../runtime/api/schemas.ts';
 import { type ApiHarness, call, startApi, TEST_WEBHOOK_SECRET } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
@@ -80,6 +81,59 @@ describe('provider webhooks', () => {
     expect(await statusOf(id)).toBe('succeeded');
   });
 
+  it('an event that overtakes the provider reference is not recorded: 409 + Retry-After, applied on redelivery', async () => {
+    // The purchase's payment has no provider reference yet (as while its confirm waits on the provider).
+    const created = await call(api.url, 'POST', '/v1/purchases', {
+      token,
+      body: { package_id: 'pkg_plus' },
+      headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+    });
+    const id = createPurchaseResponse.parse(created.body).payment.id;
+    const body = JSON.stringify({
+      id: `evt_${uniqueSuffix()}`,
+      type: 'payment.succeeded',
+      data: { provider_ref: `sim_${id}` },
+    });
+    const before = await eventCount();
+    const early = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    expect(early.status).toBe(409);
+    expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(errorSchema.parse(early.body).error).toMatchObject({
+      type: 'conflict',
+      code: 'payment_not_found_yet',
+    });
+    expect(await eventCount()).toBe(before);
+
+    // The confirm records the reference (async charge: processing); the provider delivers again.
+    const confirmed = await call(api.url, 'POST', `/v1/payments/${id}/confirm`, {
+      token,
+      body: { payment_method: 'pm_card_async' },
+      headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
+    });
+    expect(confirmed.body).toMatchObject({ payment: { status: 'processing' } });
+    const redelivered = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    expect(redelivered.status).toBe(200);
+    expect(redelivered.body).toEqual({ received: true, duplicate: false, applied: true });
+    expect(await statusOf(id)).toBe('succeeded');
+  });
+
+  it('a refund event settles a refund in progress; a charge event never moves it', async () => {
+    const id = await processingPayment();
+    const event = (type: string) =>
+      JSON.stringify({ id: `evt_${uniqueSuffix()}`, type, data: { provider_ref: `sim_${id}` } });
+    const succeeded = event('payment.succeeded');
+    await send(succeeded, signPayload(TEST_WEBHOOK_SECRET, succeeded, now()));
+    await api.db.admin.query("UPDATE payments SET status = 'refunding' WHERE id = ?", [id]);
+    const stale = event('payment.succeeded');
+    const late = await send(stale, signPayload(TEST_WEBHOOK_SECRET, stale, now()));
+    expect(late.body).toEqual({ received: true, duplicate: false, applied: false });
+    expect(await statusOf(id)).toBe('refunding');
+    const refunded = event('payment.refunded');
+    const res = await send(refunded, signPayload(TEST_WEBHOOK_SECRET, refunded, now()));
+    expect(res.body).toEqual({ received: true, duplicate: false, applied: true });
+    expect(await statusOf(id)).toBe('refunded');
+  });
+
   it('refuses missing, malformed, stale, wrong-secret and tampered signatures without writing', async () => {
     const id = await processingPayment();
     const body = JSON.stringify({
@@ -121,6 +175,40 @@ describe('provider webhooks', () => {
       errorSchema.parse(res.body);
     }
     expect(await eventCount()).toBe(before);
+  });
+});
+
+describe('webhook event retention', () => {
+  it('purges events past the retention, oldest first and bounded per pass; keeps the rest', async () => {
+    const provider = `purge_${uniqueSuffix()}`;
+    const insert = (id: string, daysAgo: number) =>
+      api.db.admin.query(
+        'INSERT INTO webhook_events (provider, event_id, received_at) VALUES (?, ?, UTC_TIMESTAMP(6) - INTERVAL ? DAY)',
+        [provider, id, daysAgo],
+      );
+    for (let i = 0; i < 5; i++) await insert(`old_${i}`, 40 + i);
+    await insert('recent', 29);
+    const left = async () => {
+      const [rows] = await api.db.admin.query(
+        'SELECT event_id FROM webhook_events WHERE provider = ? ORDER BY event_id',
+        [provider],
+      );
+      return (rows as { event_id: string }[]).map((r) => r.event_id);
+    };
+    // Two batches of two at most: the four oldest go first.
+    expect(await purgeWebhookEvents(api.pool, 30, { batch: 2, maxBatches: 2 })).toBe(4);
+    expect(await left()).toEqual(['old_0', 'recent']);
+    const purged: Record<string, number> = {};
+    const maintenance = createMaintenance({
+      pool: api.pool,
+      webhookRetentionDays: 30,
+      onPurged: (table, rows) => {
+        purged[table] = rows;
+      },
+    });
+    expect((await maintenance.runOnce()).webhookEvents).toBe(1);
+    expect(purged.webhookEvents).toBe(1);
+    expect(await left()).toEqual(['recent']);
   });
 });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenSigner } from '../../runtime/api/consistency-token.ts';
 import { purgeExpiredKeys } from '../../runtime/api/idempotency.ts';
 import { createPurchaseResponse, errorSchema, paymentResponse } from '../../runtime/api/schemas.ts';
-import { decodeToken } from '../../runtime/core/position.ts';
-import { type ApiHarness, call, startApi } from '../support/api.ts';
+import { type ApiHarness, call, startApi, TEST_CONSISTENCY_TOKEN_SECRET } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { mintToken, unsignedToken } from '../support/jwt.ts';
 
@@ -81,7 +81,10 @@ describe('happy path', () => {
       purchase_id: created.purchase.id,
     });
     expect(created.purchase.id).toMatch(/^pur_[0-9A-Z]{26}$/);
-    const token = decodeToken(created.consistency_token ?? '');
+    const token = createTokenSigner(TEST_CONSISTENCY_TOKEN_SECRET).verify(
+      aliceId,
+      created.consistency_token ?? '',
+    );
     expect(token?.rows).toEqual([`purchases:${created.purchase.id}`, `payments:${created.payment.id}`]);
     expect(token?.gtid).toMatch(/^\d+-\d+-\d+$/);
 

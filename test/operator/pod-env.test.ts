@@ -54,7 +54,8 @@ beforeAll(async () => {
     redis: { url: requireEnv('REDIS_URL'), keyPrefix: prefix },
     producer: { startFrom: { kind: 'latest' }, snapshot: 'never' },
     consumer: { minReplicas: 1, maxReplicas: 1 },
-    api: { authSecret: 'auth' },
+    // The image runs NODE_ENV=production: the simulated provider must be asked for explicitly.
+    api: { authSecret: 'auth', allowSimulatedProvider: true },
     logLevel: 'warn',
   });
   const secrets = {
@@ -64,7 +65,10 @@ beforeAll(async () => {
       cdcUsername: decodeURIComponent(cdc.username),
       cdcPassword: decodeURIComponent(cdc.password),
     },
-    auth: { jwtSecret: requireEnv('AUTH_JWT_SECRET') },
+    auth: {
+      jwtSecret: requireEnv('AUTH_JWT_SECRET'),
+      consistencyTokenSecret: 'pod-env-consistency-token-secret-0123456789',
+    },
   };
   const children = desiredChildren({ name: 'shop', namespace: 'ns', uid: 'u' }, spec);
   const configMaps = configMapsOf(children);
@@ -75,7 +79,8 @@ beforeAll(async () => {
       component
     ];
     const port = await freePort();
-    running.set(component, start(component, { ...env, [portVar]: String(port) }));
+    // NODE_ENV comes from the image (Dockerfile), not from the pod spec.
+    running.set(component, start(component, { NODE_ENV: 'production', ...env, [portVar]: String(port) }));
     readyUrl.set(component, `http://127.0.0.1:${port}/readyz`);
   }
 });

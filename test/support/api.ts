@@ -17,6 +17,7 @@ import { createTestDatabase, type TestDatabase } from './mysql.ts';
 import { deleteRedisKeys } from './redis.ts';
 
 export const TEST_WEBHOOK_SECRET = 'whsec_test_0123456789abcdef';
+export const TEST_CONSISTENCY_TOKEN_SECRET = 'consistency-token-test-secret-0123456789';
 
 export type ApiHarness = {
   url: string;
@@ -77,6 +78,7 @@ export async function startApi(
       redisKeyPrefix: prefix,
       bodyLimitBytes: 16_384,
       idempotencyTtlHours: 24,
+      consistencyTokenSecret: TEST_CONSISTENCY_TOKEN_SECRET,
       webhookSecret: TEST_WEBHOOK_SECRET,
       webhookToleranceSeconds: 300,
       rateLimitUserPerMinute: 100_000,

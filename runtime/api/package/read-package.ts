@@ -1,8 +1,10 @@
 import { decodeCursor } from '../../core/cache/cursor.ts';
 import type { CacheRead, PurchasePackageReader, RenderedRead } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
-import { decodeToken } from '../../core/position.ts';
+import type { ConsistencyToken } from '../../core/position.ts';
+import type { TokenSigner } from '../consistency-token.ts';
 import { invalidRequest } from '../errors.ts';
+import type { SourcePosition } from '../store/source-position.ts';
 import { readPackageFromMysql } from './mysql-reader.ts';
 
 export type PackageSource = 'redis' | 'mysql_miss' | 'mysql_behind';
@@ -17,6 +19,10 @@ export type PackageQuery = {
 export type PackageReadDeps = {
   pool: Pool;
   reader: PurchasePackageReader;
+  /** Checks the signature and user binding of consistency tokens. */
+  tokens: TokenSigner;
+  /** Refuses tokens beyond what the source has committed. */
+  source: SourcePosition;
   /** Counts where each answer came from. */
   onSource?: (source: PackageSource) => void;
 };
@@ -36,14 +42,7 @@ export function createPackageReader(deps: PackageReadDeps) {
     const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !cursor)
       throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
-    const token = q.consistency_token === undefined ? null : decodeToken(q.consistency_token);
-    if (q.consistency_token !== undefined && !token) {
-      throw invalidRequest(
-        'consistency_token_invalid',
-        'the consistency token is not valid',
-        'consistency_token',
-      );
-    }
+    const token = q.consistency_token === undefined ? null : await checkedToken(userId, q.consistency_token);
     const opts = { limit: q.limit, cursor: q.cursor ?? null, token };
     let source: PackageSource;
     let body: Buffer | string;
@@ -61,6 +60,15 @@ export function createPackageReader(deps: PackageReadDeps) {
     deps.onSource?.(source);
     return { body, source };
   };
+  /** A token this api signed for this user, at a position the source has committed; else 400. */
+  async function checkedToken(userId: string, raw: string): Promise<ConsistencyToken> {
+    const token = deps.tokens.verify(userId, raw);
+    if (!token) throw invalidToken('the consistency token is not valid');
+    if (!(await deps.source.covers(token.gtid))) {
+      throw invalidToken('the consistency token names a position the database has not committed');
+    }
+    return token;
+  }
   /**
    * The page if the reader holds it in memory (the near cache), synchronously; undefined means "call
    * the reader". Reads with a consistency token are never answered here.
@@ -73,6 +81,9 @@ export function createPackageReader(deps: PackageReadDeps) {
   };
   return Object.assign(read, { peek });
 }
+
+const invalidToken = (message: string) =>
+  invalidRequest('consistency_token_invalid', message, 'consistency_token');
 
 function toRendered(read: CacheRead): RenderedRead {
   return read.kind === 'hit' ? { kind: 'hit', body: JSON.stringify(read.page) } : read;

@@ -7,6 +7,12 @@ export type ChargeResult =
   | { outcome: 'failed'; providerRef: string; failureCode: string }
   | { outcome: 'processing'; providerRef: string };
 
+/** A refund's outcome: `pending` while the provider still works on it (settled by webhook or a later sweep). */
+export type RefundResult =
+  | { outcome: 'refunded' }
+  | { outcome: 'failed'; failureCode: string }
+  | { outcome: 'pending' };
+
 export interface PaymentProvider {
   readonly name: string;
   charge(req: {
@@ -20,24 +26,31 @@ export interface PaymentProvider {
    * when it never received one. Settles payments whose confirm was interrupted (see recovery.ts).
    */
   retrieve(paymentId: string): Promise<ChargeResult | null>;
-  /** Must be idempotent per payment (providers dedupe refunds by their own reference). */
+  /**
+   * Refunds the payment in full. The provider dedupes by `idempotencyKey` (a retry with the same key is
+   * the first refund, never a second one) and refuses a second refund of the same payment.
+   */
   refund(req: {
     paymentId: string;
     providerRef: string | null;
     amount: number;
     currency: string;
-  }): Promise<void>;
+    idempotencyKey: string;
+  }): Promise<RefundResult>;
+  /** What the provider knows of the payment's refund, or null when it never received one (recovery.ts). */
+  retrieveRefund(paymentId: string): Promise<RefundResult | null>;
 }
 
 /**
  * Built-in simulated provider. Outcomes are chosen by the payment method, deterministically, in the
  * spirit of card networks' test numbers: pm_card_declined and pm_card_insufficient_funds fail,
- * pm_card_async stays processing (settled later by a webhook), anything else succeeds. It remembers
- * its charges in process memory for `retrieve` (a real provider keeps them; after a restart the
- * simulation has forgotten them and answers null).
+ * pm_card_async stays processing (settled later by a webhook), anything else succeeds. Refunds
+ * succeed. It remembers its charges and refunds in process memory for `retrieve` (a real provider
+ * keeps them; after a restart the simulation has forgotten them and answers null).
  */
 export function createSimulatedProvider(): PaymentProvider {
   const charges = new Map<string, ChargeResult>();
+  const refunds = new Map<string, RefundResult>();
   const outcomeOf = (providerRef: string, paymentMethod: string): ChargeResult => {
     switch (paymentMethod) {
       case 'pm_card_declined':
@@ -61,6 +74,14 @@ export function createSimulatedProvider(): PaymentProvider {
     async retrieve(paymentId) {
       return charges.get(paymentId) ?? null;
     },
-    async refund() {},
+    async refund({ paymentId }) {
+      // One full refund per payment: asking again (any key) answers the refund already made.
+      const result = refunds.get(paymentId) ?? { outcome: 'refunded' };
+      refunds.set(paymentId, result);
+      return result;
+    },
+    async retrieveRefund(paymentId) {
+      return refunds.get(paymentId) ?? null;
+    },
   };
 }

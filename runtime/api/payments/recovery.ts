@@ -4,13 +4,15 @@ import { completeInFlightKeys } from '../idempotency.ts';
 import {
   attachProviderRef,
   findPayment,
-  findStaleProcessing,
+  findStale,
   paymentView,
   type StoredPayment,
+  touchPayment,
   updatePaymentStatus,
 } from '../store/payments.ts';
-import { inTransaction } from '../store/transaction.ts';
-import type { PaymentProvider } from './provider.ts';
+import { inTransaction, type Tx } from '../store/transaction.ts';
+import type { PaymentProvider, RefundResult } from './provider.ts';
+import { settleRefund } from './refund.ts';
 
 /** What one payment's recovery did. */
 export type Recovered =
@@ -22,7 +24,15 @@ export type Recovered =
   | 'still_processing'
   /** Someone else (a webhook, a late confirm, another replica) settled or removed it first. */
   | 'settled_elsewhere'
-  | 'provider_error';
+  | 'provider_error'
+  /** Refunds left `refunding`: the provider made it. */
+  | 'refunded'
+  /** The provider refused it: back to succeeded with its failure code (nothing was refunded). */
+  | 'refund_failed'
+  /** The provider never received it: back to succeeded, `refund_interrupted` (nothing was refunded). */
+  | 'refund_never_received'
+  /** The provider still works on it: its age is reset, the webhook (or a later sweep) settles it. */
+  | 'refund_pending';
 
 export type RecoveryOptions = {
   pool: Pool;
@@ -35,9 +45,10 @@ export type RecoveryOptions = {
 };
 
 export const INTERRUPTED_FAILURE_CODE = 'confirm_interrupted';
+export const REFUND_INTERRUPTED_FAILURE_CODE = 'refund_interrupted';
 
 /**
- * Settles payments left `processing`: a confirm interrupted between its two transactions (crash,
+ * Settles payments left `processing` (and, below, refunds left `refunding`): a confirm interrupted between its two transactions (crash,
  * deploy), a charge whose answer never came (timeout, network), an async charge whose webhook was lost.
  * The provider is asked what it knows (`retrieve`); the payment then moves as the confirm would have
  * moved it, in a transaction that locks and re-checks it (a webhook or another replica may have been
@@ -77,16 +88,52 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
         });
         result = known.outcome;
       }
-      if (now) {
-        const body = JSON.stringify({ payment: paymentView(now), consistency_token: null });
-        await completeInFlightKeys(tx, now.user_id, 'POST', `/v1/payments/${now.id}/confirm`, {
-          status: 200,
-          body,
-        });
-      }
+      if (now) await answerInFlight(tx, now, 'confirm');
       return result;
     });
     return value;
+  }
+
+  /** The same for a refund left `refunding` (interrupted, or its answer never came). */
+  async function recoverRefund(stale: StoredPayment): Promise<Recovered> {
+    let known: RefundResult | null;
+    try {
+      known = await opts.provider.retrieveRefund(stale.id);
+    } catch (err) {
+      opts.log?.warn({ err, payment: stale.id }, 'recovery: provider did not answer; next sweep retries');
+      return 'provider_error';
+    }
+    const { value } = await inTransaction(opts.pool, async (tx) => {
+      const current = await findPayment(tx, stale.id, true);
+      if (current?.status !== 'refunding') return 'settled_elsewhere' as const;
+      let result: Recovered;
+      let now: StoredPayment | null;
+      if (known === null) {
+        now = await settleRefund(tx, current.id, {
+          outcome: 'failed',
+          failureCode: REFUND_INTERRUPTED_FAILURE_CODE,
+        });
+        result = 'refund_never_received';
+      } else if (known.outcome === 'pending') {
+        now = await touchPayment(tx, current.id, 'refunding');
+        result = 'refund_pending';
+      } else {
+        now = await settleRefund(tx, current.id, known);
+        result = known.outcome === 'refunded' ? 'refunded' : 'refund_failed';
+      }
+      if (now) await answerInFlight(tx, now, 'refund');
+      return result;
+    });
+    return value;
+  }
+
+  /** A key still in flight for the payment's confirm/refund gets the payment as its response. */
+  async function answerInFlight(tx: Tx, payment: StoredPayment, action: 'confirm' | 'refund') {
+    const body = JSON.stringify({ payment: paymentView(payment), consistency_token: null });
+    await completeInFlightKeys(tx, payment.user_id, 'POST', `/v1/payments/${payment.id}/${action}`, {
+      status: 200,
+      body,
+    });
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -112,15 +159,21 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
       await running;
     },
 
-    /** One pass over the stale payments (oldest first, at most one batch); returns what each became. */
+    /**
+     * One pass over the stale payments, `processing` then `refunding` (oldest first, at most one batch
+     * of each); returns what each became.
+     */
     async sweepOnce(): Promise<Recovered[]> {
-      const stale = await findStaleProcessing(opts.pool, opts.staleAfterSeconds, batchSize);
+      const stale = [
+        ...(await findStale(opts.pool, 'processing', opts.staleAfterSeconds, batchSize)),
+        ...(await findStale(opts.pool, 'refunding', opts.staleAfterSeconds, batchSize)),
+      ];
       const results: Recovered[] = [];
       for (const payment of stale) {
-        const result = await recover(payment);
+        const result = payment.status === 'refunding' ? await recoverRefund(payment) : await recover(payment);
         results.push(result);
         opts.onRecovered?.(result);
-        if (result !== 'provider_error' && result !== 'still_processing') {
+        if (result !== 'provider_error' && result !== 'still_processing' && result !== 'refund_pending') {
           opts.log?.info({ payment: payment.id, result }, 'recovery: payment settled');
         }
       }

@@ -1,8 +1,8 @@
 import type { Pool } from '../../core/db/pool.ts';
 import { isId } from '../../core/ids.ts';
-import { encodeToken } from '../../core/position.ts';
 import { withTimeout } from '../../core/timeout.ts';
 import type { Principal } from '../auth.ts';
+import type { TokenSigner } from '../consistency-token.ts';
 import { ApiError, notFound } from '../errors.ts';
 import {
   claimKey,
@@ -20,8 +20,10 @@ import {
   type StoredPayment,
   updatePaymentStatus,
 } from '../store/payments.ts';
+import type { SourcePosition } from '../store/source-position.ts';
 import { inTransaction, type Tx } from '../store/transaction.ts';
-import type { ChargeResult, PaymentProvider } from './provider.ts';
+import type { ChargeResult, PaymentProvider, RefundResult } from './provider.ts';
+import { providerRefundKey, settleRefund } from './refund.ts';
 import { canTransition } from './state-machine.ts';
 
 /** A response as it goes on the wire; `replayed` marks an idempotent replay of an earlier one. */
@@ -30,6 +32,10 @@ export type WriteResult = StoredResponse & { replayed: boolean };
 export type PaymentServiceDeps = {
   pool: Pool;
   provider: PaymentProvider;
+  /** Signs each write's consistency token for its user. */
+  tokens: TokenSigner;
+  /** Learns this replica's commits, so their tokens verify without asking the database. */
+  source: SourcePosition;
   idempotencyTtlHours: number;
   /** A charge not answered by then has an unknown outcome (default 20 s; keep it well below the recovery's staleness). */
   providerTimeoutMs?: number;
@@ -42,8 +48,8 @@ type Write = { principal: Principal; idempotencyKey: string; method: string; pat
 const invalidState = (p: StoredPayment, action: string) =>
   new ApiError(409, 'conflict', 'payment_invalid_state', `cannot ${action} a payment that is ${p.status}`);
 
-const paymentGone = () =>
-  new ApiError(404, 'not_found', 'resource_missing', 'the payment was deleted while it was being confirmed');
+const paymentGone = (action = 'confirmed') =>
+  new ApiError(404, 'not_found', 'resource_missing', `the payment was deleted while it was being ${action}`);
 
 /** Purchases and payment transitions; every write is idempotent and returns a consistency token. */
 export function createPaymentService(deps: PaymentServiceDeps) {
@@ -65,7 +71,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     gtid: string | null,
     rows: string[],
   ): Promise<WriteResult> {
-    const token = gtid ? encodeToken({ gtid, rows }) : null;
+    if (gtid) deps.source.observe(gtid);
+    const token = gtid ? deps.tokens.sign(scope.userId, { gtid, rows }) : null;
     const response = { status, body: JSON.stringify({ ...body, consistency_token: token }) };
     await storeResponse(pool, scope, response);
     return { ...response, replayed: false };
@@ -171,29 +178,59 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 
     async refundPayment(w: Write, id: string, params: Record<string, never>): Promise<WriteResult> {
       const scope = scopeOf(w, params);
-      const { value, gtid } = await inTransaction(pool, async (tx) => {
+      // 1st transaction: claim the key and record that the provider is being asked. Committed before
+      // the call, so no row lock is held while the provider answers, and a second refund of the
+      // payment (any key) finds it `refunding` and is refused.
+      const started = await inTransaction(pool, async (tx) => {
         const claim = await claimKey(tx, scope, ttl);
         if (claim.kind === 'replay') return claim;
         const payment = await ownPayment(tx, w.principal, id);
-        if (!canTransition(payment.status, 'refunded')) throw invalidState(payment, 'refund');
-        // The row lock is held across the provider call, so two refunds can never both reach it.
-        await provider.refund({
-          paymentId: payment.id,
-          providerRef: payment.provider_ref,
-          amount: payment.amount,
-          currency: payment.currency,
-        });
-        const refunded = await updatePaymentStatus(tx, id, payment.status, 'refunded');
-        if (!refunded) throw invalidState(payment, 'refund');
-        const body = { payment: paymentView(refunded) };
+        if (!canTransition(payment.status, 'refunding')) throw invalidState(payment, 'refund');
+        const refunding = await updatePaymentStatus(tx, id, payment.status, 'refunding');
+        if (!refunding) throw invalidState(payment, 'refund');
+        return { kind: 'refunding' as const, payment: refunding };
+      });
+      if (started.value.kind === 'replay') return { ...started.value.response, replayed: true };
+      const payment = started.value.payment;
+
+      // null: no answer (error, timeout). The refund may have happened: the payment stays refunding
+      // and the recovery asks the provider later. The provider dedupes by this key, so the recovery's
+      // question and any retry of this very request can never refund twice.
+      let outcome: RefundResult | null;
+      try {
+        outcome = await withTimeout(
+          provider.refund({
+            paymentId: payment.id,
+            providerRef: payment.provider_ref,
+            amount: payment.amount,
+            currency: payment.currency,
+            idempotencyKey: providerRefundKey(scope, payment.id),
+          }),
+          deps.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
+          () => new Error('the provider did not answer in time'),
+        );
+      } catch {
+        outcome = null;
+      }
+
+      // 2nd transaction: the provider's answer. A webhook may have settled it already; then keep that.
+      const settled = await inTransaction(pool, async (tx) => {
+        const updated = await settleRefund(tx, payment.id, outcome);
+        const current = updated ?? (await findPayment(tx, payment.id));
+        if (!current) {
+          const gone = { status: 404, body: JSON.stringify(paymentGone('refunded').toBody()) };
+          await storeResponse(tx, scope, gone);
+          return { kind: 'gone' as const, response: gone };
+        }
+        const body = { payment: paymentView(current) };
         await storeResponse(tx, scope, {
           status: 200,
           body: JSON.stringify({ ...body, consistency_token: null }),
         });
-        return { kind: 'refunded' as const, body };
+        return { kind: 'settled' as const, body };
       });
-      if (value.kind === 'replay') return { ...value.response, replayed: true };
-      return finish(scope, 200, value.body, gtid, [`payments:${id}`]);
+      if (settled.value.kind === 'gone') return { ...settled.value.response, replayed: false };
+      return finish(scope, 200, settled.value.body, settled.gtid ?? started.gtid, [`payments:${id}`]);
     },
 
     async getPayment(principal: Principal, id: string, admin: boolean) {

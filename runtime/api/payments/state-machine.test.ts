@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { PaymentStatus } from '../../core/cache/types.ts';
 import { canTransition } from './state-machine.ts';
 
-const all: PaymentStatus[] = ['pending', 'processing', 'succeeded', 'failed', 'refunded'];
+const all: PaymentStatus[] = ['pending', 'processing', 'succeeded', 'failed', 'refunding', 'refunded'];
 const legal = new Set([
   'pending>processing',
   'processing>succeeded',
   'processing>failed',
+  'succeeded>refunding',
   'succeeded>refunded',
+  'refunding>refunded',
+  'refunding>succeeded',
 ]);
 
 describe('payment state machine', () => {

@@ -54,13 +54,34 @@ export type WebhookEvent = {
   data: { provider_ref: string; failure_code?: string | undefined };
 };
 
-const TARGET: Record<WebhookEvent['type'], PaymentStatus> = {
-  'payment.succeeded': 'succeeded',
-  'payment.failed': 'failed',
-  'payment.refunded': 'refunded',
+/**
+ * What each event may move, from where. Narrower than the state machine: a charge event never moves
+ * a payment whose refund is in progress (`refunding → succeeded` is only the provider refusing it).
+ */
+const TRANSITION: Record<WebhookEvent['type'], { from: readonly PaymentStatus[]; to: PaymentStatus }> = {
+  'payment.succeeded': { from: ['processing'], to: 'succeeded' },
+  'payment.failed': { from: ['processing'], to: 'failed' },
+  'payment.refunded': { from: ['succeeded', 'refunding'], to: 'refunded' },
 };
 
 export type WebhookOutcome = { received: true; duplicate: boolean; applied: boolean };
+
+/** Seconds the provider is asked to wait before it delivers an event for an unknown reference again. */
+export const UNKNOWN_REF_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * No payment has the event's provider reference yet: typically the charge's webhook overtook the
+ * confirm, which records the reference once the provider's answer is in. Nothing is recorded, so the
+ * provider's redelivery (any non-2xx is retried) is applied then instead of being taken for a duplicate.
+ */
+const unknownRef = () =>
+  new ApiError(
+    409,
+    'conflict',
+    'payment_not_found_yet',
+    'no payment has this provider reference yet; deliver the event again later',
+    { param: 'data.provider_ref', headers: { 'retry-after': String(UNKNOWN_REF_RETRY_AFTER_SECONDS) } },
+  );
 
 export async function applyWebhook(
   pool: Pool,
@@ -78,8 +99,11 @@ export async function applyWebhook(
       throw err;
     }
     const payment = await findPaymentByProviderRef(tx, provider, event.data.provider_ref);
-    const to = TARGET[event.type];
-    if (!payment || !canTransition(payment.status, to))
+    // Thrown inside the transaction: the event row inserted above is rolled back with it.
+    if (!payment) throw unknownRef();
+    const { from, to } = TRANSITION[event.type];
+    // The payment moved on (a late or stale event): recorded, so a redelivery is a duplicate.
+    if (!from.includes(payment.status) || !canTransition(payment.status, to))
       return { received: true, duplicate: false, applied: false };
     const updated = await updatePaymentStatus(tx, payment.id, payment.status, to, {
       failure_code: to === 'failed' ? (event.data.failure_code ?? 'provider_declined') : null,
@@ -87,4 +111,31 @@ export async function applyWebhook(
     return { received: true, duplicate: false, applied: updated !== null };
   });
   return value;
+}
+
+/**
+ * Deletes processed events older than `retentionDays`, oldest first, in batches of `batch` (short
+ * transactions, index `webhook_events_received`); at most `maxBatches` per call, so one pass stays
+ * bounded however far behind it is. Returns how many went. A redelivery of a purged event would be
+ * applied again, so the retention must exceed every provider's retry window (days, not weeks).
+ */
+export async function purgeWebhookEvents(
+  pool: Pool,
+  retentionDays: number,
+  opts: { batch?: number; maxBatches?: number } = {},
+): Promise<number> {
+  const batch = opts.batch ?? 1000;
+  const maxBatches = opts.maxBatches ?? 20;
+  let total = 0;
+  for (let i = 0; i < maxBatches; i++) {
+    const [result] = await pool.query(
+      `DELETE FROM webhook_events WHERE received_at < UTC_TIMESTAMP(6) - INTERVAL ? DAY
+       ORDER BY received_at LIMIT ?`,
+      [retentionDays, batch],
+    );
+    const n = (result as { affectedRows: number }).affectedRows;
+    total += n;
+    if (n < batch) break;
+  }
+  return total;
 }

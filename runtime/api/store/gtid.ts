@@ -1,6 +1,6 @@
 import type { PoolConnection } from 'mysql2/promise';
 
-type Flavor = 'mariadb' | 'mysql';
+export type Flavor = 'mariadb' | 'mysql';
 const flavors = new WeakMap<object, Flavor>();
 
 /**
@@ -38,4 +38,46 @@ export function mysqlOwnGtid(uuid: string, executed: string): string | null {
     return last ? `${uuid}:${last}` : null;
   }
   return null;
+}
+
+/**
+ * The GTID stream a GTID belongs to and its sequence number: MariaDB `domain-server-seq` → the domain
+ * (sequence numbers are monotonic per domain, whichever server wrote them); MySQL `uuid:n` → the uuid.
+ */
+export function gtidStream(gtid: string): { flavor: Flavor; stream: string; seq: bigint } | null {
+  const maria = /^(\d{1,10})-\d{1,10}-(\d{1,20})$/.exec(gtid);
+  if (maria?.[1] !== undefined && maria[2] !== undefined) {
+    return { flavor: 'mariadb', stream: maria[1], seq: BigInt(maria[2]) };
+  }
+  const mysql = /^([0-9a-fA-F-]{36}):(\d{1,20})$/.exec(gtid);
+  if (mysql?.[1] !== undefined && mysql[2] !== undefined) {
+    return { flavor: 'mysql', stream: mysql[1].toLowerCase(), seq: BigInt(mysql[2]) };
+  }
+  return null;
+}
+
+/**
+ * Highest committed sequence of each stream: MariaDB @@gtid_binlog_pos (`0-1-42,1-2-7`) or MySQL
+ * @@gtid_executed (`uuid:1-42:50-60,other:1-5`).
+ */
+export function committedSequences(flavor: Flavor, value: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const item of value.replace(/\s+/g, '').split(',')) {
+    if (item === '') continue;
+    let stream: string | undefined;
+    let seq: string | undefined;
+    if (flavor === 'mariadb') {
+      const m = /^(\d+)-\d+-(\d+)$/.exec(item);
+      stream = m?.[1];
+      seq = m?.[2];
+    } else {
+      const [source, ...intervals] = item.split(':');
+      stream = source?.toLowerCase();
+      seq = intervals.at(-1)?.split('-').at(-1);
+    }
+    if (stream === undefined || seq === undefined || !/^\d+$/.test(seq)) continue;
+    const n = BigInt(seq);
+    if (n > (out.get(stream) ?? -1n)) out.set(stream, n);
+  }
+  return out;
 }

@@ -146,20 +146,32 @@ export async function attachProviderRef(
 }
 
 /**
- * Payments left `processing` since at least `staleSeconds` ago, oldest first: confirms interrupted
- * between their two transactions, charges whose outcome was unknown, async charges whose webhook
- * never came. Not locked: the recovery locks and re-checks each one before changing it.
+ * Payments left `status` (`processing` or `refunding`) since at least `staleSeconds` ago, oldest
+ * first: confirms or refunds interrupted between their two transactions, provider calls whose outcome
+ * was unknown, async charges whose webhook never came. Not locked: the recovery locks and re-checks
+ * each one before changing it.
  */
-export async function findStaleProcessing(
+export async function findStale(
   db: Pool,
+  status: 'processing' | 'refunding',
   staleSeconds: number,
   limit: number,
 ): Promise<StoredPayment[]> {
   const [rows] = await db.query(
     `SELECT ${PAYMENT_COLUMNS} FROM payments
-     WHERE status = 'processing' AND updated_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND
+     WHERE status = ? AND updated_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND
      ORDER BY updated_at LIMIT ?`,
-    [staleSeconds, limit],
+    [status, staleSeconds, limit],
   );
   return (rows as PaymentRow[]).map(toPayment);
+}
+
+/** Resets the age of a payment still in `status` (the provider is still working on it). */
+export async function touchPayment(tx: Tx, id: string, status: PaymentStatus): Promise<StoredPayment | null> {
+  const [result] = await tx.query(
+    'UPDATE payments SET updated_at = UTC_TIMESTAMP(6) WHERE id = ? AND status = ?',
+    [id, status],
+  );
+  if ((result as { affectedRows: number }).affectedRows !== 1) return null;
+  return findPayment(tx, id);
 }

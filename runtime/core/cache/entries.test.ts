@@ -46,6 +46,7 @@ describe('package entry fragments', () => {
     for (const [status, paid] of [
       ['succeeded', true],
       ['refunded', false],
+      ['refunding', false],
       ['pending', false],
     ] as const) {
       const text = assembled({ id: 'pay_1', status }, 'Plus "Gold" ✓ \n');

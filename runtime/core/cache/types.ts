@@ -2,7 +2,7 @@
  * The user's purchase package: the contract between the consumer (which materialises it in Redis)
  * and the api (which serves it from Redis, or from MySQL when Redis cannot answer).
  */
-export type PaymentStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'refunded';
+export type PaymentStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'refunding' | 'refunded';
 
 /** Key order is the wire order of both sources (entries.ts renders it). */
 export type PackageEntry = {
@@ -15,7 +15,7 @@ export type PackageEntry = {
   created_at: string;
   updated_at: string;
   payment: { id: string; status: PaymentStatus } | null;
-  /** True when the payment succeeded (and was not refunded). */
+  /** True when the payment succeeded (and no refund was asked for: `refunding` is not paid). */
   paid: boolean;
   package: { id: string; name: string };
 };

@@ -221,7 +221,15 @@ const consumerSpec = z
 
 const apiSpec = z.object({
   replicas: int(1, 1000).default(2),
-  authSecret: objectName.describe('Secret whose key "jwtSecret" holds the HS256 signing secret'),
+  authSecret: objectName.describe(
+    'Secret whose key "jwtSecret" holds the HS256 signing secret and "consistencyTokenSecret" the consistency-token key',
+  ),
+  allowSimulatedProvider: z
+    .boolean()
+    .default(false)
+    .describe(
+      'run the api with the simulated payment provider (no money moves); the image runs NODE_ENV=production, which refuses it otherwise',
+    ),
   service: z
     .object({
       type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),

@@ -1,6 +1,7 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
+import { takeOver, type ZongjiColumn } from './raw-columns.ts';
 import { type ColumnConverter, converterFor, convertRow } from './values.ts';
 
 export type Row = Record<string, unknown>;
@@ -194,9 +195,13 @@ export class BinlogReader {
             return;
           }
           const entry = e.tableMap[e.tableId];
-          const columns = entry?.columns ?? [];
+          const columns = (entry?.columns ?? []) as ZongjiColumn[];
           const converters = new Map<string, ColumnConverter>();
-          for (const c of columns) converters.set(c.name, converterFor(c.type));
+          for (const c of columns) {
+            // Rewrites zongji's descriptor now, before it decodes this TableMap's rows.
+            const raw = takeOver(c);
+            converters.set(c.name, raw ? (v) => (Buffer.isBuffer(v) ? raw(v) : null) : converterFor(c.type));
+          }
           const names = e.columnNames ?? columns.map((c) => c.name);
           const primaryKey = (e.primaryKey ?? [])
             .map((i) => names[i])

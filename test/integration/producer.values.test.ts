@@ -1,6 +1,8 @@
 // Exact values: SQL row → binlog → producer → Kafka message, checked field by field against the
 // real MariaDB and Kafka of the test stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableColumns } from '../../runtime/core/events/generate-schemas.ts';
+import { envelopeSchema } from '../../runtime/core/events/row-schema.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteTopics, producerConfig, readTopic, runProducer } from '../support/producer.ts';
@@ -248,4 +250,230 @@ describe('producer: TIME and YEAR over their whole range, against MariaDB', () =
       }
     });
   }
+});
+
+/** A date/datetime text from MariaDB that names a real calendar day (checked with Date, not the producer's rule). */
+function calendarDay(text: string): boolean {
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d);
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
+const hexOfBase64 = (v: unknown) => Buffer.from(String(v), 'base64').toString('hex').toUpperCase();
+
+describe('producer: each column type as its documented JSON, against MariaDB', () => {
+  let db: TestDatabase;
+  let cfgs: { stream: ProducerConfig; snap: ProducerConfig };
+  const INET6_EDGES = [
+    '::ffff',
+    '1:0:0:0:0:0:0:0',
+    '1:0:0:1:0:0:1:1',
+    '::1.2.3.4',
+    '::0.1.0.0',
+    '::0.0.1.0',
+    '::ffff:0.0.0.1',
+    '::fffe:1.2.3.4',
+    '0:0:0:0:0:1:0:0',
+    'ABCD:EF01::',
+  ];
+  const rowCount = 5 + INET6_EDGES.length;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ seed: false });
+    await db.admin.query(`CREATE TABLE typed (
+      id INT PRIMARY KEY,
+      d DATE, dt0 DATETIME, dt3 DATETIME(3), dt6 DATETIME(6), ts0 TIMESTAMP NULL, ts6 TIMESTAMP(6) NULL,
+      u UUID, i4 INET4, i6 INET6, bin16 BINARY(16), b1 BIT(1), b12 BIT(12), b64 BIT(64),
+      dec65 DECIMAL(65,30), dec0 DECIMAL(20,0) UNSIGNED, st SET('a','b','c d','é'), en ENUM('x','y z','é'),
+      j JSON, g GEOMETRY, vb VARBINARY(20), bl BLOB, tu TINYINT UNSIGNED, ts_ SMALLINT, mu MEDIUMINT UNSIGNED,
+      iu INT UNSIGNED, bu BIGINT UNSIGNED, bs BIGINT, f FLOAT, dd DOUBLE)`);
+    await db.admin.query('CREATE TABLE marker (id INT PRIMARY KEY)');
+    cfgs = await publishBothWays(db, 'typed,marker', async () => {
+      const conn = await db.admin.getConnection();
+      try {
+        // Zero and invalid dates need a permissive session; TIMESTAMP texts are UTC.
+        await conn.query("SET SESSION sql_mode = 'ALLOW_INVALID_DATES', time_zone = '+00:00'");
+        const rows = [
+          `(0, '2024-02-29', '2024-02-29 23:59:59', '2024-02-29 23:59:59.123', '2024-02-29 23:59:59.000001',
+            '2038-01-19 03:14:07', '1970-01-01 00:00:01.000000', '123e4567-e89b-12d3-a456-426614174000',
+            '192.168.0.1', '2001:db8::ff00:42:8329', UNHEX('00112233445566778899AABBCCDDEEFF'), b'1',
+            b'101010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
+            '-12345678901234567890123456789012345.123456789012345678901234567890', 99999999999999999999,
+            'a,c d,é', 'y z', '{"n": 12345678901234567890, "x": [1.0, 2e3]}', ST_GeomFromText('POINT(1.5 -2.25)', 4326),
+            X'00', X'', 255, -32768, 16777215, 4294967295, 18446744073709551615, -9223372036854775808, 0.1, 0.1)`,
+          `(1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00.000', '0000-00-00 00:00:00.000000',
+            '0000-00-00 00:00:00', '0000-00-00 00:00:00.000000', '00000000-0000-0000-0000-000000000000',
+            '0.0.0.0', '::', UNHEX('00000000000000000000000000000000'), b'0', b'0', b'0', 0, 0, '', 'x', 'null',
+            ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)'), X'', X'00FF', 0, 0, 0, 0, 0, 0, -0.0, 1e308)`,
+          `(2, '2024-02-00', '2024-00-10 10:00:00', '2024-02-00 00:00:00.500', '0000-01-01 00:00:00.000001',
+            '1970-01-01 00:00:01', '2024-02-29 12:00:00.999999', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+            '255.255.255.255', '::ffff:1.2.3.4', NULL, NULL, b'100000000000', b'1', '0.000000000000000000000000000001',
+            1, 'b', 'é', '[]', ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 0))', 3857), X'DEADBEEF', NULL,
+            NULL, 32767, NULL, NULL, 9007199254740991, 9007199254740992, 3.4028235e38, -2.2250738585072014e-308)`,
+          `(3, '2024-02-30', '2024-04-31 00:00:00', '9999-12-31 23:59:59.999', '1000-01-01 00:00:00.000000',
+            NULL, NULL, '01234567-89ab-1def-8123-456789abcdef', NULL, '::1', NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, '{"a":"\\\\u00e9😀"}', ST_GeomFromText('MULTIPOINT(1 1, 2 2)'), NULL, NULL,
+            NULL, NULL, NULL, NULL, NULL, -9007199254740991, 1.17549435e-38, 0.30000000000000004)`,
+          `(4, '0000-01-01', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '::2', NULL, NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, NULL, ST_GeomFromText('GEOMETRYCOLLECTION(POINT(3 4))'), NULL, NULL, NULL, NULL, NULL,
+            NULL, NULL, -9007199254740992, 16777217, 123456789.123456789)`,
+          // INET6 text forms (IPv4-mapped/compatible, zero-run compression) on rows of their own.
+          ...INET6_EDGES.map(
+            (a, i) =>
+              `(${5 + i}, ${Array.from({ length: 8 }, () => 'NULL').join(', ')}, '${a}', ${Array.from({ length: 20 }, () => 'NULL').join(', ')})`,
+          ),
+        ];
+        await conn.query(`INSERT INTO typed VALUES ${rows.join(',')}`);
+      } finally {
+        conn.release();
+      }
+      await db.admin.query('INSERT INTO marker VALUES (1)');
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const c of [cfgs?.stream, cfgs?.snap])
+      if (c) await deleteTopics(c.topicPrefix).catch(() => undefined);
+    await db?.drop();
+  });
+
+  /** Per column: MariaDB's own text of the value, and the JSON it must be published as. */
+  type Check = { sql: string; expect: (text: string) => unknown };
+  const same: Check['expect'] = (t) => t;
+  const dateOf: Check['expect'] = (t) => (calendarDay(t) ? t : null);
+  const instant: Check['expect'] = (t) => (calendarDay(t) ? `${t.replace(' ', 'T')}Z` : null);
+  const integer: Check['expect'] = (t) => (Number.isSafeInteger(Number(t)) ? Number(t) : t);
+  const checks: Record<string, Check> = {
+    d: { sql: 'CAST(d AS CHAR)', expect: dateOf },
+    dt0: { sql: 'CAST(dt0 AS CHAR)', expect: instant },
+    dt3: { sql: 'CAST(dt3 AS CHAR)', expect: instant },
+    dt6: { sql: 'CAST(dt6 AS CHAR)', expect: instant },
+    ts0: { sql: 'CAST(ts0 AS CHAR)', expect: instant },
+    ts6: { sql: 'CAST(ts6 AS CHAR)', expect: instant },
+    u: { sql: 'CAST(u AS CHAR)', expect: same },
+    i4: { sql: 'CAST(i4 AS CHAR)', expect: same },
+    i6: { sql: 'CAST(i6 AS CHAR)', expect: same },
+    bin16: { sql: 'HEX(bin16)', expect: same },
+    // BIT: the big-endian bytes of the column's width; checked as the number MariaDB reads.
+    b1: { sql: 'CAST(b1 + 0 AS CHAR)', expect: same },
+    b12: { sql: 'CAST(b12 + 0 AS CHAR)', expect: same },
+    b64: { sql: 'CAST(b64 + 0 AS CHAR)', expect: same },
+    dec65: { sql: 'CAST(dec65 AS CHAR)', expect: same },
+    dec0: { sql: 'CAST(dec0 AS CHAR)', expect: same },
+    st: { sql: 'CAST(st AS CHAR)', expect: same },
+    en: { sql: 'CAST(en AS CHAR)', expect: same },
+    j: { sql: 'CAST(j AS CHAR)', expect: same },
+    g: { sql: "CONCAT(ST_SRID(g), ':', HEX(ST_AsWKB(g)))", expect: same },
+    vb: { sql: 'HEX(vb)', expect: same },
+    bl: { sql: 'HEX(bl)', expect: same },
+    tu: { sql: 'CAST(tu AS CHAR)', expect: integer },
+    ts_: { sql: 'CAST(ts_ AS CHAR)', expect: integer },
+    mu: { sql: 'CAST(mu AS CHAR)', expect: integer },
+    iu: { sql: 'CAST(iu AS CHAR)', expect: integer },
+    bu: { sql: 'CAST(bu AS CHAR)', expect: integer },
+    bs: { sql: 'CAST(bs AS CHAR)', expect: integer },
+    // FLOAT: the stored binary32 value (MariaDB widens it exactly to DOUBLE); DOUBLE: its value.
+    f: { sql: 'CAST(CAST(f AS DOUBLE) AS CHAR)', expect: (t) => Math.fround(Number(t)) },
+    dd: { sql: 'CAST(dd AS CHAR)', expect: (t) => Number(t) },
+  };
+  /** The published JSON in the form MariaDB's text is compared with (bytes as hex, BIT as a number). */
+  const asCompared: Record<string, (v: unknown) => unknown> = {
+    bin16: hexOfBase64,
+    vb: hexOfBase64,
+    bl: hexOfBase64,
+    b1: (v) => BigInt(`0x${hexOfBase64(v) || '0'}`).toString(),
+    b12: (v) => BigInt(`0x${hexOfBase64(v) || '0'}`).toString(),
+    b64: (v) => BigInt(`0x${hexOfBase64(v) || '0'}`).toString(),
+    g: (v) => {
+      const { srid, wkb } = v as { srid: number; wkb: string };
+      return `${srid}:${hexOfBase64(wkb)}`;
+    },
+  };
+
+  for (const path of ['stream', 'snap'] as const) {
+    it(`publishes every type as documented, value by value (${path})`, async () => {
+      const expected = await mariadbText(
+        db,
+        'typed',
+        Object.fromEntries(Object.entries(checks).map(([c, k]) => [c, k.sql])),
+      );
+      expect(expected).toHaveLength(rowCount);
+      const got = await afterImages(db, cfgs[path], 'typed', rowCount, path === 'snap');
+      const wrong: string[] = [];
+      for (const row of expected) {
+        const after = got.get(Number(row.id)) ?? {};
+        for (const [c, check] of Object.entries(checks)) {
+          const text = row[c];
+          const want = text === null ? null : check.expect(String(text));
+          const value = after[c];
+          const have = value === null || value === undefined ? value : (asCompared[c] ?? ((v) => v))(value);
+          if (!Object.is(have, want) && JSON.stringify(have) !== JSON.stringify(want))
+            wrong.push(
+              `row ${row.id} ${c}: published ${JSON.stringify(value)}, MariaDB ${JSON.stringify(text)}`,
+            );
+        }
+      }
+      expect(wrong).toEqual([]);
+      // The byte widths: BIT(n) as ceil(n/8) bytes, BINARY(16) padded.
+      const first = got.get(0) ?? {};
+      expect(Buffer.from(String(first.b12), 'base64')).toHaveLength(2);
+      expect(Buffer.from(String(first.b64), 'base64')).toHaveLength(8);
+      expect(typeof first.bu).toBe('string');
+      expect(got.get(2)?.bu).toBe(9007199254740991);
+      // And the table's published JSON Schema (the same rules) accepts every event.
+      const schema = envelopeSchema(
+        db.name,
+        'typed',
+        (await tableColumns(db.admin, db.name)).get('typed') ?? [],
+      );
+      const topic = `${cfgs[path].topicPrefix}.${db.name}.typed`;
+      for (const m of await readTopic(topic, (ms) => ms.length >= rowCount)) {
+        const result = schema.safeParse(JSON.parse(m.value ?? 'null'));
+        expect(result.error?.issues ?? []).toEqual([]);
+      }
+    });
+  }
+});
+
+describe('producer: MariaDB types behind BINARY bytes across DDL', () => {
+  let db: TestDatabase;
+  let cfg: ProducerConfig;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ seed: false });
+    await db.admin.query('CREATE TABLE retyped (id INT PRIMARY KEY, v BINARY(16))');
+    cfg = producerConfig(db, { PRODUCER_TABLES: 'retyped' });
+  });
+
+  afterAll(async () => {
+    await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    await db?.drop();
+  });
+
+  it('publishes a column as bytes while it is BINARY(16) and as text once it is UUID (and a new INET4 as text)', async () => {
+    const p = await runProducer(cfg);
+    try {
+      const bytes = 'UNHEX("123e4567e89b12d3a456426614174000")';
+      const topic = `${cfg.topicPrefix}.${db.name}.retyped`;
+      await db.admin.query(`INSERT INTO retyped VALUES (1, ${bytes})`);
+      // The type is read from the current schema (see docs/producer.md): let row 1 be read first.
+      expect(await readTopic(topic, (m) => m.length >= 1)).toHaveLength(1);
+      await db.admin.query('ALTER TABLE retyped MODIFY v UUID');
+      await db.admin.query(`INSERT INTO retyped VALUES (2, ${bytes})`);
+      await db.admin.query('ALTER TABLE retyped ADD COLUMN a INET4');
+      await db.admin.query(`INSERT INTO retyped VALUES (3, ${bytes}, '10.0.0.1')`);
+      // Three partitions: order by id, not by arrival.
+      const values = (await readTopic(topic, (m) => m.length >= 3))
+        .map((m) => JSON.parse(m.value ?? '{}').after)
+        .sort((a, b) => a.id - b.id);
+      expect(values).toEqual([
+        { id: 1, v: Buffer.from('123e4567e89b12d3a456426614174000', 'hex').toString('base64') },
+        { id: 2, v: '123e4567-e89b-12d3-a456-426614174000' },
+        { id: 3, v: '123e4567-e89b-12d3-a456-426614174000', a: '10.0.0.1' },
+      ]);
+    } finally {
+      await p.stop();
+    }
+  });
 });

@@ -58,13 +58,16 @@ describe('YEAR and the column take-over', () => {
     expect(decodeYear(Buffer.from([255]))).toBe(2155);
   });
 
-  it('rewrites TIME2/YEAR descriptors so zongji hands over raw bytes, and leaves others', () => {
+  it('rewrites TIME2/YEAR/GEOMETRY descriptors so zongji hands over raw bytes, and leaves others', () => {
     const time: ZongjiColumn = { name: 't', type: 19, metadata: { decimals: 3 } };
     expect(takeOver(time)).not.toBeNull();
     expect(time).toEqual({ name: 't', type: 16, metadata: { bits: 40 } });
     const year: ZongjiColumn = { name: 'y', type: 13, metadata: {} };
     expect(takeOver(year)?.(Buffer.from([124]))).toBe(2024);
     expect(year.type).toBe(16);
+    const geo: ZongjiColumn = { name: 'g', type: 255, metadata: { length_size: 4 } };
+    expect(takeOver(geo)?.(Buffer.from('e6100000aabb', 'hex'))).toEqual({ srid: 4326, wkb: 'qrs=' });
+    expect(geo).toEqual({ name: 'g', type: 252, metadata: { length_size: 4 } });
     expect(takeOver(time)?.(time2(false, 1, 2, 3, 4000, 3))).toBe('01:02:03.004'); // reused descriptor
     const int: ZongjiColumn = { name: 'i', type: 3, metadata: {} };
     expect(takeOver(int)).toBeNull();

@@ -3,9 +3,11 @@
  *
  * zongji 0.9 gets two packed formats wrong: a negative TIME whose fraction is zero comes out one
  * second short with an unpropagated "+1" (`-01:00:00` → `-00:63:64`), and YEAR 0000 comes out as
- * 1900. For these columns the TableMap descriptor zongji decodes rows with is rewritten so zongji
- * hands over the raw bytes (BIT of the same byte width), and the producer decodes them here,
- * following the server's own formats (MySQL/MariaDB `my_time_packed_from_binary`, `Field_year`).
+ * 1900. It also parses GEOMETRY into point objects, which loses the SRID and the geometry type.
+ * For these columns the TableMap descriptor zongji decodes rows with is rewritten so zongji hands over
+ * the raw bytes (BIT of the same byte width for fixed-size values, BLOB for GEOMETRY, whose metadata
+ * is a BLOB's length size), and the producer decodes them here, following the server's own formats
+ * (MySQL/MariaDB `my_time_packed_from_binary`, `Field_year`, `Field_geom`).
  */
 
 /** A column of zongji's TableMap (`tableMap[tableId].columns[i]`), the fields used here. */
@@ -18,6 +20,8 @@ export const TYPE = {
   BIT: 16,
   YEAR: 13,
   TIME2: 19,
+  BLOB: 252,
+  GEOMETRY: 255,
 } as const;
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
@@ -74,6 +78,11 @@ export function decodeYear(raw: Buffer): number {
   return b === 0 ? 0 : 1900 + b;
 }
 
+/** GEOMETRY: the server's value is a little-endian 4-byte SRID followed by the WKB. */
+export function decodeGeometry(raw: Buffer): { srid: number; wkb: string } {
+  return { srid: raw.readUInt32LE(0), wkb: raw.subarray(4).toString('base64') };
+}
+
 /**
  * Takes over a column if its format is one zongji decodes inexactly: rewrites zongji's descriptor
  * (in place: rows of this TableMap are decoded with it) and returns the decoder of the raw bytes it
@@ -103,6 +112,10 @@ function rawDecoder(column: ZongjiColumn): RawDecoder | null {
       column.type = TYPE.BIT;
       column.metadata = { bits: 8 };
       return decodeYear;
+    case TYPE.GEOMETRY:
+      // Same metadata (length_size) as a BLOB; a null charset keeps it bytes.
+      column.type = TYPE.BLOB;
+      return decodeGeometry;
     default:
       return null;
   }

@@ -2,7 +2,7 @@ import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventNa
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import { takeOver, type ZongjiColumn } from './raw-columns.ts';
-import { type ColumnConverter, converterFor, convertRow } from './values.ts';
+import { type ColumnConverter, converterFor, convertRow, type LogicalType } from './values.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -82,6 +82,25 @@ function is<N extends BinlogEventName>(e: AnyBinlogEvent, name: N): e is BinlogE
 
 type TableInfo = { converters: Map<string, ColumnConverter>; primaryKey: string[] };
 
+const STRING_TYPE = 254;
+const LOGICAL_WIDTH: Record<LogicalType, number> = { uuid: 16, inet4: 4, inet6: 16 };
+
+/**
+ * BINARY(4)/BINARY(16) columns may be MariaDB INET4/UUID/INET6: the binlog (even with FULL metadata)
+ * carries only the bytes, so these need the table's DATA_TYPE.
+ */
+function logicalCandidates(columns: ZongjiColumn[]): ZongjiColumn[] {
+  return columns.filter(
+    (c) =>
+      c.type === STRING_TYPE &&
+      (c as { charset?: unknown }).charset == null &&
+      [4, 16].includes(Number(c.metadata?.max_length)),
+  );
+}
+
+const LOGICAL_TYPES_SQL = `SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS
+  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')`;
+
 /**
  * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
  * events natively since 0.9). Column names and types come from the binlog's own TableMap metadata
@@ -94,7 +113,11 @@ export class BinlogReader {
   private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
     null;
   private readonly tables = new Map<number, TableInfo & { key: string }>();
+  /** MariaDB logical types of a table's binary columns, per table id (a DDL gives a new id). */
+  private readonly logicalTypes = new Map<number, Map<string, LogicalType>>();
   private paused = false;
+  /** Reasons the binlog connection is held (back-pressure, a schema lookup); read while empty. */
+  private readonly holds = new Set<string>();
 
   constructor(opts: ReaderOptions) {
     this.opts = opts;
@@ -119,6 +142,8 @@ export class BinlogReader {
     this.file = from.file ?? '';
     this.txn = null;
     this.paused = false;
+    this.holds.clear();
+    this.logicalTypes.clear();
     const skip = from.skip ?? null;
     const ops = new Set(this.opts.ops);
     let failed = false;
@@ -196,17 +221,53 @@ export class BinlogReader {
           }
           const entry = e.tableMap[e.tableId];
           const columns = (entry?.columns ?? []) as ZongjiColumn[];
-          const converters = new Map<string, ColumnConverter>();
-          for (const c of columns) {
-            // Rewrites zongji's descriptor now, before it decodes this TableMap's rows.
-            const raw = takeOver(c);
-            converters.set(c.name, raw ? (v) => (Buffer.isBuffer(v) ? raw(v) : null) : converterFor(c.type));
-          }
           const names = e.columnNames ?? columns.map((c) => c.name);
           const primaryKey = (e.primaryKey ?? [])
             .map((i) => names[i])
             .filter((n): n is string => n !== undefined);
-          this.tables.set(e.tableId, { key: `${e.schemaName}\u0000${e.tableName}`, converters, primaryKey });
+          const register = (logical: Map<string, LogicalType>) => {
+            const converters = new Map<string, ColumnConverter>();
+            for (const c of columns) {
+              // Rewrites zongji's descriptor now, before it decodes this TableMap's rows.
+              const raw = takeOver(c);
+              converters.set(
+                c.name,
+                raw ? (v) => (Buffer.isBuffer(v) ? raw(v) : null) : converterFor(c.type, logical.get(c.name)),
+              );
+            }
+            this.tables.set(e.tableId, {
+              key: `${e.schemaName}\u0000${e.tableName}`,
+              converters,
+              primaryKey,
+            });
+          };
+          const candidates = logicalCandidates(columns);
+          const known = this.logicalTypes.get(e.tableId);
+          if (candidates.length === 0 || known) {
+            register(known ?? new Map());
+            return;
+          }
+          // Rows of this table follow at once: hold the stream until the types are known.
+          const pending = new Map<string, LogicalType>();
+          register(pending);
+          this.hold('schema');
+          this.lookupLogicalTypes(zongji, e.schemaName, e.tableName, (err, found) => {
+            if (this.zongji !== zongji) return; // stopped meanwhile
+            if (err) {
+              fail(err);
+              return;
+            }
+            const logical = new Map<string, LogicalType>();
+            for (const c of candidates) {
+              const type = found?.get(c.name);
+              if (type && LOGICAL_WIDTH[type] === Number(c.metadata?.max_length)) logical.set(c.name, type);
+            }
+            this.logicalTypes.set(e.tableId, logical);
+            const info = this.tables.get(e.tableId);
+            if (info)
+              for (const [name, type] of logical) info.converters.set(name, converterFor(STRING_TYPE, type));
+            this.release('schema');
+          });
         } else if (is(e, 'writerows')) {
           emitRows(
             e,
@@ -265,15 +326,49 @@ export class BinlogReader {
 
   /** Stops reading from the socket (TCP back-pressure on the server) until resume(). */
   pause(): void {
-    if (this.paused || !this.zongji?.connection) return;
+    if (this.paused) return;
     this.paused = true;
-    this.zongji.connection.pause();
+    this.hold('backpressure');
   }
 
   resume(): void {
-    if (!this.paused || !this.zongji?.connection) return;
+    if (!this.paused) return;
     this.paused = false;
-    this.zongji.connection.resume();
+    this.release('backpressure');
+  }
+
+  private hold(reason: string): void {
+    const first = this.holds.size === 0;
+    this.holds.add(reason);
+    if (first) this.zongji?.connection?.pause();
+  }
+
+  private release(reason: string): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0) return;
+    this.zongji?.connection?.resume();
+  }
+
+  private lookupLogicalTypes(
+    zongji: ZongJi,
+    db: string,
+    table: string,
+    done: (err: Error | null, types?: Map<string, LogicalType>) => void,
+  ): void {
+    const conn = zongji.ctrlConnection;
+    if (!conn) {
+      done(new Error(`no control connection to read the column types of ${db}.${table}`));
+      return;
+    }
+    conn.query(LOGICAL_TYPES_SQL, [db, table], (err: Error | null, rows: unknown) => {
+      if (err) {
+        done(err);
+        return;
+      }
+      const types = new Map<string, LogicalType>();
+      for (const r of rows as Array<{ name: string; type: string }>)
+        types.set(String(r.name), String(r.type).toLowerCase() as LogicalType);
+      done(null, types);
+    });
   }
 
   get isPaused(): boolean {

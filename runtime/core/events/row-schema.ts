@@ -107,7 +107,8 @@ export function columnValueSchema(col: ColumnInfo): z.ZodType {
       s = base64;
       break;
     case 'enum':
-      s = z.enum(enumValues(col.columnType) as [string, ...string[]]);
+      // '' is the invalid-value member a non-strict session can store.
+      s = z.enum([...new Set([...enumValues(col.columnType), ''])] as [string, ...string[]]);
       break;
     default:
       if (GEOMETRY_TYPES.has(t)) {

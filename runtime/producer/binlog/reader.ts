@@ -1,8 +1,19 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
-import { takeOver, type ZongjiColumn } from './raw-columns.ts';
-import { type ColumnConverter, converterFor, convertRow, type LogicalType } from './values.ts';
+import {
+  COLUMN_FACTS_SQL,
+  type ColumnFacts,
+  characterIndexes,
+  charsetsMisread,
+  fixCharsets,
+  logicalTypes,
+  needsFacts,
+  parseFacts,
+  type ZongjiTable,
+} from './column-facts.ts';
+import { takeOver } from './raw-columns.ts';
+import { type ColumnConverter, converterFor, convertRow } from './values.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -82,24 +93,15 @@ function is<N extends BinlogEventName>(e: AnyBinlogEvent, name: N): e is BinlogE
 
 type TableInfo = { converters: Map<string, ColumnConverter>; primaryKey: string[] };
 
-const STRING_TYPE = 254;
-const LOGICAL_WIDTH: Record<LogicalType, number> = { uuid: 16, inet4: 4, inet6: 16 };
-
-/**
- * BINARY(4)/BINARY(16) columns may be MariaDB INET4/UUID/INET6: the binlog (even with FULL metadata)
- * carries only the bytes, so these need the table's DATA_TYPE.
- */
-function logicalCandidates(columns: ZongjiColumn[]): ZongjiColumn[] {
-  return columns.filter(
-    (c) =>
-      c.type === STRING_TYPE &&
-      (c as { charset?: unknown }).charset == null &&
-      [4, 16].includes(Number(c.metadata?.max_length)),
-  );
+/** Whether zongji decoded this TableMap from its own FULL metadata (see zongji's index.js). */
+function selfDescribing(e: AnyBinlogEvent, zongji: ZongJi): boolean {
+  const t = e as unknown as {
+    hasSelfDescribingMetadata?: () => boolean;
+    hasAmbiguousTemporalColumns?: () => boolean;
+  };
+  const mariadb = (zongji as unknown as { isMariaDb?: boolean }).isMariaDb === true;
+  return t.hasSelfDescribingMetadata?.() === true && !(mariadb && t.hasAmbiguousTemporalColumns?.() === true);
 }
-
-const LOGICAL_TYPES_SQL = `SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS
-  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')`;
 
 /**
  * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
@@ -113,8 +115,8 @@ export class BinlogReader {
   private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
     null;
   private readonly tables = new Map<number, TableInfo & { key: string }>();
-  /** MariaDB logical types of a table's binary columns, per table id (a DDL gives a new id). */
-  private readonly logicalTypes = new Map<number, Map<string, LogicalType>>();
+  /** information_schema facts of a table's columns, per table id (a DDL gives a new id). */
+  private readonly facts = new Map<number, ColumnFacts>();
   private paused = false;
   /** Reasons the binlog connection is held (back-pressure, a schema lookup); read while empty. */
   private readonly holds = new Set<string>();
@@ -143,7 +145,7 @@ export class BinlogReader {
     this.txn = null;
     this.paused = false;
     this.holds.clear();
-    this.logicalTypes.clear();
+    this.facts.clear();
     const skip = from.skip ?? null;
     const ops = new Set(this.opts.ops);
     let failed = false;
@@ -219,53 +221,50 @@ export class BinlogReader {
             this.tables.delete(e.tableId);
             return;
           }
-          const entry = e.tableMap[e.tableId];
-          const columns = (entry?.columns ?? []) as ZongjiColumn[];
+          const entry = (e.tableMap[e.tableId] ?? { columns: [] }) as unknown as ZongjiTable;
+          const columns = entry.columns;
           const names = e.columnNames ?? columns.map((c) => c.name);
           const primaryKey = (e.primaryKey ?? [])
             .map((i) => names[i])
             .filter((n): n is string => n !== undefined);
-          const register = (logical: Map<string, LogicalType>) => {
+          const key = `${e.schemaName}\u0000${e.tableName}`;
+          // Taken before the take-over below rewrites types; zongji decodes this TableMap's rows with
+          // the descriptors as they are when the stream next reads (now, or after the facts' lookup).
+          const misread = charsetsMisread(entry);
+          const charIdx = misread ? characterIndexes(entry) : [];
+          // Descriptors zongji built from information_schema itself (no FULL metadata, or MariaDB
+          // 5.3-era temporal codes) already have the right charsets and name UUID/INET.
+          const fromTableMap = selfDescribing(e, zongji);
+          const wanted = fromTableMap && needsFacts(entry);
+          const register = (facts: ColumnFacts | undefined) => {
+            if (facts && misread) fixCharsets(entry, charIdx, facts);
+            const logical = facts ? logicalTypes(entry, facts) : new Map();
             const converters = new Map<string, ColumnConverter>();
             for (const c of columns) {
-              // Rewrites zongji's descriptor now, before it decodes this TableMap's rows.
               const raw = takeOver(c);
               converters.set(
                 c.name,
                 raw ? (v) => (Buffer.isBuffer(v) ? raw(v) : null) : converterFor(c.type, logical.get(c.name)),
               );
             }
-            this.tables.set(e.tableId, {
-              key: `${e.schemaName}\u0000${e.tableName}`,
-              converters,
-              primaryKey,
-            });
+            this.tables.set(e.tableId, { key, converters, primaryKey });
           };
-          const candidates = logicalCandidates(columns);
-          const known = this.logicalTypes.get(e.tableId);
-          if (candidates.length === 0 || known) {
-            register(known ?? new Map());
+          const known = this.facts.get(e.tableId);
+          if (!wanted || known) {
+            register(known);
             return;
           }
-          // Rows of this table follow at once: hold the stream until the types are known.
-          const pending = new Map<string, LogicalType>();
-          register(pending);
+          // Rows of this table follow at once: hold the stream (their packets wait unparsed) until
+          // the facts are in and the descriptors corrected.
           this.hold('schema');
-          this.lookupLogicalTypes(zongji, e.schemaName, e.tableName, (err, found) => {
+          this.lookupFacts(zongji, e.schemaName, e.tableName, (err, facts) => {
             if (this.zongji !== zongji) return; // stopped meanwhile
-            if (err) {
-              fail(err);
+            if (err || !facts) {
+              fail(err ?? new Error('no column facts'));
               return;
             }
-            const logical = new Map<string, LogicalType>();
-            for (const c of candidates) {
-              const type = found?.get(c.name);
-              if (type && LOGICAL_WIDTH[type] === Number(c.metadata?.max_length)) logical.set(c.name, type);
-            }
-            this.logicalTypes.set(e.tableId, logical);
-            const info = this.tables.get(e.tableId);
-            if (info)
-              for (const [name, type] of logical) info.converters.set(name, converterFor(STRING_TYPE, type));
+            this.facts.set(e.tableId, facts);
+            register(facts);
             this.release('schema');
           });
         } else if (is(e, 'writerows')) {
@@ -348,26 +347,23 @@ export class BinlogReader {
     this.zongji?.connection?.resume();
   }
 
-  private lookupLogicalTypes(
+  private lookupFacts(
     zongji: ZongJi,
     db: string,
     table: string,
-    done: (err: Error | null, types?: Map<string, LogicalType>) => void,
+    done: (err: Error | null, facts?: ColumnFacts) => void,
   ): void {
     const conn = zongji.ctrlConnection;
     if (!conn) {
-      done(new Error(`no control connection to read the column types of ${db}.${table}`));
+      done(new Error(`no control connection to read the columns of ${db}.${table}`));
       return;
     }
-    conn.query(LOGICAL_TYPES_SQL, [db, table], (err: Error | null, rows: unknown) => {
+    conn.query(COLUMN_FACTS_SQL, [db, table], (err: Error | null, rows: unknown) => {
       if (err) {
         done(err);
         return;
       }
-      const types = new Map<string, LogicalType>();
-      for (const r of rows as Array<{ name: string; type: string }>)
-        types.set(String(r.name), String(r.type).toLowerCase() as LogicalType);
-      done(null, types);
+      done(null, parseFacts(rows as Array<{ name: unknown; dataType: unknown; charset: unknown }>));
     });
   }
 

@@ -61,6 +61,12 @@ describe('binlog value conversion', () => {
     expect(converterFor(254, 'inet6')(null)).toBeNull();
   });
 
+  it("publishes ENUM's invalid-value member (index 0) as '', not null", () => {
+    expect(converterFor(247)(undefined)).toBe('');
+    expect(converterFor(247)(null)).toBeNull();
+    expect(converterFor(247)('y z')).toBe('y z');
+  });
+
   it('gives FLOAT its binary32 value and GEOMETRY {srid, wkb}', () => {
     expect(converterFor(4)(0.1)).toBe(Math.fround(0.1));
     expect(converterFor(255)(Buffer.from('e6100000aabb', 'hex'))).toEqual({ srid: 4326, wkb: 'qrs=' });

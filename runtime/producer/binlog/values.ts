@@ -15,7 +15,7 @@ import { decodeGeometry } from './raw-columns.ts';
  * - UUID, INET4, INET6 (MariaDB types, bytes in the binlog): the server's text forms.
  * - GEOMETRY: {srid, wkb} with the WKB in base64 (Debezium's Geometry).
  * - BINARY/VARBINARY/BLOB/BIT and any other byte value: base64.
- * - ENUM, SET (comma-joined), JSON (its exact text), text: as decoded.
+ * - ENUM ('' for the invalid-value index 0), SET (comma-joined), JSON (its exact text), text: as decoded.
  * - NULL: null.
  */
 export type ColumnConverter = (value: unknown) => unknown;
@@ -31,6 +31,7 @@ const T = {
   NEWDATE: 14,
   TIMESTAMP2: 17,
   DATETIME2: 18,
+  ENUM: 247,
   GEOMETRY: 255,
 } as const;
 
@@ -129,6 +130,12 @@ export function formatInet6(b: Buffer): string {
   return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }
 
+function enumMember(value: unknown): unknown {
+  // Index 0, the '' a non-strict session stores for an invalid value, has no member: zongji gives
+  // undefined (SQL NULL arrives as null).
+  return value === undefined ? '' : plain(value);
+}
+
 function geometry(value: unknown): unknown {
   return Buffer.isBuffer(value) && value.length >= 4 ? decodeGeometry(value) : plain(value);
 }
@@ -148,6 +155,8 @@ export function converterFor(typeCode: number, logicalType?: LogicalType): Colum
       return float;
     case T.GEOMETRY:
       return geometry;
+    case T.ENUM:
+      return enumMember;
     default:
       return plain;
   }

@@ -263,6 +263,11 @@ export class BinlogReader {
               fail(err ?? new Error('no column facts'));
               return;
             }
+            if (facts.size === 0)
+              this.opts.log.warn(
+                { db: e.schemaName, table: e.tableName },
+                'no information_schema columns visible for this table: UUID/INET stay bytes, charsets after GEOMETRY uncorrected',
+              );
             this.facts.set(e.tableId, facts);
             register(facts);
             this.release('schema');

@@ -9,7 +9,18 @@ import { type ProducerConfig, tableSelected } from './config.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import type { Publisher } from './publisher.ts';
 
-type TableRef = { db: string; table: string; primaryKey: string[]; estimatedRows: number };
+type TableRef = {
+  db: string;
+  table: string;
+  primaryKey: string[];
+  estimatedRows: number;
+  /** FLOAT columns: the text protocol rounds them to 6 digits, so they are read widened to DOUBLE. */
+  floats: string[];
+  /** Every column in order, to build the select list when there are FLOAT columns. */
+  columns: string[];
+};
+
+const FLOAT_TYPE_CODE = 4;
 
 async function connect(url: string) {
   const { host, port, user, password } = mysqlEndpoint(url);
@@ -25,6 +36,9 @@ async function connect(url: string) {
     supportBigNumbers: true,
     bigNumberStrings: false,
     decimalNumbers: false,
+    // GEOMETRY as the server's bytes (SRID + WKB), as the binlog reader gets it; mysql2 would parse
+    // it into point objects, losing the SRID and the geometry type.
+    typeCast: (field, next) => (field.type === 'GEOMETRY' ? field.buffer() : next()),
   } as mysql.ConnectionOptions);
 }
 
@@ -33,7 +47,10 @@ const q = (id: string) => `\`${id.replace(/`/g, '``')}\``;
 async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<TableRef[]> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
     `SELECT t.TABLE_SCHEMA AS db, t.TABLE_NAME AS tbl, t.TABLE_ROWS AS est,
-            GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS pk
+            GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS pk,
+            (SELECT JSON_ARRAYAGG(JSON_ARRAY(c.COLUMN_NAME, c.DATA_TYPE) ORDER BY c.ORDINAL_POSITION)
+               FROM information_schema.COLUMNS c
+              WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME) AS cols
        FROM information_schema.TABLES t
        LEFT JOIN information_schema.KEY_COLUMN_USAGE k
          ON k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
@@ -43,12 +60,17 @@ async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<
     [cfg.databases],
   );
   return rows
-    .map((r) => ({
-      db: String(r.db),
-      table: String(r.tbl),
-      primaryKey: r.pk ? String(r.pk).split(',') : [],
-      estimatedRows: Number(r.est ?? 0),
-    }))
+    .map((r) => {
+      const cols = JSON.parse(String(r.cols ?? '[]')) as Array<[string, string]>;
+      return {
+        db: String(r.db),
+        table: String(r.tbl),
+        primaryKey: r.pk ? String(r.pk).split(',') : [],
+        estimatedRows: Number(r.est ?? 0),
+        floats: cols.filter(([, type]) => type.toLowerCase() === 'float').map(([name]) => name),
+        columns: cols.map(([name]) => name),
+      };
+    })
     .filter((t) => tableSelected(cfg, t.db, t.table));
 }
 
@@ -131,7 +153,13 @@ export async function runSnapshot(deps: {
       const topic = topicName(cfg.topicPrefix, t.db, t.table);
       for (;;) {
         const pk = t.primaryKey;
-        let sql = `SELECT * FROM ${q(t.db)}.${q(t.table)}`;
+        const list =
+          t.floats.length === 0
+            ? '*'
+            : t.columns
+                .map((c) => (t.floats.includes(c) ? `CAST(${q(c)} AS DOUBLE) AS ${q(c)}` : q(c)))
+                .join(', ');
+        let sql = `SELECT ${list} FROM ${q(t.db)}.${q(t.table)}`;
         const params: unknown[] = [];
         if (pk.length > 0) {
           if (after) {
@@ -141,7 +169,12 @@ export async function runSnapshot(deps: {
           sql += ` ORDER BY ${pk.map(q).join(',')} LIMIT ${cfg.snapshotChunkRows}`;
         }
         const [rows, fields] = await conn.query<mysql.RowDataPacket[]>(sql, params);
-        const converters = new Map(fields.map((f) => [f.name, converterFor(f.columnType ?? 0)]));
+        const converters = new Map(
+          fields.map((f) => [
+            f.name,
+            converterFor(t.floats.includes(f.name) ? FLOAT_TYPE_CODE : (f.columnType ?? 0)),
+          ]),
+        );
         const now = Date.now();
         const records = rows.map((raw) => {
           const row: Record<string, unknown> = {};

@@ -23,10 +23,31 @@ function enumValues(columnType: string): string[] {
   return [...inner.matchAll(/'((?:[^']|'')*)'/g)].map((m) => (m[1] ?? '').replace(/''/g, "'"));
 }
 
+/** A date or instant, or null for a zero/partly-zero date ('0000-00-00', '2024-02-00'), which has none. */
+function calendar(pattern: RegExp, what: string): z.ZodType {
+  return z
+    .string()
+    .regex(pattern)
+    .nullable()
+    .meta({ description: `${what}; null also for a zero or partly-zero date (no calendar day)` });
+}
+
+const GEOMETRY_TYPES = new Set([
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+]);
+
 /**
- * The JSON value of one column in change events — the producer's exact-value rules
- * (docs/producer.md): DECIMAL as string, BIGINT number or string beyond 2^53, DATETIME/TIMESTAMP
- * ISO-8601 UTC, bytes base64, JSON as its text.
+ * The JSON value of one column in change events — the producer's exact-value rules, the table
+ * "column type → JSON" of docs/producer.md: DECIMAL as string, BIGINT number or string beyond 2^53,
+ * DATETIME/TIMESTAMP ISO-8601 UTC, zero dates null, TIME as the server's text, UUID/INET as text,
+ * GEOMETRY {srid, wkb}, bytes base64, JSON as its text.
  */
 export function columnValueSchema(col: ColumnInfo): z.ZodType {
   const t = col.dataType.toLowerCase();
@@ -37,8 +58,10 @@ export function columnValueSchema(col: ColumnInfo): z.ZodType {
     case 'mediumint':
     case 'int':
     case 'integer':
-    case 'year':
       s = integer;
+      break;
+    case 'year':
+      s = integer.min(0).max(2155).meta({ description: 'the year; 0 for 0000' });
       break;
     case 'bigint':
       s = exactInteger;
@@ -54,10 +77,25 @@ export function columnValueSchema(col: ColumnInfo): z.ZodType {
       break;
     case 'datetime':
     case 'timestamp':
-      s = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/);
+      s = calendar(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/, 'ISO-8601 UTC');
       break;
     case 'date':
-      s = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+      s = calendar(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
+      break;
+    case 'time':
+      s = z.string().regex(/^-?\d{2,3}:\d{2}:\d{2}(\.\d{1,6})?$/);
+      break;
+    case 'uuid':
+      s = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      break;
+    case 'inet4':
+      s = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/);
+      break;
+    case 'inet6':
+      s = z
+        .string()
+        .regex(/^[0-9a-f:.]+$/)
+        .meta({ format: 'ipv6' });
       break;
     case 'binary':
     case 'varbinary':
@@ -69,10 +107,15 @@ export function columnValueSchema(col: ColumnInfo): z.ZodType {
       s = base64;
       break;
     case 'enum':
-      s = z.enum(enumValues(col.columnType) as [string, ...string[]]);
+      // '' is the invalid-value member a non-strict session can store.
+      s = z.enum([...new Set([...enumValues(col.columnType), ''])] as [string, ...string[]]);
       break;
     default:
-      // char/varchar/text (utf8mb4), time, set (comma-joined), json (exact text)
+      if (GEOMETRY_TYPES.has(t)) {
+        s = z.object({ srid: integer.min(0), wkb: base64 });
+        break;
+      }
+      // char/varchar/text (utf8mb4), set (comma-joined), json (exact text)
       s = z.string();
   }
   return col.nullable ? s.nullable() : s;

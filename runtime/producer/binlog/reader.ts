@@ -1,6 +1,18 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
+import {
+  COLUMN_FACTS_SQL,
+  type ColumnFacts,
+  characterIndexes,
+  charsetsMisread,
+  fixCharsets,
+  logicalTypes,
+  needsFacts,
+  parseFacts,
+  type ZongjiTable,
+} from './column-facts.ts';
+import { takeOver } from './raw-columns.ts';
 import { type ColumnConverter, converterFor, convertRow } from './values.ts';
 
 export type Row = Record<string, unknown>;
@@ -81,6 +93,16 @@ function is<N extends BinlogEventName>(e: AnyBinlogEvent, name: N): e is BinlogE
 
 type TableInfo = { converters: Map<string, ColumnConverter>; primaryKey: string[] };
 
+/** Whether zongji decoded this TableMap from its own FULL metadata (see zongji's index.js). */
+function selfDescribing(e: AnyBinlogEvent, zongji: ZongJi): boolean {
+  const t = e as unknown as {
+    hasSelfDescribingMetadata?: () => boolean;
+    hasAmbiguousTemporalColumns?: () => boolean;
+  };
+  const mariadb = (zongji as unknown as { isMariaDb?: boolean }).isMariaDb === true;
+  return t.hasSelfDescribingMetadata?.() === true && !(mariadb && t.hasAmbiguousTemporalColumns?.() === true);
+}
+
 /**
  * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
  * events natively since 0.9). Column names and types come from the binlog's own TableMap metadata
@@ -93,7 +115,11 @@ export class BinlogReader {
   private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
     null;
   private readonly tables = new Map<number, TableInfo & { key: string }>();
+  /** information_schema facts of a table's columns, per table id (a DDL gives a new id). */
+  private readonly facts = new Map<number, ColumnFacts>();
   private paused = false;
+  /** Reasons the binlog connection is held (back-pressure, a schema lookup); read while empty. */
+  private readonly holds = new Set<string>();
 
   constructor(opts: ReaderOptions) {
     this.opts = opts;
@@ -118,6 +144,8 @@ export class BinlogReader {
     this.file = from.file ?? '';
     this.txn = null;
     this.paused = false;
+    this.holds.clear();
+    this.facts.clear();
     const skip = from.skip ?? null;
     const ops = new Set(this.opts.ops);
     let failed = false;
@@ -193,15 +221,57 @@ export class BinlogReader {
             this.tables.delete(e.tableId);
             return;
           }
-          const entry = e.tableMap[e.tableId];
-          const columns = entry?.columns ?? [];
-          const converters = new Map<string, ColumnConverter>();
-          for (const c of columns) converters.set(c.name, converterFor(c.type));
+          const entry = (e.tableMap[e.tableId] ?? { columns: [] }) as unknown as ZongjiTable;
+          const columns = entry.columns;
           const names = e.columnNames ?? columns.map((c) => c.name);
           const primaryKey = (e.primaryKey ?? [])
             .map((i) => names[i])
             .filter((n): n is string => n !== undefined);
-          this.tables.set(e.tableId, { key: `${e.schemaName}\u0000${e.tableName}`, converters, primaryKey });
+          const key = `${e.schemaName}\u0000${e.tableName}`;
+          // Taken before the take-over below rewrites types; zongji decodes this TableMap's rows with
+          // the descriptors as they are when the stream next reads (now, or after the facts' lookup).
+          const misread = charsetsMisread(entry);
+          const charIdx = misread ? characterIndexes(entry) : [];
+          // Descriptors zongji built from information_schema itself (no FULL metadata, or MariaDB
+          // 5.3-era temporal codes) already have the right charsets and name UUID/INET.
+          const fromTableMap = selfDescribing(e, zongji);
+          const wanted = fromTableMap && needsFacts(entry);
+          const register = (facts: ColumnFacts | undefined) => {
+            if (facts && misread) fixCharsets(entry, charIdx, facts);
+            const logical = facts ? logicalTypes(entry, facts) : new Map();
+            const converters = new Map<string, ColumnConverter>();
+            for (const c of columns) {
+              const raw = takeOver(c);
+              converters.set(
+                c.name,
+                raw ? (v) => (Buffer.isBuffer(v) ? raw(v) : null) : converterFor(c.type, logical.get(c.name)),
+              );
+            }
+            this.tables.set(e.tableId, { key, converters, primaryKey });
+          };
+          const known = this.facts.get(e.tableId);
+          if (!wanted || known) {
+            register(known);
+            return;
+          }
+          // Rows of this table follow at once: hold the stream (their packets wait unparsed) until
+          // the facts are in and the descriptors corrected.
+          this.hold('schema');
+          this.lookupFacts(zongji, e.schemaName, e.tableName, (err, facts) => {
+            if (this.zongji !== zongji) return; // stopped meanwhile
+            if (err || !facts) {
+              fail(err ?? new Error('no column facts'));
+              return;
+            }
+            if (facts.size === 0)
+              this.opts.log.warn(
+                { db: e.schemaName, table: e.tableName },
+                'no information_schema columns visible for this table: UUID/INET stay bytes, charsets after GEOMETRY uncorrected',
+              );
+            this.facts.set(e.tableId, facts);
+            register(facts);
+            this.release('schema');
+          });
         } else if (is(e, 'writerows')) {
           emitRows(
             e,
@@ -260,15 +330,46 @@ export class BinlogReader {
 
   /** Stops reading from the socket (TCP back-pressure on the server) until resume(). */
   pause(): void {
-    if (this.paused || !this.zongji?.connection) return;
+    if (this.paused) return;
     this.paused = true;
-    this.zongji.connection.pause();
+    this.hold('backpressure');
   }
 
   resume(): void {
-    if (!this.paused || !this.zongji?.connection) return;
+    if (!this.paused) return;
     this.paused = false;
-    this.zongji.connection.resume();
+    this.release('backpressure');
+  }
+
+  private hold(reason: string): void {
+    const first = this.holds.size === 0;
+    this.holds.add(reason);
+    if (first) this.zongji?.connection?.pause();
+  }
+
+  private release(reason: string): void {
+    if (!this.holds.delete(reason) || this.holds.size > 0) return;
+    this.zongji?.connection?.resume();
+  }
+
+  private lookupFacts(
+    zongji: ZongJi,
+    db: string,
+    table: string,
+    done: (err: Error | null, facts?: ColumnFacts) => void,
+  ): void {
+    const conn = zongji.ctrlConnection;
+    if (!conn) {
+      done(new Error(`no control connection to read the columns of ${db}.${table}`));
+      return;
+    }
+    conn.query(COLUMN_FACTS_SQL, [db, table], (err: Error | null, rows: unknown) => {
+      if (err) {
+        done(err);
+        return;
+      }
+      done(null, parseFacts(rows as Array<{ name: unknown; dataType: unknown; charset: unknown }>));
+    });
   }
 
   get isPaused(): boolean {

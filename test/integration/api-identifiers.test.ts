@@ -21,13 +21,11 @@ import { mintToken } from '../support/jwt.ts';
 function providerWithRefs(refs: Map<string, string>): PaymentProvider {
   const sim = createSimulatedProvider();
   return {
-    name: sim.name,
+    ...sim,
     async charge(req): Promise<ChargeResult> {
       const ref = refs.get(req.paymentId);
       return ref ? { outcome: 'processing', providerRef: ref } : sim.charge(req);
     },
-    retrieve: (id) => sim.retrieve(id),
-    refund: (req) => sim.refund(req),
   };
 }
 

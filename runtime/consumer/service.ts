@@ -23,6 +23,8 @@ import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
 import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
+import { currentSourceGtid } from './source-gtid.ts';
+import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
 
 export type ConsumerService = {
   /** Not ready (with the reason) while Kafka is lost, Redis is unreachable or applying fails. */
@@ -67,26 +69,29 @@ export async function startConsumerService(
     ]);
   const dlqProducer = createDurableProducer(kafka);
 
-  const guard = config.MYSQL_URL
-    ? (() => {
-        const mysql = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-        pool = mysql;
-        return startCacheGuard({
-          writer,
-          log,
-          rebuild: () => {
-            metrics.rebuilds.inc();
-            return rebuildCache({
-              pool: mysql,
-              redis,
-              writer,
-              prefix: config.REDIS_KEY_PREFIX,
-              progress: silentProgress,
-            });
-          },
-        });
-      })()
+  const mysql = config.MYSQL_URL ? createPool(config.MYSQL_URL, { connectionLimit: 2 }) : undefined;
+  pool = mysql;
+  const guard = mysql
+    ? startCacheGuard({
+        writer,
+        log,
+        rebuild: () => {
+          metrics.rebuilds.inc();
+          return rebuildCache({
+            pool: mysql,
+            redis,
+            writer,
+            prefix: config.REDIS_KEY_PREFIX,
+            progress: silentProgress,
+          });
+        },
+      })
     : undefined;
+  // Versions beyond what the source has produced are dead-lettered; that needs MySQL to ask.
+  const horizon = mysql
+    ? new SourceHorizon(async () => sequenceOfGtid(await currentSourceGtid(mysql)))
+    : undefined;
+  if (!horizon) log.warn('MYSQL_URL is not set: change versions cannot be checked against the source');
   if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
 
@@ -126,6 +131,7 @@ export async function startConsumerService(
         metrics,
         log,
         isStopping: () => stopping,
+        horizon,
       });
       materialiser = m;
       // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).

@@ -18,7 +18,7 @@ import {
 } from '../../runtime/core/kafka/index.ts';
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { advanceSource, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { type ServiceChild, spawnService } from '../support/service-process.ts';
 import { eventually, freePort, waitFor } from '../support/wait.ts';
@@ -61,8 +61,8 @@ const suffix = uniqueSuffix();
 const prefix = `cout${suffix}`;
 const redis = new Redis(requireEnv('REDIS_URL'));
 const keys = cacheKeys(prefix);
-// Far beyond the test database's own GTIDs, so these events are newer than the start-up rebuild.
-const base = 10n ** 12n;
+// Sequences produced by the source after the start-up rebuild (set once it ran).
+let base = 0n;
 
 let db: TestDatabase;
 let producer: DurableProducer | undefined;
@@ -142,6 +142,7 @@ describe('consumer process across a Kafka restart (private broker)', () => {
     };
     await waitFor('consumer ready', readyNow, 60_000);
     expect(await metric('consumer_kafka_connected')).toBe(1);
+    base = (await advanceSource(db.admin, 6)) - 6n;
 
     await producer?.send([purchase(1), purchase(2)]);
     await eventually(

@@ -23,6 +23,7 @@ import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
 import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
+import { ReplicaAcks } from './replica-acks.ts';
 import { currentSourceGtid } from './source-gtid.ts';
 import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
 
@@ -91,6 +92,13 @@ export async function startConsumerService(
   const horizon = mysql
     ? new SourceHorizon(async () => sequenceOfGtid(await currentSourceGtid(mysql)))
     : undefined;
+  const replicas =
+    config.CONSUMER_REDIS_WAIT_REPLICAS > 0
+      ? new ReplicaAcks(redis, {
+          replicas: config.CONSUMER_REDIS_WAIT_REPLICAS,
+          timeoutMs: config.CONSUMER_REDIS_WAIT_TIMEOUT_MS,
+        })
+      : undefined;
   if (!horizon) log.warn('MYSQL_URL is not set: change versions cannot be checked against the source');
   if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
@@ -132,6 +140,7 @@ export async function startConsumerService(
         log,
         isStopping: () => stopping,
         horizon,
+        replicas,
       });
       materialiser = m;
       // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).

@@ -214,7 +214,8 @@ export async function startConsumerService(
       if (current && !current.materialiser.isHealthy)
         return {
           ready: false,
-          reason: 'applying a batch is failing (Redis or the dead-letter topic); retrying',
+          reason:
+            'applying a batch is failing (Redis, its replicas, MySQL or the dead-letter topic); retrying',
         };
       return { ready: true };
     },

@@ -121,7 +121,7 @@ export async function startConsumerService(
    * but did not apply are dropped and never committed: the next member resumes from the committed
    * offsets (replays are no-ops under the version guard).
    */
-  const consumeOnce = async (): Promise<void> => {
+  const consumeOnce = async (onJoined: () => void): Promise<void> => {
     const consumer: GroupConsumer = createGroupConsumer({
       ...kafka,
       groupId: config.CONSUMER_GROUP,
@@ -153,6 +153,7 @@ export async function startConsumerService(
         handle: (batch) => m.apply(batch),
       });
       current = { materialiser: m, runner };
+      onJoined();
       joinedFirst();
       kafkaDown = undefined;
       metrics.kafkaConnected.set(1);
@@ -181,17 +182,18 @@ export async function startConsumerService(
           await ensureTopics();
           topicsEnsured = true;
         }
-        if (joined) metrics.kafkaReconnects.inc();
-        joined = true;
-        attempt = 0;
-        await consumeOnce();
+        await consumeOnce(() => {
+          if (joined) metrics.kafkaReconnects.inc();
+          joined = true;
+          attempt = 0; // the backoff starts over after every successful join
+        });
       } catch (err) {
         if (stopping || err instanceof ShutdownInterrupted) return;
         const delayMs = backoffDelay(attempt++, {
           baseMs: 500,
           maxMs: config.CONSUMER_KAFKA_RECONNECT_MAX_MS,
         });
-        kafkaDown = `kafka: ${err instanceof Error ? err.message : String(err)}; reconnecting`;
+        kafkaDown = `kafka: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}; reconnecting`;
         metrics.kafkaConnected.set(0);
         log.error({ err, attempt, delayMs }, 'lost Kafka; reconnecting after a backoff');
         await sleep(delayMs, stopSignal.signal);

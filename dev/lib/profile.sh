@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Picks the stack profile: "dev" (make up), "test" (make test) or "outage" (a private MariaDB and
-# Kafka that the outage suite stops and restarts). They never share ports or data.
+# Kafka that the outage suite stops and restarts). They never share ports or data. Every port stays
+# below 32768, the kernel's ephemeral range: a client reconnecting to a stopped server could otherwise
+# be handed that very port as its source and connect to itself.
 # Every port, STACK_DIR and STACK_ENV_FILE can be overridden from the environment.
 STACK_NAME="${STACK_NAME:-dev}"
 case "$STACK_NAME" in
@@ -13,8 +15,8 @@ case "$STACK_NAME" in
     : "${API_PORT:=28080}" "${PRODUCER_METRICS_PORT:=28081}" "${CONSUMER_METRICS_PORT:=28082}"
     STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/test-stack.env}" ;;
   outage)
-    : "${MYSQL_PORT:=33306}" "${REDIS_PORT:=36379}" "${KAFKA_PORT:=39092}" "${KAFKA_CONTROLLER_PORT:=39093}"
-    : "${API_PORT:=38080}" "${PRODUCER_METRICS_PORT:=38081}" "${CONSUMER_METRICS_PORT:=38082}"
+    : "${MYSQL_PORT:=31306}" "${REDIS_PORT:=31379}" "${KAFKA_PORT:=31092}" "${KAFKA_CONTROLLER_PORT:=31093}"
+    : "${API_PORT:=31080}" "${PRODUCER_METRICS_PORT:=31081}" "${CONSUMER_METRICS_PORT:=31082}"
     STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/outage-stack.env}" ;;
   *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test or outage)" >&2; exit 2 ;;
 esac

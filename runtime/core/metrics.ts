@@ -9,12 +9,15 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
+export type ReadyState = { ready: boolean; reason?: string };
+
 /** Standalone /metrics, /healthz and /readyz for services that have no HTTP API of their own. */
 export function startOpsServer(opts: {
   registry: Registry;
   port: number;
   host?: string;
-  ready: () => Promise<boolean> | boolean;
+  /** Readiness, optionally with the reason it is not ready (shown in the 503 body). */
+  ready: () => Promise<boolean | ReadyState> | boolean | ReadyState;
 }): Promise<Server> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -38,9 +41,15 @@ export function startOpsServer(opts: {
     }
     if (url === '/readyz') {
       Promise.resolve(opts.ready()).then(
-        (ok) => {
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready' }));
+        (state) => {
+          const { ready, reason } = typeof state === 'boolean' ? { ready: state, reason: undefined } : state;
+          res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              status: ready ? 'ready' : 'not_ready',
+              ...(!ready && reason ? { reason } : {}),
+            }),
+          );
         },
         () => {
           res.writeHead(503, { 'content-type': 'application/json' });

@@ -32,6 +32,7 @@ function fakeKafka(failures: unknown[], limits = { broker: 1_048_588, topics: ne
     producers++;
     return {
       transactional: true,
+      init: async () => undefined,
       async send(records) {
         const failure = failures.shift();
         if (failure) throw failure;

@@ -117,6 +117,8 @@ export class Publisher {
       'Kafka message size limit read',
     );
     this.producer = this.newProducer();
+    // Before the checkpoint is read: fences a previous instance and settles what it left open.
+    await this.producer.init();
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Admin, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
 import { kafkaErrorIs } from './errors.ts';
 import type { KafkaConnection, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';
 
@@ -12,6 +12,11 @@ export type KafkaAdmin = {
   deleteTopics: (topics: string[]) => Promise<void>;
   /** Read-committed end offsets (last stable offset) of every partition. */
   endOffsets: (topics: string[]) => Promise<PartitionOffsets>;
+  /**
+   * Log end offsets including records of transactions still open (high watermark): above
+   * `endOffsets` exactly while a transaction is open in that partition.
+   */
+  highWatermarks: (topics: string[]) => Promise<PartitionOffsets>;
   /** Committed offsets of a consumer group; -1n where it has none. */
   committedOffsets: (groupId: string, topics: string[]) => Promise<PartitionOffsets>;
   /**
@@ -21,8 +26,16 @@ export type KafkaAdmin = {
    * fetch position past the markers (`MessageStream.offsetAfter`) and reads 0 here.
    */
   consumerLag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /**
+   * The largest record batch the brokers accept: the smallest `message.max.bytes` of the cluster's
+   * brokers, and each existing topic's effective `max.message.bytes` (its override, or the broker's).
+   * Missing topics are absent from the map (a topic created without an override gets the broker's).
+   */
+  messageLimits: (topics: string[]) => Promise<MessageLimits>;
   close: () => Promise<void>;
 };
+
+export type MessageLimits = { broker: number; topics: Map<string, number> };
 
 export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
   const admin = new Admin({
@@ -43,12 +56,12 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     return counts;
   }
 
-  async function endOffsets(topics: string[]): Promise<PartitionOffsets> {
+  async function endOffsets(topics: string[], committed = true): Promise<PartitionOffsets> {
     const counts = await partitionCounts(topics);
     const result: PartitionOffsets = new Map();
     if (counts.size === 0) return result;
     const listed = await admin.listOffsets({
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      isolationLevel: committed ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED,
       topics: [...counts].map(([name, n]) => ({
         name,
         partitions: Array.from({ length: n }, (_, partitionIndex) => ({
@@ -87,7 +100,40 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     return result;
   }
 
+  async function messageLimits(topics: string[]): Promise<MessageLimits> {
+    const brokerIds = [...(await admin.metadata({ topics: [] })).brokers.keys()];
+    const existing = new Set(await admin.listTopics());
+    const wanted = [...new Set(topics)].filter((t) => existing.has(t));
+    const described = await admin.describeConfigs({
+      resources: [
+        ...brokerIds.map((id) => ({
+          resourceType: ConfigResourceTypes.BROKER,
+          resourceName: String(id),
+          configurationKeys: ['message.max.bytes'],
+        })),
+        ...wanted.map((name) => ({
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: name,
+          configurationKeys: ['max.message.bytes'],
+        })),
+      ],
+    });
+    let broker = Number.POSITIVE_INFINITY;
+    const perTopic = new Map<string, number>();
+    for (const d of described) {
+      const value = Number(
+        d.configs.find((c) => c.name === 'message.max.bytes' || c.name === 'max.message.bytes')?.value,
+      );
+      if (!Number.isFinite(value) || value <= 0) continue;
+      if (d.resourceType === ConfigResourceTypes.BROKER) broker = Math.min(broker, value);
+      else perTopic.set(d.resourceName, value);
+    }
+    if (!Number.isFinite(broker)) throw new Error('the brokers did not report message.max.bytes');
+    return { broker, topics: perTopic };
+  }
+
   return {
+    messageLimits,
     async ensureTopics(specs) {
       const existing = new Set(await admin.listTopics());
       for (const spec of specs) {
@@ -110,7 +156,8 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     async deleteTopics(topics) {
       if (topics.length > 0) await admin.deleteTopics({ topics });
     },
-    endOffsets,
+    endOffsets: (topics) => endOffsets(topics),
+    highWatermarks: (topics) => endOffsets(topics, false),
     committedOffsets,
     async consumerLag(groupId, topics) {
       const [ends, committed] = await Promise.all([endOffsets(topics), committedOffsets(groupId, topics)]);

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { ApiError } from './errors.ts';
+import { dependencyUnavailable } from './unavailable.ts';
 
 // Everything fastify or Node's HTTP parser would answer in their own shapes, answered in the API's:
 // errors thrown by hooks and handlers, router refusals (bad URL, over-long path parameter), parser
@@ -11,6 +12,8 @@ import { ApiError } from './errors.ts';
 /** Any error a route, hook or content-type parser threw, as the API's error. */
 export function toApiError(err: FastifyError | ApiError | Error): ApiError {
   if (err instanceof ApiError) return err;
+  const unavailable = dependencyUnavailable(err);
+  if (unavailable) return unavailable;
   const code = (err as FastifyError).code;
   const statusCode = (err as FastifyError).statusCode;
   switch (code) {

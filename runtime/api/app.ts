@@ -50,8 +50,12 @@ export type AppDeps = {
     webhookToleranceSeconds: number;
     rateLimitUserPerMinute: number;
     rateLimitIpPerMinute: number;
-    /** Trust X-Forwarded-For for the client address (only behind a proxy that sets it). */
-    trustProxy?: boolean;
+    /**
+     * Trusted proxy addresses / CIDR blocks: the client address is the rightmost X-Forwarded-For hop
+     * that is not one of them (none: the socket's peer). Never `true`: that would let the client's
+     * own leftmost entry choose its rate-limit bucket.
+     */
+    trustProxy?: readonly string[];
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
@@ -92,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: settings.bodyLimitBytes,
     return503OnClosing: true,
-    trustProxy: settings.trustProxy ?? false,
+    trustProxy: settings.trustProxy?.length ? [...settings.trustProxy] : false,
     // Request lines are logged by our onResponse hook (with route and status); fastify's are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {

@@ -32,6 +32,7 @@ import { lazyRequestLogger } from './request-logger.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { serviceUnavailable } from './unavailable.ts';
 
 export type AppDeps = {
   pool: Pool;
@@ -62,6 +63,8 @@ export type AppDeps = {
      * main.ts). Off by default: they are unauthenticated and unlimited.
      */
     publicOpsRoutes?: boolean;
+    /** A request not answered by then gets 503 (a hung dependency); above the provider timeout. */
+    requestTimeoutMs?: number;
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
@@ -146,11 +149,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Callback-style and synchronous in the common case (a token verified before, a limiter deciding
   // from its local buckets): no promise and no microtask turn per request.
+  // A request not answered in time gets its 503 here, whatever it waits for (a hung MySQL holds its
+  // pool connections and new ones queue). fastify's own handlerTimeout is not used: it is cancelled
+  // once a request body has been read, so it never covers a POST's handler.
+  const requestTimeoutMs = settings.requestTimeoutMs ?? 0;
+  const timedOut = () =>
+    serviceUnavailable('the request did not complete in time, retry with the same Idempotency-Key');
+
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', req.id);
     const config = req.routeOptions.config;
     if (config.auth === undefined) return done(); // ops and docs routes
+    if (requestTimeoutMs > 0) {
+      req.apiDeadline = setTimeout(() => {
+        if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) reply.send(timedOut());
+      }, requestTimeoutMs);
+    }
     if (!config.auth) return admit(req, null, done);
     let principal: Principal | Promise<Principal>;
     try {
@@ -264,6 +279,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Request lines at debug (errors always); the line is only built when it will be written.
   const debugEnabled = deps.logger.isLevelEnabled('debug');
   app.addHook('onResponse', (req, reply, done) => {
+    if (req.apiDeadline !== null) clearTimeout(req.apiDeadline);
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.observeRequest(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500 || debugEnabled) {

@@ -32,6 +32,14 @@ describe('api config', () => {
     expect(() => loadApiConfig({ ...base, API_PORT: '9000', API_OPS_PORT: '9000' })).toThrow(/API_OPS_PORT/);
   });
 
+  it('bounds a request above the provider timeout', () => {
+    expect(loadApiConfig(base).API_REQUEST_TIMEOUT_MS).toBe(30_000);
+    expect(() => loadApiConfig({ ...base, API_REQUEST_TIMEOUT_MS: '20000' })).toThrow(
+      /API_REQUEST_TIMEOUT_MS/,
+    );
+    expect(loadApiConfig({ ...base, API_REQUEST_TIMEOUT_MS: '0' }).API_REQUEST_TIMEOUT_MS).toBe(0);
+  });
+
   it('needs exactly one way to verify tokens', () => {
     const { AUTH_JWT_SECRET: _s, ...noAuth } = base;
     expect(() => loadApiConfig(noAuth)).toThrow(ConfigError);

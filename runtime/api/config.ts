@@ -56,6 +56,8 @@ export const apiEnvSchema = z
     BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(16_384),
     /** A charge not answered by then has an unknown outcome: the payment stays processing. */
     PROVIDER_TIMEOUT_MS: positiveInt.max(300_000).default(20_000),
+    /** A request not answered by then gets 503 (a hung MySQL or Redis holds it); 0 = no limit. */
+    API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     /** How often each replica looks for payments left processing (0 turns the recovery off). */
     PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     /** Only payments processing for this long are recovered; must stay well above the provider timeout. */
@@ -73,6 +75,11 @@ export const apiEnvSchema = z
   .refine((e) => e.AUTH_JWT_SECRET === undefined || e.AUTH_JWKS_URL === undefined, {
     message: 'set only one of AUTH_JWT_SECRET and AUTH_JWKS_URL',
     path: ['AUTH_JWKS_URL'],
+    when: () => true,
+  })
+  .refine((e) => e.API_REQUEST_TIMEOUT_MS === 0 || e.API_REQUEST_TIMEOUT_MS > e.PROVIDER_TIMEOUT_MS, {
+    message: 'must be above PROVIDER_TIMEOUT_MS: a confirm waiting for the provider would be cut off',
+    path: ['API_REQUEST_TIMEOUT_MS'],
     when: () => true,
   })
   .refine((e) => e.API_OPS_PORT === 0 || e.API_OPS_PORT !== e.API_PORT, {

@@ -12,6 +12,7 @@ declare module 'fastify' {
     apiPrincipal: Principal | null;
     apiAdmission: Promise<void> | null;
     apiRawBody: string | null;
+    apiDeadline: NodeJS.Timeout | null;
   }
 }
 
@@ -19,6 +20,7 @@ export function decorateRequests(app: FastifyInstance): void {
   app.decorateRequest('apiPrincipal', null);
   app.decorateRequest('apiAdmission', null);
   app.decorateRequest('apiRawBody', null);
+  app.decorateRequest('apiDeadline', null);
 }
 
 export function setPrincipal(req: FastifyRequest, p: Principal): void {

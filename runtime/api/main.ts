@@ -72,6 +72,7 @@ const app = await buildApp({
     rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     trustProxy: config.API_TRUST_PROXY,
     publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
+    requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
   },
   isStopping: () => lifecycle.isStopping,
   ready,

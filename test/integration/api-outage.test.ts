@@ -58,8 +58,9 @@ beforeAll(async () => {
   await stack('up');
   const env = readEnvFile(STACK_ENV_FILE);
   redis = await startRedisProcess();
+  // As main.ts bounds every request (default 30 s), shorter to keep the suite quick.
   api = await startApi(
-    {},
+    { requestTimeoutMs: 3000 },
     {
       mysqlServer: {
         adminUrl: env.MYSQL_ADMIN_URL ?? '',
@@ -72,7 +73,16 @@ beforeAll(async () => {
   token = await mintToken(userId);
 }, 240_000);
 
+/** The private MariaDB's pid (dev/stack.sh's pid file). */
+const mariadbPid = () => Number(readFileSync(`${STACK_DIR}/run/mariadb.pid`, 'utf8').trim());
+
 afterAll(async () => {
+  // A hung-server test that failed midway must not leave the server stopped for `down`.
+  try {
+    process.kill(mariadbPid(), 'SIGCONT');
+  } catch {
+    // not running
+  }
   await api?.close().catch(() => undefined);
   await redis?.stop();
   await stack('down');
@@ -124,6 +134,28 @@ describe('MariaDB stopped', () => {
     expect((await confirm(pending)).status).toBe(200);
     const page = await readPackage();
     expect(page.status).toBe(200);
+  });
+});
+
+describe('MariaDB hung (SIGSTOP: connections stay open, nothing answers)', () => {
+  it('requests answer 503 + Retry-After within the request timeout, then recover by themselves', async () => {
+    expect((await purchase()).status).toBe(201);
+    const pid = mariadbPid();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const hung = await purchase();
+      expectUnavailable(hung);
+      expect(Date.now() - started).toBeLessThan(8000);
+      expectUnavailable(await call(api.url, 'GET', '/v1/packages', { token }));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const again = await waitFor('a purchase after MariaDB answers again', async () => {
+      const res = await purchase();
+      return res.status === 201 ? res : undefined;
+    });
+    expect(again.status).toBe(201);
   });
 });
 

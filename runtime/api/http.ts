@@ -12,7 +12,6 @@ declare module 'fastify' {
     apiPrincipal: Principal | null;
     apiAdmission: Promise<void> | null;
     apiRawBody: string | null;
-    apiDeadline: NodeJS.Timeout | null;
   }
 }
 
@@ -20,7 +19,6 @@ export function decorateRequests(app: FastifyInstance): void {
   app.decorateRequest('apiPrincipal', null);
   app.decorateRequest('apiAdmission', null);
   app.decorateRequest('apiRawBody', null);
-  app.decorateRequest('apiDeadline', null);
 }
 
 export function setPrincipal(req: FastifyRequest, p: Principal): void {

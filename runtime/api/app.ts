@@ -148,10 +148,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     perIpPerMinute: settings.rateLimitIpPerMinute,
   });
 
-  // Callback-style and synchronous in the common case (a token verified before, a limiter deciding
-  // from its local buckets): no promise and no microtask turn per request.
   const deadlines = requestDeadlines(app, settings.requestTimeoutMs ?? 0);
 
+  // Callback-style and synchronous in the common case (a token verified before, a limiter deciding
+  // from its local buckets): no promise and no microtask turn per request.
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', req.id);

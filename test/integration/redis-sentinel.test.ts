@@ -155,7 +155,7 @@ describe('Redis through a real Sentinel', () => {
   });
 
   it('node runtime/api/main.ts given REDIS_SENTINEL_MASTER serves pages from the master and sees changes', async () => {
-    const port = await freePort();
+    const [port, opsPort] = [await freePort(), await freePort()];
     const {
       child: api,
       output,
@@ -166,6 +166,7 @@ describe('Redis through a real Sentinel', () => {
       AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
       REDIS_KEY_PREFIX: prefix,
       API_PORT: String(port),
+      API_OPS_PORT: String(opsPort),
       LOG_LEVEL: 'warn',
     });
     try {
@@ -173,8 +174,8 @@ describe('Redis through a real Sentinel', () => {
         'api ready and its feed up',
         async () => {
           if (api.exitCode !== null) throw new Error(`api exited (${api.exitCode}): ${output()}`);
-          const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-          const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          const ready = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
+          const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
           return ready.status === 200 && /^api_package_near_cache_feed_up(\{[^}]*\})? 1$/m.test(metrics);
         },
         10_000,

@@ -17,8 +17,9 @@ started_cluster=0
 cleanup() {
   local rc=$?
   node dev/test-summary.ts "$RESULTS" || true
-  # The outage suite's private MariaDB and Kafka: its afterAll stops them; this covers a crashed run.
+  # The outage and chaos suites' private servers: their afterAll stops them; this covers a crashed run.
   STACK_NAME=outage dev/stack.sh down >/dev/null 2>&1 || true
+  STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi

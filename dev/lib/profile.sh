@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Picks the stack profile: "dev" (make up), "test" (make test) or "outage" (a private MariaDB and
-# Kafka that the outage suite stops and restarts). They never share ports or data.
+# Picks the stack profile: "dev" (make up), "test" (make test), "outage" (a private MariaDB and
+# Kafka that the outage suite stops and restarts) or "chaos" (a private MariaDB, Redis and Kafka that
+# the chaos suite kills with SIGKILL). They never share ports or data.
 # Every port, STACK_DIR and STACK_ENV_FILE can be overridden from the environment.
 STACK_NAME="${STACK_NAME:-dev}"
 case "$STACK_NAME" in
@@ -16,7 +17,11 @@ case "$STACK_NAME" in
     : "${MYSQL_PORT:=33306}" "${REDIS_PORT:=36379}" "${KAFKA_PORT:=39092}" "${KAFKA_CONTROLLER_PORT:=39093}"
     : "${API_PORT:=38080}" "${PRODUCER_METRICS_PORT:=38081}" "${CONSUMER_METRICS_PORT:=38082}"
     STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/outage-stack.env}" ;;
-  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test or outage)" >&2; exit 2 ;;
+  chaos)
+    : "${MYSQL_PORT:=58006}" "${REDIS_PORT:=58079}" "${KAFKA_PORT:=58092}" "${KAFKA_CONTROLLER_PORT:=58093}"
+    : "${API_PORT:=58080}" "${PRODUCER_METRICS_PORT:=58081}" "${CONSUMER_METRICS_PORT:=58082}"
+    STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/chaos-stack.env}" ;;
+  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test, outage or chaos)" >&2; exit 2 ;;
 esac
 for v in MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT API_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT; do
   case "${!v}" in

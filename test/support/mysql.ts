@@ -1,7 +1,7 @@
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
-import { requireEnv, uniqueSuffix } from './env.ts';
+import { requireEnv as requireStackEnv, uniqueSuffix } from './env.ts';
 
 export type TestDatabase = {
   name: string;
@@ -21,8 +21,14 @@ function withDatabase(url: string, db: string): string {
   return u.toString();
 }
 
-/** A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`). */
-export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`), on the test
+ * stack or on the server `opts.stack` (a private stack's settings) names.
+ */
+export async function createTestDatabase(
+  opts: { seed?: boolean; stack?: Record<string, string> } = {},
+): Promise<TestDatabase> {
+  const requireEnv = (name: string) => requireStackEnv(name, opts.stack);
   const name = `payments_t_${uniqueSuffix()}`;
   const root = createPool(requireEnv('MYSQL_ADMIN_URL'), { connectionLimit: 1 });
   await root.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  createDurableProducer,
-  createGroupConsumer,
-  createKafkaAdmin,
-  type TopicSpec,
-} from '../core/kafka/index.ts';
-import { withTimeout } from '../core/timeout.ts';
+import { createDurableProducer, createKafkaAdmin, readToEnd, type TopicSpec } from '../core/kafka/index.ts';
 
 /**
  * The producer's durable position, stored as the latest record for key `<name>` in the compacted
@@ -86,47 +80,25 @@ type Where = { brokers: string[]; topicPrefix: string; name: string };
 
 /**
  * The latest committed checkpoint of pipeline `name`, or null when it has none (a tombstone also
- * means none). Reads the checkpoint topic read_committed from the beginning up to its end offset.
+ * means none). Reads the checkpoint topic read_committed from the beginning until the consumer's
+ * position reaches the end offset (`readToEnd`), so commit markers and aborted transactions after
+ * the last checkpoint (a producer killed with a transaction open) do not keep it from finishing.
+ * The operator reads checkpoints through this same function.
  */
 export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<Checkpoint | null> {
-  const topic = checkpointTopic(where.topicPrefix);
-  const admin = createKafkaAdmin({ brokers: where.brokers, clientId: `${where.name}.checkpoint-reader` });
-  let end: bigint;
-  try {
-    end = (await admin.endOffsets([topic])).get(topic)?.[0] ?? 0n;
-  } finally {
-    await admin.close();
-  }
-  if (end === 0n) return null;
-  // An ephemeral group that never commits: it only exists for the fetch session.
-  const consumer = createGroupConsumer({
-    brokers: where.brokers,
-    clientId: `${where.name}.checkpoint-reader`,
-    groupId: `${where.name}.checkpoint-reader.${process.pid}.${Date.now()}`,
-    startWhenNoOffsets: 'earliest',
-    maxWaitTimeMs: 200,
-  });
-  let latest: string | null | undefined;
-  try {
-    const stream = await consumer.consume([topic]);
-    const read = (async () => {
-      for await (const m of stream) {
-        if (m.key === where.name) latest = typeof m.value === 'string' ? m.value : null;
-        // The last record sits before its transaction's commit marker (end - 2), or at end - 1
-        // when it was written without a transaction.
-        if (m.offset + 2n >= end) return;
-      }
-    })();
-    await withTimeout(
-      read,
+  let latest = null as string | null;
+  await readToEnd(
+    {
+      brokers: where.brokers,
+      clientId: `${where.name}.checkpoint-reader`,
+      topic: checkpointTopic(where.topicPrefix),
       timeoutMs,
-      () => new Error(`reading ${topic} did not reach offset ${end} within ${timeoutMs} ms`),
-    );
-  } finally {
-    await consumer.close().catch(() => undefined);
-  }
-  if (latest === undefined || latest === null) return null;
-  return decodeCheckpoint(latest);
+    },
+    (m) => {
+      if (m.key === where.name) latest = typeof m.value === 'string' ? m.value : null;
+    },
+  );
+  return latest === null ? null : decodeCheckpoint(latest);
 }
 
 /**

@@ -1,12 +1,17 @@
-// kill -9 of the producer process in the middle of a 50k-row load, then a restart: every committed
-// row reaches Kafka, each row's changes stay in order, and (events and checkpoint being one Kafka
-// transaction) nothing is published twice.
+// kill -9 of the producer process while a Kafka transaction of it is open, in the middle of a load,
+// then a restart: every committed row reaches Kafka, each row's changes stay in order, and (events
+// and checkpoint being one Kafka transaction) nothing is published twice. Two timings: the restart
+// right away (its own initialisation aborts the open transaction), and the restart once the broker
+// has aborted it by itself (transaction timeout), which leaves the checkpoint topic ending with an
+// aborted transaction and its abort marker.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { checkpointTopic, readCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { brokers, deleteTopics, randomServerId, readTopic, waitFor } from '../support/producer.ts';
+import { freePort } from '../support/wait.ts';
 
 type Envelope = {
   op: string;
@@ -14,28 +19,27 @@ type Envelope = {
   source: { gtid: string; row: number };
 };
 
-const ROWS = 50_000;
 const PER_TXN = 500;
-const UPDATED = 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('producer: kill -9 during a load', () => {
+describe('producer: kill -9 with a Kafka transaction open, during a load', () => {
   let db: TestDatabase;
-  const prefix = `t${uniqueSuffix()}`;
+  const prefixes: string[] = [];
   const children: ChildProcess[] = [];
 
-  const start = () => {
+  const start = (prefix: string, table: string, port: number) => {
     const child = spawn(process.execPath, ['runtime/producer/main.ts'], {
       env: {
         ...process.env,
         MYSQL_CDC_URL: db.cdcUrl,
         PRODUCER_DATABASES: db.name,
-        PRODUCER_TABLES: 'loadrows',
+        PRODUCER_TABLES: table,
         KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
         TOPIC_PREFIX: prefix,
         TOPIC_PARTITIONS: '3',
         PRODUCER_SERVER_ID: String(randomServerId()),
         START_FROM: 'latest',
-        PRODUCER_METRICS_PORT: String(30_000 + Math.floor(Math.random() * 20_000)),
+        PRODUCER_METRICS_PORT: String(port),
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -46,44 +50,114 @@ describe('producer: kill -9 during a load', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ seed: false });
-    await db.admin.query('CREATE TABLE loadrows (id INT PRIMARY KEY, v INT NOT NULL)');
   });
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await deleteTopics(prefix).catch(() => undefined);
+    for (const p of prefixes) await deleteTopics(p).catch(() => undefined);
     await db?.drop();
   });
 
-  it('loses nothing, keeps per-row order and publishes no duplicates', async () => {
+  /** Committed end (last stable offset) and log end of the checkpoint topic's only partition. */
+  async function checkpointEnds(prefix: string): Promise<{ stable: bigint; log: bigint }> {
+    const admin = createKafkaAdmin({ brokers: brokers(), clientId: `crash-ends-${uniqueSuffix()}` });
+    try {
+      const topic = checkpointTopic(prefix);
+      const [stable, log] = await Promise.all([admin.endOffsets([topic]), admin.highWatermarks([topic])]);
+      return { stable: stable.get(topic)?.[0] ?? 0n, log: log.get(topic)?.[0] ?? 0n };
+    } finally {
+      await admin.close();
+    }
+  }
+
+  /**
+   * Freezes the producer until it is caught with a transaction open in the checkpoint topic (still
+   * open half a second later, so not a commit being completed), then kills it with SIGKILL.
+   */
+  async function killWithTransactionOpen(child: ChildProcess, prefix: string): Promise<void> {
+    for (let attempt = 0; attempt < 300; attempt++) {
+      child.kill('SIGSTOP');
+      let ends = await checkpointEnds(prefix);
+      if (ends.log > ends.stable) {
+        await sleep(500);
+        ends = await checkpointEnds(prefix);
+      }
+      if (ends.log > ends.stable) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+        return;
+      }
+      child.kill('SIGCONT');
+      await sleep(5 + Math.floor(Math.random() * 40));
+    }
+    throw new Error('the producer was never caught with a transaction open');
+  }
+
+  async function scenario(opts: { rows: number; updated: number; waitForBrokerAbort: boolean }) {
+    const prefix = `t${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const table = `loadrows_${prefixes.length}`;
+    await db.admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v INT NOT NULL)`);
     const where = { brokers: brokers(), topicPrefix: prefix, name: prefix };
-    const first = start();
+    const first = start(prefix, table, await freePort());
     await waitFor('the first checkpoint', async () => (await readCheckpoint(where)) !== null, 30_000);
 
     const load = (async () => {
-      for (let i = 0; i < ROWS; i += PER_TXN) {
+      for (let i = 0; i < opts.rows; i += PER_TXN) {
         const values = Array.from({ length: PER_TXN }, (_, j) => `(${i + j}, 0)`).join(',');
-        await db.admin.query(`INSERT INTO loadrows VALUES ${values}`);
+        await db.admin.query(`INSERT INTO ${table} VALUES ${values}`);
       }
       // Second and third change of some rows: their order must survive the crash.
-      for (let i = 0; i < UPDATED; i += PER_TXN) {
-        await db.admin.query('UPDATE loadrows SET v = 1 WHERE id >= ? AND id < ?', [i, i + PER_TXN]);
-        await db.admin.query('UPDATE loadrows SET v = 2 WHERE id >= ? AND id < ?', [i, i + PER_TXN]);
+      for (let i = 0; i < opts.updated; i += PER_TXN) {
+        await db.admin.query(`UPDATE ${table} SET v = 1 WHERE id >= ? AND id < ?`, [i, i + PER_TXN]);
+        await db.admin.query(`UPDATE ${table} SET v = 2 WHERE id >= ? AND id < ?`, [i, i + PER_TXN]);
       }
     })();
 
     // Kill once part of the load is in Kafka, while the rest is still being written and read.
     const firstGtid = (await readCheckpoint(where))?.gtid;
     await waitFor('some progress', async () => (await readCheckpoint(where))?.gtid !== firstGtid, 30_000);
-    await new Promise((r) => setTimeout(r, 300));
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    await killWithTransactionOpen(first, prefix);
+    // Read while the transaction is open: the last checkpoint committed before it.
     const atKill = await readCheckpoint(where);
     await load;
 
-    const second = start();
-    const topic = `${prefix}.${db.name}.loadrows`;
-    const expected = ROWS + 2 * UPDATED;
+    if (opts.waitForBrokerAbort) {
+      // Nothing initialises the transactional id meanwhile: the broker aborts the open transaction
+      // when its timeout passes, writing the abort marker after the last committed checkpoint.
+      const t0 = Date.now();
+      await waitFor(
+        'the broker aborting the open transaction',
+        async () => {
+          const ends = await checkpointEnds(prefix);
+          return ends.log === ends.stable;
+        },
+        120_000,
+        250,
+      );
+      console.log(`broker aborted the open transaction ${Date.now() - t0} ms after the kill`);
+      // Aborted, not committed: the committed checkpoint did not move, and it is read to the end.
+      expect(await readCheckpoint(where, 10_000)).toEqual(atKill);
+    }
+
+    const port = await freePort();
+    const second = start(prefix, table, port);
+    let exited: number | null | undefined;
+    second.once('exit', (code) => {
+      exited = code;
+    });
+    await waitFor(
+      'the restarted producer ready',
+      async () => {
+        if (exited !== undefined) throw new Error(`the restarted producer exited (${exited})`);
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      60_000,
+      200,
+    );
+    const topic = `${prefix}.${db.name}.${table}`;
+    const expected = opts.rows + 2 * opts.updated;
     const messages = await readTopic(topic, (m) => m.length >= expected, 120_000);
     // Nothing more arrives after the expected count (no duplicates trailing behind).
     const extra = await readTopic(topic, (m) => m.length > expected, 3_000);
@@ -108,7 +182,15 @@ describe('producer: kill -9 during a load', () => {
       lastVersion.set(m.key, [seq, e.source.row]);
       if (e.after) finalValue.set(e.after.id, e.after.v);
     }
-    expect(finalValue.size).toBe(ROWS);
-    for (let id = 0; id < ROWS; id++) expect(finalValue.get(id)).toBe(id < UPDATED ? 2 : 0);
+    expect(finalValue.size).toBe(opts.rows);
+    for (let id = 0; id < opts.rows; id++) expect(finalValue.get(id)).toBe(id < opts.updated ? 2 : 0);
+  }
+
+  it('restarted right away: loses nothing, keeps per-row order and publishes no duplicates', async () => {
+    await scenario({ rows: 50_000, updated: 5_000, waitForBrokerAbort: false });
   }, 240_000);
+
+  it('restarted after the broker aborted the open transaction: becomes ready and loses nothing', async () => {
+    await scenario({ rows: 20_000, updated: 2_000, waitForBrokerAbort: true });
+  }, 300_000);
 });

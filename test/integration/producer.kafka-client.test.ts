@@ -102,6 +102,71 @@ describe('core kafka module', () => {
     }
   });
 
+  it('a read_committed group never sees aborted transactions, however many one producer id left', async () => {
+    // Each failed send aborts its transaction; the transactional id keeps its producer id, so the
+    // topic holds several aborted transactions of one producer between committed ones.
+    const t = `${prefix}.db.aborts`;
+    const tooLarge = `${prefix}.db.too-large`;
+    await admin.ensureTopics([
+      { name: t, partitions: 1, replicationFactor: 1 },
+      { name: tooLarge, partitions: 1, replicationFactor: 1 },
+    ]);
+    const send = async (value: string, abort: boolean) => {
+      const p = createDurableProducer({
+        brokers: brokers(),
+        clientId: `${prefix}-ab`,
+        transactionalId: `${prefix}-ab`,
+      });
+      try {
+        const records = [{ topic: t, key: 'k', value }];
+        // Over the broker's message.max.bytes: rejected after the first record was appended.
+        if (abort) records.push({ topic: tooLarge, key: 'k', value: 'x'.repeat(2_000_000) });
+        const failed = await p.send(records).then(
+          () => false,
+          () => true,
+        );
+        expect(failed).toBe(abort);
+      } finally {
+        await p.close();
+      }
+    };
+    await send('c1', false);
+    for (const v of ['a1', 'a2', 'a3']) await send(v, true);
+    await send('c2', false);
+    for (const v of ['a4', 'a5']) await send(v, true);
+    await send('c3', false);
+
+    const consumer = createGroupConsumer({
+      brokers: brokers(),
+      clientId: `${prefix}-abc`,
+      groupId: `${prefix}-abg`,
+    });
+    try {
+      const stream = await consumer.consume([t]);
+      // Asking for one more than was committed: the read times out with exactly the committed ones
+      // (the aborted ones are not merely late).
+      const seen: string[] = [];
+      const err = await take(
+        (async function* () {
+          for await (const m of stream) {
+            seen.push(m.value);
+            yield m;
+          }
+        })(),
+        4,
+        5_000,
+      ).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(String(err)).toMatch(/only 3\/4/);
+      expect(seen).toEqual(['c1', 'c2', 'c3']);
+    } finally {
+      await consumer.close();
+      await admin.deleteTopics([t, tooLarge]).catch(() => undefined);
+    }
+  });
+
   it('fences the older of two producers sharing a transactional id', async () => {
     const a = createDurableProducer({
       brokers: brokers(),

@@ -12,6 +12,11 @@ export type KafkaAdmin = {
   deleteTopics: (topics: string[]) => Promise<void>;
   /** Read-committed end offsets (last stable offset) of every partition. */
   endOffsets: (topics: string[]) => Promise<PartitionOffsets>;
+  /**
+   * Log end offsets including records of transactions still open (high watermark): above
+   * `endOffsets` exactly while a transaction is open in that partition.
+   */
+  highWatermarks: (topics: string[]) => Promise<PartitionOffsets>;
   /** Committed offsets of a consumer group; -1n where it has none. */
   committedOffsets: (groupId: string, topics: string[]) => Promise<PartitionOffsets>;
   /**
@@ -43,12 +48,12 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     return counts;
   }
 
-  async function endOffsets(topics: string[]): Promise<PartitionOffsets> {
+  async function endOffsets(topics: string[], committed = true): Promise<PartitionOffsets> {
     const counts = await partitionCounts(topics);
     const result: PartitionOffsets = new Map();
     if (counts.size === 0) return result;
     const listed = await admin.listOffsets({
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+      isolationLevel: committed ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED,
       topics: [...counts].map(([name, n]) => ({
         name,
         partitions: Array.from({ length: n }, (_, partitionIndex) => ({
@@ -110,7 +115,8 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     async deleteTopics(topics) {
       if (topics.length > 0) await admin.deleteTopics({ topics });
     },
-    endOffsets,
+    endOffsets: (topics) => endOffsets(topics),
+    highWatermarks: (topics) => endOffsets(topics, false),
     committedOffsets,
     async consumerLag(groupId, topics) {
       const [ends, committed] = await Promise.all([endOffsets(topics), committedOffsets(groupId, topics)]);

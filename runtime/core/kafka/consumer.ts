@@ -6,8 +6,9 @@ import {
   MessagesStreamModes,
   stringDeserializers,
 } from '@platformatic/kafka';
+import { dropAbortedBatches, type FetchedPartition } from './aborted.ts';
 import { createCommitter, type PartitionOffset } from './committer.ts';
-import type { KafkaConnection } from './types.ts';
+import type { KafkaConnection, PartitionOffsets } from './types.ts';
 
 export type ConsumedMessage = Message<string, string, string, string>;
 
@@ -47,6 +48,13 @@ export type MessageStream = AsyncIterable<ConsumedMessage> & {
    * records: that moves the fetch position with no message to commit. Returns the unsubscribe.
    */
   onFetched: (listener: () => void) => () => void;
+  /**
+   * True once every partition of `ends` (offsets per topic, indexed by partition) has its fetch
+   * position at or past its end offset and no fetched message waits unread. The position, not the
+   * offset of the last message: commit/abort markers and aborted batches hold offsets no message is
+   * handed out for, so past an aborted transaction the last message sits well before the end.
+   */
+  reached: (ends: PartitionOffsets) => boolean;
 };
 
 export type GroupConsumer = {
@@ -66,6 +74,7 @@ export function createGroupConsumer(opts: GroupConsumerOptions): GroupConsumer {
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs } : {}),
   });
+  filterAbortedTransactions(consumer);
   const commit = createCommitter((offsets) => consumer.commit({ offsets }));
   return {
     async consume(topics) {
@@ -113,10 +122,50 @@ export function createGroupConsumer(opts: GroupConsumerOptions): GroupConsumer {
           stream.on('fetch', onFetch);
           return () => stream.off('fetch', onFetch);
         },
+        reached(ends) {
+          if (stream.readableLength > 0) return false;
+          for (const [topic, offsets] of ends) {
+            for (const [partition, end] of offsets.entries()) {
+              if (end === undefined || end <= 0n) continue;
+              const position = stream.offsetsToFetch.get(positionKey({ topic, partition }));
+              if (position === undefined || position < end) return false;
+            }
+          }
+          return true;
+        },
       };
     },
     close: () => consumer.close(true),
   };
+}
+
+type FetchResponseLike = { responses: { partitions: FetchedPartition[] }[] };
+
+/**
+ * Runs `dropAbortedBatches` on every fetch response the consumer's message streams receive (they call
+ * the instance's `fetch` with a callback), after the library's own read_committed filter, which misses
+ * aborted transactions (see aborted.ts).
+ */
+function filterAbortedTransactions(consumer: Consumer<string, string, string, string>): void {
+  const fetch = consumer.fetch.bind(consumer) as (
+    options: unknown,
+    callback?: (err: Error | null, res: FetchResponseLike) => void,
+  ) => Promise<FetchResponseLike> | undefined;
+  const filter = (res: FetchResponseLike | undefined) => {
+    for (const topic of res?.responses ?? []) for (const p of topic.partitions) dropAbortedBatches(p);
+  };
+  const patched = (options: unknown, callback?: (err: Error | null, res: FetchResponseLike) => void) => {
+    if (!callback)
+      return fetch(options)?.then((res) => {
+        filter(res);
+        return res;
+      });
+    return fetch(options, (err, res) => {
+      if (!err) filter(res);
+      callback(err, res);
+    });
+  };
+  consumer.fetch = patched as unknown as typeof consumer.fetch;
 }
 
 /** The library's key of `offsetsToFetch` (its `partitionKey`, not exported). */

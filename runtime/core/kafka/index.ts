@@ -11,4 +11,5 @@ export {
 } from './consumer.ts';
 export { isFencedError, kafkaErrorIs } from './errors.ts';
 export { createDurableProducer, type DurableProducer, type DurableProducerOptions } from './producer.ts';
+export { type ReadToEndOptions, readToEnd } from './read-to-end.ts';
 export type { KafkaConnection, OutgoingRecord, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';

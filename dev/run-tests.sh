@@ -20,6 +20,9 @@ cleanup() {
   # The outage and chaos suites' private servers: their afterAll stops them; this covers a crashed run.
   STACK_NAME=outage dev/stack.sh down >/dev/null 2>&1 || true
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
+  # Likewise the consumer outage suite's private Kafka.
+  STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
+    STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi

@@ -7,6 +7,8 @@ export type CachedRowState = {
   version: string | null;
   data: string | null;
   owner: string | null;
+  /** A purchase's payment pointer version (`payv`). */
+  pointerVersion: string | null;
 };
 
 /** Every row key of a table in Redis, in SCAN batches (never KEYS: Redis stays responsive). */
@@ -23,17 +25,18 @@ export async function* scanCachedRows(
     cursor = next;
     if (found.length === 0) continue;
     const pipeline = redis.pipeline();
-    for (const key of found) pipeline.hmget(key, 'v', 'd', 'o');
+    for (const key of found) pipeline.hmget(key, 'v', 'd', 'o', 'payv');
     const replies = (await pipeline.exec()) ?? [];
     yield found.map((key, i) => {
       const [err, values] = replies[i] ?? [new Error('missing reply'), null];
       if (err) throw err;
-      const [version, data, owner] = values as (string | null)[];
+      const [version, data, owner, pointerVersion] = values as (string | null)[];
       return {
         id: key.slice(base.length),
         version: version ?? null,
         data: data ?? null,
         owner: owner ?? null,
+        pointerVersion: pointerVersion ?? null,
       };
     });
   } while (cursor !== '0');

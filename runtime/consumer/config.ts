@@ -59,6 +59,11 @@ export const consumerEnvSchema = z
      * partitions move; also how long a restarted consumer may wait to rejoin.
      */
     CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
+    /**
+     * Longest wait between two attempts to rejoin Kafka after losing it (capped exponential backoff
+     * from 0.5 s); the consumer keeps trying for as long as the broker is away.
+     */
+    CONSUMER_KAFKA_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   })

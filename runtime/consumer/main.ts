@@ -22,7 +22,8 @@ const ops = await startOpsServer({
   registry,
   port: config.CONSUMER_METRICS_PORT,
   host: config.CONSUMER_METRICS_HOST,
-  ready: () => service?.ready() ?? false,
+  ready: () =>
+    service?.ready() ?? { ready: false, reason: 'starting (joining Kafka, rebuilding an empty Redis)' },
 });
 lifecycle.onShutdown('consumer', () => service?.stop());
 lifecycle.onShutdown('ops server', () => new Promise<void>((resolve) => ops.close(() => resolve())));

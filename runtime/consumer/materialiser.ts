@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import { type DecodedChange, decodeMessage } from './decode.ts';
 import type { ConsumerMetrics } from './metrics.ts';
+import type { SourceHorizon } from './source-horizon.ts';
 
 /** Thrown out of a batch when shutdown interrupts its retries: nothing of it is committed. */
 export class ShutdownInterrupted extends Error {
@@ -31,6 +32,8 @@ export class Materialiser {
     metrics: ConsumerMetrics;
     log: Logger;
     isStopping: () => boolean;
+    /** Refuses versions beyond what the source has produced (absent: no MySQL to ask). */
+    horizon?: Pick<SourceHorizon, 'beyond'> | undefined;
     now?: () => number;
   };
   private readonly commits = new Set<Promise<void>>();
@@ -49,10 +52,17 @@ export class Materialiser {
 
   async apply(messages: readonly ConsumedMessage[]): Promise<void> {
     const { metrics } = this.deps;
-    const changes: DecodedChange[] = [];
-    const changeTopics: string[] = [];
-    const changeKafkaTs: number[] = [];
+    let changes: DecodedChange[] = [];
+    let changeMessages: ConsumedMessage[] = [];
     const letters: DeadLetter[] = [];
+    const letter = (m: ConsumedMessage, reason: string): DeadLetter => ({
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      key: m.key ?? null,
+      value: m.value ?? null,
+      reason,
+    });
     for (const m of messages) {
       const table = this.deps.tables.get(m.topic);
       const key = m.key ?? null;
@@ -62,19 +72,26 @@ export class Materialiser {
         : { kind: 'poison' as const, reason: `topic ${m.topic} is not a cached table` };
       if (decoded.kind === 'change') {
         changes.push(decoded.change);
-        changeTopics.push(m.topic);
-        changeKafkaTs.push(Number(m.timestamp));
+        changeMessages.push(m);
       } else if (decoded.kind === 'tombstone') {
         metrics.messages.inc({ topic: m.topic, outcome: 'tombstone' });
       } else {
-        letters.push({
-          topic: m.topic,
-          partition: m.partition,
-          offset: m.offset,
-          key,
-          value,
-          reason: decoded.reason,
+        letters.push(letter(m, decoded.reason));
+      }
+    }
+
+    const { horizon } = this.deps;
+    if (horizon && changes.length > 0) {
+      const beyond = await this.retry('source position check', () =>
+        horizon.beyond(changes.map((c) => c.version)),
+      );
+      if (beyond.size > 0) {
+        changeMessages.forEach((m, i) => {
+          const reason = beyond.get(i);
+          if (reason !== undefined) letters.push(letter(m, reason));
         });
+        changes = changes.filter((_, i) => !beyond.has(i));
+        changeMessages = changeMessages.filter((_, i) => !beyond.has(i));
       }
     }
 
@@ -96,12 +113,13 @@ export class Materialiser {
       metrics.applySeconds.observe((performance.now() - started) / 1000);
       const now = (this.deps.now ?? Date.now)();
       changes.forEach((c, i) => {
-        metrics.messages.inc({ topic: changeTopics[i] ?? '', outcome: applied[i] ? 'applied' : 'stale' });
+        const m = changeMessages[i];
+        metrics.messages.inc({ topic: m?.topic ?? '', outcome: applied[i] ? 'applied' : 'stale' });
         if (c.sourceTsMs > 0)
           metrics.freshness.observe({ from: 'source' }, Math.max(0, now - c.sourceTsMs) / 1000);
         if (c.emittedTsMs > 0)
           metrics.freshness.observe({ from: 'producer' }, Math.max(0, now - c.emittedTsMs) / 1000);
-        const kafkaTs = changeKafkaTs[i] ?? 0;
+        const kafkaTs = Number(m?.timestamp ?? 0);
         if (kafkaTs > 0) metrics.freshness.observe({ from: 'kafka' }, Math.max(0, now - kafkaTs) / 1000);
       });
     }

@@ -49,6 +49,16 @@ export function consumerMetrics(registry: Registry) {
       help: 'Failed batch applies (retried until they succeed)',
       registers: [registry],
     }),
+    kafkaConnected: new Gauge({
+      name: 'consumer_kafka_connected',
+      help: '1 while the consumer is a member of its group and fetching; 0 while it reconnects',
+      registers: [registry],
+    }),
+    kafkaReconnects: new Counter({
+      name: 'consumer_kafka_reconnects_total',
+      help: 'Times the consumer rejoined Kafka after losing it (the stream failed, e.g. a broker restart)',
+      registers: [registry],
+    }),
     rebuilds: new Counter({
       name: 'consumer_rebuilds_total',
       help: 'Rebuilds of Redis from MySQL started by the consumer (empty or flushed Redis)',

@@ -6,7 +6,7 @@ import { gtidSequence, versionOf } from '../core/position.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import type { Progress } from './progress.ts';
 import { currentSourceGtid } from './source-gtid.ts';
-import { countRows, readSourceRows } from './source-rows.ts';
+import { countRows, readSourceRows, readSourceRowsWhere } from './source-rows.ts';
 
 export type RebuildResult = {
   gtid: string | null;
@@ -14,7 +14,12 @@ export type RebuildResult = {
   rows: Record<CachedTable, number>;
   applied: number;
   tombstoned: number;
+  /** Rows whose cached version (or payment pointer) was beyond the source, rewritten from MySQL. */
+  repaired: number;
 };
+
+/** Highest row index a version can carry: (seq, this) is at or above every change of transaction seq. */
+const LAST_ROW = 9_999_999_999;
 
 /**
  * Repopulates Redis from MySQL without racing the live stream.
@@ -33,6 +38,8 @@ export async function rebuildCache(opts: {
   prefix: string;
   batchSize?: number;
   progress: Progress;
+  /** Called once the snapshot is open, before any row is read (tests commit changes it cannot see). */
+  onSnapshot?: () => Promise<void>;
 }): Promise<RebuildResult> {
   const batchSize = opts.batchSize ?? 1000;
   const conn = await opts.pool.getConnection();
@@ -47,7 +54,9 @@ export async function rebuildCache(opts: {
       rows: { packages: 0, purchases: 0, payments: 0 },
       applied: 0,
       tombstoned: 0,
+      repaired: 0,
     };
+    await opts.onSnapshot?.();
     const seen = new Map<CachedTable, Set<string>>();
     try {
       for (const table of CACHED_TABLES) {
@@ -72,6 +81,7 @@ export async function rebuildCache(opts: {
     for (const table of CACHED_TABLES) {
       result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), version);
     }
+    for (const table of CACHED_TABLES) result.repaired += await repairBeyondSource(opts, table);
     await opts.writer.markReady(gtid);
     return result;
   } finally {
@@ -95,4 +105,58 @@ async function tombstoneMissing(
     applied += (await opts.writer.apply(stale)).filter(Boolean).length;
   }
   return applied;
+}
+
+/**
+ * Rewrites from MySQL every cached row whose version, or a purchase's payment pointer version, lies
+ * beyond what the source has produced: only a forged event can have put it there, and the version
+ * guard would keep every genuine change (and the snapshot) out of that row forever.
+ *
+ * "Beyond" is decided against a source position read *after* the row was observed, so a genuine
+ * version cannot be mistaken for one (it was committed before Redis had it). The observed values are
+ * dropped only if still equal (dropVersionScript), then the row is written as MySQL has it now, at the
+ * version (a position read before that read, last row), which every later genuine change exceeds; a
+ * row MySQL does not have becomes a tombstone. A purchase whose pointer was dropped gets its payments
+ * written again, which sets the pointer and re-renders its entry.
+ */
+async function repairBeyondSource(
+  opts: { pool: Pool; redis: Redis; writer: CacheWriter; prefix: string },
+  table: CachedTable,
+): Promise<number> {
+  let repaired = 0;
+  const position = async () => {
+    const gtid = await currentSourceGtid(opts.pool);
+    return gtid === null ? 0n : gtidSequence(gtid);
+  };
+  for await (const rows of scanCachedRows(opts.redis, opts.prefix, table)) {
+    const ceiling = versionOf(await position(), LAST_ROW);
+    for (const row of rows) {
+      const forgedVersion = row.version !== null && row.version > ceiling ? row.version : null;
+      const forgedPointer =
+        row.pointerVersion !== null && row.pointerVersion > ceiling ? row.pointerVersion : null;
+      if (forgedVersion === null && forgedPointer === null) continue;
+      if (
+        !(await opts.writer.dropVersion(table, row.id, {
+          version: forgedVersion,
+          pointerVersion: forgedPointer,
+        }))
+      )
+        continue;
+      const version = versionOf(await position(), LAST_ROW);
+      const [current] = await readSourceRowsWhere(opts.pool, table, 'id', row.id);
+      const changes: RowChange[] = [];
+      if (current) changes.push({ table, id: row.id, version, after: current, before: null });
+      else if (row.data) {
+        const before = JSON.parse(row.data) as CanonicalRow;
+        changes.push({ table, id: row.id, version, after: null, before });
+      }
+      if (table === 'purchases' && forgedPointer !== null) {
+        for (const payment of await readSourceRowsWhere(opts.pool, 'payments', 'purchase_id', row.id))
+          changes.push({ table: 'payments', id: String(payment.id), version, after: payment, before: null });
+      }
+      await opts.writer.apply(changes);
+      repaired++;
+    }
+  }
+  return repaired;
 }

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { backoffDelay, sleep } from '../core/backoff.ts';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
 import { createPool, type Pool } from '../core/db/pool.ts';
@@ -10,8 +11,10 @@ import {
   type GroupConsumer,
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
+import type { Readiness } from '../core/metrics.ts';
 import { createRedis } from '../core/redis/connect.ts';
-import { runBatches } from './batches.ts';
+import { withTimeout } from '../core/timeout.ts';
+import { type BatchRunner, runBatches } from './batches.ts';
 import { startCacheGuard } from './cache-guard.ts';
 import type { ConsumerConfig } from './config.ts';
 import { DeadLetters, deadLetterTopic } from './dead-letters.ts';
@@ -20,12 +23,18 @@ import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
 import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
+import { currentSourceGtid } from './source-gtid.ts';
+import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
 
 export type ConsumerService = {
-  ready: () => boolean;
+  /** Not ready (with the reason) while Kafka is lost, Redis is unreachable or applying fails. */
+  ready: () => Exclude<Readiness, boolean>;
   /** Graceful: finish the batch in flight, commit what was applied, close everything. */
   stop: () => Promise<void>;
-  /** Settles when consuming ends on its own (source failure); the service should then exit. */
+  /**
+   * Settles when consuming ends for a reason other than stop(): never for a Kafka outage (the
+   * consumer rejoins by itself), only for a defect; the service should then exit.
+   */
   failed: Promise<unknown>;
 };
 
@@ -53,79 +62,161 @@ export async function startConsumerService(
   // starts first creates them; subscribing to a missing topic would let the broker auto-create it.
   const replicationFactor = config.TOPIC_REPLICATION_FACTOR;
   const dlqTopic = deadLetterTopic(config.TOPIC_PREFIX);
-  await admin.ensureTopics([
-    ...topics.map((name) => ({ name, partitions: config.TOPIC_PARTITIONS, replicationFactor })),
-    { name: dlqTopic, partitions: 1, replicationFactor },
-  ]);
+  const ensureTopics = () =>
+    admin.ensureTopics([
+      ...topics.map((name) => ({ name, partitions: config.TOPIC_PARTITIONS, replicationFactor })),
+      { name: dlqTopic, partitions: 1, replicationFactor },
+    ]);
   const dlqProducer = createDurableProducer(kafka);
 
-  const guard = config.MYSQL_URL
-    ? (() => {
-        const mysql = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-        pool = mysql;
-        return startCacheGuard({
-          writer,
-          log,
-          rebuild: () => {
-            metrics.rebuilds.inc();
-            return rebuildCache({
-              pool: mysql,
-              redis,
-              writer,
-              prefix: config.REDIS_KEY_PREFIX,
-              progress: silentProgress,
-            });
-          },
-        });
-      })()
+  const mysql = config.MYSQL_URL ? createPool(config.MYSQL_URL, { connectionLimit: 2 }) : undefined;
+  pool = mysql;
+  const guard = mysql
+    ? startCacheGuard({
+        writer,
+        log,
+        rebuild: () => {
+          metrics.rebuilds.inc();
+          return rebuildCache({
+            pool: mysql,
+            redis,
+            writer,
+            prefix: config.REDIS_KEY_PREFIX,
+            progress: silentProgress,
+          });
+        },
+      })
     : undefined;
+  // Versions beyond what the source has produced are dead-lettered; that needs MySQL to ask.
+  const horizon = mysql
+    ? new SourceHorizon(async () => sequenceOfGtid(await currentSourceGtid(mysql)))
+    : undefined;
+  if (!horizon) log.warn('MYSQL_URL is not set: change versions cannot be checked against the source');
   if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
 
-  const consumer: GroupConsumer = createGroupConsumer({
-    ...kafka,
-    groupId: config.CONSUMER_GROUP,
-    sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
-  });
-  const stream = await consumer.consume(topics);
-  const materialiser = new Materialiser({
-    tables,
-    writer,
-    deadLetters: new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP),
-    offsets: stream,
-    metrics,
-    log,
-    isStopping: () => stopping,
-  });
-  // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
-  const stopCommittingSettled = stream.onFetched(() => {
-    if (!stopping) materialiser.commitSettled();
-  });
-  const runner = runBatches(stream, {
-    maxBatch: config.CONSUMER_BATCH_MAX,
-    maxQueued: config.CONSUMER_BATCH_MAX * 4,
-    handle: (batch) => materialiser.apply(batch),
-  });
+  const deadLetters = new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP);
   const lag = startLagMonitor({ admin, group: config.CONSUMER_GROUP, topics, metrics, log });
-  log.info({ topics, group: config.CONSUMER_GROUP, keyPrefix: config.REDIS_KEY_PREFIX }, 'consuming');
+  const stopSignal = new AbortController();
+  /** The group member of the moment: replaced after Kafka was lost (see `consumeForever`). */
+  let current: { materialiser: Materialiser; runner: BatchRunner } | undefined;
+  let kafkaDown: string | undefined = 'kafka: not connected yet';
+  metrics.kafkaConnected.set(0);
+  let joinedFirst = () => {};
+  const firstJoin = new Promise<void>((resolve) => {
+    joinedFirst = resolve;
+  });
 
-  const failed = runner.done.then(
-    () => (stopping ? undefined : new Error('the change stream ended')),
-    (err: unknown) => (err instanceof ShutdownInterrupted ? undefined : err),
+  /**
+   * One group member's life: join, consume until its stream fails (the client gives up after a few
+   * retries, e.g. while the broker restarts), finish the batch in flight, leave. Messages it queued
+   * but did not apply are dropped and never committed: the next member resumes from the committed
+   * offsets (replays are no-ops under the version guard).
+   */
+  const consumeOnce = async (): Promise<void> => {
+    const consumer: GroupConsumer = createGroupConsumer({
+      ...kafka,
+      groupId: config.CONSUMER_GROUP,
+      sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+    });
+    let stopCommittingSettled = () => {};
+    let materialiser: Materialiser | undefined;
+    try {
+      const stream = await consumer.consume(topics);
+      const m = new Materialiser({
+        tables,
+        writer,
+        deadLetters,
+        offsets: stream,
+        metrics,
+        log,
+        isStopping: () => stopping,
+        horizon,
+      });
+      materialiser = m;
+      // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
+      stopCommittingSettled = stream.onFetched(() => {
+        if (!stopping) m.commitSettled();
+      });
+      const runner = runBatches(stream, {
+        maxBatch: config.CONSUMER_BATCH_MAX,
+        maxQueued: config.CONSUMER_BATCH_MAX * 4,
+        handle: (batch) => m.apply(batch),
+      });
+      current = { materialiser: m, runner };
+      joinedFirst();
+      kafkaDown = undefined;
+      metrics.kafkaConnected.set(1);
+      log.info({ topics, group: config.CONSUMER_GROUP, keyPrefix: config.REDIS_KEY_PREFIX }, 'consuming');
+      await runner.done;
+      if (!stopping) throw new Error('the change stream ended');
+    } finally {
+      stopCommittingSettled();
+      await materialiser?.flushCommits();
+      // Leaving the group cannot reach a broker that is down: do not wait for it long.
+      await withTimeout(
+        consumer.close(),
+        5000,
+        () => new Error('closing the Kafka consumer timed out'),
+      ).catch((err: unknown) => log.warn({ err }, 'closing the Kafka consumer failed'));
+    }
+  };
+
+  /** Rejoins after every loss of Kafka, with capped exponential backoff, until stopped. */
+  const consumeForever = async (): Promise<void> => {
+    let topicsEnsured = false;
+    let joined = false;
+    for (let attempt = 0; !stopping; ) {
+      try {
+        if (!topicsEnsured) {
+          await ensureTopics();
+          topicsEnsured = true;
+        }
+        if (joined) metrics.kafkaReconnects.inc();
+        joined = true;
+        attempt = 0;
+        await consumeOnce();
+      } catch (err) {
+        if (stopping || err instanceof ShutdownInterrupted) return;
+        const delayMs = backoffDelay(attempt++, {
+          baseMs: 500,
+          maxMs: config.CONSUMER_KAFKA_RECONNECT_MAX_MS,
+        });
+        kafkaDown = `kafka: ${err instanceof Error ? err.message : String(err)}; reconnecting`;
+        metrics.kafkaConnected.set(0);
+        log.error({ err, attempt, delayMs }, 'lost Kafka; reconnecting after a backoff');
+        await sleep(delayMs, stopSignal.signal);
+      }
+    }
+  };
+  const loop = consumeForever();
+  const failed = loop.then(
+    () => undefined,
+    (err: unknown) => err,
   );
+  // Started once it is a member of the group (Kafka down at start: it keeps trying meanwhile).
+  await Promise.race([firstJoin, failed]);
 
   return {
-    ready: () => !stopping && materialiser.isHealthy && redis.status === 'ready',
+    ready: () => {
+      if (stopping) return { ready: false, reason: 'stopping' };
+      if (kafkaDown !== undefined) return { ready: false, reason: kafkaDown };
+      if (redis.status !== 'ready') return { ready: false, reason: `redis: connection ${redis.status}` };
+      if (current && !current.materialiser.isHealthy)
+        return {
+          ready: false,
+          reason: 'applying a batch is failing (Redis or the dead-letter topic); retrying',
+        };
+      return { ready: true };
+    },
     failed,
     async stop() {
       stopping = true;
-      runner.stop();
-      await runner.done.catch(() => undefined);
-      stopCommittingSettled();
-      await materialiser.flushCommits();
+      stopSignal.abort();
+      current?.runner.stop();
+      await loop.catch(() => undefined);
       lag.stop();
       await guard?.stop();
-      await consumer.close().catch((err: unknown) => log.warn({ err }, 'closing the Kafka consumer failed'));
       await dlqProducer.close().catch(() => undefined);
       await admin.close().catch(() => undefined);
       await pool?.end().catch(() => undefined);

@@ -34,3 +34,21 @@ export async function* readSourceRows(
     if (batch.length < batchSize) return;
   }
 }
+
+/** Rows of a cached table by a column (`id`, or `purchase_id` for a purchase's payments), read now. */
+export async function readSourceRowsWhere(
+  db: Queryable,
+  table: CachedTable,
+  column: 'id' | 'purchase_id',
+  value: string,
+): Promise<CanonicalRow[]> {
+  const columns = columnsOf(table)
+    .map((c) => `\`${c}\``)
+    .join(', ');
+  const [rows]: [unknown, unknown] = await db.query({
+    sql: `SELECT ${columns} FROM \`${table}\` WHERE \`${column}\` = ?`,
+    values: [value],
+    dateStrings: true,
+  });
+  return (rows as Record<string, unknown>[]).map((r) => canonicalRow(table, r));
+}

@@ -9,12 +9,15 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
+/** What /readyz reports: a flag, or a flag with the reason it is not ready (put in the body). */
+export type Readiness = boolean | { ready: boolean; reason?: string | undefined };
+
 /** Standalone /metrics, /healthz and /readyz for services that have no HTTP API of their own. */
 export function startOpsServer(opts: {
   registry: Registry;
   port: number;
   host?: string;
-  ready: () => Promise<boolean> | boolean;
+  ready: () => Promise<Readiness> | Readiness;
 }): Promise<Server> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
@@ -38,9 +41,12 @@ export function startOpsServer(opts: {
     }
     if (url === '/readyz') {
       Promise.resolve(opts.ready()).then(
-        (ok) => {
+        (readiness) => {
+          const { ready: ok, reason } = typeof readiness === 'boolean' ? { ready: readiness } : readiness;
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready' }));
+          res.end(
+            JSON.stringify({ status: ok ? 'ready' : 'not_ready', ...(!ok && reason ? { reason } : {}) }),
+          );
         },
         () => {
           res.writeHead(503, { 'content-type': 'application/json' });

@@ -10,7 +10,7 @@ import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { gtidSequence, versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { advanceSource, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 
 let db: TestDatabase;
@@ -38,8 +38,16 @@ async function insertPurchase(
   }
 }
 
-const rebuild = () =>
-  rebuildCache({ pool: app, redis, writer, prefix, batchSize: 3, progress: silentProgress });
+const rebuild = (onSnapshot?: () => Promise<void>) =>
+  rebuildCache({
+    pool: app,
+    redis,
+    writer,
+    prefix,
+    batchSize: 3,
+    progress: silentProgress,
+    ...(onSnapshot ? { onSnapshot } : {}),
+  });
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -126,32 +134,37 @@ describe('rebuild from MySQL and the consistency checker', () => {
   });
 
   it('never overwrites a change the live stream applied after the snapshot', async () => {
-    const future = versionOf(10n ** 15n, 0);
     const live = {
       ...JSON.parse((await redis.hget(keys.row('packages', 'pkg_yen'), 'd')) ?? '{}'),
       name: 'Live',
     };
-    expect(
-      await writer.apply([{ table: 'packages', id: 'pkg_yen', version: future, after: live, before: null }]),
-    ).toEqual([true]);
-    await writer.apply([
-      {
-        table: 'purchases',
-        id: 'pur_live',
-        version: future,
-        after: {
+    // Applied while the rebuild runs, from a transaction committed after its snapshot opened.
+    const applyLive = async () => {
+      const future = versionOf(await advanceSource(db.admin, 1), 0);
+      expect(
+        await writer.apply([
+          { table: 'packages', id: 'pkg_yen', version: future, after: live, before: null },
+        ]),
+      ).toEqual([true]);
+      await writer.apply([
+        {
+          table: 'purchases',
           id: 'pur_live',
-          user_id: 'u_live',
-          package_id: 'pkg_yen',
-          amount: 1500,
-          currency: 'JPY',
-          created_at: '2026-11-25T10:00:00.000000Z',
-          updated_at: '2026-11-25T10:00:00.000000Z',
+          version: future,
+          after: {
+            id: 'pur_live',
+            user_id: 'u_live',
+            package_id: 'pkg_yen',
+            amount: 1500,
+            currency: 'JPY',
+            created_at: '2026-11-25T10:00:00.000000Z',
+            updated_at: '2026-11-25T10:00:00.000000Z',
+          },
+          before: null,
         },
-        before: null,
-      },
-    ]);
-    await rebuild();
+      ]);
+    };
+    await rebuild(applyLive);
     expect(JSON.parse((await redis.hget(keys.row('packages', 'pkg_yen'), 'd')) ?? '{}').name).toBe('Live');
     expect(await redis.hget(keys.row('purchases', 'pur_live'), 'd')).not.toBe('');
     const problems = (await verifyCache({ pool: app, redis, prefix })).map(
@@ -162,5 +175,54 @@ describe('rebuild from MySQL and the consistency checker', () => {
       'extra purchases:pur_live',
       'index purchases:pur_live',
     ]);
+  });
+
+  it('repairs rows whose cached version is beyond what the source has produced (forged events)', async () => {
+    await insertPurchase('pur_forge', 'u_forge', 'pkg_starter', 'pending');
+    await insertPurchase('pur_hidden', 'u_forge', 'pkg_starter', null);
+    await rebuild();
+    expect(await verifyCache({ pool: app, redis, prefix })).toEqual([]);
+    const forged = versionOf(10n ** 15n, 0);
+    const payment = JSON.parse((await redis.hget(keys.row('payments', 'pay_pur_forge'), 'd')) ?? '{}');
+    const hidden = JSON.parse((await redis.hget(keys.row('purchases', 'pur_hidden'), 'd')) ?? '{}');
+    // What a forged "succeeded" and a forged delete leave behind: versions no real change can beat.
+    expect(
+      await writer.apply([
+        {
+          table: 'payments',
+          id: 'pay_pur_forge',
+          version: forged,
+          after: { ...payment, status: 'succeeded' },
+          before: null,
+        },
+        { table: 'purchases', id: 'pur_hidden', version: forged, after: null, before: hidden },
+      ]),
+    ).toEqual([true, true]);
+    const result = await rebuild();
+    expect(await verifyCache({ pool: app, redis, prefix })).toEqual([]);
+    expect(result.repaired).toBe(3); // the payment, the purchase's pointer, the hidden purchase
+    const source = gtidSequence((await currentSourceGtid(app)) ?? '0-0-0');
+    for (const [table, id, field] of [
+      ['payments', 'pay_pur_forge', 'v'],
+      ['purchases', 'pur_forge', 'payv'],
+      ['purchases', 'pur_hidden', 'v'],
+    ] as const) {
+      const v = (await redis.hget(keys.row(table, id), field)) ?? '';
+      expect(BigInt(v.slice(0, v.indexOf('.')))).toBeLessThanOrEqual(source);
+    }
+    // The next real change applies again.
+    await app.query("UPDATE payments SET status = 'succeeded' WHERE id = 'pay_pur_forge'");
+    const next = versionOf(gtidSequence((await currentSourceGtid(app)) ?? '0-0-0') + 1n, 0);
+    expect(
+      await writer.apply([
+        {
+          table: 'payments',
+          id: 'pay_pur_forge',
+          version: next,
+          after: { ...payment, status: 'succeeded' },
+          before: null,
+        },
+      ]),
+    ).toEqual([true]);
   });
 });

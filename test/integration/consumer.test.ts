@@ -19,7 +19,7 @@ import { createLogger } from '../../runtime/core/logger.ts';
 import { createRegistry } from '../../runtime/core/metrics.ts';
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { advanceSource, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 import { changeRecord, paymentRow, purchaseRow } from './consumer-fixtures.ts';
@@ -38,8 +38,9 @@ let producer: DurableProducer;
 let service: ConsumerService | undefined;
 let registry = createRegistry('consumer');
 const topics = { packages: '', purchases: '', payments: '' };
-// Far beyond the test database's own GTIDs, so these events are newer than the start-up rebuild.
-const base = 10n ** 12n;
+// Sequences produced by the source after the start-up rebuild (set once it ran): these events are newer
+// than the rebuild and within what the source has produced.
+let base = 0n;
 
 function config() {
   return parseEnv(consumerEnvSchema, {
@@ -89,6 +90,7 @@ afterAll(async () => {
 describe('consumer over the real broker and Redis', () => {
   it('rebuilds an empty Redis from MySQL before consuming', async () => {
     await start();
+    base = (await advanceSource(db.admin, 30)) - 30n;
     expect(await redis.exists(keys.ready)).toBe(1);
     expect(JSON.parse((await redis.hget(keys.row('packages', 'pkg_plus'), 'd')) ?? '{}').name).toBe('Plus');
     expect(await page('nobody')).toEqual([]);
@@ -250,6 +252,85 @@ describe('consumer over the real broker and Redis', () => {
     expect(metrics).toMatch(
       new RegExp(`consumer_dlq_messages_total\\{topic="${topics.purchases.replace(/\./g, '\\.')}"[^}]*\\} 2`),
     );
+  });
+
+  it('dead-letters a change whose version is beyond what the source has produced; real changes still apply', async () => {
+    const u = 'u_forged';
+    const pending = paymentRow('pay_f', 'pur_f', u, 'pending');
+    await producer.send([
+      changeRecord({
+        topic: topics.purchases,
+        table: 'purchases',
+        op: 'c',
+        seq: base + 12n,
+        after: purchaseRow('pur_f', u, 12),
+      }),
+      changeRecord({
+        topic: topics.payments,
+        table: 'payments',
+        op: 'c',
+        seq: base + 12n,
+        row: 1,
+        after: pending,
+      }),
+    ]);
+    await eventually(
+      'the real purchase',
+      () => page(u),
+      (v) => Array.isArray(v) && v.length === 1 && v[0]?.payment?.status === 'pending',
+      30_000,
+    );
+    const cached = await redis.hgetall(keys.row('payments', 'pay_f'));
+    // Anyone able to write the topic: "succeeded", with a GTID the source is nowhere near.
+    await producer.send([
+      changeRecord({
+        topic: topics.payments,
+        table: 'payments',
+        op: 'u',
+        seq: 10n ** 15n,
+        before: pending,
+        after: paymentRow('pay_f', 'pur_f', u, 'succeeded'),
+      }),
+    ]);
+    const dlq = createGroupConsumer({
+      brokers,
+      clientId: `ctest-dlq2-${suffix}`,
+      groupId: `ctest-dlq2-${suffix}`,
+    });
+    let letter: ConsumedMessage | undefined;
+    try {
+      for await (const m of await dlq.consume([deadLetterTopic(prefix)])) {
+        if (m.headers.get('dlq.source.topic') === topics.payments) {
+          letter = m;
+          break;
+        }
+      }
+    } finally {
+      await dlq.close();
+    }
+    expect(letter?.headers.get('dlq.reason')).toMatch(
+      /^version beyond the source: GTID sequence 1000000000000000 but the source has produced up to \d+$/,
+    );
+    expect(await redis.hgetall(keys.row('payments', 'pay_f'))).toEqual(cached);
+    expect(await redis.hget(keys.row('purchases', 'pur_f'), 'payv')).toBe(versionOf(base + 12n, 1));
+    // The real change that follows is not blocked by the forged version.
+    await producer.send([
+      changeRecord({
+        topic: topics.payments,
+        table: 'payments',
+        op: 'u',
+        seq: base + 13n,
+        before: pending,
+        after: paymentRow('pay_f', 'pur_f', u, 'succeeded'),
+      }),
+    ]);
+    await eventually(
+      'the real change',
+      () => page(u),
+      (v) => Array.isArray(v) && v[0]?.paid === true,
+      30_000,
+    );
+    expect(await redis.hget(keys.row('payments', 'pay_f'), 'v')).toBe(versionOf(base + 13n, 0));
   });
 
   it('commits exactly what it applied on graceful stop, and resumes from there', async () => {

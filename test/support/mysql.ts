@@ -1,6 +1,8 @@
+import { currentSourceGtid } from '../../runtime/consumer/source-gtid.ts';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
+import { gtidSequence } from '../../runtime/core/position.ts';
 import { requireEnv as requireStackEnv, uniqueSuffix } from './env.ts';
 
 export type TestDatabase = {
@@ -71,4 +73,18 @@ export async function commitAndLocate(
   } finally {
     conn.release();
   }
+}
+
+/**
+ * Commits `n` transactions on the source and returns a GTID sequence `s` such that `s - n + 1` … `s`
+ * were all produced after this call began: test events given those sequences are newer than anything
+ * read from the source before (e.g. a consumer's start-up rebuild) and not beyond what the source has
+ * produced (the consumer refuses those).
+ */
+export async function advanceSource(pool: Pool, n: number): Promise<bigint> {
+  await pool.query('CREATE TABLE IF NOT EXISTS gtid_pad (id INT AUTO_INCREMENT PRIMARY KEY)');
+  for (let i = 0; i < n; i++) await pool.query('INSERT INTO gtid_pad () VALUES ()');
+  const gtid = await currentSourceGtid(pool);
+  if (gtid === null) throw new Error('the source has no GTID after committing');
+  return gtidSequence(gtid);
 }

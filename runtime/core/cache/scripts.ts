@@ -154,3 +154,26 @@ return {'hit', more, entries, names}
 `,
   4,
 );
+
+/**
+ * Drops a row's version (`v`) and, on a purchase, its payment pointer (`pay`, `payv`) when they still
+ * hold exactly the values observed (ARGV[1], ARGV[2]; '' = leave that one alone), so the next write
+ * of the row applies whatever its version. The rebuild uses it on versions beyond what the source
+ * has produced (forged), then writes the row as MySQL has it. Equality, not "greater than", so a
+ * genuine change applied meanwhile is never dropped. Returns 1 when something was dropped.
+ */
+export const dropVersionScript = new LuaScript(
+  `
+local dropped = 0
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'v') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'v')
+  dropped = 1
+end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'payv') == ARGV[2] then
+  redis.call('HDEL', KEYS[1], 'pay', 'payv')
+  dropped = 1
+end
+return dropped
+`,
+  1,
+);

@@ -3,7 +3,7 @@ import { packageNameFragment, paymentFragment, purchaseFragments } from './entri
 import { cacheKeys } from './keys.ts';
 import { isNoScript } from './lua.ts';
 import { type CachedTable, type CanonicalRow, microsOfIso } from './rows.ts';
-import { applyChangeScript } from './scripts.ts';
+import { applyChangeScript, dropVersionScript } from './scripts.ts';
 
 /** One versioned change of a cached row, already in canonical form. */
 export type RowChange = {
@@ -32,6 +32,24 @@ export class CacheWriter {
 
   async load(): Promise<void> {
     await applyChangeScript.load(this.redis);
+    await dropVersionScript.load(this.redis);
+  }
+
+  /**
+   * Drops a row's version and a purchase's payment pointer if they still equal what was observed
+   * (see dropVersionScript); the caller then writes the row from MySQL. True when anything was dropped.
+   */
+  async dropVersion(
+    table: CachedTable,
+    id: string,
+    observed: { version: string | null; pointerVersion: string | null },
+  ): Promise<boolean> {
+    const reply = await dropVersionScript.run(
+      this.redis,
+      [this.keys.row(table, id)],
+      [observed.version ?? '', observed.pointerVersion ?? ''],
+    );
+    return reply === 1;
   }
 
   /** Marks Redis as complete (after a rebuild): readers answer from it from now on. */

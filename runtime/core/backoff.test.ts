@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, sleep } from './backoff.ts';
+
+describe('backoffDelay', () => {
+  it('doubles from the base and stops at the cap, jitter taking at most 20% off', () => {
+    const opts = { baseMs: 100, maxMs: 5000 };
+    expect([0, 1, 2, 3, 5, 6, 50, 5000].map((a) => backoffDelay(a, opts, () => 0))).toEqual([
+      100, 200, 400, 800, 3200, 5000, 5000, 5000,
+    ]);
+    expect(backoffDelay(3, opts, () => 1)).toBe(640);
+  });
+});
+
+describe('sleep', () => {
+  it('returns at once when aborted', async () => {
+    const abort = new AbortController();
+    const started = Date.now();
+    const slept = sleep(10_000, abort.signal);
+    abort.abort();
+    await slept;
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { parseEnv } from '../core/config/env.ts';
 import {
-  boolFromEnv,
   logLevel,
   mysqlUrl,
   port,
@@ -11,6 +10,7 @@ import {
   redisUrl,
   topicPrefix,
 } from '../core/config/fields.ts';
+import { isLegacyTrustProxy, PRIVATE_PROXY_RANGES, trustProxySetting } from './trust-proxy.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -18,8 +18,11 @@ export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
     API_HOST: z.string().min(1).default('127.0.0.1'),
-    /** Behind a load balancer: take the client address from X-Forwarded-For (per-IP rate limits). */
-    API_TRUST_PROXY: boolFromEnv.default(false),
+    /**
+     * Trusted proxies (addresses / CIDR blocks, comma-separated): the client address is the rightmost
+     * X-Forwarded-For hop that is not one of them. `true` (deprecated) = loopback and private ranges.
+     */
+    API_TRUST_PROXY: trustProxySetting.default([]),
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,
@@ -79,4 +82,15 @@ export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
 export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
   return parseEnv(apiEnvSchema, env);
+}
+
+/** Settings spelled the old way: still honoured, each with the warning main.ts logs at start. */
+export function deprecatedSettings(env: Record<string, string | undefined>): string[] {
+  const warnings: string[] = [];
+  if (isLegacyTrustProxy(env.API_TRUST_PROXY)) {
+    warnings.push(
+      `API_TRUST_PROXY=${env.API_TRUST_PROXY} is deprecated: it now trusts only loopback and private ranges (${PRIVATE_PROXY_RANGES.join(', ')}); set the proxies' addresses or CIDR blocks instead`,
+    );
+  }
+  return warnings;
 }

@@ -7,7 +7,7 @@ import { createRegistry } from '../core/metrics.ts';
 import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { loadApiConfig } from './config.ts';
+import { deprecatedSettings, loadApiConfig } from './config.ts';
 import { purgeExpiredKeys } from './idempotency.ts';
 import { createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
@@ -17,6 +17,7 @@ import { createPaymentRecovery } from './payments/recovery.ts';
 // Wiring only: configuration, connections, the app, and the order things stop in.
 const config = loadApiConfig(process.env);
 const log = createLogger('api', config.LOG_LEVEL);
+for (const warning of deprecatedSettings(process.env)) log.warn(warning);
 const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 

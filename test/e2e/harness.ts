@@ -147,7 +147,17 @@ export async function startPipeline(
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
   const requireEnv = (name: string) => requireStackEnv(name, opts.stack);
-  const db = await createTestDatabase({ ...(opts.stack ? { stack: opts.stack } : {}) });
+  const db = await createTestDatabase(
+    opts.stack
+      ? {
+          server: {
+            adminUrl: requireEnv('MYSQL_ADMIN_URL'),
+            appUrl: requireEnv('MYSQL_URL'),
+            cdcUrl: requireEnv('MYSQL_CDC_URL'),
+          },
+        }
+      : {},
+  );
   const prefix = `e2e${uniqueSuffix()}`;
   const [producerPort, consumerPort, apiPort] = opts.ports
     ? [opts.ports.producer, opts.ports.consumer, opts.ports.api]

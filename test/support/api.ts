@@ -42,11 +42,18 @@ export async function startApi(
     provider?: PaymentProvider;
     /** The near cache in front of the Redis reader, as main.ts wires it (feed up before it listens). */
     nearCache?: boolean;
+    /** Another MariaDB server than the test stack's (a private one a suite stops and starts). */
+    mysqlServer?: { adminUrl: string; appUrl: string; cdcUrl: string };
+    /** Another Redis than the test stack's. */
+    redisUrl?: string;
   } = {},
 ): Promise<ApiHarness> {
-  const db = await createTestDatabase();
+  const db = await createTestDatabase(opts.mysqlServer ? { server: opts.mysqlServer } : {});
   const pool = createPool(db.appUrl, { connectionLimit: 10 });
-  const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+  const redisUrl = opts.redisUrl ?? requireEnv('REDIS_URL');
+  // As main.ts connects: a command fails after two reconnection attempts instead of queueing forever.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  redis.on('error', () => {}); // reconnects by itself; a suite that stops Redis expects these
   const prefix = `apitest_${uniqueSuffix()}`;
   const registry = new Registry();
   const logger = createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -54,7 +61,7 @@ export async function startApi(
   let feed: RedisInvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
-      redis: redisOptions({ REDIS_URL: requireEnv('REDIS_URL') }),
+      redis: redisOptions({ REDIS_URL: redisUrl }),
       prefix,
       reader: new RedisPurchasePackageReader(redis, prefix),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },

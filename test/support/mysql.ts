@@ -3,7 +3,7 @@ import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
 import { gtidSequence } from '../../runtime/core/position.ts';
-import { requireEnv as requireStackEnv, uniqueSuffix } from './env.ts';
+import { requireEnv, uniqueSuffix } from './env.ts';
 
 export type TestDatabase = {
   name: string;
@@ -25,25 +25,29 @@ function withDatabase(url: string, db: string): string {
 
 /**
  * A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`), on the test
- * stack or on the server `opts.stack` (a private stack's settings) names.
+ * stack's server unless `server` names another (a private one the suite stops and starts).
  */
 export async function createTestDatabase(
-  opts: { seed?: boolean; stack?: Record<string, string> } = {},
+  opts: { seed?: boolean; server?: { adminUrl: string; appUrl: string; cdcUrl: string } } = {},
 ): Promise<TestDatabase> {
-  const requireEnv = (name: string) => requireStackEnv(name, opts.stack);
   const name = `payments_t_${uniqueSuffix()}`;
-  const root = createPool(requireEnv('MYSQL_ADMIN_URL'), { connectionLimit: 1 });
+  const server = opts.server ?? {
+    adminUrl: requireEnv('MYSQL_ADMIN_URL'),
+    appUrl: requireEnv('MYSQL_URL'),
+    cdcUrl: requireEnv('MYSQL_CDC_URL'),
+  };
+  const root = createPool(server.adminUrl, { connectionLimit: 1 });
   await root.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await root.end();
-  const adminUrl = withDatabase(requireEnv('MYSQL_ADMIN_URL'), name);
+  const adminUrl = withDatabase(server.adminUrl, name);
   const admin = createPool(adminUrl, { connectionLimit: 5 });
   await migrateUp(admin);
   if (opts.seed !== false) await seedCatalog(admin);
   return {
     name,
     adminUrl,
-    appUrl: withDatabase(requireEnv('MYSQL_URL'), name),
-    cdcUrl: withDatabase(requireEnv('MYSQL_CDC_URL'), name),
+    appUrl: withDatabase(server.appUrl, name),
+    cdcUrl: withDatabase(server.cdcUrl, name),
     admin,
     drop: async () => {
       await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);

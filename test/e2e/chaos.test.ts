@@ -31,7 +31,10 @@ const PRODUCER_DOWN_MS = 30_000;
 /** A write the api does not answer 2xx/4xx for within this long (retrying) counts as lost. */
 const WRITE_DEADLINE_MS = 120_000;
 const USERS = 4;
-const MAX_CHAINS_PER_USER = 500;
+/** The load's bounds: chains per user, its whole duration, and the pause between a user's chains. */
+const MAX_CHAINS_PER_USER = 2000;
+const LOAD_MAX_MS = 15 * 60_000;
+const CHAIN_PAUSE_MS = 250;
 
 type Ack = { user: string; purchaseId: string; paymentId: string; status: string };
 
@@ -146,6 +149,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
     const api = apiClient(pl.apiUrl, { secret: env.AUTH_JWT_SECRET ?? '', timeoutMs: 10_000 });
     const packages = ['pkg_starter', 'pkg_plus', 'pkg_pro', 'pkg_yen'];
     let running = true;
+    const loadEnds = Date.now() + LOAD_MAX_MS;
 
     const chain = async (user: string, n: number) => {
       const tag = `${user}.${n}`; // also the Idempotency-Keys' stem: letters, digits, _ . : -
@@ -191,9 +195,9 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
     };
 
     const user = async (i: number) => {
-      for (let n = 0; running && n < MAX_CHAINS_PER_USER; n++) {
+      for (let n = 0; running && n < MAX_CHAINS_PER_USER && Date.now() < loadEnds; n++) {
         await chain(`u_chaos_${i}`, n);
-        await sleep(50);
+        await sleep(CHAIN_PAUSE_MS);
       }
     };
 
@@ -201,7 +205,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
     // while MariaDB is down are skipped; the tables, read at the end by the checker, are the truth.
     const sql = async () => {
       const sqlRows: Array<{ purchase: string; payment: string }> = [];
-      for (let n = 0; running && n < 20_000; n++) {
+      for (let n = 0; running && n < 20_000 && Date.now() < loadEnds; n++) {
         const db = pl.db.admin;
         try {
           const r = n % 4;
@@ -354,15 +358,17 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
     const pl = pipeline();
     const before = pidsNow();
     const probe = transactionProbe((env.KAFKA_BROKERS ?? '').split(','), pl.prefix);
-    // Small transactions back to back keep the producer inside one almost all the time.
+    // Small transactions back to back (over every catalog row) keep the producer inside a Kafka
+    // transaction most of the time, at a rate it keeps up with: its batches stay small.
+    const catalog = ['pkg_starter', 'pkg_plus', 'pkg_pro', 'pkg_yen'];
     let bursting = true;
     const burst = (async () => {
-      for (let i = 0; bursting && i < 20_000; i++) {
+      for (let i = 0; bursting && i < 10_000; i++) {
         await pl.db.admin.query('UPDATE packages SET description = ? WHERE id = ?', [
           `burst ${i}`,
-          'pkg_starter',
+          catalog[i % catalog.length],
         ]);
-        await sleep(5); // at a rate the producer keeps up with: its batches stay small
+        await sleep(10);
       }
     })();
     let open: string[] = [];

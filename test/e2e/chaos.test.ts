@@ -25,7 +25,7 @@ const READY_BOUND_MS = 60_000;
 /**
  * How long the producer stays dead after being killed with a transaction open: longer than the
  * broker takes to abort it (the client's transaction timeout, 5 s, plus the broker's expiry sweep,
- * `transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s), as in the incident.
+ * `transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s): the restart finds it aborted.
  */
 const PRODUCER_DOWN_MS = 30_000;
 /** A write the api does not answer 2xx/4xx for within this long (retrying) counts as lost. */
@@ -67,8 +67,8 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
   const services = () => [pipeline().producer, pipeline().consumer, pipeline().api];
 
   beforeAll(async () => {
+    stackUp = true; // before `up`: a half-started stack is stopped too
     await stack.run('up');
-    stackUp = true;
     env = stack.env();
     p = await startPipeline({
       stack: env,
@@ -372,6 +372,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
       }
     })();
     let open: string[] = [];
+    let killedAt = 0;
     try {
       await probe.openPartitions(); // topic metadata, once
       // Frozen (SIGSTOP) first, so what the probe sees is the state the kill leaves: records of a
@@ -389,6 +390,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
         }
         if (seen.length > 0) {
           await pl.producer.crash(); // SIGKILL ends a stopped process too
+          killedAt = Date.now();
           await sleep(1000);
           open = await probe.openPartitions();
           figures['producer: attempts until killed inside a transaction'] = attempt + 1;
@@ -398,21 +400,20 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
         }
         await sleep(10 + Math.random() * 40);
       }
+      expect(open, 'killed the producer with a Kafka transaction open').not.toEqual([]);
+      // The broker aborts it by itself (no producer with that transactional id is alive).
+      await eventually(
+        'the broker aborted the open transaction',
+        () => probe.openPartitions(),
+        (o) => o.length === 0,
+        PRODUCER_DOWN_MS,
+      );
+      figures['producer: broker aborted the open transaction after'] = Date.now() - killedAt;
     } finally {
       bursting = false;
       await burst.catch(() => undefined);
+      await probe.close().catch(() => undefined);
     }
-    expect(open, 'killed the producer with a Kafka transaction open').not.toEqual([]);
-    const killedAt = Date.now();
-    // The broker aborts it by itself (no producer with that transactional id is alive).
-    await eventually(
-      'the broker aborted the open transaction',
-      () => probe.openPartitions(),
-      (o) => o.length === 0,
-      PRODUCER_DOWN_MS,
-    );
-    figures['producer: broker aborted the open transaction after'] = Date.now() - killedAt;
-    await probe.close();
     await sleep(Math.max(0, PRODUCER_DOWN_MS - (Date.now() - killedAt)));
 
     const started = Date.now();

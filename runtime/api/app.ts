@@ -27,6 +27,7 @@ import { createPackageReader } from './package/read-package.ts';
 import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
+import { createReadinessProbe, type ReadinessProbe } from './readiness.ts';
 import { lazyRequestLogger } from './request-logger.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
@@ -56,9 +57,16 @@ export type AppDeps = {
      * own leftmost entry choose its rate-limit bucket.
      */
     trustProxy?: readonly string[];
+    /**
+     * Deprecated: also serve /metrics and /readyz on the public port (they live on the ops port,
+     * main.ts). Off by default: they are unauthenticated and unlimited.
+     */
+    publicOpsRoutes?: boolean;
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
+  /** The readiness answer shared with the ops server (default: one built from pool and redis). */
+  ready?: ReadinessProbe;
 };
 
 declare module 'fastify' {
@@ -314,31 +322,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/**
+ * Public routes that are not the API itself: /healthz (no dependency, for load balancers), the API
+ * reference (rendered once, rate-limited per address like every /v1 route). /metrics and /readyz are
+ * on the ops port (main.ts), here only with the deprecated `publicOpsRoutes`.
+ */
 function opsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const openapi = JSON.stringify(buildOpenApiDocument());
   const docs = renderDocsPage(JSON.parse(openapi) as Record<string, unknown>);
-  app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
-  app.get('/docs', (_req, reply) =>
+  const limited = { config: { auth: false } };
+  app.get('/openapi.json', limited, (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(openapi),
+  );
+  app.get('/docs', limited, (_req, reply) =>
     reply
       .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
       .type('text/html')
       .send(docs),
   );
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  if (!deps.settings.publicOpsRoutes) return;
+  const ready =
+    deps.ready ??
+    createReadinessProbe({
+      pool: deps.pool,
+      redis: deps.redis,
+      ...(deps.isStopping ? { isStopping: deps.isStopping } : {}),
+    });
   app.get('/readyz', async (_req, reply) => {
-    const ready = !deps.isStopping?.() && (await dependenciesAnswer(deps));
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+    const ok = await ready();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
   });
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );
-}
-
-async function dependenciesAnswer(deps: AppDeps): Promise<boolean> {
-  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
-  const check = Promise.all([deps.pool.query('SELECT 1'), deps.redis.ping()]).then(
-    () => true,
-    () => false,
-  );
-  return Promise.race([check, timeout]);
 }

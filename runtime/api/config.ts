@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseEnv } from '../core/config/env.ts';
 import {
+  boolFromEnv,
   logLevel,
   mysqlUrl,
   port,
@@ -18,6 +19,11 @@ export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
     API_HOST: z.string().min(1).default('127.0.0.1'),
+    /** /metrics, /readyz and /healthz, apart from the public port (as the producer and consumer serve them). */
+    API_OPS_PORT: port.default(9465),
+    API_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Deprecated: /metrics and /readyz on the public port too, as before the ops port. */
+    API_PUBLIC_OPS_ROUTES: boolFromEnv.default(false),
     /**
      * Trusted proxies (addresses / CIDR blocks, comma-separated): the client address is the rightmost
      * X-Forwarded-For hop that is not one of them. `true` (deprecated) = loopback and private ranges.
@@ -69,6 +75,11 @@ export const apiEnvSchema = z
     path: ['AUTH_JWKS_URL'],
     when: () => true,
   })
+  .refine((e) => e.API_OPS_PORT === 0 || e.API_OPS_PORT !== e.API_PORT, {
+    message: 'must differ from API_PORT',
+    path: ['API_OPS_PORT'],
+    when: () => true,
+  })
   .superRefine(...redisConnectionRule())
   .refine((e) => e.PAYMENT_RECOVERY_STALE_AFTER_SECONDS * 1000 >= 3 * e.PROVIDER_TIMEOUT_MS, {
     message:
@@ -90,6 +101,11 @@ export function deprecatedSettings(env: Record<string, string | undefined>): str
   if (isLegacyTrustProxy(env.API_TRUST_PROXY)) {
     warnings.push(
       `API_TRUST_PROXY=${env.API_TRUST_PROXY} is deprecated: it now trusts only loopback and private ranges (${PRIVATE_PROXY_RANGES.join(', ')}); set the proxies' addresses or CIDR blocks instead`,
+    );
+  }
+  if (env.API_PUBLIC_OPS_ROUTES !== undefined && boolFromEnv.safeParse(env.API_PUBLIC_OPS_ROUTES).data) {
+    warnings.push(
+      'API_PUBLIC_OPS_ROUTES is deprecated: /metrics and /readyz are served on API_OPS_PORT; scrape and probe that port instead',
     );
   }
   return warnings;

@@ -3,7 +3,7 @@ import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
-import { createRegistry } from '../core/metrics.ts';
+import { createRegistry, startOpsServer } from '../core/metrics.ts';
 import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
@@ -13,6 +13,7 @@ import { createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
 import { createPaymentRecovery } from './payments/recovery.ts';
+import { createReadinessProbe } from './readiness.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
 const config = loadApiConfig(process.env);
@@ -50,6 +51,8 @@ const authenticate = createAuthenticator(
     : { kind: 'hs256', secret: config.AUTH_JWT_SECRET ?? '', ...auth },
 );
 
+const ready = createReadinessProbe({ pool, redis, isStopping: () => lifecycle.isStopping });
+
 const app = await buildApp({
   pool,
   redis,
@@ -68,8 +71,18 @@ const app = await buildApp({
     rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
     rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     trustProxy: config.API_TRUST_PROXY,
+    publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
   },
   isStopping: () => lifecycle.isStopping,
+  ready,
+});
+
+// Probes answer from the start; ready only once the public port listens and the dependencies answer.
+const ops = await startOpsServer({
+  registry,
+  port: config.API_OPS_PORT,
+  host: config.API_OPS_HOST,
+  ready: async () => app.server.listening && (await ready()),
 });
 
 const purge = setInterval(() => {
@@ -94,6 +107,8 @@ if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.st
 lifecycle.onShutdown('redis', async () => {
   await redis.quit();
 });
+// Last: probes keep getting their 503 while everything above drains.
+lifecycle.onShutdown('ops server', () => new Promise<void>((resolve) => ops.close(() => resolve())));
 
 nearCache?.feed
   .start()
@@ -105,6 +120,12 @@ await redisReader
   .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
 await app.listen({ port: config.API_PORT, host: config.API_HOST });
 log.info(
-  { port: config.API_PORT, host: config.API_HOST, redisPrefix: config.REDIS_KEY_PREFIX },
+  {
+    port: config.API_PORT,
+    host: config.API_HOST,
+    opsPort: config.API_OPS_PORT,
+    opsHost: config.API_OPS_HOST,
+    redisPrefix: config.REDIS_KEY_PREFIX,
+  },
   'api listening',
 );

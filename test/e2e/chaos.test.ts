@@ -74,6 +74,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
       stack: env,
       ports: {
         api: Number(env.API_PORT),
+        apiOps: Number(env.API_OPS_PORT),
         producer: Number(env.PRODUCER_METRICS_PORT),
         consumer: Number(env.CONSUMER_METRICS_PORT),
       },

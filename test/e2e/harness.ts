@@ -141,8 +141,8 @@ export async function startPipeline(
     apiEnv?: Record<string, string>;
     /** Settings of the servers to use (a private stack's env file); default: the test stack. */
     stack?: Record<string, string>;
-    /** Fixed ports for the services (default: free ephemeral ones). */
-    ports?: Record<ServiceName, number>;
+    /** Fixed ports for the services, the api's ops port too (default: free ephemeral ones). */
+    ports?: Record<ServiceName | 'apiOps', number>;
   } = {},
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
@@ -159,9 +159,9 @@ export async function startPipeline(
       : {},
   );
   const prefix = `e2e${uniqueSuffix()}`;
-  const [producerPort, consumerPort, apiPort] = opts.ports
-    ? [opts.ports.producer, opts.ports.consumer, opts.ports.api]
-    : [await freePort(), await freePort(), await freePort()];
+  const [producerPort, consumerPort, apiPort, apiOpsPort] = opts.ports
+    ? [opts.ports.producer, opts.ports.consumer, opts.ports.api, opts.ports.apiOps]
+    : [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
     KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
     REDIS_URL: requireEnv('REDIS_URL'),
@@ -183,10 +183,12 @@ export async function startPipeline(
     CONSUMER_METRICS_PORT: String(consumerPort),
     ...opts.consumerEnv,
   });
-  const api = new ServiceProcess('api', apiPort, {
+  // Its process is watched on the ops port (readiness, metrics), like the producer's and consumer's.
+  const api = new ServiceProcess('api', apiOpsPort, {
     ...env,
     MYSQL_URL: db.appUrl,
     API_PORT: String(apiPort),
+    API_OPS_PORT: String(apiOpsPort),
     AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
     RATE_LIMIT_USER_PER_MINUTE: '0',
     RATE_LIMIT_IP_PER_MINUTE: '0',

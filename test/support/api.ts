@@ -7,10 +7,12 @@ import { createAuthenticator } from '../../runtime/api/auth.ts';
 import type { RedisInvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
+import { createReadinessProbe } from '../../runtime/api/readiness.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
+import { startOpsServer } from '../../runtime/core/metrics.ts';
 import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
@@ -20,6 +22,8 @@ export const TEST_WEBHOOK_SECRET = 'whsec_test_0123456789abcdef';
 
 export type ApiHarness = {
   url: string;
+  /** The ops server (/metrics, /readyz, /healthz), as main.ts serves it on API_OPS_PORT. */
+  opsUrl: string;
   app: FastifyInstance;
   db: TestDatabase;
   /** The api's own pool (least-privilege app user). */
@@ -46,6 +50,8 @@ export async function startApi(
     mysqlServer?: { adminUrl: string; appUrl: string; cdcUrl: string };
     /** Another Redis than the test stack's. */
     redisUrl?: string;
+    /** What the app gets instead of its pool (e.g. one that counts queries); `pool` stays the real one. */
+    wrapPool?: (pool: Pool) => Pool;
   } = {},
 ): Promise<ApiHarness> {
   const db = await createTestDatabase(opts.mysqlServer ? { server: opts.mysqlServer } : {});
@@ -72,8 +78,11 @@ export async function startApi(
     reader = near.reader;
     feed = near.feed;
   }
+  const appPool = opts.wrapPool?.(pool) ?? pool;
+  const ready = createReadinessProbe({ pool: appPool, redis });
   const app = await buildApp({
-    pool,
+    ready,
+    pool: appPool,
     redis,
     reader: (opts.wrapReader ?? ((r) => r))(reader),
     provider: opts.provider ?? createSimulatedProvider(),
@@ -93,8 +102,10 @@ export async function startApi(
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
+  const ops = await startOpsServer({ registry, port: 0, host: '127.0.0.1', ready });
   return {
     url: `http://127.0.0.1:${port}`,
+    opsUrl: `http://127.0.0.1:${(ops.address() as AddressInfo).port}`,
     app,
     db,
     pool,
@@ -103,6 +114,7 @@ export async function startApi(
     registry,
     close: async () => {
       await app.close();
+      await new Promise<void>((resolve) => ops.close(() => resolve()));
       await feed?.stop();
       await pool.end();
       await deleteRedisKeys(redis, prefix);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
@@ -17,8 +18,23 @@ export type PipelineLock = {
   release: () => Promise<void>;
 };
 
+/** MySQL/MariaDB refuse GET_LOCK names longer than this. */
+const MAX_LOCK_NAME = 64;
+const LOCK_PREFIX = 'payments_producer.';
+
+/**
+ * The GET_LOCK name of a pipeline: `payments_producer.<name>` when that fits in 64 characters (as
+ * before, so running deployments keep their lock); otherwise the start of the name, `~` and 20 hex
+ * digits of the SHA-256 of the whole name. Cutting the name off instead made pipelines whose names
+ * share their first 46 characters share one lock, so only one of them could run. `~` never occurs in
+ * a pipeline name (PRODUCER_NAME is `[A-Za-z0-9_.-]`), so the two forms never meet.
+ */
 export function lockName(pipeline: string): string {
-  return `payments_producer.${pipeline}`.slice(0, 64);
+  const plain = `${LOCK_PREFIX}${pipeline}`;
+  if (plain.length <= MAX_LOCK_NAME) return plain;
+  const hash = createHash('sha256').update(pipeline, 'utf8').digest('hex').slice(0, 20);
+  const readable = pipeline.slice(0, MAX_LOCK_NAME - LOCK_PREFIX.length - 1 - hash.length);
+  return `${LOCK_PREFIX}${readable}~${hash}`;
 }
 
 type Options = {

@@ -29,7 +29,7 @@ const ops = await startOpsServer({
   registry,
   port: cfg.metricsPort,
   host: cfg.metricsHost,
-  ready: () => running?.isReady() ?? false,
+  ready: () => running?.readiness() ?? { ready: false, reason: 'starting' },
 });
 lifecycle.onShutdown('producer', async () => {
   abort.abort();

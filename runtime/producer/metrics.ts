@@ -44,6 +44,22 @@ export function createProducerMetrics(registry: Registry) {
       help: 'Kafka transactions that failed and were retried',
       registers,
     }),
+    failuresInARow: new Gauge({
+      name: 'producer_kafka_send_failures_in_a_row',
+      help: 'Kafka transactions failed in a row for the current batch (0 after a success)',
+      registers,
+    }),
+    publishStalled: new Gauge({
+      name: 'producer_publish_stalled',
+      help: '1 while the producer cannot make progress (Kafka transactions keep failing); /readyz is 503 then',
+      registers,
+    }),
+    oversizedEvents: new Counter({
+      name: 'producer_oversized_events_total',
+      help: 'Change events larger than the Kafka limit, published as a reference in <prefix>.__oversized',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
     queuedRecords: new Gauge({
       name: 'producer_queued_records',
       help: 'Records read from the binlog and waiting for Kafka',

@@ -3,9 +3,10 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { DurableProducer, KafkaAdmin, OutgoingRecord } from '../core/kafka/index.ts';
 import { createLogger } from '../core/logger.ts';
+import { budgetOf, recordBytes } from './batching.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { createProducerMetrics } from './metrics.ts';
-import { FencedError, Publisher } from './publisher.ts';
+import { FencedError, Publisher, STALLED_AFTER_FAILURES } from './publisher.ts';
 
 const progress = (pos: number): Checkpoint => ({
   v: 1,
@@ -19,17 +20,19 @@ const progress = (pos: number): Checkpoint => ({
 const record = (n: number): OutgoingRecord => ({ topic: 'p.db.t', key: `{"id":${n}}`, value: `{"n":${n}}` });
 
 /** A Kafka stand-in: scripted failures, and every successful transaction recorded. */
-function fakeKafka(failures: unknown[]) {
+function fakeKafka(failures: unknown[], limits = { broker: 1_048_588, topics: new Map<string, number>() }) {
   const sent: OutgoingRecord[][] = [];
   let producers = 0;
   const admin = {
     ensureTopics: async () => undefined,
+    messageLimits: async () => limits,
     close: async () => undefined,
   } as unknown as KafkaAdmin;
   const producer = (): DurableProducer => {
     producers++;
     return {
       transactional: true,
+      init: async () => undefined,
       async send(records) {
         const failure = failures.shift();
         if (failure) throw failure;
@@ -43,7 +46,7 @@ function fakeKafka(failures: unknown[]) {
 
 function publisher(
   kafka: ReturnType<typeof fakeKafka>,
-  over: { maxQueuedRecords?: number; lingerMs?: number } = {},
+  over: { maxQueuedRecords?: number; lingerMs?: number; batchRecords?: number } = {},
 ) {
   const registry = new Registry();
   const metrics = createProducerMetrics(registry);
@@ -53,7 +56,7 @@ function publisher(
     topicPrefix: 'p',
     partitions: 1,
     replicationFactor: 1,
-    batchRecords: 3,
+    batchRecords: over.batchRecords ?? 3,
     lingerMs: over.lingerMs ?? 0,
     maxQueuedRecords: over.maxQueuedRecords ?? 100,
     log: createLogger('test', 'silent'),
@@ -141,6 +144,101 @@ describe('Publisher', () => {
     expect(await gauge()).toBe(10);
     await p.flush();
     expect(await gauge()).toBe(0);
+    await p.close();
+  });
+
+  it('bounds a transaction by bytes per topic as well as by records, keeping the order', async () => {
+    // 20 events of ~10 kB for one key, under a 64 kB limit: never more than the budget per transaction.
+    const kafka = fakeKafka([], { broker: 1_048_588, topics: new Map([['p.db.t', 65_536]]) });
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
+    await p.init();
+    for (let i = 1; i <= 20; i++)
+      p.enqueue({
+        records: [{ topic: 'p.db.t', key: '{"id":1}', value: 'x'.repeat(10_000) + i }],
+        progress: progress(i),
+      });
+    await p.flush();
+    const events = kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t'));
+    expect(events.length).toBeGreaterThan(3);
+    for (const b of events)
+      expect(b.reduce((n, r) => n + recordBytes(r), 0)).toBeLessThanOrEqual(budgetOf(65_536));
+    expect(events.flat().map((r) => Number(r.value?.slice(10_000)))).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    await p.close();
+  });
+
+  it('publishes a reference to an event over the limit in <prefix>.__oversized and goes on', async () => {
+    const kafka = fakeKafka([], { broker: 100_000, topics: new Map() });
+    const { p, registry } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
+    await p.init();
+    const big = JSON.stringify({
+      op: 'u',
+      source: { gtid: '0-2-7', row: 3 },
+      after: { body: 'y'.repeat(200_000) },
+    });
+    p.enqueue({ records: [record(1)], progress: progress(1) });
+    p.enqueue({ records: [{ topic: 'p.db.t', key: '{"id":"big"}', value: big }], progress: progress(2) });
+    p.enqueue({ records: [record(3)], progress: progress(3) });
+    await p.flush();
+    const all = kafka.sent.flat().filter((r) => r.topic !== 'p.__checkpoints');
+    expect(all.map((r) => `${r.topic} ${r.key}`)).toEqual([
+      'p.db.t {"id":1}',
+      'p.__oversized {"id":"big"}',
+      'p.db.t {"id":3}',
+    ]);
+    expect(JSON.parse(all[1]?.value ?? '{}')).toMatchObject({
+      reason: 'message_too_large',
+      topic: 'p.db.t',
+      key: '{"id":"big"}',
+      bytes: recordBytes({ topic: 'p.db.t', key: '{"id":"big"}', value: big }),
+      op: 'u',
+      source: { gtid: '0-2-7', row: 3 },
+    });
+    expect(p.acked?.pos).toBe(1003);
+    const oversized = await registry.getSingleMetric('producer_oversized_events_total')?.get();
+    expect(oversized?.values[0]).toMatchObject({ value: 1, labels: { topic: 'p.db.t' } });
+    await p.close();
+  });
+
+  it('reports that it cannot make progress after failures in a row, and clears it on success', async () => {
+    const kafka = fakeKafka(
+      Array.from({ length: STALLED_AFTER_FAILURES + 1 }, () => new Error('broker down')),
+    );
+    const { p, registry } = publisher(kafka);
+    await p.init();
+    const stalledGauge = async () =>
+      (await registry.getSingleMetric('producer_publish_stalled')?.get())?.values[0]?.value;
+    p.enqueue({ records: [record(1)], progress: progress(1) });
+    const failures = registry.getSingleMetric('producer_kafka_send_failures_total');
+    while (((await failures?.get())?.values[0]?.value ?? 0) < STALLED_AFTER_FAILURES)
+      await new Promise((r) => setTimeout(r, 0));
+    expect(p.stalled).toMatch(/Kafka transactions failing: 3 attempts in a row \(last: broker down\)/);
+    expect(await stalledGauge()).toBe(1);
+    await p.flush();
+    expect(p.stalled).toBeUndefined();
+    expect(await stalledGauge()).toBe(0);
+    await p.close();
+  });
+
+  it('re-reads the limits after MESSAGE_TOO_LARGE and re-sizes the batch instead of retrying it as is', async () => {
+    const limits = { broker: 1_048_588, topics: new Map<string, number>() };
+    const kafka = fakeKafka([new ProtocolError('MESSAGE_TOO_LARGE')], limits);
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
+    await p.init();
+    // The topic's max.message.bytes was lowered after start: the first attempt is refused.
+    limits.topics.set('p.db.t', 30_000);
+    for (let i = 1; i <= 6; i++)
+      p.enqueue({
+        records: [{ topic: 'p.db.t', key: '{"id":1}', value: 'x'.repeat(10_000) }],
+        progress: progress(i),
+      });
+    await p.flush();
+    for (const b of kafka.sent)
+      expect(
+        b.filter((r) => r.topic === 'p.db.t').reduce((n, r) => n + recordBytes(r), 0),
+      ).toBeLessThanOrEqual(budgetOf(30_000));
+    expect(kafka.sent.flat().filter((r) => r.topic === 'p.db.t')).toHaveLength(6);
     await p.close();
   });
 });

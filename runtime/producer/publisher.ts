@@ -3,10 +3,13 @@ import {
   createKafkaAdmin,
   type DurableProducer,
   isFencedError,
+  isTooLargeError,
   type KafkaAdmin,
+  type MessageLimits,
   type OutgoingRecord,
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
+import { budgetOf, itemsThatFit, recordBytes } from './batching.ts';
 import {
   type Checkpoint,
   checkpointTopic,
@@ -57,6 +60,14 @@ export class FencedError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Topic of the references to change events too large for any Kafka batch (see docs/producer.md). */
+export function oversizedTopic(topicPrefix: string): string {
+  return `${topicPrefix}.__oversized`;
+}
+
+/** Failed transactions in a row after which the producer reports that it cannot make progress. */
+export const STALLED_AFTER_FAILURES = 3;
+
 /**
  * Publishes queued row changes in Kafka transactions, each ending with the checkpoint record of its
  * last item, so events and checkpoint become visible together or not at all. Bounded: the caller
@@ -78,6 +89,12 @@ export class Publisher {
   /** Rejects when publishing cannot continue (fenced). */
   readonly fatal: Promise<never>;
   acked: Checkpoint | null = null;
+  /** Message size limits read from the brokers at start (and again after MESSAGE_TOO_LARGE). */
+  private limits: MessageLimits | undefined;
+  /** Lowered when the broker refuses a batch sized within the limits it reports. */
+  private budgetFactor = 1;
+  private failuresInARow = 0;
+  private lastFailure = '';
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -94,7 +111,32 @@ export class Publisher {
     const spec = checkpointTopicSpec(this.opts.topicPrefix, this.opts.replicationFactor);
     await this.admin.ensureTopics([spec]);
     this.knownTopics.add(spec.name);
+    this.limits = await this.admin.messageLimits([spec.name]);
+    this.opts.log.info(
+      { messageMaxBytes: this.limits.broker, batchBudgetBytes: budgetOf(this.limits.broker) },
+      'Kafka message size limit read',
+    );
     this.producer = this.newProducer();
+    // Before the checkpoint is read: fences a previous instance and settles what it left open.
+    await this.producer.init();
+  }
+
+  /**
+   * Why the producer cannot make progress, while its Kafka transactions keep failing
+   * (`STALLED_AFTER_FAILURES` in a row); undefined while it can.
+   */
+  get stalled(): string | undefined {
+    if (this.failuresInARow < STALLED_AFTER_FAILURES) return undefined;
+    return `Kafka transactions failing: ${this.failuresInARow} attempts in a row (last: ${this.lastFailure})`;
+  }
+
+  private limitOf(topic: string): number {
+    if (!this.limits) throw new Error('publisher not initialised');
+    return this.limits.topics.get(topic) ?? this.limits.broker;
+  }
+
+  private budget(topic: string): number {
+    return budgetOf(this.limitOf(topic), this.budgetFactor);
   }
 
   private newProducer(): DurableProducer {
@@ -159,18 +201,13 @@ export class Publisher {
       if (this.queued < this.opts.batchRecords && !this.flushRequested && this.opts.lingerMs > 0) {
         await sleep(this.opts.lingerMs);
       }
-      const batch: QueueItem[] = [];
-      let count = 0;
-      for (const item of this.queue) {
-        if (batch.length > 0 && count + item.records.length > this.opts.batchRecords) break;
-        batch.push(item);
-        count += item.records.length;
-      }
+      this.opts.metrics.queuedRecords.set(this.queued);
+      const batch = await this.publishNext();
+      if (this.fatalError || !batch) return;
       const last = batch[batch.length - 1];
       if (!last) return;
-      this.opts.metrics.queuedRecords.set(this.queued);
-      await this.sendWithRetry(batch, last.progress);
-      if (this.fatalError) return;
+      let count = 0;
+      for (const item of batch) count += item.records.length;
       this.queue.splice(0, batch.length);
       this.queued -= count;
       this.opts.metrics.queuedRecords.set(this.queued);
@@ -199,29 +236,51 @@ export class Publisher {
     }
   }
 
-  private async sendWithRetry(batch: QueueItem[], progress: Checkpoint): Promise<void> {
-    const records: OutgoingRecord[] = [];
-    for (const item of batch) for (const r of item.records) records.push(r);
-    records.push({
-      topic: checkpointTopic(this.opts.topicPrefix),
-      key: this.opts.name,
-      value: encodeCheckpoint({ ...progress, ts_ms: Date.now() }),
-    });
+  /**
+   * Sends the next transaction from the head of the queue, retrying until Kafka accepts it; returns
+   * the items it carried. The batch is chosen anew on every attempt (the head of the queue does not
+   * change meanwhile, so order is kept): by records, and by bytes against the topics' limits.
+   */
+  private async publishNext(): Promise<QueueItem[] | undefined> {
     for (let attempt = 0; ; attempt++) {
       if (this.closed && attempt > 0) throw new Error('publisher closed while Kafka was unavailable');
+      let records: OutgoingRecord[] = [];
       try {
-        await this.ensureTopics(records);
+        const candidate = this.candidate();
+        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        for (const item of candidate) this.divertOversized(item);
+        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        const batch = candidate.slice(
+          0,
+          itemsThatFit(candidate, this.opts.batchRecords, (t) => this.budget(t)),
+        );
+        const last = batch[batch.length - 1];
+        if (!last) return undefined;
+        records = batch.flatMap((item) => item.records);
+        records.push({
+          topic: checkpointTopic(this.opts.topicPrefix),
+          key: this.opts.name,
+          value: encodeCheckpoint({ ...last.progress, ts_ms: Date.now() }),
+        });
         const timer = this.opts.metrics.sendSeconds.startTimer();
         await this.producerOrThrow().send(records);
         timer();
-        return;
+        this.failuresInARow = 0;
+        this.opts.metrics.publishStalled.set(0);
+        this.opts.metrics.failuresInARow.set(0);
+        return batch;
       } catch (err) {
         if (isFencedError(err)) {
           this.fatalError = new FencedError(err);
           this.rejectFatal?.(this.fatalError);
-          return;
+          return undefined;
         }
+        this.failuresInARow++;
+        this.lastFailure = err instanceof Error ? err.message : String(err);
         this.opts.metrics.sendFailures.inc();
+        this.opts.metrics.failuresInARow.set(this.failuresInARow);
+        this.opts.metrics.publishStalled.set(this.stalled ? 1 : 0);
+        if (isTooLargeError(err)) await this.onTooLarge(err, records);
         const delay = Math.min(5000, (this.opts.retryBaseMs ?? 100) * 2 ** Math.min(attempt, 6));
         this.opts.log.warn(
           { err, attempt, delayMs: delay, records: records.length },
@@ -236,23 +295,102 @@ export class Publisher {
     }
   }
 
+  /** Items from the head of the queue up to `batchRecords` records (the first one always). */
+  private candidate(): QueueItem[] {
+    const out: QueueItem[] = [];
+    let count = 0;
+    for (const item of this.queue) {
+      if (out.length > 0 && count + item.records.length > this.opts.batchRecords) break;
+      out.push(item);
+      count += item.records.length;
+    }
+    return out;
+  }
+
+  /**
+   * A record larger than its topic's batch budget can never be published: it is replaced, in the
+   * same place of the stream and the same transaction as its neighbours, by a reference in
+   * `<prefix>.__oversized` naming the row's key, topic, size, limit and source position, and the
+   * stream goes on. Counted in `producer_oversized_events_total` and logged.
+   */
+  private divertOversized(item: QueueItem): void {
+    const dlq = oversizedTopic(this.opts.topicPrefix);
+    item.records = item.records.map((r) => {
+      if (r.topic === dlq) return r;
+      const bytes = recordBytes(r);
+      const limit = this.budget(r.topic);
+      if (bytes <= limit) return r;
+      let envelope: { op?: unknown; source?: unknown } = {};
+      try {
+        envelope = JSON.parse(r.value ?? 'null') ?? {};
+      } catch {
+        // not JSON: the reference carries no envelope fields
+      }
+      const reference = {
+        reason: 'message_too_large',
+        topic: r.topic,
+        key: r.key,
+        bytes,
+        limit_bytes: limit,
+        op: envelope.op ?? null,
+        source: envelope.source ?? null,
+        ts_ms: Date.now(),
+      };
+      this.opts.metrics.oversizedEvents.inc({ topic: r.topic });
+      this.opts.log.error(
+        { topic: r.topic, key: r.key, bytes, limitBytes: limit, source: envelope.source },
+        `change event of ${bytes} bytes exceeds the Kafka limit (${limit} bytes usable): published a reference to ${dlq} instead`,
+      );
+      return { topic: dlq, key: r.key, value: JSON.stringify(reference) };
+    });
+  }
+
+  /**
+   * The broker refused a batch as too large: read the limits again (a topic's max.message.bytes may
+   * have been lowered since start); when they did not change, the size estimate was wrong for this
+   * broker, so the byte budget is halved (down to 1/64) for every later transaction.
+   */
+  private async onTooLarge(err: unknown, records: OutgoingRecord[]): Promise<void> {
+    const before = JSON.stringify([this.limits?.broker, [...(this.limits?.topics ?? [])]]);
+    try {
+      if (this.admin) this.limits = await this.admin.messageLimits([...this.knownTopics]);
+    } catch {
+      // Kafka unavailable: keep the limits read before
+    }
+    const after = JSON.stringify([this.limits?.broker, [...(this.limits?.topics ?? [])]]);
+    if (before === after) this.budgetFactor = Math.max(1 / 64, this.budgetFactor / 2);
+    this.opts.log.warn(
+      {
+        err,
+        records: records.length,
+        bytes: records.reduce((n, r) => n + recordBytes(r), 0),
+        limitsChanged: before !== after,
+        budgetFactor: this.budgetFactor,
+      },
+      'Kafka refused a batch as too large: re-sizing the next transactions',
+    );
+  }
+
   private producerOrThrow(): DurableProducer {
     if (!this.producer) throw new Error('publisher not initialised');
     return this.producer;
   }
 
+  /** Creates the topics not seen yet and reads their message size limits. */
   private async ensureTopics(records: OutgoingRecord[]): Promise<void> {
     const missing = new Set<string>();
     for (const r of records) if (!this.knownTopics.has(r.topic)) missing.add(r.topic);
     if (missing.size === 0) return;
-    if (!this.admin) throw new Error('publisher not initialised');
+    if (!this.admin || !this.limits) throw new Error('publisher not initialised');
     await this.admin.ensureTopics(
       [...missing].map((name) => ({
         name,
-        partitions: this.opts.partitions,
+        partitions: name === oversizedTopic(this.opts.topicPrefix) ? 1 : this.opts.partitions,
         replicationFactor: this.opts.replicationFactor,
       })),
     );
+    const limits = await this.admin.messageLimits([...missing]);
+    this.limits = { broker: limits.broker, topics: new Map([...this.limits.topics, ...limits.topics]) };
     for (const t of missing) this.knownTopics.add(t);
   }
 

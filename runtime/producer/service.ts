@@ -13,10 +13,15 @@ import { Publisher, type PublisherOptions, publisherOptionsFrom } from './publis
 import { runSnapshot } from './snapshot.ts';
 import { startLagMonitor } from './source-lag.ts';
 
+export type Readiness = { ready: boolean; reason?: string };
+
 export type RunningProducer = {
   /** Resolves after stop(); rejects when the producer had to give up (fenced, lock lost, purged binlog). */
   done: Promise<void>;
+  /** Streaming the binlog and able to publish (Kafka transactions not failing in a row). */
   isReady: () => boolean;
+  /** isReady with the reason when not ready, for /readyz. */
+  readiness: () => Readiness;
   stop: () => Promise<void>;
 };
 
@@ -168,9 +173,16 @@ export async function startProducer(
   })();
   done.catch(() => undefined);
 
+  const readiness = (): Readiness => {
+    const stalled = publisher.stalled;
+    if (stalled) return { ready: false, reason: stalled };
+    if (!streamer.streaming) return { ready: false, reason: 'not streaming the binlog' };
+    return { ready: true };
+  };
   return {
     done,
-    isReady: () => streamer.streaming,
+    readiness,
+    isReady: () => readiness().ready,
     async stop() {
       stopped = true;
       await streamer.stop();

@@ -1,3 +1,4 @@
+import type { Connection as CallbackConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
@@ -126,83 +127,20 @@ export async function runSnapshot(deps: {
     for (const t of tables) {
       const name = `${t.db}.${t.table}`;
       if (state.done.includes(name)) continue;
-      let after = state.table === name ? state.after : null;
-      let rowsDone = 0;
-      const topic = topicName(cfg.topicPrefix, t.db, t.table);
-      for (;;) {
-        const pk = t.primaryKey;
-        let sql = `SELECT * FROM ${q(t.db)}.${q(t.table)}`;
-        const params: unknown[] = [];
-        if (pk.length > 0) {
-          if (after) {
-            sql += ` WHERE (${pk.map(q).join(',')}) > (${pk.map(() => '?').join(',')})`;
-            params.push(...after);
-          }
-          sql += ` ORDER BY ${pk.map(q).join(',')} LIMIT ${cfg.snapshotChunkRows}`;
-        }
-        const [rows, fields] = await conn.query<mysql.RowDataPacket[]>(sql, params);
-        const converters = new Map(fields.map((f) => [f.name, converterFor(f.columnType ?? 0)]));
-        const now = Date.now();
-        const records = rows.map((raw) => {
-          const row: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(raw)) row[k] = (converters.get(k) ?? converterFor(0))(v);
-          return {
-            topic,
-            key: keyOf(pk, row),
-            value: JSON.stringify(
-              envelope(
-                src,
-                {
-                  op: 'r',
-                  before: null,
-                  after: row,
-                  db: t.db,
-                  table: t.table,
-                  gtid: base.gtid,
-                  file: base.file,
-                  pos: base.pos,
-                  row: 0,
-                  tsMs: now,
-                  snapshot: 'true',
-                },
-                now,
-              ),
-            ),
-          };
-        });
-        const lastRow = rows.at(-1);
-        const finished = pk.length === 0 || rows.length < cfg.snapshotChunkRows;
-        if (lastRow && pk.length > 0) after = pk.map((c) => lastRow[c]);
-        rowsDone += rows.length;
-        const progress: Checkpoint = {
-          ...base,
-          snapshot: finished
-            ? { done: [...state.done, name], table: null, after: null }
-            : { done: state.done, table: name, after },
-        };
-        publisher.enqueue({ records, progress });
-        await publisher.flush();
-        metrics.snapshotRows.inc({ db: t.db, table: t.table }, rows.length);
-        const ratio = t.estimatedRows > 0 ? Math.min(1, rowsDone / t.estimatedRows) : finished ? 1 : 0;
-        metrics.snapshotProgress.set({ db: t.db, table: t.table }, finished ? 1 : ratio);
-        log.info(
-          {
-            table: name,
-            rows: rowsDone,
-            estimated: t.estimatedRows,
-            pct: Math.round((finished ? 1 : ratio) * 100),
-          },
-          'snapshot progress',
-        );
-        if (finished) {
-          state.done = [...state.done, name];
-          state.table = null;
-          state.after = null;
-          break;
-        }
-        state.table = name;
-        state.after = after;
+      const ctx = { conn, cfg, publisher, src, log, metrics, base, table: t };
+      const done = [...state.done, name];
+      if (t.primaryKey.length > 0) {
+        await snapshotByKey(ctx, state.done, state.table === name ? state.after : null);
+      } else {
+        await snapshotWithoutKey(ctx, state.done);
       }
+      // The table's last item: done, in a checkpoint of its own (its rows are already acknowledged).
+      publisher.enqueue({ records: [], progress: { ...base, snapshot: { done, table: null, after: null } } });
+      await publisher.flush();
+      metrics.snapshotProgress.set({ db: t.db, table: t.table }, 1);
+      state.done = done;
+      state.table = null;
+      state.after = null;
     }
     await conn.query('COMMIT');
     const end: Checkpoint = { ...base, snapshot: null };
@@ -213,4 +151,137 @@ export async function runSnapshot(deps: {
   } finally {
     await conn.end().catch(() => undefined);
   }
+}
+
+type TableContext = {
+  conn: mysql.Connection;
+  cfg: ProducerConfig;
+  publisher: Publisher;
+  src: SourceIdentity;
+  log: Logger;
+  metrics: ProducerMetrics;
+  /** The snapshot's checkpoint (its position); each row's progress is this plus where the table is. */
+  base: Checkpoint;
+  table: TableRef;
+};
+
+/** The op `r` record of one snapshot row, with the exact value conversions of the binlog path. */
+function snapshotRecord(
+  ctx: TableContext,
+  raw: Record<string, unknown>,
+  converters: Map<string, (v: unknown) => unknown>,
+  now: number,
+) {
+  const { table: t, base } = ctx;
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) row[k] = (converters.get(k) ?? converterFor(0))(v);
+  return {
+    row,
+    record: {
+      topic: topicName(ctx.cfg.topicPrefix, t.db, t.table),
+      key: keyOf(t.primaryKey, row),
+      value: JSON.stringify(
+        envelope(
+          ctx.src,
+          {
+            op: 'r',
+            before: null,
+            after: row,
+            db: t.db,
+            table: t.table,
+            gtid: base.gtid,
+            file: base.file,
+            pos: base.pos,
+            row: 0,
+            tsMs: now,
+            snapshot: 'true',
+          },
+          now,
+        ),
+      ),
+    },
+  };
+}
+
+function reportProgress(ctx: TableContext, rowsDone: number, chunkRows: number): void {
+  const { table: t, metrics, log } = ctx;
+  metrics.snapshotRows.inc({ db: t.db, table: t.table }, chunkRows);
+  const ratio = t.estimatedRows > 0 ? Math.min(1, rowsDone / t.estimatedRows) : 0;
+  metrics.snapshotProgress.set({ db: t.db, table: t.table }, ratio);
+  log.info(
+    { table: `${t.db}.${t.table}`, rows: rowsDone, estimated: t.estimatedRows, pct: Math.round(ratio * 100) },
+    'snapshot progress',
+  );
+}
+
+/**
+ * A table with a primary key, in key order, in chunks of SNAPSHOT_CHUNK_ROWS (keyset queries in the
+ * snapshot's view). Every row is its own queue item whose checkpoint records its key, so the
+ * publisher cuts Kafka transactions by records and bytes anywhere, and a resume continues right
+ * after the last acknowledged row.
+ */
+async function snapshotByKey(ctx: TableContext, done: string[], from: unknown[] | null): Promise<void> {
+  const { conn, cfg, publisher, base, table: t } = ctx;
+  const pk = t.primaryKey;
+  const name = `${t.db}.${t.table}`;
+  let after = from;
+  let rowsDone = 0;
+  for (;;) {
+    let sql = `SELECT * FROM ${q(t.db)}.${q(t.table)}`;
+    const params: unknown[] = [];
+    if (after) {
+      sql += ` WHERE (${pk.map(q).join(',')}) > (${pk.map(() => '?').join(',')})`;
+      params.push(...after);
+    }
+    sql += ` ORDER BY ${pk.map(q).join(',')} LIMIT ${cfg.snapshotChunkRows}`;
+    const [rows, fields] = await conn.query<mysql.RowDataPacket[]>(sql, params);
+    const converters = new Map(fields.map((f) => [f.name, converterFor(f.columnType ?? 0)]));
+    const now = Date.now();
+    for (const raw of rows) {
+      const { record } = snapshotRecord(ctx, raw, converters, now);
+      after = pk.map((c) => raw[c]);
+      publisher.enqueue({ records: [record], progress: { ...base, snapshot: { done, table: name, after } } });
+    }
+    await publisher.flush();
+    rowsDone += rows.length;
+    reportProgress(ctx, rowsDone, rows.length);
+    if (rows.length < cfg.snapshotChunkRows) return;
+  }
+}
+
+/**
+ * A table without a primary key has no order to resume by: its rows are streamed from one SELECT in
+ * the snapshot's view (the server sends them as they are read; reading pauses while SNAPSHOT_CHUNK_ROWS
+ * rows wait for Kafka, so memory stays bounded whatever the table's size). Its checkpoints say the
+ * table is in progress without a key: a resume snapshots the table again from its start.
+ */
+async function snapshotWithoutKey(ctx: TableContext, done: string[]): Promise<void> {
+  const { conn, cfg, publisher, base, table: t } = ctx;
+  const name = `${t.db}.${t.table}`;
+  // The server drops a connection it could not write to for net_write_timeout (60 s by default):
+  // a paused result stream waits for Kafka as long as it takes.
+  await conn.query('SET SESSION net_write_timeout = 86400');
+  // The promise wrapper has no streaming query: its callback connection does.
+  const callbackConn = (conn as unknown as { connection: CallbackConnection }).connection;
+  const stream = callbackConn.query(`SELECT * FROM ${q(t.db)}.${q(t.table)}`).stream({ highWaterMark: 256 });
+  let converters = new Map<string, (v: unknown) => unknown>();
+  stream.on('fields', (fields: mysql.FieldPacket[]) => {
+    converters = new Map(fields.map((f) => [f.name, converterFor(f.columnType ?? 0)]));
+  });
+  let rowsDone = 0;
+  let inChunk = 0;
+  const progress: Checkpoint = { ...base, snapshot: { done, table: name, after: null } };
+  for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
+    const { record } = snapshotRecord(ctx, row, converters, Date.now());
+    publisher.enqueue({ records: [record], progress });
+    if (++inChunk >= cfg.snapshotChunkRows) {
+      await publisher.flush();
+      rowsDone += inChunk;
+      reportProgress(ctx, rowsDone, inChunk);
+      inChunk = 0;
+    }
+  }
+  await publisher.flush();
+  rowsDone += inChunk;
+  reportProgress(ctx, rowsDone, inChunk);
 }

@@ -70,6 +70,45 @@ describe('producer: lock and reconnect', () => {
     await b.stop();
   });
 
+  it('runs two pipelines whose long names share their first 64 characters side by side', async () => {
+    // PRODUCER_NAME allows 100 characters; the MySQL lock name 64.
+    const base = `${cfg.topicPrefix}.${'shared-long-pipeline-name-'.repeat(3)}`;
+    const blue = { ...cfg, name: `${base}blue`, serverId: randomServerId() };
+    const green = { ...cfg, name: `${base}green`, serverId: randomServerId() };
+    const a = await runProducer(blue);
+    try {
+      // Before: both cut to the same 64 characters, so the second waited for the first's lock.
+      const b = await Promise.race([
+        runProducer(green),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error('the second pipeline is waiting for the first one’s lock')),
+            8_000,
+          ),
+        ),
+      ]);
+      try {
+        await waitFor('both streaming', () => a.isReady() && b.isReady(), 30_000);
+        const admin = await mysql.createConnection(requireEnv('MYSQL_ADMIN_URL'));
+        try {
+          const [rows] = await admin.query<mysql.RowDataPacket[]>(
+            'SELECT IS_USED_LOCK(?) AS a, IS_USED_LOCK(?) AS b',
+            [lockName(blue.name), lockName(green.name)],
+          );
+          expect(rows[0]?.a).not.toBeNull();
+          expect(rows[0]?.b).not.toBeNull();
+          expect(rows[0]?.a).not.toBe(rows[0]?.b);
+        } finally {
+          await admin.end();
+        }
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      await a.stop();
+    }
+  }, 60_000);
+
   it('takes its lock back when the lock connection is killed, and keeps publishing', async () => {
     const topic = `${cfg.topicPrefix}.${db.name}.things`;
     const admin = await mysql.createConnection(requireEnv('MYSQL_ADMIN_URL'));

@@ -1,4 +1,4 @@
-import { Admin, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
 import { kafkaErrorIs } from './errors.ts';
 import type { KafkaConnection, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';
 
@@ -26,8 +26,16 @@ export type KafkaAdmin = {
    * fetch position past the markers (`MessageStream.offsetAfter`) and reads 0 here.
    */
   consumerLag: (groupId: string, topics: string[]) => Promise<PartitionLag[]>;
+  /**
+   * The largest record batch the brokers accept: the smallest `message.max.bytes` of the cluster's
+   * brokers, and each existing topic's effective `max.message.bytes` (its override, or the broker's).
+   * Missing topics are absent from the map (a topic created without an override gets the broker's).
+   */
+  messageLimits: (topics: string[]) => Promise<MessageLimits>;
   close: () => Promise<void>;
 };
+
+export type MessageLimits = { broker: number; topics: Map<string, number> };
 
 export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
   const admin = new Admin({
@@ -92,7 +100,40 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
     return result;
   }
 
+  async function messageLimits(topics: string[]): Promise<MessageLimits> {
+    const brokerIds = [...(await admin.metadata({ topics: [] })).brokers.keys()];
+    const existing = new Set(await admin.listTopics());
+    const wanted = [...new Set(topics)].filter((t) => existing.has(t));
+    const described = await admin.describeConfigs({
+      resources: [
+        ...brokerIds.map((id) => ({
+          resourceType: ConfigResourceTypes.BROKER,
+          resourceName: String(id),
+          configurationKeys: ['message.max.bytes'],
+        })),
+        ...wanted.map((name) => ({
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: name,
+          configurationKeys: ['max.message.bytes'],
+        })),
+      ],
+    });
+    let broker = Number.POSITIVE_INFINITY;
+    const perTopic = new Map<string, number>();
+    for (const d of described) {
+      const value = Number(
+        d.configs.find((c) => c.name === 'message.max.bytes' || c.name === 'max.message.bytes')?.value,
+      );
+      if (!Number.isFinite(value) || value <= 0) continue;
+      if (d.resourceType === ConfigResourceTypes.BROKER) broker = Math.min(broker, value);
+      else perTopic.set(d.resourceName, value);
+    }
+    if (!Number.isFinite(broker)) throw new Error('the brokers did not report message.max.bytes');
+    return { broker, topics: perTopic };
+  }
+
   return {
+    messageLimits,
     async ensureTopics(specs) {
       const existing = new Set(await admin.listTopics());
       for (const spec of specs) {

@@ -16,3 +16,8 @@ export function isFencedError(err: unknown): boolean {
     kafkaErrorIs(err, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED')
   );
 }
+
+/** The broker refused a record batch (or a request) as larger than its size limit. */
+export function isTooLargeError(err: unknown): boolean {
+  return kafkaErrorIs(err, 'MESSAGE_TOO_LARGE') || kafkaErrorIs(err, 'RECORD_LIST_TOO_LARGE');
+}

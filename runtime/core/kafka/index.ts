@@ -1,6 +1,6 @@
 // The one place that knows which Kafka client library the project uses (@platformatic/kafka;
 // see docs/producer.md for the benchmark and the reasons). Import from here, not from the library.
-export { createKafkaAdmin, type KafkaAdmin } from './admin.ts';
+export { createKafkaAdmin, type KafkaAdmin, type MessageLimits } from './admin.ts';
 export { createCommitter, type PartitionOffset } from './committer.ts';
 export {
   type ConsumedMessage,
@@ -9,7 +9,7 @@ export {
   type GroupConsumerOptions,
   type MessageStream,
 } from './consumer.ts';
-export { isFencedError, kafkaErrorIs } from './errors.ts';
+export { isFencedError, isTooLargeError, kafkaErrorIs } from './errors.ts';
 export { createDurableProducer, type DurableProducer, type DurableProducerOptions } from './producer.ts';
 export { type ReadToEndOptions, readToEnd } from './read-to-end.ts';
 export type { KafkaConnection, OutgoingRecord, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';

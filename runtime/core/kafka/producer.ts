@@ -1,4 +1,5 @@
 import { compatibilityPartitioner, ProduceAcks, Producer, serializersFrom } from '@platformatic/kafka';
+import { kafkaErrorIs } from './errors.ts';
 import type { KafkaConnection, OutgoingRecord } from './types.ts';
 
 export type DurableProducerOptions = KafkaConnection & {
@@ -12,6 +13,14 @@ export type DurableProducerOptions = KafkaConnection & {
 /** acks=all, idempotent producer; records with equal keys land on the same partition (Java-compatible murmur2). */
 export type DurableProducer = {
   readonly transactional: boolean;
+  /**
+   * Transactional producers: initialises the transactional id now instead of at the first send. That
+   * fences a previous holder and returns only once the coordinator has finished (aborted or committed)
+   * every transaction that holder left, so the topics' read_committed end offsets are settled: a
+   * checkpoint read after it sees the last commit and no transaction still open. Nothing to do for
+   * the others.
+   */
+  init: (timeoutMs?: number) => Promise<void>;
   /** Resolves once the broker acknowledged every record (and, if transactional, the commit). */
   send: (records: OutgoingRecord[]) => Promise<void>;
   close: () => Promise<void>;
@@ -57,6 +66,23 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
 
   return {
     transactional,
+    async init(timeoutMs = 60_000) {
+      if (!transactional) return;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          // Beginning a transaction runs InitProducerId; cancelling it ends it locally (nothing was
+          // sent in it), keeping the initialised id for the next transaction.
+          const tx = await producer.beginTransaction();
+          await tx.cancel();
+          return;
+        } catch (err) {
+          // The coordinator is still writing the previous holder's markers (answered until done).
+          if (!kafkaErrorIs(err, 'CONCURRENT_TRANSACTIONS') || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    },
     async send(records) {
       if (records.length === 0) return;
       if (!transactional) {

@@ -64,6 +64,13 @@ export const consumerEnvSchema = z
      * from 0.5 s); the consumer keeps trying for as long as the broker is away.
      */
     CONSUMER_KAFKA_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    /**
+     * Redis replicas that must acknowledge a batch (WAIT) before its offsets are committed, so a
+     * Sentinel failover cannot lose applied writes. Default 1 with REDIS_SENTINEL_MASTER, else 0 (off).
+     */
+    CONSUMER_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
+    /** How long one WAIT for the replicas may take before the batch is applied and confirmed again. */
+    CONSUMER_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   })
@@ -90,6 +97,7 @@ export const consumerEnvSchema = z
     return {
       ...env,
       SOURCE_DATABASE: database,
+      CONSUMER_REDIS_WAIT_REPLICAS: env.CONSUMER_REDIS_WAIT_REPLICAS ?? (env.REDIS_SENTINEL_MASTER ? 1 : 0),
       CONSUMER_GROUP: env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}.consumer`,
     };
   });

@@ -66,6 +66,7 @@ function setup(
   apply: (changes: readonly RowChange[]) => Promise<boolean[]>,
   stopping = () => false,
   order: string[] = [],
+  extra: Partial<ConstructorParameters<typeof Materialiser>[0]> = {},
 ) {
   const sent: unknown[] = [];
   const kafka = fakeOffsets(order);
@@ -77,6 +78,7 @@ function setup(
     metrics: consumerMetrics(new Registry()),
     log: createLogger('test', 'silent'),
     isStopping: stopping,
+    ...extra,
   });
   return { materialiser, sent, kafka };
 }
@@ -184,5 +186,52 @@ describe('Materialiser', () => {
     materialiser.commitSettled();
     await materialiser.flushCommits();
     expect(kafka.committed).toEqual(['p0@6']);
+  });
+
+  it('applies a batch again until the Redis replicas confirm it, and commits only then', async () => {
+    const order: string[] = [];
+    let confirms = 0;
+    const { materialiser, kafka } = setup(
+      async (changes) => {
+        order.push('apply');
+        return changes.map(() => order.length === 1); // applied the first time, stale after
+      },
+      () => false,
+      order,
+      {
+        replicas: {
+          confirm: async () => {
+            order.push('wait');
+            if (++confirms < 3) throw new Error('0 of 1 Redis replicas acknowledged');
+          },
+        },
+      },
+    );
+    await materialiser.apply([message(0, 1, change(1))]);
+    await materialiser.flushCommits();
+    expect(order).toEqual(['apply', 'wait', 'apply', 'wait', 'apply', 'wait', 'commit p0@2']);
+    expect(kafka.committed).toEqual(['p0@2']);
+  });
+
+  it('dead-letters changes the source horizon refuses and applies the rest', async () => {
+    const applied: string[] = [];
+    const { materialiser, sent, kafka } = setup(
+      async (changes) => {
+        applied.push(...changes.map((c) => c.id));
+        return changes.map(() => true);
+      },
+      () => false,
+      [],
+      {
+        horizon: {
+          beyond: async (versions) => new Map([[versions.length - 1, 'version beyond the source']]),
+        },
+      },
+    );
+    await materialiser.apply([message(0, 1, change(1)), message(0, 2, change(2))]);
+    await materialiser.flushCommits();
+    expect(applied).toEqual(['pur_1']);
+    expect(sent).toEqual([expect.objectContaining({ offset: 2n, reason: 'version beyond the source' })]);
+    expect(kafka.committed).toEqual(['p0@3']);
   });
 });

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { DeadLetter, DeadLetters } from './dead-letters.ts';
 import { type DecodedChange, decodeMessage } from './decode.ts';
 import type { ConsumerMetrics } from './metrics.ts';
+import type { ReplicaAcks } from './replica-acks.ts';
 import type { SourceHorizon } from './source-horizon.ts';
 
 /** Thrown out of a batch when shutdown interrupts its retries: nothing of it is committed. */
@@ -32,6 +33,8 @@ export class Materialiser {
     metrics: ConsumerMetrics;
     log: Logger;
     isStopping: () => boolean;
+    /** Confirms a batch reached Redis replicas before its offsets are committed (Sentinel). */
+    replicas?: Pick<ReplicaAcks, 'confirm'> | undefined;
     /** Refuses versions beyond what the source has produced (absent: no MySQL to ask). */
     horizon?: Pick<SourceHorizon, 'beyond'> | undefined;
     now?: () => number;
@@ -109,7 +112,14 @@ export class Materialiser {
 
     if (changes.length > 0) {
       const started = performance.now();
-      const applied = await this.retry('redis apply', () => this.deps.writer.apply(changes));
+      // Applied again when the replicas did not confirm it: after a failover the new master may lack it.
+      let firstApplied: boolean[] | undefined;
+      const applied = await this.retry('redis apply', async () => {
+        const result = await this.deps.writer.apply(changes);
+        firstApplied ??= result;
+        await this.deps.replicas?.confirm();
+        return firstApplied;
+      });
       metrics.applySeconds.observe((performance.now() - started) / 1000);
       const now = (this.deps.now ?? Date.now)();
       changes.forEach((c, i) => {

@@ -23,6 +23,7 @@ import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
 import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
+import { ReplicaAcks } from './replica-acks.ts';
 import { currentSourceGtid } from './source-gtid.ts';
 import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
 
@@ -91,6 +92,13 @@ export async function startConsumerService(
   const horizon = mysql
     ? new SourceHorizon(async () => sequenceOfGtid(await currentSourceGtid(mysql)))
     : undefined;
+  const replicas =
+    config.CONSUMER_REDIS_WAIT_REPLICAS > 0
+      ? new ReplicaAcks(redis, {
+          replicas: config.CONSUMER_REDIS_WAIT_REPLICAS,
+          timeoutMs: config.CONSUMER_REDIS_WAIT_TIMEOUT_MS,
+        })
+      : undefined;
   if (!horizon) log.warn('MYSQL_URL is not set: change versions cannot be checked against the source');
   if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
@@ -113,7 +121,7 @@ export async function startConsumerService(
    * but did not apply are dropped and never committed: the next member resumes from the committed
    * offsets (replays are no-ops under the version guard).
    */
-  const consumeOnce = async (): Promise<void> => {
+  const consumeOnce = async (onJoined: () => void): Promise<void> => {
     const consumer: GroupConsumer = createGroupConsumer({
       ...kafka,
       groupId: config.CONSUMER_GROUP,
@@ -132,6 +140,7 @@ export async function startConsumerService(
         log,
         isStopping: () => stopping,
         horizon,
+        replicas,
       });
       materialiser = m;
       // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
@@ -144,6 +153,7 @@ export async function startConsumerService(
         handle: (batch) => m.apply(batch),
       });
       current = { materialiser: m, runner };
+      onJoined();
       joinedFirst();
       kafkaDown = undefined;
       metrics.kafkaConnected.set(1);
@@ -172,17 +182,18 @@ export async function startConsumerService(
           await ensureTopics();
           topicsEnsured = true;
         }
-        if (joined) metrics.kafkaReconnects.inc();
-        joined = true;
-        attempt = 0;
-        await consumeOnce();
+        await consumeOnce(() => {
+          if (joined) metrics.kafkaReconnects.inc();
+          joined = true;
+          attempt = 0; // the backoff starts over after every successful join
+        });
       } catch (err) {
         if (stopping || err instanceof ShutdownInterrupted) return;
         const delayMs = backoffDelay(attempt++, {
           baseMs: 500,
           maxMs: config.CONSUMER_KAFKA_RECONNECT_MAX_MS,
         });
-        kafkaDown = `kafka: ${err instanceof Error ? err.message : String(err)}; reconnecting`;
+        kafkaDown = `kafka: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}; reconnecting`;
         metrics.kafkaConnected.set(0);
         log.error({ err, attempt, delayMs }, 'lost Kafka; reconnecting after a backoff');
         await sleep(delayMs, stopSignal.signal);
@@ -205,7 +216,8 @@ export async function startConsumerService(
       if (current && !current.materialiser.isHealthy)
         return {
           ready: false,
-          reason: 'applying a batch is failing (Redis or the dead-letter topic); retrying',
+          reason:
+            'applying a batch is failing (Redis, its replicas, MySQL or the dead-letter topic); retrying',
         };
       return { ready: true };
     },

@@ -183,7 +183,17 @@ describe('consumer process across a Kafka restart (private broker)', () => {
       );
     }
     expect(await metric('consumer_kafka_connected')).toBe(1);
-    expect(await metric('consumer_kafka_reconnects_total')).toBeGreaterThanOrEqual(1);
+    // Backed off exponentially while the broker was away, and counted rejoins, not attempts.
+    const delays = child
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('lost Kafka; reconnecting after a backoff'))
+      .map((l) => (JSON.parse(l) as { delayMs: number }).delayMs);
+    expect(delays.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...delays)).toBeGreaterThanOrEqual(1600);
+    const reconnects = await metric('consumer_kafka_reconnects_total');
+    expect(reconnects).toBeGreaterThanOrEqual(1);
+    expect(reconnects).toBeLessThan(delays.length);
     await eventually(
       'the poisoned message dead-lettered',
       () => metric('consumer_dlq_messages_total'),

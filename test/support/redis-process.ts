@@ -13,6 +13,8 @@ export type RedisProcess = {
   /** SIGSTOP / SIGCONT: a server that stops answering without closing its connections. */
   pause(): void;
   resume(): void;
+  /** SIGKILL: a crash (no shutdown, no last sync to replicas); stop() still cleans up. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -49,12 +51,17 @@ export async function startRedisProcess(
   exited.catch(() => undefined);
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50 });
   probe.on('error', () => {}); // refused until it listens: retried
+  // exitCode stays null for a process ended by a signal: track the exit itself.
+  let running = true;
+  child.once('exit', () => {
+    running = false;
+  });
   const signal = (name: NodeJS.Signals) => {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, name);
+    if (child.pid !== undefined && running) process.kill(child.pid, name);
   };
   const stop = async () => {
     probe.disconnect();
-    if (child.pid !== undefined && child.exitCode === null) {
+    if (child.pid !== undefined && running) {
       const gone = new Promise((r) => child.once('exit', r));
       signal('SIGCONT');
       signal('SIGTERM');
@@ -71,5 +78,11 @@ export async function startRedisProcess(
     await stop();
     throw err;
   }
-  return { port, dir, probe, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT'), stop };
+  const kill = async () => {
+    if (child.pid === undefined || !running) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    signal('SIGKILL');
+    await gone;
+  };
+  return { port, dir, probe, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT'), kill, stop };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: MariaDB, Redis and Kafka (and, for the dev profile, the three services).
-# Usage: STACK_NAME=dev|test|outage dev/stack.sh install|up|down|status|env|stop COMPONENT|start COMPONENT
-# stop/start act on one running component of the stack (e.g. `stop kafka`), for outage tests.
+# Usage: STACK_NAME=dev|test|outage|chaos dev/stack.sh install|up|down|status|env|stop COMPONENT|start COMPONENT
+# stop/start act on one running component of the stack (e.g. `stop kafka`), for the outage and chaos tests.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
@@ -93,5 +93,5 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) write_env; cat "$STACK_ENV_FILE" ;;
-  *) echo "usage: STACK_NAME=dev|test|outage $0 install|up|down|status|env|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
+  *) echo "usage: STACK_NAME=dev|test|outage|chaos $0 install|up|down|status|env|stop COMPONENT|start COMPONENT" >&2; exit 2 ;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Picks the stack profile: "dev" (make up), "test" (make test) or "outage" (a private MariaDB and
-# Kafka that the outage suite stops and restarts). They never share ports or data. Every port stays
-# below 32768, the kernel's ephemeral range: a client reconnecting to a stopped server could otherwise
-# be handed that very port as its source and connect to itself.
+# Picks the stack profile: "dev" (make up), "test" (make test), "outage" (a private MariaDB and
+# Kafka that the outage suite stops and restarts) or "chaos" (a private MariaDB, Redis and Kafka that
+# the chaos suite kills with SIGKILL). They never share ports or data. Every port stays below 32768,
+# the kernel's ephemeral range: a client reconnecting to a stopped server could otherwise be handed
+# that very port as its source and connect to itself.
 # Every port, STACK_DIR and STACK_ENV_FILE can be overridden from the environment.
 STACK_NAME="${STACK_NAME:-dev}"
 case "$STACK_NAME" in
@@ -18,7 +19,11 @@ case "$STACK_NAME" in
     : "${MYSQL_PORT:=31306}" "${REDIS_PORT:=31379}" "${KAFKA_PORT:=31092}" "${KAFKA_CONTROLLER_PORT:=31093}"
     : "${API_PORT:=31080}" "${API_OPS_PORT:=31083}" "${PRODUCER_METRICS_PORT:=31081}" "${CONSUMER_METRICS_PORT:=31082}"
     STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/outage-stack.env}" ;;
-  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test or outage)" >&2; exit 2 ;;
+  chaos)
+    : "${MYSQL_PORT:=30306}" "${REDIS_PORT:=30379}" "${KAFKA_PORT:=30092}" "${KAFKA_CONTROLLER_PORT:=30093}"
+    : "${API_PORT:=30080}" "${API_OPS_PORT:=30083}" "${PRODUCER_METRICS_PORT:=30081}" "${CONSUMER_METRICS_PORT:=30082}"
+    STACK_ENV_FILE="${STACK_ENV_FILE:-$ROOT_DIR/.local/chaos-stack.env}" ;;
+  *) echo "unknown STACK_NAME=$STACK_NAME (expected dev, test, outage or chaos)" >&2; exit 2 ;;
 esac
 for v in MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT API_PORT API_OPS_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT; do
   case "${!v}" in

@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
-import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { requireEnv as requireStackEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { eventually, freePort } from '../support/wait.ts';
@@ -35,6 +35,19 @@ export class ServiceProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Started and not exited (neither by itself nor by a signal). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** One /readyz probe: true on 200. */
+  ready(): Promise<boolean> {
+    return fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
   }
 
   async start(timeoutMs = 90_000): Promise<void> {
@@ -125,17 +138,30 @@ export async function startPipeline(
     services?: ServiceName[];
     producerEnv?: Record<string, string>;
     consumerEnv?: Record<string, string>;
+    apiEnv?: Record<string, string>;
+    /** Settings of the servers to use (a private stack's env file); default: the test stack. */
+    stack?: Record<string, string>;
+    /** Fixed ports for the services, the api's ops port too (default: free ephemeral ones). */
+    ports?: Record<ServiceName | 'apiOps', number>;
   } = {},
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
-  const db = await createTestDatabase();
+  const requireEnv = (name: string) => requireStackEnv(name, opts.stack);
+  const db = await createTestDatabase(
+    opts.stack
+      ? {
+          server: {
+            adminUrl: requireEnv('MYSQL_ADMIN_URL'),
+            appUrl: requireEnv('MYSQL_URL'),
+            cdcUrl: requireEnv('MYSQL_CDC_URL'),
+          },
+        }
+      : {},
+  );
   const prefix = `e2e${uniqueSuffix()}`;
-  const [producerPort, consumerPort, apiPort, apiOpsPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [producerPort, consumerPort, apiPort, apiOpsPort] = opts.ports
+    ? [opts.ports.producer, opts.ports.consumer, opts.ports.api, opts.ports.apiOps]
+    : [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
     KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
     REDIS_URL: requireEnv('REDIS_URL'),
@@ -166,8 +192,11 @@ export async function startPipeline(
     AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
     RATE_LIMIT_USER_PER_MINUTE: '0',
     RATE_LIMIT_IP_PER_MINUTE: '0',
+    ...opts.apiEnv,
   });
   const redis = new Redis(requireEnv('REDIS_URL'));
+  // It reconnects by itself; suites that restart Redis would otherwise print every refused connect.
+  redis.on('error', () => undefined);
   const pipeline: Pipeline = {
     db,
     prefix,

@@ -1,10 +1,6 @@
 // Kafka stopped or hung, and MariaDB restarted, under the real producer. The suite starts a private
 // MariaDB and Kafka (the `outage` stack profile: own ports, own data) because stopping the shared
 // test stack's servers would break the suites running beside it.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
@@ -12,38 +8,13 @@ import { type ConsumedMessage, createKafkaAdmin } from '../../runtime/core/kafka
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { grantCdcRead, withDatabase } from '../support/mysql.ts';
+import { privateStack } from '../support/private-stack.ts';
 import { producerConfig, readTopic, runProducer, waitFor } from '../support/producer.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const MAX_QUEUED = 500;
-const run = promisify(execFile);
-
-/** dev/stack.sh on the outage profile, with none of the test stack's settings leaking in. */
-async function stack(...args: string[]): Promise<void> {
-  await run(`${ROOT}/dev/stack.sh`, args, {
-    cwd: ROOT,
-    timeout: 120_000,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      ...(process.env.PAYMENTS_CACHE_DIR ? { PAYMENTS_CACHE_DIR: process.env.PAYMENTS_CACHE_DIR } : {}),
-      STACK_NAME: 'outage',
-      STACK_COMPONENTS: 'mariadb kafka',
-      KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m', // a second broker on a small shared machine
-    },
-  });
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
-
-const kafkaPid = () => Number(readFileSync(`${ROOT}/.local/outage/run/kafka.pid`, 'utf8').trim());
+const outageStack = privateStack('outage', ['mariadb', 'kafka']);
+const stack = outageStack.run;
+const kafkaPid = () => outageStack.pid('kafka');
 
 type Envelope = {
   op: string;
@@ -126,7 +97,7 @@ describe('producer: Kafka and MariaDB outages (private servers)', () => {
 
   beforeAll(async () => {
     await stack('up');
-    env = readEnvFile(`${ROOT}/.local/outage-stack.env`);
+    env = outageStack.env();
     dbName = `payments_o_${uniqueSuffix()}`;
     const root = createPool(env.MYSQL_ADMIN_URL ?? '', { connectionLimit: 1 });
     await root.query(`CREATE DATABASE \`${dbName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

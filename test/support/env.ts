@@ -1,6 +1,9 @@
-/** Reads a variable the test stack must provide; fails the suite with a pointer to `make test`. */
-export function requireEnv(name: string): string {
-  const value = process.env[name];
+/**
+ * Reads a variable the test stack must provide (or `from`, e.g. a private stack's settings); fails the
+ * suite with a pointer to `make test`.
+ */
+export function requireEnv(name: string, from: Record<string, string | undefined> = process.env): string {
+  const value = from[name];
   if (!value) {
     throw new Error(`${name} is not set: run the suites through \`make test\`, which starts the test stack`);
   }

@@ -159,8 +159,11 @@ build() {
     return 0
   fi
   local base="$IMAGE_CACHE/base-$base_key" deps="$IMAGE_CACHE/deps-$deps_key"
-  [ -d "$base" ] || { log "base layer from Debian packages"; build_base "$base" "$uris"; }
-  [ -d "$deps" ] || { log "production dependencies"; build_deps "$deps" "$base"; }
+  local t0=$SECONDS
+  [ -d "$base" ] || { log "base layer from Debian packages"; build_base "$base" "$uris"; log "base layer: $((SECONDS - t0)) s"; }
+  t0=$SECONDS
+  [ -d "$deps" ] || { log "production dependencies"; build_deps "$deps" "$base"; log "dependency layer: $((SECONDS - t0)) s"; }
+  t0=$SECONDS
 
   local work
   work="$(mktemp -d "$OUT_DIR/.build.XXXXXX")"
@@ -191,7 +194,7 @@ build() {
   mv "$work"/*.oci.tar "$OUT_DIR/"
   rm -rf "$work"
   echo "$key" >"$OUT_DIR/.key"
-  log "built $RUNTIME_NAME:$VERSION and $OPERATOR_NAME:$VERSION ($key)"
+  log "built $RUNTIME_NAME:$VERSION and $OPERATOR_NAME:$VERSION ($key): source layers and archives $((SECONDS - t0)) s"
   list
 }
 

@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
 NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
-	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator \
+	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
 	      verify rebuild token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make lint | typecheck | format"
 	@echo "make verify | rebuild | token USER_ID=alice    (against the dev stack)"
 	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane)"
+	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
 	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
 
 # npm ci only when the lock file changed since the last install.
@@ -93,6 +94,11 @@ cluster-build:
 
 cluster-status:
 	dev/cluster.sh status
+
+# The Dockerfile's two targets as OCI images without Docker or a registry (dev/cluster/README.md
+# "Images without Docker"); rebuilt only when an input changed.
+images: $(NODE_STAMP)
+	dev/images.sh build
 
 # The operator from source against the local control plane (CRD applied first; Ctrl-C stops it).
 operator: $(NODE_STAMP)

@@ -24,6 +24,13 @@ cleanup() {
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  # Containers of a crashed images suite (its afterAll deletes them): by id, from its private runc root.
+  local state id
+  for state in .local/images-test-*/runc-state; do
+    [ -d "$state" ] || continue
+    for id in $(runc --root "$state" list -q 2>/dev/null); do runc --root "$state" delete -f "$id" || true; done
+    rm -rf "$(dirname "$state")"
+  done
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi
@@ -39,6 +46,9 @@ step "unit tests"; suite unit
 if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_stack=1; fi
 step "test stack"; STACK_NAME=test dev/stack.sh up
 
+# The images the integration suite runs with runc (test/integration/images.test.ts); a no-op when
+# they are up to date.
+step "images";            dev/images.sh build
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e
 if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then

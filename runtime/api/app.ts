@@ -8,7 +8,9 @@ import Fastify, {
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { repairUser } from '../core/cache/repair.ts';
 import type { PurchasePackageReader } from '../core/cache/types.ts';
+import { CacheWriter } from '../core/cache/writer.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Authenticator, Principal } from './auth.ts';
@@ -22,6 +24,7 @@ import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
 import { lazyRequestLogger } from './request-logger.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -288,6 +291,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   paymentRoutes(app, { pool: deps.pool, payments });
   packageRoutes(app, { readPackage });
+  const cacheWriter = new CacheWriter(deps.redis, settings.redisKeyPrefix);
+  adminRoutes(app, {
+    repairUser: (userId) =>
+      repairUser({
+        pool: deps.pool,
+        redis: deps.redis,
+        writer: cacheWriter,
+        prefix: settings.redisKeyPrefix,
+        userId,
+      }),
+  });
   webhookRoutes(app, {
     pool: deps.pool,
     provider: deps.provider.name,

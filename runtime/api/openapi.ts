@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { repairResponse } from './routes/admin.ts';
 import {
   catalogResponse,
   confirmPaymentBody,
@@ -19,6 +20,8 @@ type Op = {
   idempotent?: boolean;
   auth?: boolean;
   params?: Record<string, unknown>[];
+  /** Further error statuses the operation answers, with their description. */
+  errors?: Record<string, string>;
 };
 
 const json = (schema: z.ZodType, io: 'input' | 'output') =>
@@ -62,6 +65,7 @@ function operation(op: Op) {
       '409': errorResponse('conflict: illegal state transition or concurrent use of the Idempotency-Key'),
       '422': errorResponse('Idempotency-Key reused with different parameters'),
       '429': errorResponse('rate limited'),
+      ...Object.fromEntries(Object.entries(op.errors ?? {}).map(([status, d]) => [status, errorResponse(d)])),
     },
   };
 }
@@ -136,6 +140,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             },
           ],
           ok: { status: 200, schema: packagePageSchema },
+        }),
+      },
+      '/v1/admin/users/{user_id}/repair': {
+        post: operation({
+          summary:
+            "Admin scope: rebuild one user's cache from MySQL (version-guarded: a newer change from the stream is kept); idempotent by nature, no Idempotency-Key",
+          params: [pathId('user_id')],
+          ok: { status: 200, schema: repairResponse },
+          errors: {
+            '403': 'the token lacks the admin scope',
+            '503': 'MySQL or Redis did not answer (+ Retry-After)',
+          },
         }),
       },
       '/v1/webhooks/provider': {

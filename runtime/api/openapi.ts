@@ -16,7 +16,7 @@ import {
 type Op = {
   summary: string;
   body?: z.ZodType;
-  ok: { status: number; schema: z.ZodType };
+  ok: { status: number; schema: z.ZodType; headers?: Record<string, string> };
   idempotent?: boolean;
   auth?: boolean;
   params?: Record<string, unknown>[];
@@ -57,6 +57,16 @@ function operation(op: Op) {
     responses: {
       [op.ok.status]: {
         description: 'success',
+        ...(op.ok.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(op.ok.headers).map(([name, description]) => [
+                  name,
+                  { description, schema: { type: 'string' } },
+                ]),
+              ),
+            }
+          : {}),
         content: { 'application/json': { schema: json(op.ok.schema, 'output') } },
       },
       '400': errorResponse('invalid request'),
@@ -139,7 +149,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
                 "from a write, opaque and signed for the write's user: the answer includes that write (or header X-Consistency-Token); another user's, edited or unknown tokens are 400",
             },
           ],
-          ok: { status: 200, schema: packagePageSchema },
+          ok: {
+            status: 200,
+            schema: packagePageSchema,
+            headers: {
+              'X-Package-Source': 'where the page came from: redis | mysql_miss | mysql_behind',
+              'X-Package-Position':
+                "the source position (GTID, e.g. 0-1-4711) the page holds at least: Redis's applied position read with the page, or MySQL's committed position read before it",
+            },
+          },
         }),
       },
       '/v1/admin/users/{user_id}/repair': {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
+import { raiseAppliedPosition } from '../core/cache/applied-position.ts';
 import { CACHED_TABLES, type CachedTable, type CanonicalRow } from '../core/cache/rows.ts';
 import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
 import { withSourceSnapshot } from '../core/db/snapshot.ts';
@@ -67,6 +68,8 @@ export async function rebuildCache(opts: {
     result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), result.version);
   }
   await opts.writer.markReady(result.gtid);
+  // Redis now holds everything up to the snapshot: the applied position is at least there.
+  if (result.gtid !== null) await raiseAppliedPosition(opts.redis, opts.prefix, result.version, result.gtid);
   return result;
 }
 

@@ -11,6 +11,7 @@ import {
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
 import { createRedis } from '../core/redis/connect.ts';
+import { appliedPositionRecorder } from './applied-position.ts';
 import { runBatches } from './batches.ts';
 import { startCacheGuard } from './cache-guard.ts';
 import type { ConsumerConfig } from './config.ts';
@@ -105,6 +106,7 @@ export async function startConsumerService(
       : undefined;
   if (!pool && config.CONSISTENCY_CHECK_RATE > 0) log.warn('no MYSQL_URL: the consistency check is off');
   checker?.start();
+  const recordPosition = appliedPositionRecorder(redis, config.REDIS_KEY_PREFIX, log);
   const stream = await consumer.consume(topics);
   const materialiser = new Materialiser({
     tables,
@@ -114,7 +116,10 @@ export async function startConsumerService(
     metrics,
     log,
     isStopping: () => stopping,
-    onApplied: (changes, applied) => checker?.observe(changes, applied),
+    onApplied: (changes, applied) => {
+      recordPosition(changes);
+      checker?.observe(changes, applied);
+    },
   });
   // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
   const stopCommittingSettled = stream.onFetched(() => {

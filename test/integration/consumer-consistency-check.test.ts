@@ -17,6 +17,7 @@ import {
 } from '../../runtime/core/kafka/index.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { createRegistry } from '../../runtime/core/metrics.ts';
+import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -120,6 +121,8 @@ describe('continuous consistency check', () => {
     await waitFor('three consistent checks', async () => (await counts()).consistent >= 3, 30_000);
     expect(await counts()).toEqual({ consistent: 3, stale: 0, missing: 0 });
     expect(await oldestInconsistency()).toBe(0);
+    // The applied position the api's X-Package-Position names: the newest change applied.
+    expect(await redis.get(keys.meta('applied'))).toBe(`${versionOf(seq, 0)} 0-1-${seq}`);
   });
 
   it('counts a row made stale behind the consumer, ages it, and sees it resolved', async () => {
@@ -132,8 +135,10 @@ describe('continuous consistency check', () => {
     await redis.hset(row, 'd', JSON.stringify(old));
 
     await waitFor('a stale check', async () => (await counts()).stale === before.stale + 1, 30_000);
-    const first = await oldestInconsistency();
-    expect(first).toBeGreaterThan(0);
+    const first = await waitFor('the inconsistency aging', async () => {
+      const age = await oldestInconsistency();
+      return age > 0 ? age : undefined;
+    });
     await new Promise((r) => setTimeout(r, 1200));
     expect(await oldestInconsistency()).toBeGreaterThan(first + 1);
 
@@ -150,7 +155,7 @@ describe('continuous consistency check', () => {
     await waitFor('the consumer applied the purchase', async () => (await redis.hget(row, 'd')) === data);
     await redis.del(row);
     await waitFor('a missing check', async () => (await counts()).missing === before.missing + 1, 30_000);
-    expect(await oldestInconsistency()).toBeGreaterThan(0);
+    await waitFor('the inconsistency aging', async () => (await oldestInconsistency()) > 0);
     expect((await counts()).stale).toBe(before.stale);
   });
 

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerEnvSchema } from '../../runtime/consumer/config.ts';
+import { ConsistencyChecker } from '../../runtime/consumer/consistency-check.ts';
 import { deadLetterTopic } from '../../runtime/consumer/dead-letters.ts';
 import { type ConsumerService, startConsumerService } from '../../runtime/consumer/service.ts';
 import { readSourceRow } from '../../runtime/consumer/source-rows.ts';
@@ -179,5 +180,49 @@ describe('continuous consistency check', () => {
       30_000,
     );
     expect(await counts()).toEqual({ ...before, consistent: before.consistent + 1 });
+  });
+
+  it('never reads MySQL faster than CONSISTENCY_CHECK_RATE, one primary-key point read per check', async () => {
+    const statements: string[] = [];
+    // The real pool, with its queries counted.
+    const counted = new Proxy(app, {
+      get(target, prop, receiver) {
+        if (prop === 'query') {
+          return (q: { sql: string }, ...rest: unknown[]) => {
+            statements.push(q.sql);
+            return (target.query as (...a: unknown[]) => unknown)(q, ...rest);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const checker = new ConsistencyChecker({
+      pool: counted,
+      redis,
+      prefix,
+      settings: { ratePerSecond: 4, graceMs: 100, maxPending: 1000 },
+      registry: createRegistry('consumer'),
+      log: createLogger('cctest', 'error'),
+    });
+    const burst = Array.from({ length: 200 }, (_, i) => ({
+      table: 'purchases' as const,
+      id: `pur_burst_${i}`,
+      version: versionOf(seq, i),
+      after: null,
+      before: null,
+    }));
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) {
+      checker.observe(burst.slice(i * 20, i * 20 + 20), new Array(20).fill(true));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    checker.start(20);
+    await new Promise((r) => setTimeout(r, 2000));
+    await checker.stop();
+    const seconds = (Date.now() - started) / 1000;
+    expect(statements.length).toBeGreaterThan(0);
+    // A bucket of 4 per second with a one-second burst.
+    expect(statements.length).toBeLessThanOrEqual(4 + Math.ceil(4 * seconds));
+    for (const sql of statements) expect(sql).toMatch(/^SELECT .+ FROM `purchases` WHERE id = \?$/);
   });
 });

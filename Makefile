@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
 	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
-	      verify rebuild token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
+	      verify rebuild repair token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -17,6 +17,7 @@ help:
 	@echo "make test      install what is missing, start the test stack, run every suite"
 	@echo "make lint | typecheck | format"
 	@echo "make verify | rebuild | token USER_ID=alice    (against the dev stack)"
+	@echo "make repair USER_ID=alice     rebuild one user's cache from MySQL"
 	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
 	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
@@ -53,6 +54,11 @@ verify: $(NODE_STAMP)
 # Repopulates Redis from MySQL (new or flushed Redis); safe while the consumer runs.
 rebuild: $(NODE_STAMP)
 	set -a; . .local/stack.env; set +a; node runtime/consumer/rebuild-main.ts
+
+# Rebuilds one user's cache from MySQL (version-guarded: safe while the consumer runs).
+repair: $(NODE_STAMP)
+	@test -n "$(USER_ID)" || { echo "usage: make repair USER_ID=<user id>" >&2; exit 2; }
+	set -a; . .local/stack.env; set +a; USER_ID='$(USER_ID)' node runtime/consumer/repair-main.ts
 
 lint: $(NODE_STAMP)
 	biome check .

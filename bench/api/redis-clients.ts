@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { createClient, RESP_TYPES } from 'redis';
+import { appliedPositionKey } from '../../runtime/core/cache/applied-position.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { readPackageScript } from '../../runtime/core/cache/scripts.ts';
 import { need, withBenchData } from './stack.ts';
@@ -92,6 +93,7 @@ await withBenchData(20, async (data) => {
     keys.userPurchases(data.userId),
     keys.userEntries(data.userId),
     keys.catalogNames,
+    appliedPositionKey(need('REDIS_KEY_PREFIX')),
   ];
   const scriptArgs = [keys.rowPrefix, '20', '', '', ''];
   const clients = [

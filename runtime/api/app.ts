@@ -9,7 +9,9 @@ import Fastify, {
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { repairUser } from '../core/cache/repair.ts';
 import type { PurchasePackageReader } from '../core/cache/types.ts';
+import { CacheWriter } from '../core/cache/writer.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Authenticator, Principal } from './auth.ts';
@@ -31,6 +33,7 @@ import { createPaymentService } from './payments/service.ts';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
 import { createReadinessProbe, type ReadinessProbe } from './readiness.ts';
 import { lazyRequestLogger } from './request-logger.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -330,6 +333,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   paymentRoutes(app, { pool: deps.pool, payments });
   packageRoutes(app, { readPackage });
+  const cacheWriter = new CacheWriter(deps.redis, settings.redisKeyPrefix);
+  adminRoutes(app, {
+    repairUser: (userId) =>
+      repairUser({
+        pool: deps.pool,
+        redis: deps.redis,
+        writer: cacheWriter,
+        prefix: settings.redisKeyPrefix,
+        userId,
+      }),
+  });
   webhookRoutes(app, {
     pool: deps.pool,
     provider: deps.provider.name,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SIGNATURE_HEADER } from './payments/webhooks.ts';
+import { repairResponse } from './routes/admin.ts';
 import {
   catalogResponse,
   confirmPaymentBody,
@@ -17,10 +18,12 @@ import {
 type Op = {
   summary: string;
   body?: z.ZodType;
-  ok: { status: number; schema: z.ZodType };
+  ok: { status: number; schema: z.ZodType; headers?: Record<string, string> };
   idempotent?: boolean;
   auth?: boolean;
   params?: Record<string, unknown>[];
+  /** Further error statuses the operation answers, with their description. */
+  errors?: Record<string, string>;
 };
 
 const json = (schema: z.ZodType, io: 'input' | 'output') =>
@@ -60,6 +63,16 @@ function operation(op: Op) {
     responses: {
       [op.ok.status]: {
         description: 'success',
+        ...(op.ok.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(op.ok.headers).map(([name, description]) => [
+                  name,
+                  { description, schema: { type: 'string' } },
+                ]),
+              ),
+            }
+          : {}),
         content: { 'application/json': { schema: json(op.ok.schema, 'output') } },
       },
       '400': errorResponse('invalid request'),
@@ -83,6 +96,7 @@ function operation(op: Op) {
         'a dependency (database, cache) is unavailable: retry after Retry-After',
         retryAfter,
       ),
+      ...Object.fromEntries(Object.entries(op.errors ?? {}).map(([status, d]) => [status, errorResponse(d)])),
     },
   };
 }
@@ -160,7 +174,26 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             queryParam('cursor'),
             queryParam('consistency_token'),
           ],
-          ok: { status: 200, schema: packagePageSchema },
+          ok: {
+            status: 200,
+            schema: packagePageSchema,
+            headers: {
+              'X-Package-Source': 'where the page came from: redis | mysql_miss | mysql_behind',
+              'X-Package-Position':
+                "the source position (GTID, e.g. 0-1-4711) the page holds at least: Redis's applied position read with the page, or MySQL's committed position read before it",
+            },
+          },
+        }),
+      },
+      '/v1/admin/users/{user_id}/repair': {
+        post: operation({
+          summary:
+            "Admin scope: rebuild one user's cache from MySQL (version-guarded: a newer change from the stream is kept); idempotent by nature, no Idempotency-Key",
+          params: [pathId('user_id')],
+          ok: { status: 200, schema: repairResponse },
+          errors: {
+            '403': 'the token lacks the admin scope',
+          },
         }),
       },
       '/v1/webhooks/provider': {

@@ -4,6 +4,8 @@ import type { ChangeEnvelope } from '../core/events/envelope.ts';
 import { versionOfGtid } from '../core/position.ts';
 
 export type DecodedChange = RowChange & {
+  /** The source transaction (the applied position the consumer records). */
+  gtid: string;
   /** Source commit time (binlog header; seconds precision on MariaDB). */
   sourceTsMs: number;
   /** When the producer emitted the event. */
@@ -66,6 +68,7 @@ function toChange(table: CachedTable, key: string | null, envelope: ChangeEnvelo
     after: isDelete ? null : row,
     // An update's previous owner is known to Redis (the row's `o`), so only a delete needs `before`.
     before: isDelete ? row : null,
+    gtid: source.gtid,
     sourceTsMs: Number(source.ts_ms),
     emittedTsMs: Number(envelope.ts_ms),
   };

@@ -38,6 +38,8 @@ export class Materialiser {
     /** Refuses versions beyond what the source has produced (absent: no MySQL to ask). */
     horizon?: Pick<SourceHorizon, 'beyond'> | undefined;
     now?: () => number;
+    /** Told about every applied batch (the consistency checker samples it, the position is recorded). */
+    onApplied?: (changes: readonly DecodedChange[], applied: readonly boolean[]) => void;
   };
   private readonly commits = new Set<Promise<void>>();
   /** Per partition: the last applied message and the highest offset requested for it. */
@@ -121,6 +123,7 @@ export class Materialiser {
         return firstApplied;
       });
       metrics.applySeconds.observe((performance.now() - started) / 1000);
+      this.deps.onApplied?.(changes, applied);
       const now = (this.deps.now ?? Date.now)();
       changes.forEach((c, i) => {
         const m = changeMessages[i];

@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
+import { raiseAppliedPosition } from '../core/cache/applied-position.ts';
 import { CACHED_TABLES, type CachedTable, type CanonicalRow } from '../core/cache/rows.ts';
 import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
+import { withSourceSnapshot } from '../core/db/snapshot.ts';
+import { currentSourceGtid } from '../core/db/source-gtid.ts';
 import { gtidSequence, versionOf } from '../core/position.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import type { Progress } from './progress.ts';
-import { currentSourceGtid } from './source-gtid.ts';
 import { countRows, readSourceRows, readSourceRowsWhere } from './source-rows.ts';
 
 export type RebuildResult = {
@@ -42,12 +44,9 @@ export async function rebuildCache(opts: {
   onSnapshot?: () => Promise<void>;
 }): Promise<RebuildResult> {
   const batchSize = opts.batchSize ?? 1000;
-  const conn = await opts.pool.getConnection();
-  try {
-    const gtid = await currentSourceGtid(conn);
+  const seen = new Map<CachedTable, Set<string>>();
+  const result = await withSourceSnapshot(opts.pool, async (conn, gtid) => {
     const version = versionOf(gtid === null ? 0n : gtidSequence(gtid), 0);
-    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     const result: RebuildResult = {
       gtid,
       version,
@@ -57,36 +56,32 @@ export async function rebuildCache(opts: {
       repaired: 0,
     };
     await opts.onSnapshot?.();
-    const seen = new Map<CachedTable, Set<string>>();
-    try {
-      for (const table of CACHED_TABLES) {
-        const ids = new Set<string>();
-        seen.set(table, ids);
-        opts.progress.start(table, await countRows(conn, table));
-        for await (const rows of readSourceRows(conn, table, batchSize)) {
-          const changes: RowChange[] = rows.map((row) => {
-            ids.add(String(row.id));
-            return { table, id: String(row.id), version, after: row, before: null };
-          });
-          const applied = await opts.writer.apply(changes);
-          result.applied += applied.filter(Boolean).length;
-          result.rows[table] += rows.length;
-          opts.progress.advance(rows.length);
-        }
-        opts.progress.done();
-      }
-    } finally {
-      await conn.query('COMMIT');
-    }
     for (const table of CACHED_TABLES) {
-      result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), version);
+      const ids = new Set<string>();
+      seen.set(table, ids);
+      opts.progress.start(table, await countRows(conn, table));
+      for await (const rows of readSourceRows(conn, table, batchSize)) {
+        const changes: RowChange[] = rows.map((row) => {
+          ids.add(String(row.id));
+          return { table, id: String(row.id), version, after: row, before: null };
+        });
+        const applied = await opts.writer.apply(changes);
+        result.applied += applied.filter(Boolean).length;
+        result.rows[table] += rows.length;
+        opts.progress.advance(rows.length);
+      }
+      opts.progress.done();
     }
-    for (const table of CACHED_TABLES) result.repaired += await repairBeyondSource(opts, table);
-    await opts.writer.markReady(gtid);
     return result;
-  } finally {
-    conn.release();
+  });
+  for (const table of CACHED_TABLES) {
+    result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), result.version);
   }
+  for (const table of CACHED_TABLES) result.repaired += await repairBeyondSource(opts, table);
+  await opts.writer.markReady(result.gtid);
+  // Redis now holds everything up to the snapshot: the applied position is at least there.
+  if (result.gtid !== null) await raiseAppliedPosition(opts.redis, opts.prefix, result.version, result.gtid);
+  return result;
 }
 
 async function tombstoneMissing(

@@ -3,6 +3,7 @@ import { backoffDelay, sleep } from '../core/backoff.ts';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
 import { createPool, type Pool } from '../core/db/pool.ts';
+import { currentSourceGtid } from '../core/db/source-gtid.ts';
 import { topicName } from '../core/events/envelope.ts';
 import {
   createDurableProducer,
@@ -14,9 +15,11 @@ import type { Logger } from '../core/logger.ts';
 import type { Readiness } from '../core/metrics.ts';
 import { createRedis } from '../core/redis/connect.ts';
 import { withTimeout } from '../core/timeout.ts';
+import { appliedPositionRecorder } from './applied-position.ts';
 import { type BatchRunner, runBatches } from './batches.ts';
 import { startCacheGuard } from './cache-guard.ts';
 import type { ConsumerConfig } from './config.ts';
+import { ConsistencyChecker } from './consistency-check.ts';
 import { DeadLetters, deadLetterTopic } from './dead-letters.ts';
 import { startLagMonitor } from './lag-monitor.ts';
 import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
@@ -24,7 +27,6 @@ import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
 import { ReplicaAcks } from './replica-acks.ts';
-import { currentSourceGtid } from './source-gtid.ts';
 import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
 
 export type ConsumerService = {
@@ -104,6 +106,24 @@ export async function startConsumerService(
   if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
 
   const deadLetters = new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP);
+  const checker =
+    pool && config.CONSISTENCY_CHECK_RATE > 0
+      ? new ConsistencyChecker({
+          pool,
+          redis,
+          prefix: config.REDIS_KEY_PREFIX,
+          settings: {
+            ratePerSecond: config.CONSISTENCY_CHECK_RATE,
+            graceMs: config.CONSISTENCY_CHECK_GRACE_MS,
+            maxPending: config.CONSISTENCY_CHECK_MAX_PENDING,
+          },
+          registry,
+          log,
+        })
+      : undefined;
+  if (!pool && config.CONSISTENCY_CHECK_RATE > 0) log.warn('no MYSQL_URL: the consistency check is off');
+  checker?.start();
+  const recordPosition = appliedPositionRecorder(redis, config.REDIS_KEY_PREFIX, log);
   const lag = startLagMonitor({ admin, group: config.CONSUMER_GROUP, topics, metrics, log });
   const stopSignal = new AbortController();
   /** The group member of the moment: replaced after Kafka was lost (see `consumeForever`). */
@@ -141,6 +161,10 @@ export async function startConsumerService(
         isStopping: () => stopping,
         horizon,
         replicas,
+        onApplied: (changes, applied) => {
+          recordPosition(changes);
+          checker?.observe(changes, applied);
+        },
       });
       materialiser = m;
       // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
@@ -228,6 +252,7 @@ export async function startConsumerService(
       current?.runner.stop();
       await loop.catch(() => undefined);
       lag.stop();
+      await checker?.stop();
       await guard?.stop();
       await dlqProducer.close().catch(() => undefined);
       await admin.close().catch(() => undefined);

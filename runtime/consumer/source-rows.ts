@@ -52,3 +52,12 @@ export async function readSourceRowsWhere(
   });
   return (rows as Record<string, unknown>[]).map((r) => canonicalRow(table, r));
 }
+
+/** One row by primary key (a point read), canonical; null when MySQL has no such row. */
+export async function readSourceRow(
+  db: Queryable,
+  table: CachedTable,
+  id: string,
+): Promise<CanonicalRow | null> {
+  return (await readSourceRowsWhere(db, table, 'id', id))[0] ?? null;
+}

@@ -43,3 +43,6 @@ export const ID_PATTERN = /^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/;
 export function isId(prefix: IdPrefix, value: string): boolean {
   return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
 }
+
+/** A user id (the JWT `sub`) as the api accepts it in paths; tools taking a user id check the same. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;

@@ -1,7 +1,7 @@
-import { currentSourceGtid } from '../../runtime/consumer/source-gtid.ts';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
+import { currentSourceGtid } from '../../runtime/core/db/source-gtid.ts';
 import { gtidSequence } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 

@@ -174,7 +174,7 @@ describe('near cache', () => {
     redis.pages.set('alice', 'p');
     expect(cache.peekRendered('alice', first)).toBeUndefined();
     await body('alice');
-    expect(cache.peekRendered('alice', first)?.toString()).toBe('p');
+    expect(cache.peekRendered('alice', first)?.body.toString()).toBe('p');
     expect(cache.peekRendered('alice', { ...first, limit: 5 })).toBeUndefined();
     const token = decodeToken(encodeToken({ gtid: '0-1-42', rows: [] }));
     expect(cache.peekRendered('alice', { ...first, token })).toBeUndefined();

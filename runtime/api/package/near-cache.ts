@@ -1,6 +1,7 @@
 import { cacheKeys } from '../../core/cache/keys.ts';
 import type {
   CacheRead,
+  HeldPage,
   PackagePage,
   PurchasePackageReader,
   ReadOptions,
@@ -23,7 +24,8 @@ export type NearCacheOptions = {
   onInvalidate?: (kind: 'user' | 'all') => void;
 };
 
-type Entry = { body: Buffer; at: number; bytes: number };
+/** A held page: the body and its position header value, kept as the response sends them. */
+type Entry = HeldPage & { at: number; bytes: number };
 /** A Redis read in flight for a user; an invalidation meanwhile makes its answer unfit to keep. */
 type Flight = { stale: boolean; refs: number };
 
@@ -94,17 +96,17 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     return { kind: 'hit', page: JSON.parse(r.body.toString()) as PackagePage };
   }
 
-  peekRendered(userId: string, opts: ReadOptions): Buffer | undefined {
+  peekRendered(userId: string, opts: ReadOptions): HeldPage | undefined {
     if (opts.token !== null || !this.isLive()) return undefined;
     const entry = this.lookup(userId, variantOf(opts));
     if (!entry) return undefined;
     this.opts.onLookup?.('hit');
-    return entry.body;
+    return entry;
   }
 
   readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {
     const held = this.peekRendered(userId, opts);
-    if (held) return Promise.resolve({ kind: 'hit', body: held });
+    if (held) return Promise.resolve({ kind: 'hit', body: held.body, position: held.position });
     const variant = variantOf(opts);
     if (opts.token !== null || !this.isLive()) {
       this.opts.onLookup?.('bypass');
@@ -182,7 +184,8 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     try {
       const read = await this.inner.readRendered(userId, opts);
       if (read.kind === 'hit' && !flight.stale && this.isLive()) {
-        this.store(userId, variant, typeof read.body === 'string' ? Buffer.from(read.body) : read.body);
+        const body = typeof read.body === 'string' ? Buffer.from(read.body) : read.body;
+        this.store(userId, variant, body, read.position ?? null);
       }
       return read;
     } finally {
@@ -190,8 +193,8 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     }
   }
 
-  private store(userId: string, variant: string, body: Buffer): void {
-    const bytes = body.length + variant.length * 2 + ENTRY_OVERHEAD;
+  private store(userId: string, variant: string, body: Buffer, position: string | null): void {
+    const bytes = body.length + variant.length * 2 + (position?.length ?? 0) * 2 + ENTRY_OVERHEAD;
     if (bytes > this.opts.maxBytes) return;
     let pages = this.users.get(userId);
     if (!pages) {
@@ -201,7 +204,7 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     }
     const old = pages.get(variant);
     if (old) this.totalBytes -= old.bytes;
-    pages.set(variant, { body, at: this.now(), bytes });
+    pages.set(variant, { body, position, at: this.now(), bytes });
     this.totalBytes += bytes;
     this.evict();
   }

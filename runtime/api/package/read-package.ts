@@ -1,6 +1,7 @@
 import { decodeCursor } from '../../core/cache/cursor.ts';
 import type { CacheRead, PurchasePackageReader, RenderedRead } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
+import { currentSourceGtid } from '../../core/db/source-gtid.ts';
 import type { ConsistencyToken } from '../../core/position.ts';
 import type { TokenSigner } from '../consistency-token.ts';
 import { invalidRequest } from '../errors.ts';
@@ -38,7 +39,7 @@ export function createPackageReader(deps: PackageReadDeps) {
     q: PackageQuery,
     /** Settles before any MySQL fallback (the rate limit): refused requests never reach the database. */
     admitted?: Promise<void>,
-  ): Promise<{ body: Buffer | string; source: PackageSource }> => {
+  ): Promise<{ body: Buffer | string; source: PackageSource; position: string | null }> => {
     const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !cursor)
       throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
@@ -46,19 +47,23 @@ export function createPackageReader(deps: PackageReadDeps) {
     const opts = { limit: q.limit, cursor: q.cursor ?? null, token };
     let source: PackageSource;
     let body: Buffer | string;
+    let position: string | null;
     const read = deps.reader.readRendered
       ? await deps.reader.readRendered(userId, opts)
       : toRendered(await deps.reader.read(userId, opts));
     if (read.kind === 'hit') {
       source = 'redis';
       body = read.body;
+      position = read.position ?? null;
     } else {
       source = read.kind === 'miss' ? 'mysql_miss' : 'mysql_behind';
       await admitted;
+      // Read before the page: the page holds at least every transaction up to it.
+      position = await currentSourceGtid(deps.pool);
       body = JSON.stringify(await readPackageFromMysql(deps.pool, userId, q.limit, cursor));
     }
     deps.onSource?.(source);
-    return { body, source };
+    return { body, source, position };
   };
   /** A token this api signed for this user, at a position the source has committed; else 400. */
   async function checkedToken(userId: string, raw: string): Promise<ConsistencyToken> {
@@ -75,9 +80,9 @@ export function createPackageReader(deps: PackageReadDeps) {
    */
   const peek = (userId: string, q: PackageQuery) => {
     if (q.consistency_token !== undefined || !deps.reader.peekRendered) return undefined;
-    const body = deps.reader.peekRendered(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
-    if (body) deps.onSource?.('redis');
-    return body;
+    const held = deps.reader.peekRendered(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
+    if (held) deps.onSource?.('redis');
+    return held;
   };
   return Object.assign(read, { peek });
 }

@@ -19,7 +19,7 @@ export function packageRoutes(app: FastifyInstance, deps: { readPackage: Package
       // Admitted already: a 404 or 400 from the checks is the answer.
       const query = queryOf(req);
       const held = deps.readPackage.peek(query.userId, query.read);
-      if (held) return send(reply, held, 'redis');
+      if (held) return send(reply, held.body, 'redis', held.position);
     }
     return readAndSend(req, reply, admitted);
   });
@@ -34,8 +34,8 @@ export function packageRoutes(app: FastifyInstance, deps: { readPackage: Package
     // Awaited below once the limiter has answered; a refusal must not leave it unhandled.
     read.catch(() => {});
     await admitted;
-    const { body, source } = await read;
-    return send(reply, body, source);
+    const { body, source, position } = await read;
+    return send(reply, body, source, position);
   }
 
   /** Validation and access: throws the 404 / 400 before anything is read. */
@@ -52,7 +52,13 @@ export function packageRoutes(app: FastifyInstance, deps: { readPackage: Package
   }
 }
 
-function send(reply: FastifyReply, body: Buffer | string, source: PackageSource) {
+/**
+ * `X-Package-Position`: the source position (GTID) the page holds at least — Redis's applied position
+ * read with the page (held pages keep the one they were read with), or MySQL's committed position
+ * read before the fallback query. Absent only when neither has one yet.
+ */
+function send(reply: FastifyReply, body: Buffer | string, source: PackageSource, position: string | null) {
   reply.header('x-package-source', source);
+  if (position) reply.header('x-package-position', position);
   return reply.code(200).type('application/json; charset=utf-8').send(body);
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { gtidSequence, transactionFloor } from '../position.ts';
+import { appliedPositionKey, positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
 import { isCachedTable, microsOfIso } from './rows.ts';
@@ -24,10 +25,12 @@ export const MAX_PAGE_SIZE = 100;
 export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly redis: Redis;
   private readonly keys: ReturnType<typeof cacheKeys>;
+  private readonly appliedKey: string;
 
   constructor(redis: Redis, prefix: string) {
     this.redis = redis;
     this.keys = cacheKeys(prefix);
+    this.appliedKey = appliedPositionKey(prefix);
   }
 
   /** Optional warm-up; the first read loads the script anyway. */
@@ -66,6 +69,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
         this.keys.userPurchases(userId),
         this.keys.userEntries(userId),
         this.keys.catalogNames,
+        this.appliedKey,
       ],
       [this.keys.rowPrefix, opts.limit, cursorScore, cursorId, floor, ...tokenRows],
     )) as unknown[];
@@ -73,8 +77,8 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     const kind = String(reply[0]);
     if (kind === 'miss') return { kind: 'miss' };
     if (kind === 'behind') return { kind: 'behind' };
-    const [, more, entries, names] = reply as [Buffer, number, Buffer[], Buffer[]];
-    return { kind: 'hit', body: renderPage(entries, names, more === 1) };
+    const [, more, entries, names, marker] = reply as [Buffer, number, Buffer[], Buffer[], Buffer];
+    return { kind: 'hit', body: renderPage(entries, names, more === 1), position: positionOfMarker(marker) };
   }
 }
 

@@ -93,10 +93,12 @@ return 1
  * rendered entries, one HMGET of the page's package names. It does no string building (Lua interns
  * every string it makes, which cost more Redis time than the reads themselves): the api splices the
  * names in (`reader.ts`).
- * KEYS[1] ready marker, KEYS[2] the user's index, KEYS[3] the user's entries, KEYS[4] the catalog names.
+ * KEYS[1] ready marker, KEYS[2] the user's index, KEYS[3] the user's entries, KEYS[4] the catalog names,
+ * KEYS[5] the applied position (applied-position.ts).
  * ARGV: row key prefix, limit, cursor score ('' = first page), cursor id, version floor ('' = no token),
  * then the token's rows as `<table>:<id>`.
- * Returns {'miss'} | {'behind'} | {'hit', more, {entry, …}, {package id, name JSON, …}}.
+ * Returns {'miss'} | {'behind'} | {'hit', more, {entry, …}, {package id, name JSON, …}, position}: the
+ * position read in the same atomic step as the page, so the page holds at least what it names.
  */
 export const readPackageScript = new LuaScript(
   `
@@ -129,7 +131,8 @@ if #ids > limit then
   ids[#ids] = nil
   more = 1
 end
-if #ids == 0 then return {'hit', 0, {}, {}} end
+local position = redis.call('GET', KEYS[5]) or ''
+if #ids == 0 then return {'hit', 0, {}, {}, position} end
 local entries = redis.call('HMGET', KEYS[3], unpack(ids))
 local wanted, seen = {}, {}
 for i = 1, #entries do
@@ -150,9 +153,9 @@ for j = 1, #wanted do
   names[#names + 1] = wanted[j]
   names[#names + 1] = found[j]
 end
-return {'hit', more, entries, names}
+return {'hit', more, entries, names, position}
 `,
-  4,
+  5,
 );
 
 /**

@@ -36,8 +36,17 @@ export type ReadOptions = {
   token: import('../position.ts').ConsistencyToken | null;
 };
 
-/** The same answer with a hit's page already as JSON (`{"items":[…],"next_cursor":…}`, UTF-8 bytes or text). */
-export type RenderedRead = { kind: 'hit'; body: Buffer | string } | { kind: 'miss' } | { kind: 'behind' };
+/**
+ * The same answer with a hit's page already as JSON (`{"items":[…],"next_cursor":…}`, UTF-8 bytes or
+ * text) and the source position (GTID) the page holds at least: Redis's applied position, read with it.
+ */
+export type RenderedRead =
+  | { kind: 'hit'; body: Buffer | string; position?: string | null }
+  | { kind: 'miss' }
+  | { kind: 'behind' };
+
+/** A page held in process memory, with the position it was read at (rendered once, when it was kept). */
+export type HeldPage = { readonly body: Buffer; readonly position: string | null };
 
 export interface PurchasePackageReader {
   read(userId: string, opts: ReadOptions): Promise<CacheRead>;
@@ -50,5 +59,5 @@ export interface PurchasePackageReader {
    * Optional: the page when it is held in process memory, synchronously (no promise, no I/O), else
    * undefined and the caller reads. Never answers for a read with a consistency token.
    */
-  peekRendered?(userId: string, opts: ReadOptions): Buffer | undefined;
+  peekRendered?(userId: string, opts: ReadOptions): HeldPage | undefined;
 }

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { repairUser } from '../core/cache/repair.ts';
+import { CacheWriter } from '../core/cache/writer.ts';
+import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { createPool } from '../core/db/pool.ts';
+import { USER_ID_PATTERN } from '../core/ids.ts';
+import { createRedis } from '../core/redis/connect.ts';
+import { toolEnvSchema } from './config.ts';
+
+// `make repair USER_ID=alice`: rebuilds one user's cache from MySQL (version-guarded, safe while the
+// consumer runs); prints what it wrote. Exit 2 when it cannot run.
+try {
+  const config = parseEnv(
+    toolEnvSchema.and(z.object({ USER_ID: z.string().regex(USER_ID_PATTERN, 'not a user id') })),
+    process.env,
+  );
+  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
+  try {
+    const result = await repairUser({
+      pool,
+      redis,
+      writer: new CacheWriter(redis, config.REDIS_KEY_PREFIX),
+      prefix: config.REDIS_KEY_PREFIX,
+      userId: config.USER_ID,
+    });
+    process.stdout.write(`${JSON.stringify({ repaired: result })}\n`);
+  } finally {
+    await pool.end();
+    redis.disconnect();
+  }
+} catch (err) {
+  process.stderr.write(
+    `repair failed: ${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`,
+  );
+  process.exitCode = 2;
+}

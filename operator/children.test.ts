@@ -198,6 +198,51 @@ describe('pod environment against the services’ env schemas', () => {
     expect(api.WEBHOOK_SECRET).toBeUndefined();
   });
 
+  it('configures JWKS verification with issuer and audience, and no HS256 secret', () => {
+    const jwksUrl = 'https://idp.example.com/.well-known/jwks.json';
+    const input = {
+      ...base,
+      api: {
+        authSecret: 'shop-auth',
+        auth: { jwksUrl, issuer: 'https://idp.example.com/', audience: 'payments' },
+      },
+    };
+    const { envOf, container, configMaps } = render(input);
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    expect(api).toMatchObject({
+      AUTH_JWKS_URL: jwksUrl,
+      AUTH_JWT_ISSUER: 'https://idp.example.com/',
+      AUTH_JWT_AUDIENCE: 'payments',
+      WEBHOOK_SECRET: 'w'.repeat(16),
+    });
+    expect(api.AUTH_JWT_SECRET).toBeUndefined();
+    // Non-secret settings come from the ConfigMap; the other components are not given them.
+    expect(configMaps.get('shop-config')).toMatchObject({ AUTH_JWKS_URL: jwksUrl });
+    for (const component of ['producer', 'consumer'] as const) {
+      expect(envNames(container(component), configMaps).filter((n) => n.startsWith('AUTH_'))).toEqual([]);
+    }
+    // Without an auth Secret: JWKS alone, and no webhook secret reference to a Secret that is not there.
+    const bare = render({ ...base, api: { auth: { jwksUrl } } });
+    expect(bare.container('api').env?.some((e) => e.valueFrom?.secretKeyRef?.name === 'shop-auth')).toBe(
+      false,
+    );
+    expect(parseEnv(apiEnvSchema, bare.envOf('api')).AUTH_JWKS_URL).toBe(jwksUrl);
+  });
+
+  it('checks issuer and audience with the HS256 secret too', () => {
+    const { envOf } = render({
+      ...base,
+      api: { authSecret: 'shop-auth', auth: { issuer: 'shop', audience: 'api' } },
+    });
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    expect(api).toMatchObject({
+      AUTH_JWT_SECRET: 'j'.repeat(32),
+      AUTH_JWT_ISSUER: 'shop',
+      AUTH_JWT_AUDIENCE: 'api',
+    });
+    expect(api.AUTH_JWKS_URL).toBeUndefined();
+  });
+
   it('takes the Redis URL from redis.secretName for the consumer and the api', () => {
     const { envOf } = render({ ...base, redis: { secretName: 'shop-redis', keyPrefix: 'pay-eu' } });
     for (const component of ['consumer', 'api'] as const) {
@@ -284,5 +329,26 @@ describe('pod environment against the services’ env schemas', () => {
     expect(hash(moved, 'consumer')).toBe(hash(base, 'consumer'));
     const verbose = { ...base, logLevel: 'trace' as const };
     for (const component of components) expect(hash(verbose, component)).not.toBe(hash(base, component));
+  });
+});
+
+describe('pod security', () => {
+  it('runs every pod non-root under the runtime seccomp profile, read-only, with no capabilities', () => {
+    const { children, container } = render(base);
+    for (const component of components) {
+      const d = children.find((o) => o.metadata?.name === `shop-${component}`) as V1Deployment;
+      const pod = d.spec?.template.spec;
+      expect(pod?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(pod?.automountServiceAccountToken).toBe(false);
+      expect(container(component).securityContext).toEqual({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    }
   });
 });

@@ -159,7 +159,14 @@ function deployment(
           containers: [container(spec, p, component, entries)],
           terminationGracePeriodSeconds: 45,
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            // The container runtime's default syscall filter (Pod Security "restricted" requires it).
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
         },
       },
     },

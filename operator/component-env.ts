@@ -147,15 +147,35 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
   ];
 }
 
+/**
+ * Bearer-token verification: a JWKS URL (production) or the HS256 secret from authSecret, never both
+ * (the api refuses that); issuer and audience, when given, are checked in either mode.
+ */
+function authEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
+  const { jwksUrl, issuer, audience } = api.auth ?? {};
+  const entries: EnvEntry<ApiEnvName>[] = [];
+  if (jwksUrl !== undefined) entries.push({ name: 'AUTH_JWKS_URL', setting: jwksUrl });
+  else if (api.authSecret !== undefined)
+    entries.push({ name: 'AUTH_JWT_SECRET', secret: { name: api.authSecret, key: 'jwtSecret' } });
+  else throw new Error('api.authSecret is required unless api.auth.jwksUrl is set');
+  if (issuer !== undefined) entries.push({ name: 'AUTH_JWT_ISSUER', setting: issuer });
+  if (audience !== undefined) entries.push({ name: 'AUTH_JWT_AUDIENCE', setting: audience });
+  // Optional key: without it the api answers webhook calls with an explicit "not configured".
+  if (api.authSecret !== undefined) {
+    entries.push({
+      name: 'WEBHOOK_SECRET',
+      secret: { name: api.authSecret, key: 'webhookSecret', optional: true },
+    });
+  }
+  return entries;
+}
+
 export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
-  const auth = spec.api.authSecret;
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     ...redisEntries(spec),
-    { name: 'AUTH_JWT_SECRET', secret: { name: auth, key: 'jwtSecret' } },
-    // Optional key: without it the api answers webhook calls with an explicit "not configured".
-    { name: 'WEBHOOK_SECRET', secret: { name: auth, key: 'webhookSecret', optional: true } },
+    ...authEntries(spec.api),
     { name: 'API_PORT', setting: String(API_PORT) },
     { name: 'API_HOST', setting: ALL_INTERFACES },
   ];

@@ -36,9 +36,23 @@ const objectName = z
 
 const int = (min: number, max: number) => z.int().min(min).max(max);
 
+/**
+ * A host name (RFC 1123 labels), an IPv4 address or a bracketed IPv6 address: nothing that could
+ * change the meaning of the URL it is composed into (no user@, /, ?, # or spaces).
+ */
+const DNS_LABEL = '[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?';
+export const HOST_PATTERN = new RegExp(`^(${DNS_LABEL}(\\.${DNS_LABEL})*|\\[[0-9A-Fa-f:.]{2,45}\\])$`);
+const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST_PATTERN, 'must be a host name, an IPv4 address or a bracketed IPv6 address');
+
 const mysqlSpec = z
   .object({
-    host: z.string().min(1).max(253).describe('MySQL/MariaDB host the services connect to'),
+    host: hostName.describe(
+      'MySQL/MariaDB host the services connect to (the operator may restrict it: ALLOWED_MYSQL_HOSTS)',
+    ),
     port: port.default(3306),
     database: sqlIdentifier.describe('database whose binlog is captured'),
     credentialsSecret: objectName.describe(
@@ -219,17 +233,50 @@ const consumerSpec = z
     }),
   );
 
-const apiSpec = z.object({
-  replicas: int(1, 1000).default(2),
-  authSecret: objectName.describe('Secret whose key "jwtSecret" holds the HS256 signing secret'),
-  service: z
-    .object({
-      type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
-      port: port.default(80),
-    })
-    .default({ type: 'ClusterIP', port: 80 }),
-  resources,
+const AUTH_NEEDS_SECRET = 'api.authSecret is required unless api.auth.jwksUrl is set';
+const apiAuth = z.object({
+  jwksUrl: z
+    .string()
+    .max(2048)
+    .regex(/^https:\/\/[^\s/?#@]+(\/\S*)?$/, 'must be an https:// URL')
+    .optional()
+    .describe(
+      "the identity provider's JSON Web Key Set (RS256, production); set: the api takes no HS256 secret",
+    ),
+  issuer: z.string().min(1).max(2048).optional().describe('tokens must carry this iss'),
+  audience: z.string().min(1).max(2048).optional().describe('tokens must carry this aud'),
 });
+
+const apiSpec = z
+  .object({
+    replicas: int(1, 1000).default(2),
+    authSecret: objectName
+      .optional()
+      .describe(
+        'Secret with key "jwtSecret" (HS256 signing secret, used unless auth.jwksUrl is set) and optional "webhookSecret"',
+      ),
+    auth: apiAuth
+      .optional()
+      .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
+    service: z
+      .object({
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+        port: port.default(80),
+      })
+      .default({ type: 'ClusterIP', port: 80 }),
+    resources,
+  })
+  .superRefine((a, ctx) => {
+    if (a.authSecret === undefined && a.auth?.jwksUrl === undefined) {
+      ctx.addIssue({ code: 'custom', message: AUTH_NEEDS_SECRET });
+    }
+  })
+  .meta(
+    cel({
+      rule: 'has(self.authSecret) || (has(self.auth) && has(self.auth.jwksUrl))',
+      message: AUTH_NEEDS_SECRET,
+    }),
+  );
 
 const monitoringSpec = z.object({
   serviceMonitor: z.boolean().default(false).describe('create a prometheus-operator ServiceMonitor'),

@@ -18,6 +18,7 @@ import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import { childName } from './labels.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { OPEN_POLICY, type PipelinePolicy, type Refusal, refusal } from './policy.ts';
 
 export type PaymentPipeline = KubernetesObject & { spec?: unknown; status?: PipelineStatus };
 
@@ -31,11 +32,13 @@ export type ReconcilerDeps = {
   metrics?: OperatorMetrics;
   /** Autoscaling and binlog-position duties, run in the background (operator/duties.ts). */
   duties?: DutyRunner;
+  /** Images and MySQL hosts a pipeline may use (operator/policy.ts); everything when absent. */
+  policy?: PipelinePolicy;
   now?: () => Date;
 };
 
 export type ReconcileOutcome = {
-  action: 'absent' | 'invalid' | 'paused' | 'applied';
+  action: 'absent' | 'invalid' | 'refused' | 'paused' | 'applied';
   changed: string[];
   requeueAfterMs?: number;
 };
@@ -86,6 +89,8 @@ export class Reconciler {
       namespace: pipeline.metadata?.namespace ?? '',
       uid: pipeline.metadata?.uid ?? '',
     };
+    const refused = refusal(spec, this.d.policy ?? OPEN_POLICY);
+    if (refused) return this.refused(pipeline, key, generation, refused);
     if (spec.paused) return this.paused(pipeline, ref, generation);
 
     const specSeen = pipeline.status?.observedGeneration === generation;
@@ -194,6 +199,27 @@ export class Reconciler {
     const live = this.deployment(ref, 'consumer')?.spec?.replicas;
     const c = spec.consumer;
     return Math.min(c.maxReplicas, Math.max(c.minReplicas, live ?? c.minReplicas));
+  }
+
+  /**
+   * A spec the policy does not allow: nothing is applied (children already running keep the spec
+   * they were given) and the duties stop, so neither the pods nor the operator use its image or host.
+   */
+  private async refused(
+    pipeline: PaymentPipeline,
+    key: string,
+    generation: number,
+    r: Refusal,
+  ): Promise<ReconcileOutcome> {
+    this.d.duties?.untrack(key);
+    await this.d.events.record(pipeline, 'Warning', r.reason, 'Validate', r.message);
+    const condition = { reason: r.reason, message: r.message, observedGeneration: generation };
+    await this.writeStatus(pipeline, [
+      { type: 'Ready', status: 'False', ...condition },
+      { type: 'Progressing', status: 'False', ...condition },
+      { type: 'Degraded', status: 'True', ...condition },
+    ]);
+    return { action: 'refused', changed: [] };
   }
 
   private async paused(

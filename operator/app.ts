@@ -69,6 +69,7 @@ export function createOperator(opts: {
           ConfigMap: children('ConfigMap'),
           Service: children('Service'),
           PodDisruptionBudget: children('PodDisruptionBudget'),
+          NetworkPolicy: children('NetworkPolicy'),
         },
         writer: new ClusterWriter(http),
         events: new EventRecorder({ sink: new ClusterEvents(http), log, instance: env.POD_NAME }),

@@ -1,4 +1,4 @@
-import type { V1Container, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
@@ -350,5 +350,61 @@ describe('pod security', () => {
         capabilities: { drop: ['ALL'] },
       });
     }
+  });
+
+  it('lets traffic in to the pods only on their named ports, from the listed peers, when asked', () => {
+    expect(render(base).children.some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+    const { children, container } = render({
+      ...base,
+      networkPolicy: {
+        enabled: true,
+        apiFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'ingress' } }],
+        metricsFrom: [{ namespaceLabels: { team: 'monitoring' }, podLabels: { app: 'prometheus' } }],
+      },
+    });
+    const policy = children.find((o) => o.kind === 'NetworkPolicy') as KubernetesObject & { spec: unknown };
+    expect(policy.metadata?.name).toBe('shop-pods');
+    expect(policy.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'PaymentPipeline', uid: 'uid-1' });
+    expect(policy.spec).toEqual({
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'payment-pipeline',
+          'app.kubernetes.io/instance': 'shop',
+          'app.kubernetes.io/managed-by': 'payment-pipeline-operator',
+        },
+      },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          ports: [{ port: 'http', protocol: 'TCP' }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } }],
+        },
+        {
+          ports: [{ port: 'metrics', protocol: 'TCP' }],
+          from: [
+            {
+              namespaceSelector: { matchLabels: { team: 'monitoring' } },
+              podSelector: { matchLabels: { app: 'prometheus' } },
+            },
+          ],
+        },
+      ],
+    });
+    // The named ports are the ones the containers declare, and the selector matches every pod.
+    for (const component of components) {
+      expect(['http', 'metrics']).toContain(container(component).ports?.[0]?.name);
+      const d = children.find((o) => o.metadata?.name === `shop-${component}`) as V1Deployment;
+      expect(d.spec?.template.metadata?.labels).toMatchObject(
+        (policy.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels,
+      );
+    }
+    // Without peers: anyone may reach the ports, nothing else.
+    const open = render({ ...base, networkPolicy: { enabled: true } }).children.find(
+      (o) => o.kind === 'NetworkPolicy',
+    ) as KubernetesObject & { spec: { ingress: unknown[] } };
+    expect(open.spec.ingress).toEqual([
+      { ports: [{ port: 'http', protocol: 'TCP' }] },
+      { ports: [{ port: 'metrics', protocol: 'TCP' }] },
+    ]);
   });
 });

@@ -12,7 +12,13 @@ import type { PipelinePolicy } from './policy.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
 
-export const CHILD_KINDS = ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget'] as const;
+export const CHILD_KINDS = [
+  'Deployment',
+  'ConfigMap',
+  'Service',
+  'PodDisruptionBudget',
+  'NetworkPolicy',
+] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 
 /** One source, or one per watched namespace. */

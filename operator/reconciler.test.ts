@@ -221,4 +221,16 @@ describe('Reconciler', () => {
     expect(cluster.objects.size).toBe(0);
     expect(condition('Ready')).toMatchObject({ status: 'False', reason: 'MysqlHostNotAllowed' });
   });
+
+  it('creates the NetworkPolicy when asked and deletes it when no longer asked', async () => {
+    const { cluster, reconciler, pipeline } = setup({ ...spec, networkPolicy: { enabled: true } });
+    expect((await reconciler.reconcile('ns/pp')).changed).toContain('NetworkPolicy/pp-pods');
+    expect(cluster.objects.has('NetworkPolicy/ns/pp-pods')).toBe(true);
+    pipeline.spec = { ...spec, networkPolicy: { enabled: false } };
+    pipeline.metadata = { ...pipeline.metadata, generation: 2 };
+    expect((await reconciler.reconcile('ns/pp')).changed).toContain('NetworkPolicy/pp-pods');
+    expect(cluster.objects.has('NetworkPolicy/ns/pp-pods')).toBe(false);
+    // Nothing to delete any more: no further change.
+    expect((await reconciler.reconcile('ns/pp')).changed).toEqual([]);
+  });
 });

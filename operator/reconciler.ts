@@ -9,7 +9,7 @@ import {
 } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
 import { producerReplicasFromStatus } from './binlog/duty.ts';
-import { desiredChildren, type PipelineRef, serviceMonitor } from './children.ts';
+import { desiredChildren, networkPolicy, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
 import type { DutyRunner } from './duties.ts';
 import type { EventRecorder } from './events.ts';
@@ -179,6 +179,7 @@ export class Reconciler {
     );
     changed.sort();
     if (!spec.monitoring.serviceMonitor && !specSeen) await this.pruneServiceMonitor(ref, spec, errors);
+    if (!spec.networkPolicy.enabled) await this.pruneNetworkPolicy(ref, spec, errors, changed);
 
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;
     if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
@@ -259,6 +260,23 @@ export class Reconciler {
       await this.d.writer.delete(serviceMonitor(ref, spec));
     } catch (err) {
       if (!isNotFound(err)) errors.push(`ServiceMonitor cleanup: ${(err as Error).message}`);
+    }
+  }
+
+  /** A NetworkPolicy the spec no longer asks for (the informer sees it) is deleted. */
+  private async pruneNetworkPolicy(
+    ref: PipelineRef,
+    spec: PipelineSpec,
+    errors: string[],
+    changed: string[],
+  ): Promise<void> {
+    const policy = networkPolicy(ref, spec);
+    if (!this.d.child('NetworkPolicy', objectKey(policy))) return;
+    try {
+      await this.d.writer.delete(policy);
+      changed.push(`NetworkPolicy/${policy.metadata?.name}`);
+    } catch (err) {
+      if (!isNotFound(err)) errors.push(`NetworkPolicy cleanup: ${(err as Error).message}`);
     }
   }
 

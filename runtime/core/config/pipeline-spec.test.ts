@@ -78,6 +78,13 @@ describe('pipelineSpec', () => {
     ]);
   });
 
+  it('needs labels in each networkPolicy peer', () => {
+    expect(errors({ ...minimal, networkPolicy: { enabled: true, apiFrom: [{}] } })).toEqual([
+      'a networkPolicy peer needs namespaceLabels or podLabels',
+    ]);
+    expect(pipelineSpec.parse(minimal).networkPolicy).toEqual({ enabled: false });
+  });
+
   it('refuses redis.mode cluster, saying why', () => {
     expect(errors({ ...minimal, redis: { mode: 'cluster', url: 'redis://cache:6379' } })).toEqual([
       REDIS_CLUSTER_REFUSED,

@@ -283,6 +283,41 @@ const monitoringSpec = z.object({
   labels: z.record(z.string(), z.string().max(63)).optional().describe('extra labels on the ServiceMonitor'),
 });
 
+const labels = z.record(z.string().max(317), z.string().max(63));
+const NETWORK_PEER_NEEDS_LABELS = 'a networkPolicy peer needs namespaceLabels or podLabels';
+const networkPeer = z
+  .object({
+    namespaceLabels: labels.optional().describe('namespaces with these labels (any namespace: {})'),
+    podLabels: labels
+      .optional()
+      .describe("pods with these labels (in the pipeline's namespace unless namespaceLabels is set)"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.namespaceLabels === undefined && p.podLabels === undefined) {
+      ctx.addIssue({ code: 'custom', message: NETWORK_PEER_NEEDS_LABELS });
+    }
+  })
+  .meta(
+    cel({ rule: 'has(self.namespaceLabels) || has(self.podLabels)', message: NETWORK_PEER_NEEDS_LABELS }),
+  );
+
+const networkPolicySpec = z.object({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe("a NetworkPolicy that lets traffic in to the pipeline's pods only on their ports"),
+  apiFrom: z
+    .array(networkPeer)
+    .max(16)
+    .optional()
+    .describe('who may reach the api port (its /metrics included); absent: anyone'),
+  metricsFrom: z
+    .array(networkPeer)
+    .max(16)
+    .optional()
+    .describe("who may reach the producer's and consumer's metrics port; absent: anyone"),
+});
+
 export const pipelineSpec = z
   .object({
     image: z.string().min(1).max(512).describe('image holding the api, producer and consumer'),
@@ -304,6 +339,7 @@ export const pipelineSpec = z
     }),
     api: apiSpec,
     monitoring: monitoringSpec.default({ serviceMonitor: false }),
+    networkPolicy: networkPolicySpec.default({ enabled: false }),
   })
   .superRefine((s, ctx) => {
     if (s.consumer.maxReplicas > s.kafka.partitions) {

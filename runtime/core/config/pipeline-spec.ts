@@ -308,11 +308,13 @@ const networkPolicySpec = z.object({
     .describe("a NetworkPolicy that lets traffic in to the pipeline's pods only on their ports"),
   apiFrom: z
     .array(networkPeer)
+    .min(1) // an empty list would let anyone in, which reads as the opposite
     .max(16)
     .optional()
     .describe('who may reach the api port (its /metrics included); absent: anyone'),
   metricsFrom: z
     .array(networkPeer)
+    .min(1) // an empty list would let anyone in, which reads as the opposite
     .max(16)
     .optional()
     .describe("who may reach the producer's and consumer's metrics port; absent: anyone"),

@@ -67,8 +67,9 @@ const operatorEnv = (manifests: string) =>
     ]),
   );
 
+/** Every namespaced object of the chart names its namespace (the release's or a watched one). */
 const applyInNs = (manifests: string) =>
-  kubectl(['apply', '-n', ns, '--server-side', '--field-manager=helm-test', '-f', '-'], manifests);
+  kubectl(['apply', '--server-side', '--field-manager=helm-test', '-f', '-'], manifests);
 
 /** `kubectl auth can-i` as the operator's service account: yes/no (it exits 0/1, read the answer). */
 const can = (
@@ -279,7 +280,8 @@ describe('helm chart', () => {
     ]);
     expect(policy(closed)?.spec).toMatchObject({
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { monitoring: 'true' } } }] }],
+      // client-node's model names the rule's `from` `_from`.
+      ingress: [{ _from: [{ namespaceSelector: { matchLabels: { monitoring: 'true' } } }] }],
       egress: [
         {
           ports: [

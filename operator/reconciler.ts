@@ -315,11 +315,15 @@ export class Reconciler {
     const old = pipeline.status ?? {};
     let next: PipelineCondition[] = old.conditions ?? [];
     for (const c of conditions) next = setCondition(next, c, now);
+    const producer = { ...old.producer, ...extra.producer };
+    const consumer = { ...old.consumer, ...extra.consumer };
+    // An empty object is left out: applied as {} over fields this manager owned, the server
+    // turns it into null, which the schema refuses (a refused or paused pipeline has none).
+    const { producer: _p, consumer: _c, ...rest } = { ...old, ...extra };
     const status: PipelineStatus = {
-      ...old,
-      ...extra,
-      producer: { ...old.producer, ...extra.producer },
-      consumer: { ...old.consumer, ...extra.consumer },
+      ...rest,
+      ...(Object.keys(producer).length > 0 ? { producer } : {}),
+      ...(Object.keys(consumer).length > 0 ? { consumer } : {}),
       observedGeneration: pipeline.metadata?.generation ?? 0,
       conditions: next,
     };

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/core/logger.ts';
 import type { OperatorEnv } from './config.ts';
@@ -7,10 +7,11 @@ import { createDuties } from './duty-factory.ts';
 import { EventRecorder } from './events.ts';
 import { ClusterEvents, ClusterLeases, ClusterWriter, listWatch } from './kube/cluster.ts';
 import { KubeHttp } from './kube/http.ts';
-import { RESOURCES } from './kube/resources.ts';
+import { RESOURCES, type Resource } from './kube/resources.ts';
 import { MANAGED_BY_SELECTOR } from './labels.ts';
 import { LeaderElector } from './leader.ts';
 import { createOperatorMetrics } from './metrics.ts';
+import type { PaymentPipeline } from './reconciler.ts';
 
 export type Operator = {
   elector: LeaderElector;
@@ -35,9 +36,18 @@ export function createOperator(opts: {
   const metrics = createOperatorMetrics(opts.registry);
   // Created once per process (their metrics live in the registry); used only while leading.
   const duties = createDuties(env, http, opts.registry);
-  const scope = { namespace: env.WATCH_NAMESPACE, watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS };
-  const children = (kind: ChildKind) =>
-    listWatch(kc, http, RESOURCES[kind], { ...scope, labelSelector: MANAGED_BY_SELECTOR });
+  // One list+watch per watched namespace (namespaced RBAC grants no cluster-wide list), or one for all.
+  const namespaces = env.WATCH_NAMESPACE.length > 0 ? env.WATCH_NAMESPACE : [undefined];
+  const sources = <T extends KubernetesObject>(resource: Resource, labelSelector?: string) =>
+    namespaces.map((namespace) =>
+      listWatch<T>(kc, http, resource, {
+        ...(namespace ? { namespace } : {}),
+        ...(labelSelector ? { labelSelector } : {}),
+        watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS,
+      }),
+    );
+  const children = (kind: ChildKind) => sources(RESOURCES[kind], MANAGED_BY_SELECTOR);
+  const policy = { images: env.ALLOWED_IMAGES, mysqlHosts: env.ALLOWED_MYSQL_HOSTS };
   let controller: Controller | undefined;
   let stopping = false;
 
@@ -53,12 +63,13 @@ export function createOperator(opts: {
     onStartedLeading: () => {
       metrics.leader.set(1);
       controller = new Controller({
-        pipelines: listWatch(kc, http, RESOURCES.PaymentPipeline, scope),
+        pipelines: sources<PaymentPipeline>(RESOURCES.PaymentPipeline),
         children: {
           Deployment: children('Deployment'),
           ConfigMap: children('ConfigMap'),
           Service: children('Service'),
           PodDisruptionBudget: children('PodDisruptionBudget'),
+          NetworkPolicy: children('NetworkPolicy'),
         },
         writer: new ClusterWriter(http),
         events: new EventRecorder({ sink: new ClusterEvents(http), log, instance: env.POD_NAME }),
@@ -67,6 +78,7 @@ export function createOperator(opts: {
         workers: env.RECONCILE_WORKERS,
         resyncMs: env.RESYNC_SECONDS * 1000,
         duties,
+        policy,
       });
       controller.start().catch((err: unknown) => {
         log.error({ err }, 'controller failed to start');

@@ -1,4 +1,4 @@
-import type { V1Container, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
@@ -221,6 +221,45 @@ describe('pod environment against the services’ env schemas', () => {
     expect(api.WEBHOOK_SECRET).toBeUndefined();
   });
 
+  it('configures JWKS verification with issuer and audience, and no HS256 secret', () => {
+    const jwksUrl = 'https://idp.example.com/.well-known/jwks.json';
+    const input = {
+      ...base,
+      api: {
+        authSecret: 'shop-auth',
+        auth: { jwksUrl, issuer: 'https://idp.example.com/', audience: 'payments' },
+      },
+    };
+    const { envOf, container, configMaps } = render(input);
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    expect(api).toMatchObject({
+      AUTH_JWKS_URL: jwksUrl,
+      AUTH_JWT_ISSUER: 'https://idp.example.com/',
+      AUTH_JWT_AUDIENCE: 'payments',
+      WEBHOOK_SECRET: 'w'.repeat(16),
+    });
+    expect(api.AUTH_JWT_SECRET).toBeUndefined();
+    // Non-secret settings come from the ConfigMap; the other components are not given them.
+    expect(configMaps.get('shop-config')).toMatchObject({ AUTH_JWKS_URL: jwksUrl });
+    for (const component of ['producer', 'consumer'] as const) {
+      expect(envNames(container(component), configMaps).filter((n) => n.startsWith('AUTH_'))).toEqual([]);
+    }
+  });
+
+  it('checks issuer and audience with the HS256 secret too', () => {
+    const { envOf } = render({
+      ...base,
+      api: { authSecret: 'shop-auth', auth: { issuer: 'shop', audience: 'api' } },
+    });
+    const api = parseEnv(apiEnvSchema, envOf('api'));
+    expect(api).toMatchObject({
+      AUTH_JWT_SECRET: 'j'.repeat(32),
+      AUTH_JWT_ISSUER: 'shop',
+      AUTH_JWT_AUDIENCE: 'api',
+    });
+    expect(api.AUTH_JWKS_URL).toBeUndefined();
+  });
+
   it('takes the Redis URL from redis.secretName for the consumer and the api', () => {
     const { envOf } = render({ ...base, redis: { secretName: 'shop-redis', keyPrefix: 'pay-eu' } });
     for (const component of ['consumer', 'api'] as const) {
@@ -322,5 +361,82 @@ describe('pod environment against the services’ env schemas', () => {
     expect(hash(moved, 'consumer')).toBe(hash(base, 'consumer'));
     const verbose = { ...base, logLevel: 'trace' as const };
     for (const component of components) expect(hash(verbose, component)).not.toBe(hash(base, component));
+  });
+});
+
+describe('pod security', () => {
+  it('runs every pod non-root under the runtime seccomp profile, read-only, with no capabilities', () => {
+    const { children, container } = render(base);
+    for (const component of components) {
+      const d = children.find((o) => o.metadata?.name === `shop-${component}`) as V1Deployment;
+      const pod = d.spec?.template.spec;
+      expect(pod?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(pod?.automountServiceAccountToken).toBe(false);
+      expect(container(component).securityContext).toEqual({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    }
+  });
+
+  it('lets traffic in to the pods only on their named ports, from the listed peers, when asked', () => {
+    expect(render(base).children.some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+    const { children, container } = render({
+      ...base,
+      networkPolicy: {
+        enabled: true,
+        apiFrom: [{ namespaceLabels: { 'kubernetes.io/metadata.name': 'ingress' } }],
+        metricsFrom: [{ namespaceLabels: { team: 'monitoring' }, podLabels: { app: 'prometheus' } }],
+      },
+    });
+    const policy = children.find((o) => o.kind === 'NetworkPolicy') as KubernetesObject & { spec: unknown };
+    expect(policy.metadata?.name).toBe('shop-pods');
+    expect(policy.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'PaymentPipeline', uid: 'uid-1' });
+    expect(policy.spec).toEqual({
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'payment-pipeline',
+          'app.kubernetes.io/instance': 'shop',
+          'app.kubernetes.io/managed-by': 'payment-pipeline-operator',
+        },
+      },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          ports: [{ port: 'http', protocol: 'TCP' }],
+          from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } }],
+        },
+        {
+          ports: [{ port: 'metrics', protocol: 'TCP' }],
+          from: [
+            {
+              namespaceSelector: { matchLabels: { team: 'monitoring' } },
+              podSelector: { matchLabels: { app: 'prometheus' } },
+            },
+          ],
+        },
+      ],
+    });
+    // The named ports are the ones the containers declare, and the selector matches every pod.
+    for (const component of components) {
+      expect(['http', 'metrics']).toContain(container(component).ports?.[0]?.name);
+      const d = children.find((o) => o.metadata?.name === `shop-${component}`) as V1Deployment;
+      expect(d.spec?.template.metadata?.labels).toMatchObject(
+        (policy.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels,
+      );
+    }
+    // Without peers: anyone may reach the ports, nothing else.
+    const open = render({ ...base, networkPolicy: { enabled: true } }).children.find(
+      (o) => o.kind === 'NetworkPolicy',
+    ) as KubernetesObject & { spec: { ingress: unknown[] } };
+    expect(open.spec.ingress).toEqual([
+      { ports: [{ port: 'http', protocol: 'TCP' }] },
+      { ports: [{ port: 'metrics', protocol: 'TCP' }] },
+    ]);
   });
 });

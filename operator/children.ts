@@ -5,6 +5,7 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
+  V1NetworkPolicyPeer,
   V1PodDisruptionBudget,
   V1Service,
 } from '@kubernetes/client-node';
@@ -159,7 +160,14 @@ function deployment(
           containers: [container(spec, p, component, entries)],
           terminationGracePeriodSeconds: 45,
           automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            // The container runtime's default syscall filter (Pod Security "restricted" requires it).
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
         },
       },
     },
@@ -172,6 +180,35 @@ function pdb(p: PipelineRef, component: Component): V1PodDisruptionBudget {
     kind: 'PodDisruptionBudget',
     metadata: meta(p, childName(p.name, component), componentLabels(p.name, component)),
     spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(p.name, component) } },
+  };
+}
+
+type NetworkPeer = NonNullable<PipelineSpec['networkPolicy']['apiFrom']>[number];
+const peer = (p: NetworkPeer): V1NetworkPolicyPeer => ({
+  ...(p.namespaceLabels ? { namespaceSelector: { matchLabels: p.namespaceLabels } } : {}),
+  ...(p.podLabels ? { podSelector: { matchLabels: p.podLabels } } : {}),
+});
+
+/**
+ * Ingress to the pipeline's pods only on their named ports: `http` (the api, /metrics included) and
+ * `metrics` (producer, consumer). Egress stays open: MySQL, Kafka and Redis are endpoints outside
+ * the operator's knowledge. Kubelet probes come from the node and are not subject to it.
+ */
+export function networkPolicy(p: PipelineRef, spec: PipelineSpec): KubernetesObject & { spec: unknown } {
+  // Written as the API server reads it (`from`; client-node's model calls it `_from`).
+  const rule = (port: string, from: NetworkPeer[] | undefined) => ({
+    ports: [{ port, protocol: 'TCP' }],
+    ...(from ? { from: from.map(peer) } : {}),
+  });
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(p, childName(p.name, 'pods'), instanceLabels(p.name)),
+    spec: {
+      podSelector: { matchLabels: instanceLabels(p.name) },
+      policyTypes: ['Ingress'],
+      ingress: [rule('http', spec.networkPolicy.apiFrom), rule('metrics', spec.networkPolicy.metricsFrom)],
+    },
   };
 }
 
@@ -228,6 +265,7 @@ export function desiredChildren(
     pdb(p, 'api'),
   ];
   if (spec.monitoring.serviceMonitor) children.push(serviceMonitor(p, spec));
+  if (spec.networkPolicy.enabled) children.push(networkPolicy(p, spec));
   return children;
 }
 

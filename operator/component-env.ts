@@ -147,20 +147,39 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
   ];
 }
 
+/**
+ * Bearer-token verification: a JWKS URL (production) or the HS256 secret from authSecret, never both
+ * (the api refuses that); issuer and audience, when given, are checked in either mode.
+ */
+function authEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
+  const { jwksUrl, issuer, audience } = api.auth ?? {};
+  const secret = api.authSecret;
+  const entries: EnvEntry<ApiEnvName>[] = [
+    // The api takes one of the two: a JWKS (production) or the HS256 secret.
+    jwksUrl !== undefined
+      ? { name: 'AUTH_JWKS_URL', setting: jwksUrl }
+      : { name: 'AUTH_JWT_SECRET', secret: { name: secret, key: 'jwtSecret' } },
+  ];
+  if (issuer !== undefined) entries.push({ name: 'AUTH_JWT_ISSUER', setting: issuer });
+  if (audience !== undefined) entries.push({ name: 'AUTH_JWT_AUDIENCE', setting: audience });
+  entries.push(
+    // Optional key: without it the api answers webhook calls with an explicit "not configured".
+    { name: 'WEBHOOK_SECRET', secret: { name: secret, key: 'webhookSecret', optional: true } },
+    // Required by a production api: without the key it refuses to start and says so.
+    {
+      name: 'CONSISTENCY_TOKEN_SECRET',
+      secret: { name: secret, key: 'consistencyTokenSecret', optional: true },
+    },
+  );
+  return entries;
+}
+
 export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
-  const auth = spec.api.authSecret;
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     ...redisEntries(spec),
-    { name: 'AUTH_JWT_SECRET', secret: { name: auth, key: 'jwtSecret' } },
-    // Optional key: without it the api answers webhook calls with an explicit "not configured".
-    { name: 'WEBHOOK_SECRET', secret: { name: auth, key: 'webhookSecret', optional: true } },
-    // Required by a production api: without the key it refuses to start and says so.
-    {
-      name: 'CONSISTENCY_TOKEN_SECRET',
-      secret: { name: auth, key: 'consistencyTokenSecret', optional: true },
-    },
+    ...authEntries(spec.api),
     // The only provider so far is the simulation; the image's NODE_ENV=production refuses it unless the
     // pipeline asks for it explicitly.
     { name: 'PAYMENT_PROVIDER', setting: 'simulated' },

@@ -4,11 +4,20 @@ import { csvList, logLevel, port } from '../runtime/core/config/fields.ts';
 
 /** The operator's environment. */
 export const operatorEnv = z.object({
-  /** Empty: every namespace (needs the ClusterRole); set: only this namespace. */
-  WATCH_NAMESPACE: z
-    .string()
-    .regex(/^[a-z0-9-]{1,63}$/)
-    .optional(),
+  /**
+   * Comma-separated namespaces to watch (the chart's default: its own); unset or empty: every
+   * namespace, which needs cluster-wide RBAC.
+   */
+  WATCH_NAMESPACE: csvList
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)))
+    .default([]),
+  /**
+   * Images a PaymentPipeline may run (operator/policy.ts): `repo`, `repo:tag`, `repo@digest` or
+   * `prefix/*`, comma-separated; empty: any. Pipelines asking for another are refused (ImageNotAllowed).
+   */
+  ALLOWED_IMAGES: csvList.default([]),
+  /** MySQL hosts a PaymentPipeline may name: `host` or `*.domain`, comma-separated; empty: any. */
+  ALLOWED_MYSQL_HOSTS: csvList.default([]),
   OPS_PORT: port.default(9470),
   OPS_HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: logLevel.default('info'),

@@ -5,17 +5,28 @@ import { DutyRunner } from './duties.ts';
 import type { Duties } from './duty-factory.ts';
 import type { EventRecorder } from './events.ts';
 import { Informer, type ListWatchSource, objectKey } from './kube/informer.ts';
+import { InformerGroup, type ObjectCache } from './kube/informer-group.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import type { PipelinePolicy } from './policy.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
 
-export const CHILD_KINDS = ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget'] as const;
+export const CHILD_KINDS = [
+  'Deployment',
+  'ConfigMap',
+  'Service',
+  'PodDisruptionBudget',
+  'NetworkPolicy',
+] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 
+/** One source, or one per watched namespace. */
+type Sources<T extends KubernetesObject> = ListWatchSource<T> | readonly ListWatchSource<T>[];
+
 export type ControllerOptions = {
-  pipelines: ListWatchSource<PaymentPipeline>;
-  children: Record<ChildKind, ListWatchSource<KubernetesObject>>;
+  pipelines: Sources<PaymentPipeline>;
+  children: Record<ChildKind, Sources<KubernetesObject>>;
   writer: KubeWriter;
   events: EventRecorder;
   log: Logger;
@@ -24,6 +35,8 @@ export type ControllerOptions = {
   resyncMs?: number;
   /** Autoscaling and binlog-position duties (operator/duty-factory.ts); none when absent. */
   duties?: Duties;
+  /** Images and MySQL hosts a pipeline may use (operator/policy.ts). */
+  policy?: PipelinePolicy;
 };
 
 /** The owning PaymentPipeline's key, from a child's controller owner reference. */
@@ -40,8 +53,8 @@ export function ownerKey(obj: KubernetesObject): string | undefined {
 export class Controller {
   private readonly o: ControllerOptions;
   private readonly queue = new WorkQueue({ baseDelayMs: 50, maxDelayMs: 120_000 });
-  private readonly pipelines: Informer<PaymentPipeline>;
-  private readonly children: Map<string, Informer<KubernetesObject>>;
+  private readonly pipelines: ObjectCache<PaymentPipeline>;
+  private readonly children: Map<string, ObjectCache<KubernetesObject>>;
   private readonly reconciler: Reconciler;
   private readonly duties: DutyRunner | undefined;
   private workers: Promise<void>[] = [];
@@ -50,23 +63,15 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.o = opts;
     const onRestart = (resource: string) => () => opts.metrics.informerRestarts.inc({ resource });
-    this.pipelines = new Informer({
-      resource: PIPELINE_KIND,
-      source: opts.pipelines,
-      log: opts.log,
-      onRestart: onRestart(PIPELINE_KIND),
-    });
-    this.children = new Map(
-      CHILD_KINDS.map((kind) => [
-        kind,
-        new Informer({
-          resource: kind,
-          source: opts.children[kind],
-          log: opts.log,
-          onRestart: onRestart(kind),
-        }),
-      ]),
-    );
+    const informers = <T extends KubernetesObject>(resource: string, sources: Sources<T>) =>
+      new InformerGroup<T>(
+        (Array.isArray(sources) ? sources : [sources]).map(
+          (source: ListWatchSource<T>) =>
+            new Informer({ resource, source, log: opts.log, onRestart: onRestart(resource) }),
+        ),
+      );
+    this.pipelines = informers(PIPELINE_KIND, opts.pipelines);
+    this.children = new Map(CHILD_KINDS.map((kind) => [kind, informers(kind, opts.children[kind])]));
     const d = opts.duties;
     this.duties =
       d && (d.autoscaler || d.binlog)
@@ -79,6 +84,7 @@ export class Controller {
             log: opts.log,
             onChange: (key) => this.enqueue(key),
             intervalMs: d.intervalMs,
+            ...(opts.policy ? { policy: opts.policy } : {}),
           })
         : undefined;
     this.reconciler = new Reconciler({
@@ -89,6 +95,7 @@ export class Controller {
       log: opts.log,
       metrics: opts.metrics,
       ...(this.duties ? { duties: this.duties } : {}),
+      ...(opts.policy ? { policy: opts.policy } : {}),
     });
     this.pipelines.on((type, obj, old) => {
       // Status-only updates (our own writes) do not change the generation: no reconcile for those.

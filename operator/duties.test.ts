@@ -6,6 +6,7 @@ import { createAutoscalingDuty } from './autoscaler/duty.ts';
 import type { LagObservation } from './autoscaler/types.ts';
 import { DutyRunner } from './duties.ts';
 import { EventRecorder } from './events.ts';
+import type { PipelinePolicy } from './policy.ts';
 import type { PaymentPipeline } from './reconciler.ts';
 
 const spec: PipelineSpecInput = {
@@ -17,7 +18,7 @@ const spec: PipelineSpecInput = {
   consumer: { minReplicas: 1, maxReplicas: 6, lagThreshold: 10 },
 };
 
-function harness(lag: () => LagObservation) {
+function harness(lag: () => LagObservation, policy?: PipelinePolicy) {
   const events: Record<string, unknown>[] = [];
   const changed: string[] = [];
   const pipeline: PaymentPipeline = {
@@ -44,6 +45,7 @@ function harness(lag: () => LagObservation) {
     log: createLogger('test', 'silent'),
     onChange: (key) => changed.push(key),
     intervalMs: 20,
+    ...(policy ? { policy } : {}),
   });
   return { runner, events, changed, consumer };
 }
@@ -86,6 +88,22 @@ describe('DutyRunner', () => {
     h.runner.track('ns/shop');
     await until(() => h.runner.latest('ns/shop') !== undefined);
     h.runner.untrack('ns/shop');
+    expect(h.runner.latest('ns/shop')).toBeUndefined();
+    await h.runner.stop();
+  });
+
+  it('runs no duty for a pipeline the policy refuses (the binlog duty would connect to its host)', async () => {
+    let reads = 0;
+    const h = harness(
+      () => {
+        reads++;
+        return { kind: 'no-committed-offsets', partitions: 6 };
+      },
+      { images: ['payment-pipeline'], mysqlHosts: ['mariadb.payments.svc'] },
+    );
+    h.runner.track('ns/shop');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(reads).toBe(0);
     expect(h.runner.latest('ns/shop')).toBeUndefined();
     await h.runner.stop();
   });

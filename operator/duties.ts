@@ -10,6 +10,7 @@ import type { BinlogDuty } from './binlog/duty.ts';
 import type { ConditionInput } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import { childName } from './labels.ts';
+import { OPEN_POLICY, type PipelinePolicy, refusal } from './policy.ts';
 import type { PaymentPipeline } from './reconciler.ts';
 
 /** What the duties want the next reconcile to apply and report. */
@@ -35,6 +36,8 @@ export class DutyRunner {
     log: Logger;
     onChange: (key: string) => void;
     intervalMs: number;
+    /** A pipeline the policy refuses gets no duty pass: the binlog duty would connect to its host. */
+    policy?: PipelinePolicy;
   };
   private readonly loops = new Map<
     string,
@@ -99,6 +102,7 @@ export class DutyRunner {
     if (!pipeline || !loop) return this.o.intervalMs;
     const parsed = pipelineSpec.safeParse(pipeline.spec);
     if (!parsed.success || parsed.data.paused) return this.o.intervalMs;
+    if (refusal(parsed.data, this.o.policy ?? OPEN_POLICY)) return this.o.intervalMs;
     const spec: PipelineSpec = parsed.data;
     const ref = { namespace: pipeline.metadata?.namespace ?? '', name: pipeline.metadata?.name ?? '' };
     const deployment = (c: string) =>

@@ -29,7 +29,11 @@ const operator = createOperator({
   },
 });
 log.info(
-  { identity: env.POD_NAME, namespace: env.WATCH_NAMESPACE ?? '(all)', opsPort: env.OPS_PORT },
+  {
+    identity: env.POD_NAME,
+    namespaces: env.WATCH_NAMESPACE.length > 0 ? env.WATCH_NAMESPACE : '(all)',
+    opsPort: env.OPS_PORT,
+  },
   'operator started',
 );
 

@@ -6,6 +6,7 @@ import { EventRecorder } from './events.ts';
 import { KubeApiError } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
+import type { PipelinePolicy } from './policy.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
 
 const spec: PipelineSpecInput = {
@@ -64,7 +65,7 @@ class FakeCluster implements KubeWriter {
   }
 }
 
-function setup(pipelineSpec: unknown = spec) {
+function setup(pipelineSpec: unknown = spec, policy?: PipelinePolicy) {
   const cluster = new FakeCluster();
   const events: string[] = [];
   const pipeline: PaymentPipeline = {
@@ -85,6 +86,7 @@ function setup(pipelineSpec: unknown = spec) {
     }),
     log: createLogger('test', 'silent'),
     now: () => new Date('2026-01-01T00:00:00Z'),
+    ...(policy ? { policy } : {}),
   });
   const lastStatus = () =>
     cluster.statuses.at(-1) as { conditions: { type: string; status: string; reason: string }[] };
@@ -195,5 +197,40 @@ describe('Reconciler', () => {
   it('does nothing for a deleted pipeline: the garbage collector owns the children', async () => {
     const { reconciler } = setup();
     expect((await reconciler.reconcile('ns/gone')).action).toBe('absent');
+  });
+
+  it('applies nothing for an image outside the allow-list and says why in the conditions', async () => {
+    const policy = { images: ['registry.example.com/payments/*'], mysqlHosts: [] };
+    const { cluster, reconciler, condition, events } = setup(spec, policy);
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out).toEqual({ action: 'refused', changed: [] });
+    expect(cluster.objects.size).toBe(0);
+    for (const type of ['Ready', 'Progressing']) {
+      expect(condition(type)).toMatchObject({ status: 'False', reason: 'ImageNotAllowed' });
+    }
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ImageNotAllowed' });
+    expect(events).toEqual([expect.stringMatching(/^ImageNotAllowed: image payment-pipeline:1 is not in/)]);
+    // An allowed image goes through.
+    const allowed = setup({ ...spec, image: 'registry.example.com/payments/pipeline:1' }, policy);
+    expect((await allowed.reconciler.reconcile('ns/pp')).action).toBe('applied');
+  });
+
+  it('applies nothing for a MySQL host outside the allow-list', async () => {
+    const { cluster, reconciler, condition } = setup(spec, { images: [], mysqlHosts: ['*.db.example.com'] });
+    expect((await reconciler.reconcile('ns/pp')).action).toBe('refused');
+    expect(cluster.objects.size).toBe(0);
+    expect(condition('Ready')).toMatchObject({ status: 'False', reason: 'MysqlHostNotAllowed' });
+  });
+
+  it('creates the NetworkPolicy when asked and deletes it when no longer asked', async () => {
+    const { cluster, reconciler, pipeline } = setup({ ...spec, networkPolicy: { enabled: true } });
+    expect((await reconciler.reconcile('ns/pp')).changed).toContain('NetworkPolicy/pp-pods');
+    expect(cluster.objects.has('NetworkPolicy/ns/pp-pods')).toBe(true);
+    pipeline.spec = { ...spec, networkPolicy: { enabled: false } };
+    pipeline.metadata = { ...pipeline.metadata, generation: 2 };
+    expect((await reconciler.reconcile('ns/pp')).changed).toContain('NetworkPolicy/pp-pods');
+    expect(cluster.objects.has('NetworkPolicy/ns/pp-pods')).toBe(false);
+    // Nothing to delete any more: no further change.
+    expect((await reconciler.reconcile('ns/pp')).changed).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import {
 } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
 import { producerReplicasFromStatus } from './binlog/duty.ts';
-import { desiredChildren, type PipelineRef, serviceMonitor } from './children.ts';
+import { desiredChildren, networkPolicy, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
 import type { DutyRunner } from './duties.ts';
 import type { EventRecorder } from './events.ts';
@@ -18,6 +18,7 @@ import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import { childName } from './labels.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { OPEN_POLICY, type PipelinePolicy, type Refusal, refusal } from './policy.ts';
 
 export type PaymentPipeline = KubernetesObject & { spec?: unknown; status?: PipelineStatus };
 
@@ -31,11 +32,13 @@ export type ReconcilerDeps = {
   metrics?: OperatorMetrics;
   /** Autoscaling and binlog-position duties, run in the background (operator/duties.ts). */
   duties?: DutyRunner;
+  /** Images and MySQL hosts a pipeline may use (operator/policy.ts); everything when absent. */
+  policy?: PipelinePolicy;
   now?: () => Date;
 };
 
 export type ReconcileOutcome = {
-  action: 'absent' | 'invalid' | 'paused' | 'applied';
+  action: 'absent' | 'invalid' | 'refused' | 'paused' | 'applied';
   changed: string[];
   requeueAfterMs?: number;
 };
@@ -86,6 +89,8 @@ export class Reconciler {
       namespace: pipeline.metadata?.namespace ?? '',
       uid: pipeline.metadata?.uid ?? '',
     };
+    const refused = refusal(spec, this.d.policy ?? OPEN_POLICY);
+    if (refused) return this.refused(pipeline, key, generation, refused);
     if (spec.paused) return this.paused(pipeline, ref, generation);
 
     const specSeen = pipeline.status?.observedGeneration === generation;
@@ -174,6 +179,7 @@ export class Reconciler {
     );
     changed.sort();
     if (!spec.monitoring.serviceMonitor && !specSeen) await this.pruneServiceMonitor(ref, spec, errors);
+    if (!spec.networkPolicy.enabled) await this.pruneNetworkPolicy(ref, spec, errors, changed);
 
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;
     if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
@@ -194,6 +200,27 @@ export class Reconciler {
     const live = this.deployment(ref, 'consumer')?.spec?.replicas;
     const c = spec.consumer;
     return Math.min(c.maxReplicas, Math.max(c.minReplicas, live ?? c.minReplicas));
+  }
+
+  /**
+   * A spec the policy does not allow: nothing is applied (children already running keep the spec
+   * they were given) and the duties stop, so neither the pods nor the operator use its image or host.
+   */
+  private async refused(
+    pipeline: PaymentPipeline,
+    key: string,
+    generation: number,
+    r: Refusal,
+  ): Promise<ReconcileOutcome> {
+    this.d.duties?.untrack(key);
+    await this.d.events.record(pipeline, 'Warning', r.reason, 'Validate', r.message);
+    const condition = { reason: r.reason, message: r.message, observedGeneration: generation };
+    await this.writeStatus(pipeline, [
+      { type: 'Ready', status: 'False', ...condition },
+      { type: 'Progressing', status: 'False', ...condition },
+      { type: 'Degraded', status: 'True', ...condition },
+    ]);
+    return { action: 'refused', changed: [] };
   }
 
   private async paused(
@@ -236,6 +263,23 @@ export class Reconciler {
     }
   }
 
+  /** A NetworkPolicy the spec no longer asks for (the informer sees it) is deleted. */
+  private async pruneNetworkPolicy(
+    ref: PipelineRef,
+    spec: PipelineSpec,
+    errors: string[],
+    changed: string[],
+  ): Promise<void> {
+    const policy = networkPolicy(ref, spec);
+    if (!this.d.child('NetworkPolicy', objectKey(policy))) return;
+    try {
+      await this.d.writer.delete(policy);
+      changed.push(`NetworkPolicy/${policy.metadata?.name}`);
+    } catch (err) {
+      if (!isNotFound(err)) errors.push(`NetworkPolicy cleanup: ${(err as Error).message}`);
+    }
+  }
+
   private deployment(ref: PipelineRef, component: string): V1Deployment | undefined {
     return this.d.child('Deployment', `${ref.namespace}/${childName(ref.name, component)}`) as
       | V1Deployment
@@ -271,11 +315,15 @@ export class Reconciler {
     const old = pipeline.status ?? {};
     let next: PipelineCondition[] = old.conditions ?? [];
     for (const c of conditions) next = setCondition(next, c, now);
+    const producer = { ...old.producer, ...extra.producer };
+    const consumer = { ...old.consumer, ...extra.consumer };
+    // An empty object is left out: applied as {} over fields this manager owned, the server
+    // turns it into null, which the schema refuses (a refused or paused pipeline has none).
+    const { producer: _p, consumer: _c, ...rest } = { ...old, ...extra };
     const status: PipelineStatus = {
-      ...old,
-      ...extra,
-      producer: { ...old.producer, ...extra.producer },
-      consumer: { ...old.consumer, ...extra.consumer },
+      ...rest,
+      ...(Object.keys(producer).length > 0 ? { producer } : {}),
+      ...(Object.keys(consumer).length > 0 ? { consumer } : {}),
       observedGeneration: pipeline.metadata?.generation ?? 0,
       conditions: next,
     };

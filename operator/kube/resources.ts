@@ -24,6 +24,12 @@ export const RESOURCES = {
     plural: 'poddisruptionbudgets',
     kind: 'PodDisruptionBudget',
   },
+  NetworkPolicy: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'networkpolicies',
+    kind: 'NetworkPolicy',
+  },
   ServiceMonitor: {
     group: 'monitoring.coreos.com',
     version: 'v1',

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
 import {
@@ -194,6 +194,45 @@ describe('PaymentPipeline reconciliation on a real API server', () => {
     });
     expect(await deployment('mon-api')).toBeDefined();
     await kube.delete('PaymentPipeline', ns, 'mon');
+  });
+
+  it('runs the pods under seccomp RuntimeDefault and fences them with a NetworkPolicy when asked', async () => {
+    const fenced = pipelineSpec({
+      networkPolicy: { enabled: true, metricsFrom: [{ namespaceLabels: { team: 'monitoring' } }] },
+    });
+    await kube.create('PaymentPipeline', ns, pipeline(ns, 'fenced', fenced));
+    const policy = await waitFor('NetworkPolicy', () =>
+      kube.get<KubernetesObject & { spec?: { ingress?: unknown[] } }>('NetworkPolicy', ns, 'fenced-pods'),
+    );
+    expect(policy.spec?.ingress).toEqual([
+      { ports: [{ port: 'http', protocol: 'TCP' }] },
+      {
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }],
+      },
+    ]);
+    // The pods themselves (made by the controller-manager from the Deployments) carry the profile.
+    const pods = await waitFor('fenced pods', async () => {
+      const list = await kube.http.request<{ items: V1Pod[] }>('GET', `/api/v1/namespaces/${ns}/pods`, {
+        query: { labelSelector: 'app.kubernetes.io/instance=fenced' },
+      });
+      return list.items.length >= 3 ? list.items : undefined;
+    });
+    for (const pod of pods) {
+      expect(pod.spec?.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+      expect(pod.spec?.securityContext?.runAsNonRoot).toBe(true);
+      expect(pod.spec?.containers[0]?.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    }
+    await kube.mergePatch('PaymentPipeline', ns, 'fenced', { spec: { networkPolicy: { enabled: false } } });
+    await waitFor(
+      'NetworkPolicy deleted',
+      async () => (await kube.get('NetworkPolicy', ns, 'fenced-pods')) === undefined,
+    );
+    await kube.delete('PaymentPipeline', ns, 'fenced');
   });
 
   it('garbage-collects the children when the pipeline is deleted', async () => {

@@ -97,6 +97,42 @@ describe('PaymentPipeline admission on the real API server', () => {
     );
   });
 
+  it('takes a JWKS URL with issuer and audience instead of the HS256 secret; the auth Secret stays required', async () => {
+    const auth = {
+      jwksUrl: 'https://idp.example.com/jwks.json',
+      issuer: 'https://idp.example.com/',
+      audience: 'pay',
+    };
+    const p = (await create('jwks', pipelineSpec({ api: { authSecret: 'auth', auth } }))) as PaymentPipeline;
+    expect((p.spec as { api: { auth: unknown } }).api.auth).toEqual(auth);
+    // It holds the consistency-token key a production api needs, JWKS or not.
+    expect(await rejection(create('noauth', { ...pipelineSpec(), api: { auth } }))).toContain(
+      'spec.api.authSecret',
+    );
+    expect(
+      await rejection(
+        create(
+          'plainjwks',
+          pipelineSpec({ api: { authSecret: 'auth', auth: { jwksUrl: 'http://idp.example.com/jwks' } } }),
+        ),
+      ),
+    ).toContain('spec.api.auth.jwksUrl');
+  });
+
+  it('accepts only a host name or an IP address as mysql.host', async () => {
+    const withHost = (host: string) => pipelineSpec({ mysql: { ...pipelineSpec().mysql, host } });
+    await create('host-name', withHost('mariadb.payments.svc.cluster.local'));
+    await create('host-ip', withHost('10.0.0.7'));
+    await create('host-ipv6', withHost('[fd00::7]'));
+    for (const [name, host] of [
+      ['host-userinfo', 'collector.evil.io@mariadb'],
+      ['host-path', 'mariadb/other'],
+      ['host-port', 'mariadb:3307'],
+    ] as const) {
+      expect(await rejection(create(name, withHost(host))), host).toContain('spec.mysql.host');
+    }
+  });
+
   it('refuses to change what must not change', async () => {
     await create('immutable', pipelineSpec());
     const msg = await rejection(

@@ -54,6 +54,37 @@ describe('pipelineSpec', () => {
     ).toContain('startFrom.file and startFrom.pos are required when kind is position');
   });
 
+  it('accepts host names and IP addresses as mysql.host, nothing that changes the URL', () => {
+    for (const host of ['db', 'mariadb.payments.svc.cluster.local', '10.0.0.7', '[fd00::7]']) {
+      expect(errors({ ...minimal, mysql: { ...minimal.mysql, host } }), host).toEqual([]);
+    }
+    for (const host of ['evil.example@db', 'db/x', 'db:3306', 'db?x=1', 'db x', '-db', 'db..svc', '']) {
+      expect(errors({ ...minimal, mysql: { ...minimal.mysql, host } }).length, host).toBeGreaterThan(0);
+    }
+  });
+
+  it('takes a JWKS URL instead of the HS256 secret; the auth Secret (consistency-token key) stays required', () => {
+    const jwks = { jwksUrl: 'https://idp.example.com/jwks.json', issuer: 'https://idp.example.com/' };
+    expect(errors({ ...minimal, api: { authSecret: 'auth', auth: jwks } })).toEqual([]);
+    expect(pipelineSpec.parse({ ...minimal, api: { authSecret: 'auth', auth: jwks } }).api.auth).toEqual(
+      jwks,
+    );
+    expect(errors({ ...minimal, api: { auth: jwks } }).length).toBeGreaterThan(0);
+    expect(
+      errors({
+        ...minimal,
+        api: { authSecret: 'auth', auth: { jwksUrl: 'http://idp.example.com/jwks.json' } },
+      }),
+    ).toEqual(['must be an https:// URL']);
+  });
+
+  it('needs labels in each networkPolicy peer', () => {
+    expect(errors({ ...minimal, networkPolicy: { enabled: true, apiFrom: [{}] } })).toEqual([
+      'a networkPolicy peer needs namespaceLabels or podLabels',
+    ]);
+    expect(pipelineSpec.parse(minimal).networkPolicy).toEqual({ enabled: false });
+  });
+
   it('refuses redis.mode cluster, saying why', () => {
     expect(errors({ ...minimal, redis: { mode: 'cluster', url: 'redis://cache:6379' } })).toEqual([
       REDIS_CLUSTER_REFUSED,

@@ -36,9 +36,23 @@ const objectName = z
 
 const int = (min: number, max: number) => z.int().min(min).max(max);
 
+/**
+ * A host name (RFC 1123 labels), an IPv4 address or a bracketed IPv6 address: nothing that could
+ * change the meaning of the URL it is composed into (no user@, /, ?, # or spaces).
+ */
+const DNS_LABEL = '[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?';
+export const HOST_PATTERN = new RegExp(`^(${DNS_LABEL}(\\.${DNS_LABEL})*|\\[[0-9A-Fa-f:.]{2,45}\\])$`);
+const hostName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST_PATTERN, 'must be a host name, an IPv4 address or a bracketed IPv6 address');
+
 const mysqlSpec = z
   .object({
-    host: z.string().min(1).max(253).describe('MySQL/MariaDB host the services connect to'),
+    host: hostName.describe(
+      'MySQL/MariaDB host the services connect to (the operator may restrict it: ALLOWED_MYSQL_HOSTS)',
+    ),
     port: port.default(3306),
     database: sqlIdentifier.describe('database whose binlog is captured'),
     credentialsSecret: objectName.describe(
@@ -219,11 +233,27 @@ const consumerSpec = z
     }),
   );
 
+const apiAuth = z.object({
+  jwksUrl: z
+    .string()
+    .max(2048)
+    .regex(/^https:\/\/[^\s/?#@]+(\/\S*)?$/, 'must be an https:// URL')
+    .optional()
+    .describe(
+      "the identity provider's JSON Web Key Set (RS256, production); set: the api takes no HS256 secret",
+    ),
+  issuer: z.string().min(1).max(2048).optional().describe('tokens must carry this iss'),
+  audience: z.string().min(1).max(2048).optional().describe('tokens must carry this aud'),
+});
+
 const apiSpec = z.object({
   replicas: int(1, 1000).default(2),
   authSecret: objectName.describe(
-    'Secret whose key "jwtSecret" holds the HS256 signing secret and "consistencyTokenSecret" the consistency-token key',
+    'Secret with keys "consistencyTokenSecret" (the consistency-token key), "jwtSecret" (the HS256 signing secret, unused when auth.jwksUrl is set) and optional "webhookSecret"',
   ),
+  auth: apiAuth
+    .optional()
+    .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
   allowSimulatedProvider: z
     .boolean()
     .default(false)
@@ -242,6 +272,43 @@ const apiSpec = z.object({
 const monitoringSpec = z.object({
   serviceMonitor: z.boolean().default(false).describe('create a prometheus-operator ServiceMonitor'),
   labels: z.record(z.string(), z.string().max(63)).optional().describe('extra labels on the ServiceMonitor'),
+});
+
+const labels = z.record(z.string().max(317), z.string().max(63));
+const NETWORK_PEER_NEEDS_LABELS = 'a networkPolicy peer needs namespaceLabels or podLabels';
+const networkPeer = z
+  .object({
+    namespaceLabels: labels.optional().describe('namespaces with these labels (any namespace: {})'),
+    podLabels: labels
+      .optional()
+      .describe("pods with these labels (in the pipeline's namespace unless namespaceLabels is set)"),
+  })
+  .superRefine((p, ctx) => {
+    if (p.namespaceLabels === undefined && p.podLabels === undefined) {
+      ctx.addIssue({ code: 'custom', message: NETWORK_PEER_NEEDS_LABELS });
+    }
+  })
+  .meta(
+    cel({ rule: 'has(self.namespaceLabels) || has(self.podLabels)', message: NETWORK_PEER_NEEDS_LABELS }),
+  );
+
+const networkPolicySpec = z.object({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe("a NetworkPolicy that lets traffic in to the pipeline's pods only on their ports"),
+  apiFrom: z
+    .array(networkPeer)
+    .min(1) // an empty list would let anyone in, which reads as the opposite
+    .max(16)
+    .optional()
+    .describe('who may reach the api port (its /metrics included); absent: anyone'),
+  metricsFrom: z
+    .array(networkPeer)
+    .min(1) // an empty list would let anyone in, which reads as the opposite
+    .max(16)
+    .optional()
+    .describe("who may reach the producer's and consumer's metrics port; absent: anyone"),
 });
 
 export const pipelineSpec = z
@@ -265,6 +332,7 @@ export const pipelineSpec = z
     }),
     api: apiSpec,
     monitoring: monitoringSpec.default({ serviceMonitor: false }),
+    networkPolicy: networkPolicySpec.default({ enabled: false }),
   })
   .superRefine((s, ctx) => {
     if (s.consumer.maxReplicas > s.kafka.partitions) {

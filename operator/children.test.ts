@@ -230,7 +230,12 @@ describe('pod environment against the services’ env schemas', () => {
         auth: { jwksUrl, issuer: 'https://idp.example.com/', audience: 'payments' },
       },
     };
-    const { envOf, container, configMaps } = render(input);
+    // With JWKS there is no HS256 secret to derive the consistency-token key from: the Secret's key.
+    const withKey = {
+      ...secrets,
+      'shop-auth': { ...secrets['shop-auth'], consistencyTokenSecret: 'c'.repeat(32) },
+    };
+    const { envOf, container, configMaps } = render(input, withKey);
     const api = parseEnv(apiEnvSchema, envOf('api'));
     expect(api).toMatchObject({
       AUTH_JWKS_URL: jwksUrl,

@@ -23,6 +23,8 @@ write_env() {
     local c; for c in "${INFRA[@]}"; do if have "${c}_env"; then "${c}_env"; fi; done
     echo "API_URL=http://127.0.0.1:$API_PORT"
     echo "API_PORT=$API_PORT"
+    echo "API_OPS_URL=http://127.0.0.1:$API_OPS_PORT"
+    echo "API_OPS_PORT=$API_OPS_PORT"
     echo "PRODUCER_METRICS_PORT=$PRODUCER_METRICS_PORT"
     echo "CONSUMER_METRICS_PORT=$CONSUMER_METRICS_PORT"
     echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"

@@ -1,4 +1,4 @@
-import type { V1Container, V1Deployment } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
@@ -267,33 +267,48 @@ describe('pod environment against the services’ env schemas', () => {
     );
   });
 
-  it('serves metrics and probes on the container port, on all interfaces', () => {
-    const { container, envOf } = render(base);
+  it('serves metrics and probes on the ops port of every component, the api also on http, all interfaces', () => {
+    const { container, envOf, children } = render(base);
     const listen = {
       producer: () => {
         const cfg = parseEnv(producerEnvSchema, envOf('producer'));
-        return { port: cfg.metricsPort, host: cfg.metricsHost };
+        return { ops: { port: cfg.metricsPort, host: cfg.metricsHost } };
       },
       consumer: () => {
         const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
-        return { port: cfg.CONSUMER_METRICS_PORT, host: cfg.CONSUMER_METRICS_HOST };
+        return { ops: { port: cfg.CONSUMER_METRICS_PORT, host: cfg.CONSUMER_METRICS_HOST } };
       },
       api: () => {
         const cfg = parseEnv(apiEnvSchema, envOf('api'));
-        return { port: cfg.API_PORT, host: cfg.API_HOST };
+        return {
+          ops: { port: cfg.API_OPS_PORT, host: cfg.API_OPS_HOST },
+          http: { port: cfg.API_PORT, host: cfg.API_HOST },
+        };
       },
     };
     for (const component of components) {
       const c = container(component);
-      const { port, host } = listen[component]();
-      expect(c.ports?.map((p) => p.containerPort)).toEqual([port]);
+      const { ops, http } = listen[component]() as {
+        ops: { port: number; host: string };
+        http?: { port: number; host: string };
+      };
+      const byName = new Map(c.ports?.map((p) => [p.name, p.containerPort]));
+      expect(byName.get('metrics')).toBe(ops.port);
+      expect(byName.get('http')).toBe(http?.port);
+      expect(c.ports?.length).toBe(http ? 2 : 1);
       // The kubelet probes the pod IP: a service bound to 127.0.0.1 would never become ready.
-      expect(host).toBe('0.0.0.0');
-      const named = c.ports?.[0]?.name;
+      expect(ops.host).toBe('0.0.0.0');
+      if (http) expect(http.host).toBe('0.0.0.0');
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
-        expect(probe?.httpGet?.port).toBe(named);
+        expect(probe?.httpGet?.port).toBe('metrics');
       }
     }
+    // Every pod is scraped on `metrics` through the headless Service; the api's Service is not a target.
+    const services = children.filter((o) => o.kind === 'Service') as V1Service[];
+    const metrics = services.find((svc) => svc.metadata?.name === 'shop-metrics');
+    expect(metrics?.spec?.ports?.map((p) => p.targetPort)).toEqual(['metrics']);
+    const api = services.find((svc) => svc.metadata?.name === 'shop-api');
+    expect(api?.metadata?.labels?.['payments.example.com/metrics']).toBeUndefined();
   });
 
   it('rolls a component only when its own environment changes', () => {

@@ -28,8 +28,8 @@ import {
  * always gives the same objects, which is what makes re-applying them a no-op and drift visible.
  *
  * Contract with the services' images (docs/operator.md): `node runtime/<component>/main.ts`, the API
- * on API_PORT (8080) with /metrics, producer and consumer ops servers on their *_METRICS_PORT (9464),
- * and /healthz + /readyz on each. Their environment: operator/component-env.ts.
+ * on API_PORT (8080), and an ops server on every component (API_OPS_PORT / *_METRICS_PORT, 9464,
+ * port name `metrics`) with /metrics, /healthz and /readyz. Their environment: operator/component-env.ts.
  */
 
 export type PipelineRef = { name: string; namespace: string; uid: string };
@@ -98,12 +98,12 @@ function container(
   component: Component,
   entries: EnvEntry<string>[],
 ): V1Container {
-  const port =
-    component === 'api'
-      ? { name: 'http', containerPort: API_PORT }
-      : { name: 'metrics', containerPort: METRICS_PORT };
+  // Probes and scrapes go to the ops port on every component; the api also serves its API on `http`.
+  const ops = { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' };
+  const ports =
+    component === 'api' ? [{ name: 'http', containerPort: API_PORT, protocol: 'TCP' }, ops] : [ops];
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: port.name },
+    httpGet: { path, port: ops.name },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 2,
@@ -114,7 +114,7 @@ function container(
     image: spec.image,
     imagePullPolicy: spec.imagePullPolicy,
     command: ['node', `runtime/${component}/main.ts`],
-    ports: [{ ...port, protocol: 'TCP' }],
+    ports,
     env: containerEnv(entries, childName(p.name, 'config')),
     readinessProbe: probe('/readyz', 5, 3),
     livenessProbe: probe('/healthz', 10, 6),
@@ -190,17 +190,15 @@ export function desiredChildren(
   const apiService: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(p, childName(p.name, 'api'), {
-      ...componentLabels(p.name, 'api'),
-      'payments.example.com/metrics': 'true',
-    }),
+    // Not a scrape target: the api's /metrics is on its ops port, behind the metrics Service below.
+    metadata: meta(p, childName(p.name, 'api'), componentLabels(p.name, 'api')),
     spec: {
       type: spec.api.service.type,
       selector: selectorLabels(p.name, 'api'),
       ports: [{ name: 'http', port: spec.api.service.port, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-  // Headless: one scrape target per producer/consumer pod, for Prometheus or the ServiceMonitor.
+  // Headless: one scrape target per pod (producer, consumer and api), for Prometheus or the ServiceMonitor.
   const metricsService: V1Service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -245,10 +243,7 @@ export function serviceMonitor(p: PipelineRef, spec: PipelineSpec): KubernetesOb
       selector: {
         matchLabels: { 'app.kubernetes.io/instance': p.name, 'payments.example.com/metrics': 'true' },
       },
-      endpoints: [
-        { port: 'http', path: '/metrics', interval: '30s' },
-        { port: 'metrics', path: '/metrics', interval: '30s' },
-      ],
+      endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }],
     },
   };
 }

@@ -167,6 +167,9 @@ export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
     { name: 'ALLOW_SIMULATED_PROVIDER', setting: String(spec.api.allowSimulatedProvider) },
     { name: 'API_PORT', setting: String(API_PORT) },
     { name: 'API_HOST', setting: ALL_INTERFACES },
+    // /metrics and /readyz live on the ops port, named `metrics` like the producer's and consumer's.
+    { name: 'API_OPS_PORT', setting: String(METRICS_PORT) },
+    { name: 'API_OPS_HOST', setting: ALL_INTERFACES },
   ];
 }
 

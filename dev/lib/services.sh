@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The three services under `make up` (WITH_SERVICES=1): producer, consumer, api.
 # Each runs `node runtime/<svc>/main.ts` with the stack's env file exported, its own pid file and log
-# ($STACK_DIR/logs/<svc>.log), and counts as started once its /readyz answers 200.
+# ($STACK_DIR/logs/<svc>.log), and counts as started once its /readyz answers 200 — on its ops port
+# (the api serves /readyz and /metrics on API_OPS_PORT, its public API on API_PORT).
 # Sourced by dev/stack.sh, never executed.
 
 # Producer first (it creates the change topics the consumer subscribes to), the api last.
 SERVICES=(producer consumer api)
 
+# The port /readyz answers on.
 service_port() {
   case "$1" in
-    api) echo "$API_PORT" ;;
+    api) echo "$API_OPS_PORT" ;;
     producer) echo "$PRODUCER_METRICS_PORT" ;;
     consumer) echo "$CONSUMER_METRICS_PORT" ;;
     *) die "unknown service $1" ;;
@@ -17,7 +19,7 @@ service_port() {
 }
 
 service_port_var() {
-  case "$1" in api) echo API_PORT ;; producer) echo PRODUCER_METRICS_PORT ;; consumer) echo CONSUMER_METRICS_PORT ;; esac
+  case "$1" in api) echo API_OPS_PORT ;; producer) echo PRODUCER_METRICS_PORT ;; consumer) echo CONSUMER_METRICS_PORT ;; esac
 }
 
 service_ready() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/readyz"; }
@@ -30,6 +32,7 @@ service_start() {
   [ -f "$ROOT_DIR/$entry" ] || die "missing $entry"
   port="$(service_port "$svc")"
   require_free_port "$svc" "$port" "$(service_port_var "$svc")"
+  if [ "$svc" = api ]; then require_free_port api "$API_PORT" API_PORT; fi
   # The env file first, then defaults only the local stack needs (a replica server_id and the
   # captured tables for the producer).
   start_daemon "$svc" "$logfile" bash -c '
@@ -66,6 +69,10 @@ services_status() {
     else
       state=stopped
     fi
-    echo "$svc: $state on 127.0.0.1:$port (log $STACK_DIR/logs/$svc.log)"
+    if [ "$svc" = api ]; then
+      echo "$svc: $state on 127.0.0.1:$API_PORT, ops 127.0.0.1:$port (log $STACK_DIR/logs/$svc.log)"
+    else
+      echo "$svc: $state on 127.0.0.1:$port (log $STACK_DIR/logs/$svc.log)"
+    fi
   done
 }

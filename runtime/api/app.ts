@@ -14,6 +14,13 @@ import type { Logger } from '../core/logger.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { createTokenSigner } from './consistency-token.ts';
 import { ApiError } from './errors.ts';
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  methodNotAllowed,
+  toApiError,
+  trackAllowedMethods,
+} from './framework-errors.ts';
 import { ADMITTED, decorateRequests, setAdmission, setPrincipal, setRawBody } from './http.ts';
 import { createApiMetrics } from './metrics.ts';
 import { buildOpenApiDocument, renderDocsPage } from './openapi.ts';
@@ -21,6 +28,7 @@ import { createPackageReader } from './package/read-package.ts';
 import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
 import { createRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
+import { createReadinessProbe, type ReadinessProbe } from './readiness.ts';
 import { lazyRequestLogger } from './request-logger.ts';
 import { packageRoutes } from './routes/package.ts';
 import { paymentRoutes } from './routes/payments.ts';
@@ -47,11 +55,22 @@ export type AppDeps = {
     webhookToleranceSeconds: number;
     rateLimitUserPerMinute: number;
     rateLimitIpPerMinute: number;
-    /** Trust X-Forwarded-For for the client address (only behind a proxy that sets it). */
-    trustProxy?: boolean;
+    /**
+     * Trusted proxy addresses / CIDR blocks: the client address is the rightmost X-Forwarded-For hop
+     * that is not one of them (none: the socket's peer). Never `true`: that would let the client's
+     * own leftmost entry choose its rate-limit bucket.
+     */
+    trustProxy?: readonly string[];
+    /**
+     * Deprecated: also serve /metrics and /readyz on the public port (they live on the ops port,
+     * main.ts). Off by default: they are unauthenticated and unlimited.
+     */
+    publicOpsRoutes?: boolean;
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
+  /** The readiness answer shared with the ops server (default: one built from pool and redis). */
+  ready?: ReadinessProbe;
 };
 
 declare module 'fastify' {
@@ -89,7 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: settings.bodyLimitBytes,
     return503OnClosing: true,
-    trustProxy: settings.trustProxy ?? false,
+    trustProxy: settings.trustProxy?.length ? [...settings.trustProxy] : false,
     // Request lines are logged by our onResponse hook (with route and status); fastify's are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {
@@ -98,12 +117,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     routerOptions: { maxParamLength: 200 },
     childLoggerFactory: lazyRequestLogger,
+    // Router and parser refusals in the API's error shape (fastify's and Node's own are not).
+    frameworkErrors: frameworkErrorHandler(SECURITY_HEADERS),
+    clientErrorHandler: clientErrorHandler(SECURITY_HEADERS),
   });
 
   decorateRequests(app);
+  const allowedMethods = trackAllowedMethods(app);
 
-  // JSON bodies are parsed here (not by fastify) to keep the raw bytes for webhook signatures and to
-  // answer malformed JSON in the API's error shape.
+  // JSON is the only body the API reads: fastify's text/plain parser goes, so any other media type
+  // gets 415. JSON is parsed here (not by fastify) to keep the raw bytes for webhook signatures and
+  // to answer malformed JSON in the API's error shape.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     setRawBody(req, text);
@@ -260,13 +285,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const apiError = toApiError(err);
-    if (apiError.status >= 500 && !(err instanceof ApiError)) req.log.error({ err }, 'unhandled error');
+    if (apiError.code === 'service_unavailable' && !(err instanceof ApiError)) {
+      req.log.warn({ err }, 'dependency unavailable: answered 503');
+    } else if (apiError.status >= 500 && !(err instanceof ApiError)) {
+      req.log.error({ err }, 'unhandled error');
+    }
     return reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody());
   });
 
-  app.setNotFoundHandler((_req, reply) =>
-    reply.code(404).send(new ApiError(404, 'not_found', 'route_not_found', 'no such route').toBody()),
-  );
+  app.setNotFoundHandler((req, reply) => {
+    const allowed = allowedMethods(req.url);
+    const error =
+      allowed.length > 0
+        ? methodNotAllowed(allowed)
+        : new ApiError(404, 'not_found', 'route_not_found', 'no such route');
+    return reply.code(error.status).headers(error.headers).send(error.toBody());
+  });
 
   const tokens = createTokenSigner(settings.consistencyTokenSecret);
   const source = createSourcePosition(deps.pool);
@@ -298,46 +332,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/**
+ * Public routes that are not the API itself: /healthz (no dependency, for load balancers), the API
+ * reference (rendered once, rate-limited per address like every /v1 route). /metrics and /readyz are
+ * on the ops port (main.ts), here only with the deprecated `publicOpsRoutes`.
+ */
 function opsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const openapi = JSON.stringify(buildOpenApiDocument());
   const docs = renderDocsPage(JSON.parse(openapi) as Record<string, unknown>);
-  app.get('/openapi.json', (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
-  app.get('/docs', (_req, reply) =>
+  const limited = { config: { auth: false } };
+  app.get('/openapi.json', limited, (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(openapi),
+  );
+  app.get('/docs', limited, (_req, reply) =>
     reply
       .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
       .type('text/html')
       .send(docs),
   );
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  if (!deps.settings.publicOpsRoutes) return;
+  const ready =
+    deps.ready ??
+    createReadinessProbe({
+      pool: deps.pool,
+      redis: deps.redis,
+      ...(deps.isStopping ? { isStopping: deps.isStopping } : {}),
+    });
   app.get('/readyz', async (_req, reply) => {
-    const ready = !deps.isStopping?.() && (await dependenciesAnswer(deps));
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready' });
+    const ok = await ready();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
   });
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );
-}
-
-async function dependenciesAnswer(deps: AppDeps): Promise<boolean> {
-  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000).unref());
-  const check = Promise.all([deps.pool.query('SELECT 1'), deps.redis.ping()]).then(
-    () => true,
-    () => false,
-  );
-  return Promise.race([check, timeout]);
-}
-
-function toApiError(err: FastifyError | ApiError): ApiError {
-  if (err instanceof ApiError) return err;
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError(413, 'invalid_request_error', 'body_too_large', 'the request body is too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'send application/json');
-    default:
-      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-        return new ApiError(err.statusCode, 'invalid_request_error', 'bad_request', err.message);
-      }
-      return new ApiError(500, 'api_error', 'internal_error', 'something went wrong on our side');
-  }
 }

@@ -23,6 +23,15 @@ describe('api config', () => {
     ).toBe('own');
   });
 
+  it('serves ops routes on a port of their own', () => {
+    expect(loadApiConfig(base)).toMatchObject({
+      API_OPS_PORT: 9465,
+      API_OPS_HOST: '127.0.0.1',
+      API_PUBLIC_OPS_ROUTES: false,
+    });
+    expect(() => loadApiConfig({ ...base, API_PORT: '9000', API_OPS_PORT: '9000' })).toThrow(/API_OPS_PORT/);
+  });
+
   it('needs exactly one way to verify tokens', () => {
     const { AUTH_JWT_SECRET: _s, ...noAuth } = base;
     expect(() => loadApiConfig(noAuth)).toThrow(ConfigError);

@@ -11,6 +11,7 @@ import {
   redisUrl,
   topicPrefix,
 } from '../core/config/fields.ts';
+import { isLegacyTrustProxy, PRIVATE_PROXY_RANGES, trustProxySetting } from './trust-proxy.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -21,8 +22,16 @@ export const apiEnvSchema = z
   .object({
     API_PORT: port.default(8080),
     API_HOST: z.string().min(1).default('127.0.0.1'),
-    /** Behind a load balancer: take the client address from X-Forwarded-For (per-IP rate limits). */
-    API_TRUST_PROXY: boolFromEnv.default(false),
+    /** /metrics, /readyz and /healthz, apart from the public port (as the producer and consumer serve them). */
+    API_OPS_PORT: port.default(9465),
+    API_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** Deprecated: /metrics and /readyz on the public port too, as before the ops port. */
+    API_PUBLIC_OPS_ROUTES: boolFromEnv.default(false),
+    /**
+     * Trusted proxies (addresses / CIDR blocks, comma-separated): the client address is the rightmost
+     * X-Forwarded-For hop that is not one of them. `true` (deprecated) = loopback and private ranges.
+     */
+    API_TRUST_PROXY: trustProxySetting.default([]),
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,
@@ -111,6 +120,11 @@ export const apiEnvSchema = z
       when: () => true,
     },
   )
+  .refine((e) => e.API_OPS_PORT === 0 || e.API_OPS_PORT !== e.API_PORT, {
+    message: 'must differ from API_PORT',
+    path: ['API_OPS_PORT'],
+    when: () => true,
+  })
   .superRefine(...redisConnectionRule())
   .refine((e) => e.PAYMENT_RECOVERY_STALE_AFTER_SECONDS * 1000 >= 3 * e.PROVIDER_TIMEOUT_MS, {
     message:
@@ -124,4 +138,20 @@ export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
 export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
   return parseEnv(apiEnvSchema, env);
+}
+
+/** Settings spelled the old way: still honoured, each with the warning main.ts logs at start. */
+export function deprecatedSettings(env: Record<string, string | undefined>): string[] {
+  const warnings: string[] = [];
+  if (isLegacyTrustProxy(env.API_TRUST_PROXY)) {
+    warnings.push(
+      `API_TRUST_PROXY=${env.API_TRUST_PROXY} is deprecated: it now trusts only loopback and private ranges (${PRIVATE_PROXY_RANGES.join(', ')}); set the proxies' addresses or CIDR blocks instead`,
+    );
+  }
+  if (env.API_PUBLIC_OPS_ROUTES !== undefined && boolFromEnv.safeParse(env.API_PUBLIC_OPS_ROUTES).data) {
+    warnings.push(
+      'API_PUBLIC_OPS_ROUTES is deprecated: /metrics and /readyz are served on API_OPS_PORT; scrape and probe that port instead',
+    );
+  }
+  return warnings;
 }

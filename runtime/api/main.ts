@@ -4,17 +4,18 @@ import { ConfigError } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
-import { createRegistry } from '../core/metrics.ts';
+import { createRegistry, startOpsServer } from '../core/metrics.ts';
 import { redisOptions } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { type ApiConfig, isDevelopment, loadApiConfig } from './config.ts';
+import { type ApiConfig, deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
 import { deriveTokenSecret } from './consistency-token.ts';
 import { createMaintenance } from './maintenance.ts';
 import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
 import { createSimulatedProvider } from './payments/provider.ts';
 import { createPaymentRecovery } from './payments/recovery.ts';
+import { createReadinessProbe } from './readiness.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
 let config: ApiConfig;
@@ -26,6 +27,7 @@ try {
   process.exit(2);
 }
 const log = createLogger('api', config.LOG_LEVEL);
+for (const warning of deprecatedSettings(process.env)) log.warn(warning);
 const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
@@ -61,6 +63,8 @@ const authenticate = createAuthenticator(
     : { kind: 'hs256', secret: config.AUTH_JWT_SECRET ?? '', ...auth },
 );
 
+const ready = createReadinessProbe({ pool, redis, isStopping: () => lifecycle.isStopping });
+
 const app = await buildApp({
   pool,
   redis,
@@ -82,8 +86,18 @@ const app = await buildApp({
     rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
     rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     trustProxy: config.API_TRUST_PROXY,
+    publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
   },
   isStopping: () => lifecycle.isStopping,
+  ready,
+});
+
+// Probes answer from the start; ready only once the public port listens and the dependencies answer.
+const ops = await startOpsServer({
+  registry,
+  port: config.API_OPS_PORT,
+  host: config.API_OPS_HOST,
+  ready: async () => app.server.listening && (await ready()),
 });
 
 const maintenance = createMaintenance({
@@ -111,6 +125,8 @@ if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.st
 lifecycle.onShutdown('redis', async () => {
   await redis.quit();
 });
+// Last: probes keep getting their 503 while everything above drains.
+lifecycle.onShutdown('ops server', () => new Promise<void>((resolve) => ops.close(() => resolve())));
 
 nearCache?.feed
   .start()
@@ -122,6 +138,12 @@ await redisReader
   .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
 await app.listen({ port: config.API_PORT, host: config.API_HOST });
 log.info(
-  { port: config.API_PORT, host: config.API_HOST, redisPrefix: config.REDIS_KEY_PREFIX },
+  {
+    port: config.API_PORT,
+    host: config.API_HOST,
+    opsPort: config.API_OPS_PORT,
+    opsHost: config.API_OPS_HOST,
+    redisPrefix: config.REDIS_KEY_PREFIX,
+  },
   'api listening',
 );

@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { SIGNATURE_HEADER } from './payments/webhooks.ts';
 import {
   catalogResponse,
   confirmPaymentBody,
   createPurchaseBody,
   createPurchaseResponse,
   errorSchema,
+  packageListQuery,
   packagePageSchema,
   paymentResponse,
   paymentSchema,
@@ -23,10 +25,14 @@ type Op = {
 
 const json = (schema: z.ZodType, io: 'input' | 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any' });
-const errorResponse = (description: string) => ({
+const errorResponse = (description: string, headers?: Record<string, unknown>) => ({
   description,
+  ...(headers ? { headers } : {}),
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
+const retryAfter = {
+  'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
+};
 
 function operation(op: Op) {
   const parameters = [...(op.params ?? [])];
@@ -60,13 +66,38 @@ function operation(op: Op) {
       ...(op.auth === false ? {} : { '401': errorResponse('missing or invalid token') }),
       '404': errorResponse("not found (also: another user's object)"),
       '409': errorResponse('conflict: illegal state transition or concurrent use of the Idempotency-Key'),
+      '405': errorResponse('the path does not take this method (see the Allow header)', {
+        Allow: { description: 'the methods the path takes', schema: { type: 'string' } },
+      }),
+      ...(op.body
+        ? {
+            '413': errorResponse('the request body is too large'),
+            '415': errorResponse('the body is not application/json'),
+          }
+        : {}),
+      '414': errorResponse('the URI (or a path parameter) is too long'),
       '422': errorResponse('Idempotency-Key reused with different parameters'),
-      '429': errorResponse('rate limited'),
+      '429': errorResponse('rate limited', retryAfter),
+      '431': errorResponse('the request headers are too large'),
+      '503': errorResponse(
+        'a dependency (database, cache) is unavailable: retry after Retry-After',
+        retryAfter,
+      ),
     },
   };
 }
 
 const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+/** A query parameter documented from the field of the schema the route validates it with. */
+const queryParam = (name: keyof typeof packageListQuery.shape) => {
+  const { description, ...schema } = json(packageListQuery.shape[name].unwrap(), 'input') as {
+    description?: string;
+    $schema?: string;
+  };
+  delete schema.$schema;
+  return { name, in: 'query', schema, ...(description ? { description } : {}) };
+};
 
 /** The OpenAPI 3.1 document, generated from the zod schemas the handlers validate with. */
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -126,14 +157,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               in: 'query',
               schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
             },
-            { name: 'cursor', in: 'query', schema: { type: 'string' } },
-            {
-              name: 'consistency_token',
-              in: 'query',
-              schema: { type: 'string' },
-              description:
-                "from a write, opaque and signed for the write's user: the answer includes that write (or header X-Consistency-Token); another user's, edited or unknown tokens are 400",
-            },
+            queryParam('cursor'),
+            queryParam('consistency_token'),
           ],
           ok: { status: 200, schema: packagePageSchema },
         }),
@@ -141,8 +166,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/v1/webhooks/provider': {
         post: operation({
           summary:
-            'Provider callbacks, signed: X-Provider-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>; 409 payment_not_found_yet + Retry-After while no payment has the reference (redeliver)',
+            'Provider callbacks, signed with the webhook secret; 409 payment_not_found_yet + Retry-After while no payment has the reference (redeliver)',
           auth: false,
+          params: [
+            {
+              name: SIGNATURE_HEADER,
+              in: 'header',
+              required: true,
+              schema: { type: 'string', pattern: '^t=\\d{1,12}(,v1=[0-9a-f]{64})+$' },
+              description:
+                't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>; the timestamp must be within the tolerance',
+            },
+          ],
           body: webhookBody,
           ok: {
             status: 200,

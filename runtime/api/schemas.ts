@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../core/cache/cursor.ts';
 import { invalidRequest } from './errors.ts';
 
 // One set of zod schemas validates requests, types the handlers and generates the OpenAPI document.
@@ -36,8 +37,20 @@ export const packageListQuery = z.strictObject({
     .transform(Number)
     .pipe(z.number().int().min(1).max(MAX_PAGE_SIZE))
     .optional(),
-  cursor: z.string().min(1).max(512).optional(),
-  consistency_token: z.string().min(1).max(2048).optional(),
+  cursor: z
+    .string()
+    .min(1)
+    .max(MAX_CURSOR_LENGTH)
+    .regex(new RegExp(CURSOR_PATTERN), 'must be a next_cursor from a previous page')
+    .optional()
+    .describe("a previous page's next_cursor (opaque)"),
+  consistency_token: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'must be a consistency_token from a write')
+    .optional()
+    .describe('from a write: the answer includes that write (or header X-Consistency-Token); opaque'),
 });
 
 export const webhookBody = z.object({

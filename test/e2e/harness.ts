@@ -130,7 +130,12 @@ export async function startPipeline(
   const services = opts.services ?? ['producer', 'consumer', 'api'];
   const db = await createTestDatabase();
   const prefix = `e2e${uniqueSuffix()}`;
-  const [producerPort, consumerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [producerPort, consumerPort, apiPort, apiOpsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const env = {
     KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
     REDIS_URL: requireEnv('REDIS_URL'),
@@ -152,10 +157,12 @@ export async function startPipeline(
     CONSUMER_METRICS_PORT: String(consumerPort),
     ...opts.consumerEnv,
   });
-  const api = new ServiceProcess('api', apiPort, {
+  // Its process is watched on the ops port (readiness, metrics), like the producer's and consumer's.
+  const api = new ServiceProcess('api', apiOpsPort, {
     ...env,
     MYSQL_URL: db.appUrl,
     API_PORT: String(apiPort),
+    API_OPS_PORT: String(apiOpsPort),
     AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
     RATE_LIMIT_USER_PER_MINUTE: '0',
     RATE_LIMIT_IP_PER_MINUTE: '0',

@@ -141,7 +141,7 @@ describe('purchase package read path', () => {
   });
 
   it('counts where answers came from', async () => {
-    const metrics = await call(api.url, 'GET', '/metrics');
+    const metrics = await call(api.opsUrl, 'GET', '/metrics');
     expect(metrics.text).toMatch(/api_package_reads_total\{source="redis"[^}]*\} [1-9]/);
     expect(metrics.text).toMatch(/api_package_reads_total\{source="mysql_miss"[^}]*\} [1-9]/);
     expect(metrics.text).toMatch(/api_package_reads_total\{source="mysql_behind"[^}]*\} [1-9]/);

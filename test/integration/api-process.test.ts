@@ -5,6 +5,7 @@ import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { spawnService } from '../support/service-process.ts';
+import { freePort } from '../support/wait.ts';
 
 // The api as `make up` runs it: `node runtime/api/main.ts` with the stack's env.
 
@@ -44,7 +45,7 @@ describe('runtime/api/main.ts', () => {
   });
 
   it('refuses to charge through the simulated provider in production unless explicitly allowed', async () => {
-    const port = 30_000 + Math.floor(Math.random() * 20_000);
+    const [port, opsPort] = [await freePort(), await freePort()];
     const env = {
       MYSQL_URL: db.appUrl,
       REDIS_URL: requireEnv('REDIS_URL'),
@@ -52,6 +53,7 @@ describe('runtime/api/main.ts', () => {
       AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
       CONSISTENCY_TOKEN_SECRET: 'consistency-token-secret-of-production',
       API_PORT: String(port),
+      API_OPS_PORT: String(opsPort),
       NODE_ENV: 'production',
     };
     const refused = startMain(env);
@@ -66,7 +68,7 @@ describe('runtime/api/main.ts', () => {
 
     const allowed = startMain({ ...env, ALLOW_SIMULATED_PROVIDER: 'true' });
     try {
-      await waitReady(`http://127.0.0.1:${port}`, allowed.exited);
+      await waitReady(`http://127.0.0.1:${opsPort}`, allowed.exited);
       expect(allowed.output()).toContain('payments are simulated, no money moves');
     } finally {
       allowed.child.kill('SIGTERM');
@@ -74,9 +76,10 @@ describe('runtime/api/main.ts', () => {
     }
   });
 
-  it('serves a purchase and the package, then stops cleanly on SIGTERM', async () => {
-    const port = 30_000 + Math.floor(Math.random() * 20_000);
+  it('serves a purchase and the package, ops routes on the ops port, then stops cleanly on SIGTERM', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
     const url = `http://127.0.0.1:${port}`;
+    const opsUrl = `http://127.0.0.1:${opsPort}`;
     const prefix = `apiproc_${uniqueSuffix()}`;
     const proc = startMain({
       MYSQL_URL: db.appUrl,
@@ -84,10 +87,14 @@ describe('runtime/api/main.ts', () => {
       REDIS_KEY_PREFIX: prefix,
       AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
       API_PORT: String(port),
+      API_OPS_PORT: String(opsPort),
       LOG_LEVEL: 'info',
     });
     try {
-      await waitReady(url, proc.exited);
+      await waitReady(opsUrl, proc.exited);
+      expect((await call(url, 'GET', '/readyz')).status).toBe(404);
+      expect((await call(url, 'GET', '/metrics')).status).toBe(404);
+      expect((await call(url, 'GET', '/healthz')).status).toBe(200);
       const user = `proc_${uniqueSuffix()}`;
       const token = await mintToken(user);
       const bought = await call(url, 'POST', '/v1/purchases', {
@@ -101,6 +108,7 @@ describe('runtime/api/main.ts', () => {
         items: [{ package: { id: 'pkg_yen' }, amount: 1500, currency: 'JPY' }],
       });
 
+      expect((await call(opsUrl, 'GET', '/metrics')).text).toContain('route="/v1/purchases"');
       proc.child.kill('SIGTERM');
       expect(await proc.exited).toBe(0);
       const log = proc.output();
@@ -121,14 +129,9 @@ describe('runtime/api/main.ts', () => {
 });
 
 describe('readiness', () => {
-  it('is 503 while Redis does not answer, 200 when both MySQL and Redis do', async () => {
-    const { buildApp } = await import('../../runtime/api/app.ts');
-    const { createAuthenticator } = await import('../../runtime/api/auth.ts');
-    const { createSimulatedProvider } = await import('../../runtime/api/payments/provider.ts');
-    const { RedisPurchasePackageReader } = await import('../../runtime/core/cache/reader.ts');
+  it('is false while Redis does not answer, true when both MySQL and Redis do, false once stopping', async () => {
+    const { createReadinessProbe } = await import('../../runtime/api/readiness.ts');
     const { createPool } = await import('../../runtime/core/db/pool.ts');
-    const { createLogger } = await import('../../runtime/core/logger.ts');
-    const { Registry } = await import('prom-client');
     const pool = createPool(db.appUrl, { connectionLimit: 2 });
     // Nothing listens on port 1: every Redis command fails fast.
     const deadRedis = new Redis('redis://127.0.0.1:1', {
@@ -138,38 +141,14 @@ describe('readiness', () => {
     });
     deadRedis.on('error', () => undefined);
     const liveRedis = new Redis(requireEnv('REDIS_URL'));
-    const make = (redis: Redis) =>
-      buildApp({
-        pool,
-        redis,
-        reader: new RedisPurchasePackageReader(redis, 'readyz'),
-        provider: createSimulatedProvider(),
-        authenticate: createAuthenticator({ kind: 'hs256', secret: requireEnv('AUTH_JWT_SECRET') }),
-        logger: createLogger('api-test', 'silent'),
-        registry: new Registry(),
-        settings: {
-          redisKeyPrefix: 'readyz',
-          bodyLimitBytes: 1024,
-          idempotencyTtlHours: 24,
-          consistencyTokenSecret: 'c'.repeat(32),
-          webhookSecret: undefined,
-          webhookToleranceSeconds: 300,
-          rateLimitUserPerMinute: 0,
-          rateLimitIpPerMinute: 0,
-        },
-      });
-    const down = await make(deadRedis);
-    const up = await make(liveRedis);
+    let stopping = false;
     try {
-      const notReady = await down.inject({ method: 'GET', url: '/readyz' });
-      expect(notReady.statusCode).toBe(503);
-      expect(notReady.json()).toEqual({ status: 'not_ready' });
-      expect((await down.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-      const ready = await up.inject({ method: 'GET', url: '/readyz' });
-      expect(ready.statusCode).toBe(200);
+      expect(await createReadinessProbe({ pool, redis: deadRedis })()).toBe(false);
+      const live = createReadinessProbe({ pool, redis: liveRedis, isStopping: () => stopping });
+      expect(await live()).toBe(true);
+      stopping = true;
+      expect(await live()).toBe(false); // at once, not after the cached answer expires
     } finally {
-      await down.close();
-      await up.close();
       deadRedis.disconnect();
       await liveRedis.quit();
       await pool.end();

@@ -154,7 +154,7 @@ describe('the api with the leasing limiter', () => {
       for (let i = 0; i < 5; i++) {
         expect((await call(api.url, 'GET', '/v1/packages', { token })).status).toBe(200);
       }
-      const metrics = (await call(api.url, 'GET', '/metrics')).text;
+      const metrics = (await call(api.opsUrl, 'GET', '/metrics')).text;
       expect(metrics).toMatch(/^api_rate_limiter_errors_total 5$/m);
       // Back: no bucket was left waiting on the failed leases, the limit applies again.
       await api.redis.connect();

@@ -532,7 +532,7 @@ describe('payment state machine', () => {
 describe('service surface', () => {
   it('serves health, readiness, metrics and an OpenAPI 3.1 document with security headers', async () => {
     expect((await call(api.url, 'GET', '/healthz')).status).toBe(200);
-    expect((await call(api.url, 'GET', '/readyz')).body).toEqual({ status: 'ready' });
+    expect((await call(api.opsUrl, 'GET', '/readyz')).body).toEqual({ status: 'ready' });
     const doc = await call(api.url, 'GET', '/openapi.json');
     expect(doc.body).toMatchObject({
       openapi: '3.1.0',
@@ -540,7 +540,7 @@ describe('service surface', () => {
     });
     const docs = await call(api.url, 'GET', '/docs');
     expect(docs.text).toContain('/v1/users/{user_id}/purchases');
-    const metrics = await call(api.url, 'GET', '/metrics');
+    const metrics = await call(api.opsUrl, 'GET', '/metrics');
     expect(metrics.text).toContain('http_request_duration_seconds_bucket');
     expect(metrics.text).toContain('route="/v1/purchases"');
     const res = await call(api.url, 'GET', `/v1/users/${aliceId}/purchases`, {

@@ -75,12 +75,19 @@ beforeAll(async () => {
   redis = new Redis(requireEnv('REDIS_URL'));
   for (const component of components) {
     const env = kubeletEnv(containerOf(children, `shop-${component}`), configMaps, secrets);
-    const portVar = { producer: 'PRODUCER_METRICS_PORT', consumer: 'CONSUMER_METRICS_PORT', api: 'API_PORT' }[
-      component
-    ];
+    // Readiness is on each component's ops port; the api's public port needs a free one of its own too.
+    const portVar = {
+      producer: 'PRODUCER_METRICS_PORT',
+      consumer: 'CONSUMER_METRICS_PORT',
+      api: 'API_OPS_PORT',
+    }[component];
     const port = await freePort();
     // NODE_ENV comes from the image (Dockerfile), not from the pod spec.
-    running.set(component, start(component, { NODE_ENV: 'production', ...env, [portVar]: String(port) }));
+    const apiPort: Record<string, string> = component === 'api' ? { API_PORT: String(await freePort()) } : {};
+    running.set(
+      component,
+      start(component, { NODE_ENV: 'production', ...env, ...apiPort, [portVar]: String(port) }),
+    );
     readyUrl.set(component, `http://127.0.0.1:${port}/readyz`);
   }
 });

@@ -7,10 +7,12 @@ import { createAuthenticator } from '../../runtime/api/auth.ts';
 import type { RedisInvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
+import { createReadinessProbe } from '../../runtime/api/readiness.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
+import { startOpsServer } from '../../runtime/core/metrics.ts';
 import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
@@ -21,6 +23,8 @@ export const TEST_CONSISTENCY_TOKEN_SECRET = 'consistency-token-test-secret-0123
 
 export type ApiHarness = {
   url: string;
+  /** The ops server (/metrics, /readyz, /healthz), as main.ts serves it on API_OPS_PORT. */
+  opsUrl: string;
   app: FastifyInstance;
   db: TestDatabase;
   /** The api's own pool (least-privilege app user). */
@@ -43,11 +47,20 @@ export async function startApi(
     provider?: PaymentProvider;
     /** The near cache in front of the Redis reader, as main.ts wires it (feed up before it listens). */
     nearCache?: boolean;
+    /** Another MariaDB server than the test stack's (a private one a suite stops and starts). */
+    mysqlServer?: { adminUrl: string; appUrl: string; cdcUrl: string };
+    /** Another Redis than the test stack's. */
+    redisUrl?: string;
+    /** What the app gets instead of its pool (e.g. one that counts queries); `pool` stays the real one. */
+    wrapPool?: (pool: Pool) => Pool;
   } = {},
 ): Promise<ApiHarness> {
-  const db = await createTestDatabase();
+  const db = await createTestDatabase(opts.mysqlServer ? { server: opts.mysqlServer } : {});
   const pool = createPool(db.appUrl, { connectionLimit: 10 });
-  const redis = new Redis(requireEnv('REDIS_URL'), { maxRetriesPerRequest: 2 });
+  const redisUrl = opts.redisUrl ?? requireEnv('REDIS_URL');
+  // As main.ts connects: a command fails after two reconnection attempts instead of queueing forever.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  redis.on('error', () => {}); // reconnects by itself; a suite that stops Redis expects these
   const prefix = `apitest_${uniqueSuffix()}`;
   const registry = new Registry();
   const logger = createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -55,7 +68,7 @@ export async function startApi(
   let feed: RedisInvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
-      redis: redisOptions({ REDIS_URL: requireEnv('REDIS_URL') }),
+      redis: redisOptions({ REDIS_URL: redisUrl }),
       prefix,
       reader: new RedisPurchasePackageReader(redis, prefix),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },
@@ -66,8 +79,11 @@ export async function startApi(
     reader = near.reader;
     feed = near.feed;
   }
+  const appPool = opts.wrapPool?.(pool) ?? pool;
+  const ready = createReadinessProbe({ pool: appPool, redis });
   const app = await buildApp({
-    pool,
+    ready,
+    pool: appPool,
     redis,
     reader: (opts.wrapReader ?? ((r) => r))(reader),
     provider: opts.provider ?? createSimulatedProvider(),
@@ -88,8 +104,10 @@ export async function startApi(
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
+  const ops = await startOpsServer({ registry, port: 0, host: '127.0.0.1', ready });
   return {
     url: `http://127.0.0.1:${port}`,
+    opsUrl: `http://127.0.0.1:${(ops.address() as AddressInfo).port}`,
     app,
     db,
     pool,
@@ -98,6 +116,7 @@ export async function startApi(
     registry,
     close: async () => {
       await app.close();
+      await new Promise<void>((resolve) => ops.close(() => resolve()));
       await feed?.stop();
       await pool.end();
       await deleteRedisKeys(redis, prefix);

@@ -49,15 +49,25 @@ export async function grantCdcRead(admin: Pool, cdcUrl: string, db: string): Pro
   };
 }
 
-/** A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`). */
-export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A fresh, migrated and seeded database of its own for one suite (`payments_t_<suffix>`), on the test
+ * stack's server unless `server` names another (a private one the suite stops and starts).
+ */
+export async function createTestDatabase(
+  opts: { seed?: boolean; server?: { adminUrl: string; appUrl: string; cdcUrl: string } } = {},
+): Promise<TestDatabase> {
   const name = `payments_t_${uniqueSuffix()}`;
-  const root = createPool(requireEnv('MYSQL_ADMIN_URL'), { connectionLimit: 1 });
+  const server = opts.server ?? {
+    adminUrl: requireEnv('MYSQL_ADMIN_URL'),
+    appUrl: requireEnv('MYSQL_URL'),
+    cdcUrl: requireEnv('MYSQL_CDC_URL'),
+  };
+  const root = createPool(server.adminUrl, { connectionLimit: 1 });
   await root.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await root.end();
-  const adminUrl = withDatabase(requireEnv('MYSQL_ADMIN_URL'), name);
+  const adminUrl = withDatabase(server.adminUrl, name);
   const admin = createPool(adminUrl, { connectionLimit: 5 });
-  const cdcUrl = withDatabase(requireEnv('MYSQL_CDC_URL'), name);
+  const cdcUrl = withDatabase(server.cdcUrl, name);
   let revokeCdc: () => Promise<void>;
   try {
     await migrateUp(admin);
@@ -72,7 +82,7 @@ export async function createTestDatabase(opts: { seed?: boolean } = {}): Promise
   return {
     name,
     adminUrl,
-    appUrl: withDatabase(requireEnv('MYSQL_URL'), name),
+    appUrl: withDatabase(server.appUrl, name),
     cdcUrl,
     admin,
     drop: async () => {

@@ -22,10 +22,11 @@ export type RedisProcess = {
  * to the generated file (Sentinel rewrites its config, so the file lives in the temp dir).
  */
 export async function startRedisProcess(
-  opts: { sentinel?: boolean; config?: string[] } = {},
+  /** `port`: a given one (e.g. to start a stopped server again where its clients reconnect). */
+  opts: { sentinel?: boolean; config?: string[]; port?: number } = {},
 ): Promise<RedisProcess> {
   const dir = await mkdtemp(join(tmpdir(), opts.sentinel ? 'payments-sentinel-' : 'payments-redis-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const conf = join(dir, 'redis.conf');
   await writeFile(
     conf,

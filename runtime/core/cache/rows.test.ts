@@ -50,4 +50,28 @@ describe('page cursor', () => {
     expect(decodeCursor('%%%')).toBeNull();
     expect(decodeCursor(Buffer.from('{"t":"x","i":"y"}').toString('base64url'))).toBeNull();
   });
+
+  it.each([
+    '2024-13-01T00:00:00.000000Z',
+    '0000-00-00T00:00:00.000000Z',
+    '2024-00-10T00:00:00.000000Z',
+    '2024-02-30T00:00:00.000000Z',
+    '2023-02-29T00:00:00.000000Z',
+    '2024-01-01T24:00:00.000000Z',
+    '2024-01-01T23:60:00.000000Z',
+    '2024-01-01T23:59:60.000000Z',
+    '0999-12-31T23:59:59.999999Z',
+  ])('refuses the well-formed but impossible timestamp %s', (t) => {
+    expect(decodeCursor(encodeCursor({ createdAt: t, id: 'pur_1' }))).toBeNull();
+  });
+
+  it.each(['2024-02-29T23:59:59.999999Z', '1000-01-01T00:00:00.000000Z', '9999-12-31T23:59:59.999999Z'])(
+    'accepts the real instant %s',
+    (t) => {
+      expect(decodeCursor(encodeCursor({ createdAt: t, id: 'pur_1' }))).toEqual({
+        createdAt: t,
+        id: 'pur_1',
+      });
+    },
+  );
 });

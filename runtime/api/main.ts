@@ -87,6 +87,7 @@ const app = await buildApp({
     rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     trustProxy: config.API_TRUST_PROXY,
     publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
+    docsEnabled: config.API_DOCS_ENABLED,
   },
   isStopping: () => lifecycle.isStopping,
   ready,

@@ -35,6 +35,8 @@ step "unit tests"; suite unit
 if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_stack=1; fi
 step "test stack"; STACK_NAME=test dev/stack.sh up
 
+# Debian's chromium for the API reference page test (test/integration/api-docs.test.ts).
+step "browser";           (. dev/lib/common.sh && . dev/lib/browser.sh && browser_install)
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e
 if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then

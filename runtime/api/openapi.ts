@@ -52,7 +52,7 @@ const errorResponse = (status: string, description: string, headers?: Record<str
 };
 
 /** An example the schema accepts, or the document does not build (a drifted example is a bug). */
-function checked(schema: z.ZodType, example: Example): Example {
+export function checked(schema: z.ZodType, example: Example): Example {
   const result = schema.safeParse(example.value);
   if (!result.success) throw new Error(`OpenAPI example "${example.summary}": ${result.error.message}`);
   return example;

@@ -49,6 +49,8 @@ step "test stack"; STACK_NAME=test dev/stack.sh up
 # The images the integration suite runs with runc (test/integration/images.test.ts); a no-op when
 # they are up to date.
 step "images";            dev/images.sh build
+# Debian's chromium for the API reference page test (test/integration/api-docs.test.ts).
+step "browser";           (. dev/lib/common.sh && . dev/lib/browser.sh && browser_install)
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e
 if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then

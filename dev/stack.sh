@@ -25,6 +25,8 @@ write_env() {
     echo "API_PORT=$API_PORT"
     echo "API_OPS_URL=http://127.0.0.1:$API_OPS_PORT"
     echo "API_OPS_PORT=$API_OPS_PORT"
+    # The API reference page (docs/api.md), on the public port unless API_DOCS_ENABLED turns it off.
+    case "${API_DOCS_ENABLED:-true}" in false | 0 | no) ;; *) echo "API_DOCS_URL=http://127.0.0.1:$API_PORT/docs" ;; esac
     echo "PRODUCER_METRICS_PORT=$PRODUCER_METRICS_PORT"
     echo "CONSUMER_METRICS_PORT=$CONSUMER_METRICS_PORT"
     echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"

@@ -16,6 +16,7 @@ import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { createTokenSigner } from './consistency-token.ts';
+import { docsRoutes } from './docs-page.ts';
 import { ApiError } from './errors.ts';
 import {
   clientErrorHandler,
@@ -26,7 +27,7 @@ import {
 } from './framework-errors.ts';
 import { ADMITTED, decorateRequests, setAdmission, setPrincipal, setRawBody } from './http.ts';
 import { createApiMetrics } from './metrics.ts';
-import { buildOpenApiDocument, renderDocsPage } from './openapi.ts';
+import { buildOpenApiDocument } from './openapi.ts';
 import { createPackageReader } from './package/read-package.ts';
 import type { PaymentProvider } from './payments/provider.ts';
 import { createPaymentService } from './payments/service.ts';
@@ -73,6 +74,8 @@ export type AppDeps = {
     publicOpsRoutes?: boolean;
     /** A request not answered by then gets 503 (a hung dependency); above the provider timeout. */
     requestTimeoutMs?: number;
+    /** The API reference page at /docs (API_DOCS_ENABLED; /openapi.json is served either way). */
+    docsEnabled?: boolean;
   };
   /** True once shutdown began: /readyz turns 503 so load balancers stop sending traffic. */
   isStopping?: () => boolean;
@@ -361,17 +364,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
  */
 function opsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const openapi = JSON.stringify(buildOpenApiDocument());
-  const docs = renderDocsPage(JSON.parse(openapi) as Record<string, unknown>);
-  const limited = { config: { auth: false } };
+  const limited = { config: { auth: false as const } };
   app.get('/openapi.json', limited, (_req, reply) =>
     reply.type('application/json; charset=utf-8').send(openapi),
   );
-  app.get('/docs', limited, (_req, reply) =>
-    reply
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .type('text/html')
-      .send(docs),
-  );
+  if (deps.settings.docsEnabled !== false) docsRoutes(app, limited);
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
   if (!deps.settings.publicOpsRoutes) return;
   const ready =

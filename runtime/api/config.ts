@@ -27,6 +27,8 @@ export const apiEnvSchema = z
     API_OPS_HOST: z.string().min(1).default('127.0.0.1'),
     /** Deprecated: /metrics and /readyz on the public port too, as before the ops port. */
     API_PUBLIC_OPS_ROUTES: boolFromEnv.default(false),
+    /** The API reference page (/docs and its assets) on the public port; /openapi.json stays either way. */
+    API_DOCS_ENABLED: boolFromEnv.default(true),
     /**
      * Trusted proxies (addresses / CIDR blocks, comma-separated): the client address is the rightmost
      * X-Forwarded-For hop that is not one of them. `true` (deprecated) = loopback and private ranges.

@@ -88,6 +88,7 @@ const app = await buildApp({
     trustProxy: config.API_TRUST_PROXY,
     publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
     requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
+    docsEnabled: config.API_DOCS_ENABLED,
   },
   isStopping: () => lifecycle.isStopping,
   ready,

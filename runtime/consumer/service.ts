@@ -68,13 +68,14 @@ export async function startConsumerService(
           log,
           rebuild: () => {
             metrics.rebuilds.inc();
+            metrics.rebuildRunning.set(1);
             return rebuildCache({
               pool: mysql,
               redis,
               writer,
               prefix: config.REDIS_KEY_PREFIX,
               progress: silentProgress,
-            });
+            }).finally(() => metrics.rebuildRunning.set(0));
           },
         });
       })()

@@ -61,6 +61,15 @@ export const consumerEnvSchema = z
     CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
+    /**
+     * Continuous consistency check: most sampled rows checked per second, i.e. most MySQL primary-key
+     * point reads per second it adds (needs MYSQL_URL). 0 = off.
+     */
+    CONSISTENCY_CHECK_RATE: z.coerce.number().min(0).max(1000).default(5),
+    /** How long after applying a change its row is compared with MySQL. */
+    CONSISTENCY_CHECK_GRACE_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
+    /** Most sampled rows waiting for their check (or still inconsistent); bounds the checker's memory. */
+    CONSISTENCY_CHECK_MAX_PENDING: z.coerce.number().int().min(1).max(100_000).default(1000),
   })
   .superRefine(...redisConnectionRule())
   .transform(withKeyPrefix)

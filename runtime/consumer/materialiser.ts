@@ -32,6 +32,8 @@ export class Materialiser {
     log: Logger;
     isStopping: () => boolean;
     now?: () => number;
+    /** Told about every applied batch (the consistency checker samples it, the position is recorded). */
+    onApplied?: (changes: readonly DecodedChange[], applied: readonly boolean[]) => void;
   };
   private readonly commits = new Set<Promise<void>>();
   /** Per partition: the last applied message and the highest offset requested for it. */
@@ -94,6 +96,7 @@ export class Materialiser {
       const started = performance.now();
       const applied = await this.retry('redis apply', () => this.deps.writer.apply(changes));
       metrics.applySeconds.observe((performance.now() - started) / 1000);
+      this.deps.onApplied?.(changes, applied);
       const now = (this.deps.now ?? Date.now)();
       changes.forEach((c, i) => {
         metrics.messages.inc({ topic: changeTopics[i] ?? '', outcome: applied[i] ? 'applied' : 'stale' });

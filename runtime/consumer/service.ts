@@ -14,6 +14,7 @@ import { createRedis } from '../core/redis/connect.ts';
 import { runBatches } from './batches.ts';
 import { startCacheGuard } from './cache-guard.ts';
 import type { ConsumerConfig } from './config.ts';
+import { ConsistencyChecker } from './consistency-check.ts';
 import { DeadLetters, deadLetterTopic } from './dead-letters.ts';
 import { startLagMonitor } from './lag-monitor.ts';
 import { Materialiser, ShutdownInterrupted } from './materialiser.ts';
@@ -90,6 +91,23 @@ export async function startConsumerService(
     groupId: config.CONSUMER_GROUP,
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
   });
+  const checker =
+    pool && config.CONSISTENCY_CHECK_RATE > 0
+      ? new ConsistencyChecker({
+          pool,
+          redis,
+          prefix: config.REDIS_KEY_PREFIX,
+          settings: {
+            ratePerSecond: config.CONSISTENCY_CHECK_RATE,
+            graceMs: config.CONSISTENCY_CHECK_GRACE_MS,
+            maxPending: config.CONSISTENCY_CHECK_MAX_PENDING,
+          },
+          registry,
+          log,
+        })
+      : undefined;
+  if (!pool && config.CONSISTENCY_CHECK_RATE > 0) log.warn('no MYSQL_URL: the consistency check is off');
+  checker?.start();
   const stream = await consumer.consume(topics);
   const materialiser = new Materialiser({
     tables,
@@ -99,6 +117,7 @@ export async function startConsumerService(
     metrics,
     log,
     isStopping: () => stopping,
+    onApplied: (changes, applied) => checker?.observe(changes, applied),
   });
   // A fetch of only a commit marker moves the position with no message: commit it too (lag 0).
   const stopCommittingSettled = stream.onFetched(() => {
@@ -127,6 +146,7 @@ export async function startConsumerService(
       stopCommittingSettled();
       await materialiser.flushCommits();
       lag.stop();
+      await checker?.stop();
       await guard?.stop();
       await consumer.close().catch((err: unknown) => log.warn({ err }, 'closing the Kafka consumer failed'));
       await dlqProducer.close().catch(() => undefined);

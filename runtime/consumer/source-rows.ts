@@ -34,3 +34,21 @@ export async function* readSourceRows(
     if (batch.length < batchSize) return;
   }
 }
+
+/** One row by primary key (a point read), canonical; null when MySQL has no such row. */
+export async function readSourceRow(
+  db: Queryable,
+  table: CachedTable,
+  id: string,
+): Promise<CanonicalRow | null> {
+  const columns = columnsOf(table)
+    .map((c) => `\`${c}\``)
+    .join(', ');
+  const [rows]: [unknown, unknown] = await db.query({
+    sql: `SELECT ${columns} FROM \`${table}\` WHERE id = ?`,
+    values: [id],
+    dateStrings: true,
+  });
+  const row = (rows as Record<string, unknown>[])[0];
+  return row === undefined ? null : canonicalRow(table, row);
+}

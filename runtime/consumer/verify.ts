@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
 import { completeEntry, expectedEntry } from '../core/cache/entries.ts';
 import { cacheKeys } from '../core/cache/keys.ts';
-import { type CachedTable, microsOfIso } from '../core/cache/rows.ts';
+import { type CachedTable, type CanonicalRow, microsOfIso } from '../core/cache/rows.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import { readSourceRows } from './source-rows.ts';
 
@@ -12,6 +12,20 @@ export type Mismatch = {
   problem: 'missing' | 'differs' | 'extra' | 'index' | 'payment_link' | 'entry' | 'catalog' | 'not_ready';
   detail: string;
 };
+
+/**
+ * How a cached row (its `d` field: canonical JSON, '' for a tombstone, null when absent) differs from
+ * MySQL's row (null when MySQL has none), or null when they agree. The one row comparison of the
+ * one-shot verify and the continuous checker (consistency-check.ts).
+ */
+export function rowProblem(
+  mysql: CanonicalRow | null,
+  cached: string | null,
+): 'missing' | 'differs' | 'extra' | null {
+  if (mysql === null) return cached ? 'extra' : null;
+  if (cached === null) return 'missing';
+  return cached === JSON.stringify(mysql) ? null : 'differs';
+}
 
 /**
  * Compares Redis with MySQL: every cached row (canonical JSON), every user's purchase index (member and
@@ -64,15 +78,11 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
         const [data, pay] = replies[r++] as (string | null)[];
         const expected = JSON.stringify(row);
         const found = out.length;
-        if (data === null || data === undefined) {
-          out.push({ table, id, problem: 'missing', detail: `expected ${expected}` });
-        } else if (data !== expected) {
-          out.push({
-            table,
-            id,
-            problem: 'differs',
-            detail: `redis ${data || '(tombstone)'} mysql ${expected}`,
-          });
+        const problem = rowProblem(row, data ?? null);
+        if (problem === 'missing') {
+          out.push({ table, id, problem, detail: `expected ${expected}` });
+        } else if (problem === 'differs') {
+          out.push({ table, id, problem, detail: `redis ${data || '(tombstone)'} mysql ${expected}` });
         }
         if (table === 'packages') {
           packageName.set(id, String(row.name));
@@ -131,7 +141,7 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
     const ids = sourceIds.get(table) ?? new Set();
     for await (const rows of scanCachedRows(redis, prefix, table)) {
       for (const row of rows) {
-        if (row.data && !ids.has(row.id)) {
+        if (!ids.has(row.id) && rowProblem(null, row.data) === 'extra') {
           out.push({
             table,
             id: row.id,

@@ -11,7 +11,7 @@
 case "$STACK_NAME" in
   dev) : "${PROMETHEUS_PORT:=19090}" ;;
   test) : "${PROMETHEUS_PORT:=29090}" ;;
-  *) : "${PROMETHEUS_PORT:=39090}" ;;
+  *) : "${PROMETHEUS_PORT:=31090}" ;; # outage: below the ephemeral port range, like its other ports
 esac
 case "$PROMETHEUS_PORT" in ''|*[!0-9]*) echo "PROMETHEUS_PORT must be a port number, got '$PROMETHEUS_PORT'" >&2; exit 2 ;; esac
 export PROMETHEUS_PORT

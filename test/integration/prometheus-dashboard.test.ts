@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,7 +163,11 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  if (promUrl) stack('stop');
+  if (promUrl) {
+    stack('stop');
+    // Its data, config and pid file.
+    if (promEnv.STACK_DIR) rmSync(promEnv.STACK_DIR, { recursive: true, force: true });
+  }
   await new Promise<void>((resolve) => (operatorOps ? operatorOps.close(() => resolve()) : resolve()));
   await pipeline?.teardown();
 }, 120_000);
@@ -208,4 +212,23 @@ describe('the Grafana dashboard against a real Prometheus', () => {
     ).catch(() => undefined);
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('evaluates the alert rules against the live series without errors; the streaming producer reads 1', async () => {
+    type Rule = { name: string; health: string; lastError?: string };
+    const rules = await eventually(
+      'every alert rule evaluated',
+      async () => {
+        const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
+          data: { groups: { rules: Rule[] }[] };
+        };
+        return body.data.groups.flatMap((g) => g.rules);
+      },
+      (r) => r.length > 0 && r.every((rule) => rule.health !== 'unknown'),
+      30_000,
+    );
+    expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
+    expect(rules.map((r) => r.name)).toContain('PaymentPipelineConsistencySLOFastBurn');
+    const streaming = await query(`max(producer_streaming{namespace="${NAMESPACE}"})`);
+    expect((streaming.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1]).toBe('1');
+  });
 });

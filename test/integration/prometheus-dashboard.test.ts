@@ -15,6 +15,8 @@ import { uniqueSuffix } from '../support/env.ts';
 // started by dev/stack.sh as `WITH_PROMETHEUS=1 make up` does) that scrapes a real api, producer and
 // consumer after a short workload: each query must compile and return at least one series, with
 // the labels it groups by. That catches typos, metrics that do not exist and wrong label names.
+// The same Prometheus loads the alert rules: each must evaluate without error and read only metrics
+// the services expose (a rule on a misspelt metric would pass its promtool tests and never fire).
 //
 // The operator is not run against a control plane here: its panels are checked against the
 // operator's registered metrics — the same metric factories operator/main.ts registers, fed through
@@ -74,6 +76,19 @@ function groupingLabels(expr: string): string[] {
     .split(',')
     .map((l) => l.trim())
     .filter((l) => l && l !== 'le');
+}
+
+/** PromQL functions and keywords that look like metric names (an underscore in them). */
+const PROMQL_WORDS = new Set(['histogram_quantile', 'clamp_min', 'clamp_max', 'label_replace', 'label_join']);
+
+/** The metric names an expression selects: identifiers outside label matchers, ranges and groupings. */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ');
+  const words = stripped.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
+  return [...new Set(words.filter((w) => w.includes('_') && !PROMQL_WORDS.has(w)))];
 }
 
 let pipeline: Pipeline;
@@ -214,7 +229,7 @@ describe('the Grafana dashboard against a real Prometheus', () => {
   }, 120_000);
 
   it('evaluates the alert rules against the live series without errors; the streaming producer reads 1', async () => {
-    type Rule = { name: string; health: string; lastError?: string };
+    type Rule = { name: string; query: string; health: string; lastError?: string };
     const rules = await eventually(
       'every alert rule evaluated',
       async () => {
@@ -228,6 +243,18 @@ describe('the Grafana dashboard against a real Prometheus', () => {
     );
     expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
     expect(rules.map((r) => r.name)).toContain('PaymentPipelineConsistencySLOFastBurn');
+    // A rule whose metric does not exist evaluates fine and never fires: every metric a rule reads
+    // must be one the running services expose (the rules' own label names are in their promtool tests).
+    const missing: string[] = [];
+    for (const rule of rules) {
+      const names = metricNames(rule.query);
+      expect(names.length, rule.query).toBeGreaterThan(0);
+      for (const name of names) {
+        const r = await query(`count({__name__="${name}", namespace="${NAMESPACE}"})`);
+        if ((r.data?.result.length ?? 0) === 0) missing.push(`${rule.name}: ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
     const streaming = await query(`max(producer_streaming{namespace="${NAMESPACE}"})`);
     expect((streaming.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1]).toBe('1');
   });

@@ -20,6 +20,10 @@ cleanup() {
   # The private servers of the outage and CDC-grants suites: their afterAll stops them; this covers a crashed run.
   STACK_NAME=outage dev/stack.sh down >/dev/null 2>&1 || true
   STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/.local/cdc-grants" dev/stack.sh down >/dev/null 2>&1 || true
+  # The dashboard suite's Prometheus (its afterAll stops it and removes the folder).
+  local d; for d in .local/tmp/prometheus-*; do
+    [ -d "$d" ] && STACK_NAME=test STACK_DIR="$PWD/$d" dev/stack.sh stop prometheus >/dev/null 2>&1 || true
+  done
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi

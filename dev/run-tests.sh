@@ -31,6 +31,10 @@ cleanup() {
     for id in $(runc --root "$state" list -q 2>/dev/null); do runc --root "$state" delete -f "$id" || true; done
     rm -rf "$(dirname "$state")"
   done
+  # The dashboard suite's Prometheus (its afterAll stops it and removes the folder).
+  local d; for d in .local/tmp/prometheus-*; do
+    [ -d "$d" ] && STACK_NAME=test STACK_DIR="$PWD/$d" dev/stack.sh stop prometheus >/dev/null 2>&1 || true
+  done
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi

@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
 . "$HERE/lib/profile.sh"
-for lib in mariadb redis kafka services; do
+for lib in mariadb redis kafka services prometheus; do
   [ -f "$HERE/lib/$lib.sh" ] && . "$HERE/lib/$lib.sh"
 done
 
@@ -32,6 +32,7 @@ write_env() {
     echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"
     echo "WEBHOOK_SECRET=$(dev_secret webhook-secret)"
     echo "TOPIC_PREFIX=$( [ "$STACK_NAME" = dev ] && echo payments || echo paytest )"
+    if have prometheus_env; then prometheus_env; fi
   } > "$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$STACK_ENV_FILE"
@@ -47,6 +48,8 @@ dev_secret() {
 cmd_install() {
   apt_install curl # readiness checks of the services
   local c; for c in "${INFRA[@]}"; do if have "${c}_install"; then "${c}_install"; fi; done
+  # The test stack's suites run Prometheus and promtool themselves.
+  if { [ "${WITH_PROMETHEUS:-0}" = 1 ] || [ "$STACK_NAME" = test ]; } && have prometheus_install; then prometheus_install; fi
 }
 
 cmd_up() {
@@ -55,6 +58,7 @@ cmd_up() {
   write_env
   migrate_and_seed
   if [ "${WITH_SERVICES:-0}" = 1 ] && have services_start; then services_start; fi
+  if [ "${WITH_PROMETHEUS:-0}" = 1 ] && have prometheus_start; then prometheus_start; fi
 }
 
 # The dev stack gets the schema and the demo catalog; test suites create databases of their own.
@@ -68,6 +72,7 @@ migrate_and_seed() {
 }
 
 cmd_down() {
+  if have prometheus_stop; then prometheus_stop; fi
   if have services_stop; then services_stop; fi
   local i; for (( i=${#INFRA[@]}-1; i>=0; i-- )); do if have "${INFRA[$i]}_stop"; then "${INFRA[$i]}_stop"; fi; done
   return 0
@@ -76,6 +81,7 @@ cmd_down() {
 cmd_status() {
   local c; for c in "${INFRA[@]}"; do if have "${c}_status"; then "${c}_status"; fi; done
   if have services_status; then services_status; fi
+  if have prometheus_status; then prometheus_status; fi
   if [ -f "$STACK_ENV_FILE" ]; then echo "env: $STACK_ENV_FILE"; fi
   return 0
 }

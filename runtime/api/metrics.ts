@@ -25,6 +25,9 @@ export function createApiMetrics(registry: Registry) {
     labelNames: ['scope'] as const,
     registers: [registry],
   });
+  // Every series exists from the start (at 0): a panel shows 0 instead of "no data", and increase()
+  // sees the first event (a series that appears at 1 has increased by nothing as far as it knows).
+  for (const scope of ['user', 'ip'] as const) rateLimited.inc({ scope }, 0);
   const rateLimiterErrors = new Counter({
     name: 'api_rate_limiter_errors_total',
     help: 'Rate limiter calls that failed (requests are let through)',
@@ -57,8 +60,23 @@ export function createRecoveryMetrics(registry: Registry) {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  for (const result of Object.keys(RECOVERED)) recovered.inc({ result }, 0); // series from the start
   return (result: Recovered) => recovered.inc({ result });
 }
+
+/** Every outcome of the recovery (a Record, so that a new one cannot be left out here). */
+const RECOVERED: Record<Recovered, true> = {
+  succeeded: true,
+  failed: true,
+  never_charged: true,
+  still_processing: true,
+  settled_elsewhere: true,
+  provider_error: true,
+  refunded: true,
+  refund_failed: true,
+  refund_never_received: true,
+  refund_pending: true,
+};
 
 /** Rows the api's maintenance purged, by table (maintenance.ts). */
 export function createMaintenanceMetrics(registry: Registry) {

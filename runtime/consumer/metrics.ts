@@ -64,5 +64,10 @@ export function consumerMetrics(registry: Registry) {
       help: 'Rebuilds of Redis from MySQL started by the consumer (empty or flushed Redis)',
       registers: [registry],
     }),
+    rebuildRunning: new Gauge({
+      name: 'consumer_rebuild_running',
+      help: '1 while a rebuild of Redis from MySQL started by the consumer runs (reads may fall back to MySQL)',
+      registers: [registry],
+    }),
   };
 }

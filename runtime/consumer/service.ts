@@ -52,6 +52,8 @@ export async function startConsumerService(
     CACHED_TABLES.map((t) => [topicName(config.TOPIC_PREFIX, config.SOURCE_DATABASE, t), t]),
   );
   const topics = [...tables.keys()];
+  // A dead-letter series per topic from the start: the first dead letter is then an increase.
+  for (const topic of topics) metrics.dlq.inc({ topic }, 0);
   const kafka = { brokers: config.KAFKA_BROKERS, clientId: `${config.CONSUMER_GROUP}-${process.pid}` };
   const redis = createRedis(config, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
@@ -80,13 +82,14 @@ export async function startConsumerService(
         log,
         rebuild: () => {
           metrics.rebuilds.inc();
+          metrics.rebuildRunning.set(1);
           return rebuildCache({
             pool: mysql,
             redis,
             writer,
             prefix: config.REDIS_KEY_PREFIX,
             progress: silentProgress,
-          });
+          }).finally(() => metrics.rebuildRunning.set(0));
         },
       })
     : undefined;

@@ -21,6 +21,7 @@ try {
 const log = createLogger('producer', cfg.logLevel);
 const registry = createRegistry('producer');
 const metrics = createProducerMetrics(registry);
+metrics.reportStreaming(() => running?.isReady() ?? false);
 const lifecycle = new Lifecycle(log);
 const abort = new AbortController();
 let running: Awaited<ReturnType<typeof startProducer>> | undefined;

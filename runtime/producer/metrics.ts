@@ -4,7 +4,20 @@ export type ProducerMetrics = ReturnType<typeof createProducerMetrics>;
 
 export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
+  // Read at scrape time from the running service (main.ts wires it once the service exists).
+  let streaming: () => boolean = () => false;
   return {
+    streaming: new Gauge({
+      name: 'producer_streaming',
+      help: '1 while the binlog stream is open (the producer is ready); 0 while it waits for the lock, snapshots or reconnects',
+      registers,
+      collect() {
+        this.set(streaming() ? 1 : 0);
+      },
+    }),
+    reportStreaming(read: () => boolean) {
+      streaming = read;
+    },
     events: new Counter({
       name: 'producer_events_total',
       help: 'Row change events acknowledged by Kafka, by table and op',

@@ -189,8 +189,12 @@ describe('consumer process across a Kafka restart (private broker)', () => {
       .split('\n')
       .filter((l) => l.includes('lost Kafka; reconnecting after a backoff'))
       .map((l) => (JSON.parse(l) as { delayMs: number }).delayMs);
-    expect(delays.length).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...delays)).toBeGreaterThanOrEqual(1600);
+    // Each failed rejoin takes the client's own retries (seconds), so a 25 s outage sees two or more;
+    // every delay is at least 1.6x the one before (2x, less up to 20% jitter): no reset in between.
+    expect(delays.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < delays.length; i++) {
+      expect(delays[i] ?? 0).toBeGreaterThanOrEqual(1.6 * (delays[i - 1] ?? 0) - 1);
+    }
     const reconnects = await metric('consumer_kafka_reconnects_total');
     expect(reconnects).toBeGreaterThanOrEqual(1);
     expect(reconnects).toBeLessThan(delays.length);

@@ -1,5 +1,6 @@
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
+import { periodic } from '../core/periodic.ts';
 import { purgeExpiredKeys } from './idempotency.ts';
 import { purgeWebhookEvents } from './payments/webhooks.ts';
 
@@ -19,9 +20,6 @@ export type MaintenanceOptions = {
  * only share the work.
  */
 export function createMaintenance(opts: MaintenanceOptions) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-
   async function step(table: keyof Purged, run: () => Promise<number>): Promise<number> {
     try {
       const rows = await run();
@@ -35,7 +33,11 @@ export function createMaintenance(opts: MaintenanceOptions) {
     }
   }
 
-  return {
+  const loop = periodic(
+    () => maintenance.runOnce(),
+    (err: unknown) => opts.log?.warn({ err }, 'maintenance pass failed'),
+  );
+  const maintenance = {
     /** One pass over both tables; returns how many rows each lost. */
     async runOnce(): Promise<Purged> {
       return {
@@ -46,20 +48,9 @@ export function createMaintenance(opts: MaintenanceOptions) {
       };
     },
 
-    /** A pass every `intervalMs` (a pass still running skips its turn). */
-    start(intervalMs: number): void {
-      timer = setInterval(() => {
-        if (running) return;
-        running = this.runOnce().finally(() => {
-          running = undefined;
-        });
-      }, intervalMs);
-      timer.unref();
-    },
-
-    async stop(): Promise<void> {
-      clearInterval(timer);
-      await running;
-    },
+    /** A pass every `intervalMs` (a pass still running skips its turn); stop() waits for it. */
+    start: loop.start,
+    stop: loop.stop,
   };
+  return maintenance;
 }

@@ -1,5 +1,6 @@
 import type { Pool } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
+import { periodic } from '../../core/periodic.ts';
 import { completeInFlightKeys } from '../idempotency.ts';
 import {
   attachProviderRef,
@@ -136,28 +137,15 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
     });
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-
-  return {
-    /** Sweeps every `intervalMs` (a sweep still running skips its turn). */
-    start(intervalMs: number): void {
-      timer = setInterval(() => {
-        if (running) return;
-        running = this.sweepOnce()
-          .catch((err: unknown) => opts.log?.warn({ err }, 'recovery sweep failed; next one retries'))
-          .finally(() => {
-            running = undefined;
-          });
-      }, intervalMs);
-      timer.unref();
-    },
-
-    /** No new sweeps; waits for the one running (each payment's change is one transaction). */
-    async stop(): Promise<void> {
-      clearInterval(timer);
-      await running;
-    },
+  // Sweeps every `intervalMs` (a sweep still running skips its turn); stop() waits for the one running
+  // (each payment's change is one transaction).
+  const loop = periodic(
+    () => recovery.sweepOnce(),
+    (err: unknown) => opts.log?.warn({ err }, 'recovery sweep failed; next one retries'),
+  );
+  const recovery = {
+    start: loop.start,
+    stop: loop.stop,
 
     /**
      * One pass over the stale payments, `processing` then `refunding` (oldest first, at most one batch
@@ -180,6 +168,7 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
       return results;
     },
   };
+  return recovery;
 }
 
 export type PaymentRecovery = ReturnType<typeof createPaymentRecovery>;

@@ -17,9 +17,13 @@ started_cluster=0
 cleanup() {
   local rc=$?
   node dev/test-summary.ts "$RESULTS" || true
-  # The private servers of the outage, CDC-grants and chaos suites: their afterAll stops them; this covers a crashed run.
+  # The private servers of the outage, CDC-grants, api-outage and chaos suites: their afterAll stops them; this covers a crashed run.
   STACK_NAME=outage dev/stack.sh down >/dev/null 2>&1 || true
-  STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/.local/cdc-grants" dev/stack.sh down >/dev/null 2>&1 || true
+  local dir
+  for dir in cdc-grants api-outage; do
+    STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/.local/$dir" STACK_ENV_FILE="$PWD/.local/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+  done
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \

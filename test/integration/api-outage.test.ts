@@ -3,60 +3,32 @@
 // and everything answers again by itself once the server is back. The suite starts a private MariaDB
 // (dev/stack.sh's `outage` profile on its own free port and data dir, so the shared test stack and
 // the producer's outage suite are never touched) and a private redis-server.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPurchaseResponse, errorSchema } from '../../runtime/api/schemas.ts';
 import { type ApiHarness, call, startApi } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
+import { type PrivateStack, privateStack } from '../support/private-stack.ts';
 import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
-import { freePort, waitFor } from '../support/wait.ts';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const STACK_DIR = `${ROOT}/.local/api-outage`;
-const STACK_ENV_FILE = `${ROOT}/.local/api-outage-stack.env`;
-const run = promisify(execFile);
+import { freeStablePort, waitFor } from '../support/wait.ts';
 
 let mysqlPort: number;
 let api: ApiHarness;
 let redis: RedisProcess;
 let token: string;
 const userId = `out_${uniqueSuffix()}`;
-
-/** dev/stack.sh for a private MariaDB only, with none of the test stack's settings leaking in. */
-async function stack(...args: string[]): Promise<void> {
-  await run(`${ROOT}/dev/stack.sh`, args, {
-    cwd: ROOT,
-    timeout: 120_000,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      ...(process.env.PAYMENTS_CACHE_DIR ? { PAYMENTS_CACHE_DIR: process.env.PAYMENTS_CACHE_DIR } : {}),
-      STACK_NAME: 'outage',
-      STACK_COMPONENTS: 'mariadb',
-      STACK_DIR,
-      STACK_ENV_FILE,
-      MYSQL_PORT: String(mysqlPort),
-    },
-  });
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
+let outage: PrivateStack;
+/** dev/stack.sh for a private MariaDB only (its own port and data dir on the `outage` profile). */
+const stack = (...args: string[]) => outage.run(...args);
 
 beforeAll(async () => {
-  mysqlPort = await freePort();
+  mysqlPort = await freeStablePort();
+  outage = privateStack('outage', ['mariadb'], {
+    dir: '.local/api-outage',
+    env: { MYSQL_PORT: String(mysqlPort) },
+  });
   await stack('up');
-  const env = readEnvFile(STACK_ENV_FILE);
+  const env = outage.env();
   redis = await startRedisProcess();
   // As main.ts bounds every request (default 30 s), shorter to keep the suite quick.
   api = await startApi(
@@ -74,7 +46,7 @@ beforeAll(async () => {
 }, 240_000);
 
 /** The private MariaDB's pid (dev/stack.sh's pid file). */
-const mariadbPid = () => Number(readFileSync(`${STACK_DIR}/run/mariadb.pid`, 'utf8').trim());
+const mariadbPid = () => outage.pid('mariadb');
 
 afterAll(async () => {
   // A hung-server test that failed midway must not leave the server stopped for `down`.

@@ -2,10 +2,6 @@
 // producer and the operator's binlog duty do still works with it. The suite bootstraps a private
 // MariaDB with the stack's own script (profile `outage`, its own port and data directory) so it
 // checks the grants the script gives, also to a stack bootstrapped before with SELECT ON *.*.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
@@ -15,39 +11,14 @@ import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { checkSource } from '../../runtime/producer/preflight.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { withDatabase } from '../support/mysql.ts';
+import { type PrivateStack, privateStack } from '../support/private-stack.ts';
 import { producerConfig, readTopic, runProducer } from '../support/producer.ts';
-import { freePort, waitFor } from '../support/wait.ts';
+import { freeStablePort, waitFor } from '../support/wait.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const STACK_DIR = `${ROOT}/.local/cdc-grants`;
-const ENV_FILE = `${STACK_DIR}/stack.env`;
-const run = promisify(execFile);
 let port = 0;
-
-async function stack(...args: string[]): Promise<void> {
-  await run(`${ROOT}/dev/stack.sh`, args, {
-    cwd: ROOT,
-    timeout: 120_000,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      STACK_NAME: 'outage',
-      STACK_COMPONENTS: 'mariadb',
-      STACK_DIR,
-      STACK_ENV_FILE: ENV_FILE,
-      MYSQL_PORT: String(port),
-    },
-  });
-}
-
-function readEnvFile(file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
+let grantsStack: PrivateStack;
+/** dev/stack.sh for a private MariaDB only (its own port and data dir on the `outage` profile). */
+const stack = (...args: string[]) => grantsStack.run(...args);
 
 const OTHER = 'payments_cdc_other'; // a database the producer does not capture
 let env: Record<string, string> = {};
@@ -56,9 +27,13 @@ let cdc: Pool;
 const prefixes: string[] = [];
 
 beforeAll(async () => {
-  port = await freePort();
+  port = await freeStablePort();
+  grantsStack = privateStack('outage', ['mariadb'], {
+    dir: '.local/cdc-grants',
+    env: { MYSQL_PORT: String(port) },
+  });
   await stack('up');
-  env = readEnvFile(ENV_FILE);
+  env = grantsStack.env();
   // What the older script granted; the next start must take it back.
   const root = createPool(env.MYSQL_ADMIN_URL ?? '', { connectionLimit: 1 });
   await root.query("GRANT SELECT ON *.* TO 'payments_cdc'@'127.0.0.1'");

@@ -3,9 +3,6 @@
 // The suite starts a private Kafka (dev/stack.sh, the `outage` profile with ports and a data
 // directory of its own, so it never meets the producer's outage suite) because stopping the shared
 // test stack's broker would break the suites running beside it. MariaDB and Redis are the stack's.
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
@@ -19,43 +16,29 @@ import {
 import { versionOf } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { advanceSource, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { privateStack } from '../support/private-stack.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { type ServiceChild, spawnService } from '../support/service-process.ts';
 import { eventually, freePort, waitFor } from '../support/wait.ts';
 import { changeRecord, purchaseRow } from './consumer-fixtures.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
 // Ports of this suite's broker; override them when something else holds these. Below the kernel's
 // ephemeral range (32768-60999 by default) on purpose: while nothing listens on a port inside it, a
 // client reconnecting to it can be given that same port as its source and connect to itself (TCP
 // simultaneous open), and the restarted broker then fails with "Address already in use".
 const KAFKA_PORT = process.env.CONSUMER_OUTAGE_KAFKA_PORT ?? '29192';
 const KAFKA_CONTROLLER_PORT = process.env.CONSUMER_OUTAGE_KAFKA_CONTROLLER_PORT ?? '29193';
-const STACK_DIR = `${ROOT}/.local/consumer-outage`;
 const brokers = [`127.0.0.1:${KAFKA_PORT}`];
 // Longer than the old failure window (~12 s: the client's 4 fetch attempts, then the process exited).
 const OUTAGE_MS = 25_000;
 
-/** dev/stack.sh for a Kafka of this suite only, with none of the test stack's settings leaking in. */
-async function kafka(action: 'up' | 'down' | 'stop' | 'start'): Promise<void> {
-  await run(`${ROOT}/dev/stack.sh`, action === 'stop' || action === 'start' ? [action, 'kafka'] : [action], {
-    cwd: ROOT,
-    timeout: 150_000,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      ...(process.env.PAYMENTS_CACHE_DIR ? { PAYMENTS_CACHE_DIR: process.env.PAYMENTS_CACHE_DIR } : {}),
-      STACK_NAME: 'outage',
-      STACK_COMPONENTS: 'kafka',
-      STACK_DIR,
-      STACK_ENV_FILE: `${STACK_DIR}/stack.env`,
-      KAFKA_PORT,
-      KAFKA_CONTROLLER_PORT,
-      KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m', // a second broker on a small shared machine
-    },
-  });
-}
+/** dev/stack.sh for a Kafka of this suite only (its own ports and data dir on the `outage` profile). */
+const broker = privateStack('outage', ['kafka'], {
+  dir: '.local/consumer-outage',
+  env: { KAFKA_PORT, KAFKA_CONTROLLER_PORT },
+});
+const kafka = (action: 'up' | 'down' | 'stop' | 'start') =>
+  action === 'stop' || action === 'start' ? broker.run(action, 'kafka') : broker.run(action);
 
 const suffix = uniqueSuffix();
 const prefix = `cout${suffix}`;

@@ -32,10 +32,16 @@ export function readEnvFile(file: string): Record<string, string> {
 
 /**
  * The `profile` stack (a STACK_NAME of dev/lib/profile.sh) with only `components`; none of the test
- * stack's settings leak into the scripts' environment.
+ * stack's settings leak into the scripts' environment. `dir` (under the checkout) gives a suite a
+ * data folder of its own on a shared profile, `env` its ports (e.g. MYSQL_PORT).
  */
-export function privateStack(profile: string, components: StackComponent[]): PrivateStack {
-  const stackDir = `${ROOT}/.local/${profile}`;
+export function privateStack(
+  profile: string,
+  components: StackComponent[],
+  opts: { dir?: string; env?: Record<string, string> } = {},
+): PrivateStack {
+  const stackDir = opts.dir ? `${ROOT}/${opts.dir}` : `${ROOT}/.local/${profile}`;
+  const envFile = opts.dir ? `${stackDir}/stack.env` : `${ROOT}/.local/${profile}-stack.env`;
   return {
     async run(...args) {
       await run(`${ROOT}/dev/stack.sh`, args, {
@@ -48,10 +54,12 @@ export function privateStack(profile: string, components: StackComponent[]): Pri
           STACK_NAME: profile,
           STACK_COMPONENTS: components.join(' '),
           KAFKA_HEAP_OPTS: '-Xms128m -Xmx512m', // a second broker on a small shared machine
+          ...(opts.dir ? { STACK_DIR: stackDir, STACK_ENV_FILE: envFile } : {}),
+          ...opts.env,
         },
       });
     },
-    env: () => readEnvFile(`${ROOT}/.local/${profile}-stack.env`),
+    env: () => readEnvFile(envFile),
     pid: (component) => Number(readFileSync(`${stackDir}/run/${component}.pid`, 'utf8').trim()),
   };
 }

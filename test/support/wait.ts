@@ -64,3 +64,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A free port below the kernel's ephemeral range (32768-60999), for a server a test stops and starts:
+ * while nothing listens on a port inside that range, a client reconnecting to it can be handed that
+ * very port as its source and connect to itself, and the restarted server then cannot bind it.
+ */
+export async function freeStablePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 3000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 20000-22999');
+}

@@ -173,8 +173,8 @@ describe('images built without Docker', () => {
     }
   });
 
-  it('api: the default command starts and answers /healthz and /readyz on loopback; SIGTERM stops it cleanly', async () => {
-    const port = await freePort();
+  it('api: the default command starts and answers /healthz and /readyz (its ops port) on loopback; SIGTERM stops it cleanly', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
     const c = await runc.run({
       id: id('api'),
       rootfs: runtime.rootfs,
@@ -186,6 +186,7 @@ describe('images built without Docker', () => {
         AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
         CONSISTENCY_TOKEN_SECRET: 'consistency-token-secret-of-the-images-test',
         API_PORT: String(port),
+        API_OPS_PORT: String(opsPort),
         // The image runs NODE_ENV=production, which refuses the simulated provider unless allowed.
         ALLOW_SIMULATED_PROVIDER: 'true',
       },
@@ -193,7 +194,7 @@ describe('images built without Docker', () => {
     await waitFor200(`http://127.0.0.1:${port}/healthz`, c.exited).catch((err) => {
       throw new Error(`${err.message}\n${c.output()}`);
     });
-    await waitFor200(`http://127.0.0.1:${port}/readyz`, c.exited);
+    await waitFor200(`http://127.0.0.1:${opsPort}/readyz`, c.exited);
     await c.signal('TERM');
     expect(await c.exited, c.output()).toBe(0);
   });

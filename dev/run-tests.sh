@@ -20,6 +20,9 @@ cleanup() {
   # The private servers of the outage and CDC-grants suites: their afterAll stops them; this covers a crashed run.
   STACK_NAME=outage dev/stack.sh down >/dev/null 2>&1 || true
   STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/.local/cdc-grants" dev/stack.sh down >/dev/null 2>&1 || true
+  # Likewise the MySQL smoke suite's private MySQL.
+  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/mysql-smoke" \
+    STACK_ENV_FILE="$PWD/.local/mysql-smoke/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
@@ -37,6 +40,8 @@ step "unit tests"; suite unit
 
 if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_stack=1; fi
 step "test stack"; STACK_NAME=test dev/stack.sh up
+# The MySQL 9.7 build the MySQL suites start privately: fetched once into the cache, offline after.
+step "mysql 9.7";  DB_FLAVOR=mysql STACK_NAME=test STACK_COMPONENTS=mysql dev/stack.sh install
 
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e

@@ -67,6 +67,10 @@ mariadb_client() {
 
 mariadb_start() {
   if is_running mariadb; then log "mariadb is already running (pid $(running_pid mariadb))"; return 0; fi
+  if declare -F mysql_stop >/dev/null && is_running mysql; then
+    log "this stack's MySQL is running; stopping it for MariaDB (its data stays in $(MYSQL_DIR))"
+    mysql_stop
+  fi
   require_free_port mariadb "$MYSQL_PORT" MYSQL_PORT
   mariadb_write_config
   local dir; dir="$(MARIADB_DIR)"

@@ -222,4 +222,56 @@ describe('MySQL 9.7 test server', () => {
       zongji.stop();
     }
   });
+  it('decodes tagged GTIDs, and reports compressed transactions as an error instead of skipping them', async () => {
+    await admin.query(
+      'CREATE TABLE IF NOT EXISTS payments.smoke_tagged (id INT PRIMARY KEY, j JSON NOT NULL)',
+    );
+    await admin.query('DELETE FROM payments.smoke_tagged');
+    const { host, port, user, password } = mysqlEndpoint(env.MYSQL_CDC_URL ?? '');
+    const zongji = new ZongJi({
+      host,
+      port,
+      user,
+      password,
+      charset: 'utf8mb4_unicode_ci',
+      dateStrings: true,
+    });
+    const events: { name: string; gtid: string; rows?: unknown[] }[] = [];
+    const errors: Error[] = [];
+    zongji.on('error', (err: Error) => errors.push(err));
+    zongji.on('binlog', (e: AnyBinlogEvent) => {
+      const { gtid, rows } = e as unknown as { gtid?: string; rows?: unknown[] };
+      events.push({ name: e.getEventName(), gtid: gtid ?? '', ...(rows ? { rows } : {}) });
+    });
+    await new Promise<void>((done, fail) => {
+      zongji.once('ready', () => done());
+      zongji.once('error', fail);
+      zongji.start({ serverId: 26007, startAtEnd: true, includeSchema: { payments: ['smoke_tagged'] } });
+    });
+    const conn = await admin.getConnection();
+    try {
+      await conn.query("SET gtid_next = 'AUTOMATIC:smoke'");
+      await conn.query('INSERT INTO payments.smoke_tagged VALUES (1, \'{"a": [1, 2]}\')');
+      await conn.query("SET gtid_next = 'AUTOMATIC'");
+      const uuid = String((await one(admin, 'SELECT @@server_uuid AS uuid')).uuid);
+      const wait = async (what: string, ok: () => boolean) => {
+        for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 200));
+        if (!ok()) throw new Error(`zongji: no ${what} in 20 s`);
+      };
+      await wait('tagged row event', () => events.some((e) => e.name === 'writerows'));
+      const row = events.find((e) => e.name === 'writerows');
+      expect(row?.gtid).toMatch(new RegExp(`^${uuid}:smoke:\\d+$`));
+      expect(row?.rows).toEqual([{ id: 1, j: { a: [1, 2] } }]);
+
+      await conn.query('SET SESSION binlog_transaction_compression = ON');
+      await conn.query("INSERT INTO payments.smoke_tagged VALUES (2, '{}')");
+      await wait('error for the compressed transaction', () => errors.length > 0);
+      expect(errors[0]?.message).toMatch(/TRANSACTION_PAYLOAD_EVENT.*binlog_transaction_compression=OFF/s);
+      expect(events.filter((e) => e.name === 'writerows')).toHaveLength(1);
+    } finally {
+      await conn.query('SET SESSION binlog_transaction_compression = OFF').catch(() => undefined);
+      conn.release();
+      zongji.stop();
+    }
+  });
 });

@@ -10,9 +10,9 @@ MYSQL_APT_DIR() { echo "$CACHE_DIR/mysql-apt"; }
 # The newest complete unpacked cache of the series, e.g. ~/.cache/payment-pipeline/mysql-9.7.4-2.
 mysql_root() {
   local d best=""
-  for d in "$CACHE_DIR"/mysql-"$MYSQL_SERIES".*; do
+  while IFS= read -r d; do
     [ -f "$d/.complete" ] && best="$d"
-  done
+  done < <(printf '%s\n' "$CACHE_DIR"/mysql-"$MYSQL_SERIES".* | sort -V)
   [ -n "$best" ] && echo "$best/root"
 }
 

@@ -25,6 +25,9 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
   done
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
+  # Likewise the MySQL smoke suite's private MySQL.
+  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/mysql-smoke" \
+    STACK_ENV_FILE="$PWD/.local/mysql-smoke/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
@@ -53,6 +56,8 @@ step "unit tests"; suite unit
 
 if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then started_stack=1; fi
 step "test stack"; STACK_NAME=test dev/stack.sh up
+# The MySQL 9.7 build the MySQL suites start privately: fetched once into the cache, offline after.
+step "mysql 9.7";  DB_FLAVOR=mysql STACK_NAME=test STACK_COMPONENTS=mysql dev/stack.sh install
 
 # The images the integration suite runs with runc (test/integration/images.test.ts); a no-op when
 # they are up to date.

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# The local stack: MariaDB, Redis and Kafka (and, for the dev profile, the three services).
-# Usage: STACK_NAME=dev|test|outage|chaos dev/stack.sh install|up|down|status|env|stop COMPONENT|start COMPONENT
+# The local stack: MariaDB (or MySQL), Redis and Kafka (and, for the dev profile, the three services).
+# Usage: [DB_FLAVOR=mariadb|mysql] STACK_NAME=dev|test|outage|chaos dev/stack.sh install|up|down|status|env|stop COMPONENT|start COMPONENT
 # stop/start act on one running component of the stack (e.g. `stop kafka`), for the outage and chaos tests.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
 . "$HERE/lib/profile.sh"
-for lib in mariadb redis kafka services prometheus; do
+for lib in mariadb mysql redis kafka services prometheus; do
   [ -f "$HERE/lib/$lib.sh" ] && . "$HERE/lib/$lib.sh"
 done
 
+# DB_FLAVOR picks the database server: MariaDB 10.11 (the default) or Oracle MySQL 9.7. Each keeps its own
+# data under STACK_DIR, on the same MYSQL_PORT; starting one stops the other of the same stack.
+DB_FLAVOR="${DB_FLAVOR:-mariadb}"
+case "$DB_FLAVOR" in
+  mariadb|mysql) ;;
+  *) echo "unknown DB_FLAVOR=$DB_FLAVOR (expected mariadb or mysql)" >&2; exit 2 ;;
+esac
+export DB_FLAVOR
+DB_FLAVORS=(mariadb mysql)
+
 # STACK_COMPONENTS selects a subset, e.g. "mariadb redis".
-read -r -a INFRA <<< "${STACK_COMPONENTS:-mariadb redis kafka}"
+read -r -a INFRA <<< "${STACK_COMPONENTS:-$DB_FLAVOR redis kafka}"
 have() { declare -F "$1" >/dev/null; }
+in_infra() { local c; for c in "${INFRA[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 
 write_env() {
   local tmp="$STACK_ENV_FILE.tmp"
@@ -75,11 +86,14 @@ cmd_down() {
   if have prometheus_stop; then prometheus_stop; fi
   if have services_stop; then services_stop; fi
   local i; for (( i=${#INFRA[@]}-1; i>=0; i-- )); do if have "${INFRA[$i]}_stop"; then "${INFRA[$i]}_stop"; fi; done
+  # Whichever database flavor this stack runs, whatever DB_FLAVOR says now.
+  if [ -z "${STACK_COMPONENTS:-}" ]; then local f; for f in "${DB_FLAVORS[@]}"; do in_infra "$f" || "${f}_stop"; done; fi
   return 0
 }
 
 cmd_status() {
   local c; for c in "${INFRA[@]}"; do if have "${c}_status"; then "${c}_status"; fi; done
+  local f; for f in "${DB_FLAVORS[@]}"; do if ! in_infra "$f" && is_running "$f"; then "${f}_status"; fi; done
   if have services_status; then services_status; fi
   if have prometheus_status; then prometheus_status; fi
   if [ -f "$STACK_ENV_FILE" ]; then echo "env: $STACK_ENV_FILE"; fi

@@ -67,6 +67,10 @@ mariadb_client() {
 
 mariadb_start() {
   if is_running mariadb; then log "mariadb is already running (pid $(running_pid mariadb))"; return 0; fi
+  if declare -F mysql_stop >/dev/null && is_running mysql; then
+    log "this stack's MySQL is running; stopping it for MariaDB (its data stays in $(MYSQL_DIR))"
+    mysql_stop
+  fi
   require_free_port mariadb "$MYSQL_PORT" MYSQL_PORT
   mariadb_write_config
   local dir; dir="$(MARIADB_DIR)"
@@ -113,6 +117,7 @@ mariadb_status() {
 
 mariadb_env() {
   mariadb_credentials
+  echo "DB_FLAVOR=mariadb"
   echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
   echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
   echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"

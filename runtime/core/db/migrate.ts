@@ -49,7 +49,9 @@ export async function migrateUp(pool: Pool): Promise<string[]> {
   const conn = await pool.getConnection();
   try {
     const [rows] = await conn.query("SELECT GET_LOCK(CONCAT(DATABASE(), '.migrations'), 60) AS ok");
-    if ((rows as { ok: number }[])[0]?.ok !== 1) throw new Error('could not take the migration lock');
+    // Number(): MySQL types GET_LOCK as BIGINT, which the pool returns as a string; MariaDB as INT.
+    if (Number((rows as { ok: unknown }[])[0]?.ok) !== 1)
+      throw new Error('could not take the migration lock');
     try {
       const applied = await migrator(pool).up();
       return applied.map((m) => m.name);

@@ -101,3 +101,31 @@ apt_install() {
   [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   return $rc
 }
+
+# The database flavors (dev/lib/mariadb.sh, dev/lib/mysql.sh) share their accounts and URLs.
+# db_credentials DIR: the stack's generated passwords (once, beside the data in DIR), sourced.
+db_credentials() {
+  local f="$1/credentials.env"
+  if [ ! -f "$f" ]; then
+    mkdir -p "$1"
+    {
+      echo "MYSQL_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+      echo "MYSQL_APP_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+      echo "MYSQL_CDC_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+    } > "$f"
+    chmod 600 "$f"
+  fi
+  # shellcheck disable=SC1090
+  . "$f"
+}
+
+# One server id per stack (the dev and test stacks' binlogs never claim the same server).
+db_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
+
+# db_env FLAVOR: the stack.env lines of the running database (credentials loaded by the caller).
+db_env() {
+  echo "DB_FLAVOR=$1"
+  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+}

@@ -8,22 +8,9 @@ mariadb_install() {
 }
 
 # Credentials are generated once per stack and kept beside its data.
-mariadb_credentials() {
-  local f; f="$(MARIADB_DIR)/credentials.env"
-  if [ ! -f "$f" ]; then
-    mkdir -p "$(MARIADB_DIR)"
-    {
-      echo "MYSQL_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-      echo "MYSQL_APP_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-      echo "MYSQL_CDC_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-    } > "$f"
-    chmod 600 "$f"
-  fi
-  # shellcheck disable=SC1090
-  . "$f"
-}
+mariadb_credentials() { db_credentials "$(MARIADB_DIR)"; }
 
-mariadb_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
+mariadb_server_id() { db_server_id; }
 
 mariadb_write_config() {
   local dir; dir="$(MARIADB_DIR)"
@@ -117,8 +104,5 @@ mariadb_status() {
 
 mariadb_env() {
   mariadb_credentials
-  echo "DB_FLAVOR=mariadb"
-  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  db_env mariadb
 }

@@ -88,22 +88,9 @@ mysql_exec() {
 }
 
 # Credentials are generated once per stack and kept beside its data.
-mysql_credentials() {
-  local f; f="$(MYSQL_DIR)/credentials.env"
-  if [ ! -f "$f" ]; then
-    mkdir -p "$(MYSQL_DIR)"
-    {
-      echo "MYSQL_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-      echo "MYSQL_APP_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-      echo "MYSQL_CDC_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-    } > "$f"
-    chmod 600 "$f"
-  fi
-  # shellcheck disable=SC1090
-  . "$f"
-}
+mysql_credentials() { db_credentials "$(MYSQL_DIR)"; }
 
-mysql_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
+mysql_server_id() { db_server_id; }
 
 # Every path is explicit and --no-defaults comes first: otherwise mysqld also reads the host's my.cnf
 # (on these machines MariaDB's), and its compiled-in paths point at a system install that is not there.
@@ -223,8 +210,5 @@ mysql_status() {
 
 mysql_env() {
   mysql_credentials
-  echo "DB_FLAVOR=mysql"
-  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  db_env mysql
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { buildOpenApiDocument } from '../../runtime/api/openapi.ts';
+import { CHROMIUM, CHROMIUM_QUIET_FLAGS } from '../../test/support/chromium.ts';
 
 const modules = new URL('../../.local/candidates/node_modules/', import.meta.url).pathname;
 const file = (path: string) => readFileSync(modules + path);
@@ -56,16 +57,8 @@ const server = http.createServer((req, res) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  executablePath: CHROMIUM,
+  args: CHROMIUM_QUIET_FLAGS,
 });
 try {
   for (const name of ['swagger', 'scalar', 'redoc']) {

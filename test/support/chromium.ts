@@ -13,6 +13,17 @@ export type HeadlessChromium = {
   stop(): Promise<void>;
 };
 
+/** Flags that keep Chromium from reaching out on its own (this machine's network is closed). */
+export const CHROMIUM_QUIET_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /**
  * Starts headless Chromium with an empty profile under .local/ and DevTools on a free loopback port.
  * Nothing in the browser reaches out on its own (no updates, sync, background networking or QUIC).
@@ -26,13 +37,7 @@ export async function launchChromium(timeoutMs = 30_000): Promise<HeadlessChromi
     CHROMIUM,
     [
       '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_QUIET_FLAGS,
       `--user-data-dir=${userDataDir}`,
       '--remote-debugging-address=127.0.0.1',
       '--remote-debugging-port=0',

@@ -15,6 +15,7 @@ import {
   writeCheckpoint,
 } from '../../runtime/producer/checkpoint.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { eventually } from '../support/wait.ts';
 
 const brokers = () => requireEnv('KAFKA_BROKERS').split(',');
 
@@ -71,10 +72,23 @@ describe('checkpoint read past aborted transactions', () => {
 
   it('returns the last committed checkpoint after one and after several aborted transactions', async () => {
     await writeCheckpoint(where, checkpoint(10));
-    const committedEnd = (await admin.endOffsets([checkpointTopic(prefix)])).get(checkpointTopic(prefix));
+    // A new topic's end offset can read 0 for a moment after the first write: wait for the committed
+    // record and its commit marker.
+    const committedEnd = await eventually(
+      'the committed checkpoint and its marker in the log',
+      async () => (await admin.endOffsets([checkpointTopic(prefix)])).get(checkpointTopic(prefix)),
+      (ends) => (ends?.[0] ?? 0n) >= 2n,
+      10_000,
+    );
     await abortedCheckpointTransaction(11);
     // The aborted record and its abort marker now sit after the committed one.
-    const afterOne = (await admin.endOffsets([checkpointTopic(prefix)])).get(checkpointTopic(prefix));
+    // The transaction coordinator writes the abort marker after the abort returns: wait for it.
+    const afterOne = await eventually(
+      'the aborted record and its marker in the log',
+      async () => (await admin.endOffsets([checkpointTopic(prefix)])).get(checkpointTopic(prefix)),
+      (ends) => ends?.[0] === (committedEnd?.[0] ?? 0n) + 2n,
+      10_000,
+    ).catch(() => admin.endOffsets([checkpointTopic(prefix)]).then((m) => m.get(checkpointTopic(prefix))));
     expect(afterOne?.[0]).toBe((committedEnd?.[0] ?? 0n) + 2n);
 
     let t0 = Date.now();

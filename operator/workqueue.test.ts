@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay } from './backoff.ts';
 import { WorkQueue } from './workqueue.ts';
 
 describe('WorkQueue', () => {
@@ -57,15 +56,5 @@ describe('WorkQueue', () => {
     expect(await next).toBeUndefined();
     q.add('late');
     expect(q.length).toBe(0);
-  });
-});
-
-describe('backoffDelay', () => {
-  it('doubles up to the cap and jitters within the band', () => {
-    expect([1, 2, 3, 4].map((n) => backoffDelay(n, { baseMs: 100, maxMs: 500 }))).toEqual([
-      100, 200, 400, 500,
-    ]);
-    expect(backoffDelay(1, { baseMs: 100, maxMs: 500, jitter: 0.5, random: () => 0 })).toBe(50);
-    expect(backoffDelay(1, { baseMs: 100, maxMs: 500, jitter: 0.5, random: () => 1 })).toBe(150);
   });
 });

@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../runtime/core/backoff.ts';
 
 /**
  * A per-key work queue with the guarantees of client-go's: a key is queued at most once, a key is
@@ -59,7 +59,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = backoffDelay(n, { baseMs: this.baseMs, maxMs: this.maxMs });
+    const delay = backoffDelay(n - 1, { baseMs: this.baseMs, maxMs: this.maxMs, jitter: 0 });
     this.addAfter(key, delay);
     return delay;
   }

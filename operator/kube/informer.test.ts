@@ -1,7 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { Backoff } from '../../runtime/core/backoff.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
-import { Backoff } from '../backoff.ts';
 import { Informer, type ListResult, type ListWatchSource, type WatchEventType } from './informer.ts';
 
 type Obj = KubernetesObject;
@@ -40,7 +40,7 @@ function setup() {
     resource: 'test',
     source,
     log: createLogger('test', 'silent'),
-    backoff: new Backoff({ baseMs: 1, maxMs: 4 }),
+    backoff: new Backoff({ baseMs: 1, maxMs: 4, jitter: 0 }),
     onRestart: (r) => restarts.push(r),
   });
   informer.on((type, o) => events.push(`${type} ${o.metadata?.name}@${o.metadata?.resourceVersion}`));

@@ -1,6 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { Backoff } from '../../runtime/core/backoff.ts';
 import type { Logger } from '../../runtime/core/logger.ts';
-import { Backoff } from '../backoff.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 export type ListResult<T> = { items: T[]; resourceVersion: string };

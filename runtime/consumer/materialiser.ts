@@ -1,3 +1,4 @@
+import { backoffDelay, sleep } from '../core/backoff.ts';
 import type { CachedTable } from '../core/cache/rows.ts';
 import type { CacheWriter } from '../core/cache/writer.ts';
 import type { ConsumedMessage, MessageStream, PartitionOffset } from '../core/kafka/index.ts';
@@ -212,9 +213,9 @@ export class Materialiser {
         this.healthy = false;
         if (what === 'redis apply') this.deps.metrics.redisErrors.inc();
         if (this.deps.isStopping()) throw new ShutdownInterrupted();
-        const delay = Math.min(5000, 100 * 2 ** attempt);
+        const delay = backoffDelay(attempt, { baseMs: 100, maxMs: 5000 });
         this.deps.log.error({ err, attempt, delayMs: delay }, `${what} failed; retrying`);
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay);
         if (this.deps.isStopping()) throw new ShutdownInterrupted();
       }
     }

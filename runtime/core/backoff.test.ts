@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, sleep } from './backoff.ts';
+import { Backoff, backoffDelay, sleep } from './backoff.ts';
 
 describe('backoffDelay', () => {
   it('doubles from the base and stops at the cap, jitter taking at most 20% off', () => {
@@ -19,5 +19,20 @@ describe('sleep', () => {
     abort.abort();
     await slept;
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('Backoff', () => {
+  it('counts consecutive failures and starts over after reset()', () => {
+    const b = new Backoff({ baseMs: 100, maxMs: 500, jitter: 0 });
+    expect([b.next(), b.next(), b.next(), b.next()]).toEqual([100, 200, 400, 500]);
+    expect(b.attempts).toBe(4);
+    b.reset();
+    expect(b.next()).toBe(100);
+  });
+
+  it('takes at most the jitter fraction off', () => {
+    expect(backoffDelay(0, { baseMs: 100, maxMs: 500, jitter: 0.5, random: () => 1 })).toBe(50);
+    expect(backoffDelay(0, { baseMs: 100, maxMs: 500, jitter: 0.5, random: () => 0 })).toBe(100);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { sleep } from '../core/backoff.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -56,8 +57,6 @@ async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number
   const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, waitSeconds]);
   return rows[0]?.got === 1;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function acquirePipelineLock(opts: Options): Promise<PipelineLock> {
   const name = lockName(opts.pipeline);

@@ -1,3 +1,4 @@
+import { backoffDelay, sleep } from '../core/backoff.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/reader.ts';
 import { recordsOf, type SourceIdentity } from './change-events.ts';
@@ -65,8 +66,6 @@ export function advanceGtidPosition(position: string | null, gtid: string | null
   entries.push(gtid);
   return entries.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0])).join(',');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Streams the binlog into the publisher, resuming from the last acknowledged checkpoint after any
@@ -151,7 +150,7 @@ export class Streamer {
       }
       attempt++;
       this.metrics.reconnects.inc();
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 10_000 });
       this.log.warn({ err, attempt, delayMs: delay }, 'binlog stream failed: reconnecting');
       await sleep(delay);
       const acked = this.publisher.acked;

@@ -1,3 +1,4 @@
+import { backoffDelay, sleep } from '../core/backoff.ts';
 import {
   createDurableProducer,
   createKafkaAdmin,
@@ -57,8 +58,6 @@ export class FencedError extends Error {
     this.name = 'FencedError';
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Topic of the references to change events too large for any Kafka batch (see docs/producer.md). */
 export function oversizedTopic(topicPrefix: string): string {
@@ -281,7 +280,7 @@ export class Publisher {
         this.opts.metrics.failuresInARow.set(this.failuresInARow);
         this.opts.metrics.publishStalled.set(this.stalled ? 1 : 0);
         if (isTooLargeError(err)) await this.onTooLarge(err, records);
-        const delay = Math.min(5000, (this.opts.retryBaseMs ?? 100) * 2 ** Math.min(attempt, 6));
+        const delay = backoffDelay(attempt, { baseMs: this.opts.retryBaseMs ?? 100, maxMs: 5000 });
         this.opts.log.warn(
           { err, attempt, delayMs: delay, records: records.length },
           'Kafka transaction failed: retrying',

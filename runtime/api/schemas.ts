@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../core/cache/cursor.ts';
+import { MAX_PAGE_SIZE } from '../core/cache/reader.ts';
+import { PAYMENT_STATUSES } from '../core/db/schema.ts';
 import { invalidRequest } from './errors.ts';
 
 // One set of zod schemas validates requests, types the handlers and generates the OpenAPI document.
 
-export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
 const packageId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a package id');
@@ -14,7 +15,7 @@ const currency = z
   .describe('ISO 4217 currency code');
 const minorUnits = z.number().int().nonnegative().describe('integer amount in minor units of `currency`');
 const timestamp = z.string().describe('ISO 8601 UTC timestamp with microseconds');
-const paymentStatus = z.enum(['pending', 'processing', 'succeeded', 'failed', 'refunding', 'refunded']);
+const paymentStatus = z.enum(PAYMENT_STATUSES);
 
 export const idempotencyKeySchema = z
   .string()

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { PaymentStatus } from '../../core/cache/types.ts';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../../core/db/schema.ts';
 import { canTransition } from './state-machine.ts';
 
-const all: PaymentStatus[] = ['pending', 'processing', 'succeeded', 'failed', 'refunding', 'refunded'];
+const all: readonly PaymentStatus[] = PAYMENT_STATUSES;
 const legal = new Set([
   'pending>processing',
   'processing>succeeded',

@@ -2,7 +2,9 @@
  * The user's purchase package: the contract between the consumer (which materialises it in Redis)
  * and the api (which serves it from Redis, or from MySQL when Redis cannot answer).
  */
-export type PaymentStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'refunding' | 'refunded';
+import type { PaymentStatus } from '../db/schema.ts';
+
+export type { PaymentStatus };
 
 /** Key order is the wire order of both sources (entries.ts renders it). */
 export type PackageEntry = {

@@ -1,16 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { readStackEnv } from './dev/stack-env.ts';
 
 /** Connection settings of the test stack (written by `STACK_NAME=test dev/stack.sh up`). */
 function stackEnv(): Record<string, string> {
   const file = process.env.STACK_ENV_FILE ?? '.local/test-stack.env';
-  if (!existsSync(file)) return {};
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
+  return existsSync(file) ? readStackEnv(file) : {};
 }
 
 const env = stackEnv();

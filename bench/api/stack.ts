@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { readStackEnv } from '../../dev/stack-env.ts';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
 import { createTokenSigner, deriveTokenSecret } from '../../runtime/api/consistency-token.ts';
 import { createPackageReader } from '../../runtime/api/package/read-package.ts';
@@ -16,10 +17,7 @@ import { createPool } from '../../runtime/core/db/pool.ts';
 /** Loads the test stack's connection settings (written by `STACK_NAME=test dev/stack.sh up`). */
 export function loadStackEnv(file = process.env.STACK_ENV_FILE ?? '.local/test-stack.env'): void {
   if (!existsSync(file)) throw new Error(`${file} not found: run STACK_NAME=test dev/stack.sh up first`);
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined && process.env[m[1]] === undefined) process.env[m[1]] = m[2];
-  }
+  for (const [key, value] of Object.entries(readStackEnv(file))) process.env[key] ??= value;
 }
 
 export function need(name: string): string {

@@ -2,11 +2,11 @@
 // script (its own STACK_DIR and port), the accounts and settings the script gives, the project's
 // migrations, and a committed row change read back from the binlog by zongji with its GTID.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import ZongJi, { type AnyBinlogEvent } from '@vlasky/zongji';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStackEnv } from '../../dev/stack-env.ts';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, mysqlEndpoint, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
@@ -36,15 +36,6 @@ async function stack(...args: string[]): Promise<void> {
   });
 }
 
-function readEnvFile(file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
-
 let env: Record<string, string> = {};
 let admin: Pool;
 let app: Pool;
@@ -52,7 +43,7 @@ let cdc: Pool;
 
 beforeAll(async () => {
   await stack('up');
-  env = readEnvFile(ENV_FILE);
+  env = readStackEnv(ENV_FILE);
   admin = createPool(env.MYSQL_ADMIN_URL ?? '', { connectionLimit: 2 });
   app = createPool(env.MYSQL_URL ?? '', { connectionLimit: 2 });
   cdc = createPool(env.MYSQL_CDC_URL ?? '', { connectionLimit: 2 });

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { readStackEnv } from '../../dev/stack-env.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -19,16 +20,6 @@ export type PrivateStack = {
   /** The pid the stack recorded for a running server (the server process itself). */
   pid: (component: StackComponent) => number;
 };
-
-/** KEY=value lines of a stack env file. */
-export function readEnvFile(file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
 
 /**
  * The `profile` stack (a STACK_NAME of dev/lib/profile.sh) with only `components`; none of the test
@@ -59,7 +50,7 @@ export function privateStack(
         },
       });
     },
-    env: () => readEnvFile(envFile),
+    env: () => readStackEnv(envFile),
     pid: (component) => Number(readFileSync(`${stackDir}/run/${component}.pid`, 'utf8').trim()),
   };
 }

@@ -7,6 +7,8 @@
 //
 //   set -a; . .local/test-stack.env; set +a
 //   node bench/producer/bench.ts [catchUpRows=30000] [liveTxns=300] [rowsPerTxn=100]
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
@@ -62,6 +64,16 @@ async function commitTxn(): Promise<{ gtid: string; at: number }> {
   return { gtid: String(rows[0]?.g), at };
 }
 
+/** CPU time this process spent (user + system, µs) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+};
+
+// BENCH_CPU_PROFILE=<file.cpuprofile> records a V8 CPU profile of the producer's catch-up only.
+const profileFile = process.env.BENCH_CPU_PROFILE;
+const profiler = profileFile ? new Session() : undefined;
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
@@ -92,6 +104,7 @@ try {
   for (let i = 0; i < txns; i++) endGtid = (await commitTxn()).gtid;
   const rows = txns * rowsPerTxn;
 
+  let rawCpuUsPerRow = 0;
   // 1a. raw binlog read: decode the same range with zongji, send nothing.
   const raw = await new Promise<number>((resolve, reject) => {
     const reader = new BinlogReader({
@@ -104,6 +117,7 @@ try {
     });
     let n = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     reader
       .start(
         { gtidSet: startGtid },
@@ -114,6 +128,7 @@ try {
           onCommit: (c) => {
             if (c.gtid === endGtid) {
               reader.stop();
+              rawCpuUsPerRow = cpuSince(cpu0) / n;
               resolve(n / ((performance.now() - t0) / 1000));
             }
           },
@@ -128,20 +143,38 @@ try {
   const lastAck = new Promise<number>((r) => {
     ackedAt = r;
   });
+  const catchUpRegistry = new Registry();
   const first = await startProducer(config(`gtid:${startGtid}`), {
     log,
-    metrics: createProducerMetrics(new Registry()),
+    metrics: createProducerMetrics(catchUpRegistry),
     onAck: (cp) => {
       if (cp.gtid === endGtid) ackedAt(performance.now());
     },
   });
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const tEnd = await Promise.race([
     lastAck,
     first.done.then(() => {
       throw new Error('producer stopped before the catch-up finished');
     }),
   ]);
+  const producerCpuUsPerEvent = cpuSince(cpu0) / rows;
+  // Kafka transactions the catch-up took, and their mean duration (the producer_send_seconds histogram).
+  const sends = ((await catchUpRegistry.getSingleMetric('producer_kafka_send_seconds')?.get())?.values ??
+    []) as { metricName?: string; value: number }[];
+  const sendCount = sends.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  const sendSum = sends.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+  if (profiler && profileFile) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   await first.stop();
   const catchUp = rows / ((tEnd - t0) / 1000);
 
@@ -190,6 +223,12 @@ try {
           rawBinlogRowsPerSec: Math.round(raw),
           producerEventsPerSec: Math.round(catchUp),
           ratio: Number((catchUp / raw).toFixed(2)),
+          // CPU of this process per row: the decoder alone, and the producer (decode + envelope + Kafka).
+          rawCpuUsPerRow: Number(rawCpuUsPerRow.toFixed(1)),
+          producerCpuUsPerEvent: Number(producerCpuUsPerEvent.toFixed(1)),
+          transactions: sendCount,
+          eventsPerTransaction: Math.round(rows / Math.max(1, sendCount)),
+          transactionMsMean: Number(((sendSum / Math.max(1, sendCount)) * 1000).toFixed(1)),
         },
         live: {
           txns: liveTxns,

@@ -19,9 +19,13 @@ const progress = (pos: number): Checkpoint => ({
 });
 const record = (n: number): OutgoingRecord => ({ topic: 'p.db.t', key: `{"id":${n}}`, value: `{"n":${n}}` });
 
-/** A Kafka stand-in: scripted failures, and every successful transaction recorded. */
+/**
+ * A Kafka stand-in: scripted failures, and every successful transaction recorded (`sent`: one entry
+ * per transaction, `requests`: one per produce request).
+ */
 function fakeKafka(failures: unknown[], limits = { broker: 1_048_588, topics: new Map<string, number>() }) {
   const sent: OutgoingRecord[][] = [];
+  const requests: OutgoingRecord[][] = [];
   let producers = 0;
   const admin = {
     ensureTopics: async () => undefined,
@@ -34,14 +38,18 @@ function fakeKafka(failures: unknown[], limits = { broker: 1_048_588, topics: ne
       transactional: true,
       init: async () => undefined,
       async send(records) {
+        await this.sendRequests([records]);
+      },
+      async sendRequests(batches) {
         const failure = failures.shift();
         if (failure) throw failure;
-        sent.push(records);
+        sent.push(batches.flat());
+        requests.push(...batches);
       },
       close: async () => undefined,
     };
   };
-  return { sent, clients: { admin: () => admin, producer }, producers: () => producers };
+  return { sent, requests, clients: { admin: () => admin, producer }, producers: () => producers };
 }
 
 function publisher(
@@ -147,8 +155,9 @@ describe('Publisher', () => {
     await p.close();
   });
 
-  it('bounds a transaction by bytes per topic as well as by records, keeping the order', async () => {
-    // 20 events of ~10 kB for one key, under a 64 kB limit: never more than the budget per transaction.
+  it('bounds each produce request by bytes per topic, the transaction by records, keeping the order', async () => {
+    // 20 events of ~10 kB for one key, under a 64 kB limit: never more than the budget per request,
+    // and all of them in one transaction (the transaction is bounded by records only).
     const kafka = fakeKafka([], { broker: 1_048_588, topics: new Map([['p.db.t', 65_536]]) });
     const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
     await p.init();
@@ -158,8 +167,9 @@ describe('Publisher', () => {
         progress: progress(i),
       });
     await p.flush();
-    const events = kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t'));
+    const events = kafka.requests.map((b) => b.filter((r) => r.topic === 'p.db.t'));
     expect(events.length).toBeGreaterThan(3);
+    expect(kafka.sent).toHaveLength(1);
     for (const b of events)
       expect(b.reduce((n, r) => n + recordBytes(r), 0)).toBeLessThanOrEqual(budgetOf(65_536));
     expect(events.flat().map((r) => Number(r.value?.slice(10_000)))).toEqual(
@@ -234,7 +244,7 @@ describe('Publisher', () => {
         progress: progress(i),
       });
     await p.flush();
-    for (const b of kafka.sent)
+    for (const b of kafka.requests)
       expect(
         b.filter((r) => r.topic === 'p.db.t').reduce((n, r) => n + recordBytes(r), 0),
       ).toBeLessThanOrEqual(budgetOf(30_000));

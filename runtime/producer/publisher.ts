@@ -238,7 +238,8 @@ export class Publisher {
   /**
    * Sends the next transaction from the head of the queue, retrying until Kafka accepts it; returns
    * the items it carried. The batch is chosen anew on every attempt (the head of the queue does not
-   * change meanwhile, so order is kept): by records, and by bytes against the topics' limits.
+   * change meanwhile, so order is kept): up to `batchRecords` records, split into produce requests
+   * that each fit the topics' byte limits.
    */
   private async publishNext(): Promise<QueueItem[] | undefined> {
     for (let attempt = 0; ; attempt++) {
@@ -249,25 +250,22 @@ export class Publisher {
         await this.ensureTopics(candidate.flatMap((item) => item.records));
         for (const item of candidate) this.divertOversized(item);
         await this.ensureTopics(candidate.flatMap((item) => item.records));
-        const batch = candidate.slice(
-          0,
-          itemsThatFit(candidate, this.opts.batchRecords, (t) => this.budget(t)),
-        );
-        const last = batch[batch.length - 1];
+        const last = candidate[candidate.length - 1];
         if (!last) return undefined;
-        records = batch.flatMap((item) => item.records);
-        records.push({
+        const requests = this.requestsOf(candidate);
+        requests.at(-1)?.push({
           topic: checkpointTopic(this.opts.topicPrefix),
           key: this.opts.name,
           value: encodeCheckpoint({ ...last.progress, ts_ms: Date.now() }),
         });
+        records = requests.flat();
         const timer = this.opts.metrics.sendSeconds.startTimer();
-        await this.producerOrThrow().send(records);
+        await this.producerOrThrow().sendRequests(requests);
         timer();
         this.failuresInARow = 0;
         this.opts.metrics.publishStalled.set(0);
         this.opts.metrics.failuresInARow.set(0);
-        return batch;
+        return candidate;
       } catch (err) {
         if (isFencedError(err)) {
           this.fatalError = new FencedError(err);
@@ -292,6 +290,17 @@ export class Publisher {
         this.producer = this.newProducer();
       }
     }
+  }
+
+  /** The records of `items`, in order, cut into produce requests that fit the byte budgets. */
+  private requestsOf(items: QueueItem[]): OutgoingRecord[][] {
+    const requests: OutgoingRecord[][] = [];
+    for (let rest = items; rest.length > 0; ) {
+      const n = itemsThatFit(rest, this.opts.batchRecords, (t) => this.budget(t));
+      requests.push(rest.slice(0, n).flatMap((item) => item.records));
+      rest = rest.slice(n);
+    }
+    return requests;
   }
 
   /** Items from the head of the queue up to `batchRecords` records (the first one always). */

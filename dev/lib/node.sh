@@ -51,6 +51,7 @@ node_host_ports() {
 }
 
 node_tools() {
+  [ "$(id -u)" = 0 ] || die "the real node needs root (network namespaces, mounts, cgroups, iptables)"
   local need=()
   command -v runc >/dev/null || need+=(runc)
   [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)

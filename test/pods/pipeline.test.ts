@@ -1,0 +1,267 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { apiClient } from '../e2e/api-client.ts';
+import { requireEnv, uniqueSuffix } from '../support/env.ts';
+import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
+import { eventually, waitFor } from '../support/wait.ts';
+import {
+  helm,
+  hostPids,
+  kubectl,
+  kubectlJson,
+  type Pod,
+  podReady,
+  pods,
+  requireRealNode,
+} from './support.ts';
+
+/**
+ * "Done when" 1 of the real node: `helm install` of the chart runs the operator as a pod (its image,
+ * its RBAC), `kubectl apply` of a PaymentPipeline against the test stack's MariaDB, Kafka and Redis
+ * brings up real producer, consumer and api containers, and a purchase made through the api pod is
+ * served from Redis.
+ */
+
+// One release per cluster: the chart's CRD is kept on uninstall and stays owned by this release.
+const NS = 'payments-pods';
+const RELEASE = 'payment-pipeline-operator';
+const PIPELINE = 'payments';
+const IMAGE = `payment-pipeline:${process.env.npm_package_version ?? '0.1.0'}`;
+
+type Pipeline = {
+  status?: {
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    producer?: { position?: { gtid?: string } };
+    consumer?: { lag?: number; currentReplicas?: number };
+  };
+};
+
+const credentials = (url: string) => {
+  const u = new URL(url);
+  return { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+};
+
+describe('the pipeline on a real node (helm install + kubectl apply)', () => {
+  let db: TestDatabase;
+  const prefix = `pods${uniqueSuffix()}`;
+  const jwtSecret = `pods-${uniqueSuffix()}-${uniqueSuffix()}`;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    requireRealNode();
+    db = await createTestDatabase();
+    redis = new Redis(requireEnv('REDIS_URL'));
+    redis.on('error', () => undefined);
+    // A namespace left by an interrupted run goes first (its pods would hold the release's names).
+    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await helm([
+      'install',
+      RELEASE,
+      'helm',
+      '--namespace',
+      NS,
+      '--create-namespace',
+      // The chart keeps its CRD on uninstall; a later release (this suite's next run, `make deploy`)
+      // adopts it.
+      '--take-ownership',
+      '--set',
+      'replicaCount=1',
+      '--set',
+      'duties.autoscaleIntervalSeconds=5',
+      '--set',
+      'duties.positionRefreshSeconds=5',
+      '--wait',
+      '--timeout',
+      '180s',
+    ]);
+    const app = credentials(db.appUrl);
+    const cdc = credentials(db.cdcUrl);
+    await kubectl(
+      ['-n', NS, 'apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'payments-mysql' },
+            stringData: {
+              username: app.user,
+              password: app.password,
+              cdcUsername: cdc.user,
+              cdcPassword: cdc.password,
+            },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'payments-auth' },
+            stringData: { jwtSecret, consistencyTokenSecret: `${jwtSecret}-consistency-token-key` },
+          },
+        ],
+      }),
+    );
+    const mysql = new URL(requireEnv('MYSQL_URL'));
+    await kubectl(
+      ['-n', NS, 'apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'payments.example.com/v1alpha1',
+        kind: 'PaymentPipeline',
+        metadata: { name: PIPELINE },
+        spec: {
+          image: IMAGE,
+          imagePullPolicy: 'Never',
+          mysql: {
+            host: mysql.hostname,
+            port: Number(mysql.port),
+            database: db.name,
+            credentialsSecret: 'payments-mysql',
+            serverId: 20_000 + Math.floor(Math.random() * 40_000),
+            tables: ['customers', 'packages', 'purchases', 'payments'],
+          },
+          kafka: {
+            bootstrap: requireEnv('KAFKA_BROKERS'),
+            topicPrefix: prefix,
+            partitions: 3,
+            replicationFactor: 1,
+          },
+          redis: { url: requireEnv('REDIS_URL'), keyPrefix: prefix },
+          producer: { startFrom: { kind: 'latest' }, snapshot: 'initial' },
+          consumer: { minReplicas: 1, maxReplicas: 2, lagThreshold: 1000 },
+          api: {
+            replicas: 1,
+            authSecret: 'payments-auth',
+            allowSimulatedProvider: true,
+            service: { type: 'ClusterIP', port: 80 },
+          },
+          monitoring: { serviceMonitor: false },
+        },
+      }),
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    await kubectl([
+      '-n',
+      NS,
+      'delete',
+      'paymentpipeline',
+      PIPELINE,
+      '--ignore-not-found',
+      '--wait=true',
+    ]).catch(() => undefined);
+    await helm(['uninstall', RELEASE, '--namespace', NS, '--wait']).catch(() => undefined);
+    await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(
+      () => undefined,
+    );
+    if (redis) {
+      await deleteRedisKeys(redis, prefix);
+      redis.disconnect();
+    }
+    const admin = createKafkaAdmin({ brokers: requireEnv('KAFKA_BROKERS').split(','), clientId: prefix });
+    try {
+      const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+      if (mine.length > 0) await admin.deleteTopics(mine);
+    } finally {
+      await admin.close();
+    }
+    await db?.drop();
+  }, 300_000);
+
+  it('runs the operator from its chart as a real container on a containerd node', async () => {
+    const node = await kubectlJson<{
+      items: { metadata: { name: string }; status: { nodeInfo: { containerRuntimeVersion: string } } }[];
+    }>(['get', 'nodes']);
+    expect(node.items.map((n) => n.status.nodeInfo.containerRuntimeVersion)).toEqual([
+      expect.stringMatching(/^containerd:\/\/2\./),
+    ]);
+    const [operator] = await waitFor(
+      'the operator pod Ready',
+      async () => {
+        const p = await pods(NS, 'app.kubernetes.io/name=payment-pipeline-operator');
+        return p.length === 1 && p.every(podReady) ? p : undefined;
+      },
+      120_000,
+      1000,
+    );
+    const id = operator?.status.containerStatuses?.[0]?.containerID ?? '';
+    expect(id).toMatch(/^containerd:\/\//);
+    expect(hostPids(id).map((p) => p.cmdline)).toContain('node operator/main.ts');
+  });
+
+  it('brings up real producer, consumer and api pods, Ready, each a process on this host', async () => {
+    const ready = await waitFor(
+      'producer, consumer and api pods Ready',
+      async () => {
+        const all = await pods(NS, `app.kubernetes.io/instance=${PIPELINE}`);
+        const byComponent = new Map<string, Pod>();
+        for (const p of all.filter(podReady)) {
+          byComponent.set(p.metadata.labels?.['app.kubernetes.io/component'] ?? '', p);
+        }
+        return ['producer', 'consumer', 'api'].every((c) => byComponent.has(c)) ? byComponent : undefined;
+      },
+      240_000,
+      1000,
+    );
+    for (const component of ['producer', 'consumer', 'api']) {
+      const pod = ready.get(component) as Pod;
+      const id = pod.status.containerStatuses?.[0]?.containerID ?? '';
+      expect(hostPids(id).map((p) => p.cmdline)).toContain(`node runtime/${component}/main.ts`);
+    }
+  });
+
+  it('serves a purchase made through the api pod from Redis, and kubectl shows the pipeline Ready', async () => {
+    const [api] = await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=api`);
+    const client = apiClient(`http://${api?.status.podIP}:8080`, { secret: jwtSecret, timeoutMs: 10_000 });
+    const user = `u_pods_${uniqueSuffix()}`;
+    const created = await client.createPurchase(user, 'pkg_plus');
+    expect(created.status).toBe(201);
+    const paymentId = (created.body.payment as { id: string }).id;
+    const purchaseId = (created.body.purchase as { id: string }).id;
+    expect((await client.confirm(user, paymentId)).status).toBe(200);
+    const page = await eventually(
+      'the paid purchase served from redis',
+      () => client.purchases(user),
+      (r) =>
+        r.headers.get('x-package-source') === 'redis' &&
+        ((r.body.items ?? []) as { paid?: boolean }[]).some((i) => i.paid === true),
+      90_000,
+    );
+    expect(page.body.items).toEqual([
+      expect.objectContaining({
+        purchase_id: purchaseId,
+        paid: true,
+        payment: { id: paymentId, status: 'succeeded' },
+      }),
+    ]);
+
+    // The CR's status and printer columns: Ready, the producer's position, the consumer lag, replicas.
+    const status = await waitFor(
+      'PaymentPipeline Ready with a position and lag',
+      async () => {
+        const p = await kubectlJson<Pipeline>(['-n', NS, 'get', 'paymentpipeline', PIPELINE]);
+        const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+        return ready && p.status?.producer?.position?.gtid && p.status?.consumer?.lag !== undefined
+          ? p.status
+          : undefined;
+      },
+      120_000,
+      1000,
+    );
+    const table = await kubectl(['-n', NS, 'get', 'paymentpipelines']);
+    const [header, row] = table.trim().split('\n');
+    expect(header?.split(/\s+/)).toEqual(['NAME', 'READY', 'POSITION', 'LAG', 'REPLICAS', 'AGE']);
+    const cells = row?.split(/\s+/) ?? [];
+    expect(cells.slice(0, 5)).toEqual([
+      PIPELINE,
+      'True',
+      status.producer?.position?.gtid,
+      String(status.consumer?.lag),
+      String(status.consumer?.currentReplicas),
+    ]);
+    expect(Number(cells[4])).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -22,6 +22,7 @@ help:
 	@echo "make repair USER_ID=alice     rebuild one user's cache from MySQL"
 	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane, kwok nodes)"
 	@echo "make cluster-node | cluster-node-down          (a cluster of its own with a real node: containerd + kubelet)"
+	@echo "make deploy | undeploy     the pipeline as real pods on that node (helm install + PaymentPipeline)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
 	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
 
@@ -108,6 +109,15 @@ cluster-node: $(NODE_STAMP)
 
 cluster-node-down:
 	K8S_NODE=real dev/cluster.sh down
+
+# The pipeline on the real node against the dev stack: images → helm install → the PaymentPipeline,
+# Ready; writes .local/deploy.env (API_URL, AUTH_JWT_SECRET, KUBECONFIG). Needs `make up` and
+# `make cluster-node`.
+deploy: $(NODE_STAMP)
+	dev/deploy.sh up
+
+undeploy:
+	dev/deploy.sh down
 
 cluster-build:
 	dev/cluster.sh build

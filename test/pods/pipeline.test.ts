@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { apiClient } from '../e2e/api-client.ts';
+import { runTool } from '../e2e/harness.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -263,5 +264,75 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
       String(status.consumer?.currentReplicas),
     ]);
     expect(Number(cells[4])).toBeGreaterThanOrEqual(1);
+  });
+  it('recovers by itself from a consumer container killed with SIGKILL and a deleted producer pod, losing nothing', async () => {
+    const byComponent = async (component: string) =>
+      (
+        await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=${component}`)
+      ).filter((p) => !p.metadata.deletionTimestamp);
+    const [api] = await byComponent('api');
+    const client = apiClient(`http://${api?.status.podIP}:8080`, { secret: jwtSecret, timeoutMs: 10_000 });
+    const users = [0, 1, 2].map((i) => `u_crash_${i}_${uniqueSuffix()}`);
+    const made = new Map<string, string[]>(users.map((u) => [u, []]));
+    const buy = async (round: number) => {
+      for (const user of users) {
+        const r = await client.createPurchase(user, 'pkg_plus');
+        expect(r.status, `purchase of round ${round}: ${JSON.stringify(r.body)}`).toBe(201);
+        made.get(user)?.push((r.body.purchase as { id: string }).id);
+        const paymentId = (r.body.payment as { id: string }).id;
+        expect((await client.confirm(user, paymentId)).status).toBe(200);
+      }
+    };
+    await buy(1);
+
+    const [consumer] = await byComponent('consumer');
+    const [producer] = await byComponent('producer');
+    const consumerStatus = consumer?.status.containerStatuses?.[0];
+    const [proc] = hostPids(consumerStatus?.containerID ?? '').filter((p) =>
+      p.cmdline.includes('runtime/consumer'),
+    );
+    expect(proc, 'the consumer process on this host').toBeDefined();
+    process.kill(proc?.pid as number, 'SIGKILL');
+    await kubectl(['-n', NS, 'delete', 'pod', producer?.metadata.name ?? '', '--wait=false']);
+    // Written while both are down or coming back: the producer resumes from its checkpoint.
+    await buy(2);
+
+    await waitFor(
+      'the consumer container restarted and Ready, a new producer pod Ready',
+      async () => {
+        const [c] = await byComponent('consumer');
+        const p = (await byComponent('producer')).filter((x) => x.metadata.name !== producer?.metadata.name);
+        const restarted =
+          (c?.status.containerStatuses?.[0]?.restartCount ?? 0) > (consumerStatus?.restartCount ?? 0);
+        return c && restarted && podReady(c) && p.length === 1 && p.every(podReady);
+      },
+      180_000,
+      1000,
+    );
+    await buy(3);
+
+    // Every purchase exactly once in each user's package from Redis, and the shipped checker agrees.
+    for (const user of users) {
+      const page = await eventually(
+        `${user}'s purchases in redis`,
+        () => client.purchases(user),
+        (r) =>
+          r.headers.get('x-package-source') === 'redis' &&
+          ((r.body.items ?? []) as { paid?: boolean }[]).filter((i) => i.paid).length === 3,
+        120_000,
+      );
+      const ids = ((page.body.items ?? []) as { purchase_id: string }[]).map((i) => i.purchase_id).sort();
+      expect(ids).toEqual([...(made.get(user) ?? [])].sort());
+    }
+    const verify = await runTool('runtime/consumer/verify-main.ts', {
+      MYSQL_URL: db.appUrl,
+      REDIS_URL: requireEnv('REDIS_URL'),
+      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+      TOPIC_PREFIX: prefix,
+      REDIS_KEY_PREFIX: prefix,
+      VERIFY_WAIT_SECONDS: '60',
+    });
+    expect(verify.output).toContain('verify: Redis equals MySQL');
+    expect(verify.code).toBe(0);
   });
 });

@@ -614,6 +614,11 @@ cmd_status() {
 cmd_env() {
   echo "export KUBECONFIG=$KUBECONFIG_OUT"
   echo "export PATH=$LOCAL_BIN:\$PATH"
+  # The real node's containerd, for `$CTR images ls` and the like (namespace k8s.io is the kubelet's).
+  if [ "$K8S_NODE" = real ] && [ -n "$(containerd_root)" ]; then
+    echo "export CONTAINERD_ADDRESS=$CTRD_SOCK CONTAINERD_NAMESPACE=k8s.io"
+    echo "export CTR=$(containerd_root)/usr/bin/ctr"
+  fi
 }
 
 cmd_clean() {

@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { eventually, waitFor } from '../support/wait.ts';
 import {
+  ctr,
   helm,
   hostPids,
   kubectl,
@@ -334,5 +335,100 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     });
     expect(verify.output).toContain('verify: Redis equals MySQL');
     expect(verify.code).toBe(0);
+  });
+  it('rolls the operator and the components to a new image tag, and helm uninstall + CR deletion leave nothing on the node', async () => {
+    const next = `${IMAGE.split(':')[1]}-next`;
+    // A new tag of the same images, as a rebuilt release would be imported (nothing is pulled).
+    for (const name of ['payment-pipeline', 'payment-pipeline-operator']) {
+      await ctr([
+        'images',
+        'tag',
+        '--force',
+        `docker.io/library/${name}:${IMAGE.split(':')[1]}`,
+        `docker.io/library/${name}:${next}`,
+      ]);
+    }
+    const imageOf = (p: Pod & { spec: { containers?: { image: string }[] } }) =>
+      p.spec.containers?.[0]?.image;
+    try {
+      await helm([
+        'upgrade',
+        RELEASE,
+        'helm',
+        '--namespace',
+        NS,
+        '--reuse-values',
+        '--set',
+        `image.tag=${next}`,
+        '--wait',
+        '--timeout',
+        '180s',
+      ]);
+      await waitFor(
+        'the operator rolled to the new tag',
+        async () => {
+          const p = (await pods(NS, 'app.kubernetes.io/name=payment-pipeline-operator')) as (Pod & {
+            spec: { containers?: { image: string }[] };
+          })[];
+          return (
+            p.length === 1 &&
+            p.every((x) => podReady(x) && imageOf(x) === `payment-pipeline-operator:${next}`)
+          );
+        },
+        120_000,
+        1000,
+      );
+      await kubectl([
+        '-n',
+        NS,
+        'patch',
+        'paymentpipeline',
+        PIPELINE,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { image: `payment-pipeline:${next}` } }),
+      ]);
+      await waitFor(
+        'producer, consumer and api rolled to the new tag and Ready',
+        async () => {
+          const all = (await pods(NS, `app.kubernetes.io/instance=${PIPELINE}`)) as (Pod & {
+            spec: { containers?: { image: string }[] };
+          })[];
+          const components = new Set(all.map((p) => p.metadata.labels?.['app.kubernetes.io/component']));
+          return (
+            components.size === 3 &&
+            all.every((p) => podReady(p) && imageOf(p) === `payment-pipeline:${next}`)
+          );
+        },
+        240_000,
+        1000,
+      );
+      const running = await pods(NS);
+      const containerIds = running.flatMap((p) =>
+        (p.status.containerStatuses ?? []).map((c) => c.containerID ?? ''),
+      );
+      expect(containerIds.every((id) => hostPids(id).length > 0)).toBe(true);
+
+      await kubectl(['-n', NS, 'delete', 'paymentpipeline', PIPELINE, '--wait=true', '--timeout=120s']);
+      await helm(['uninstall', RELEASE, '--namespace', NS, '--wait']);
+      await waitFor('no pod left in the namespace', async () => (await pods(NS)).length === 0, 120_000, 1000);
+      // The kubelet removes the containers and sandboxes of deleted pods (its garbage collection runs every minute).
+      const left = () =>
+        ctr(['containers', 'ls', '-q', `labels."io.kubernetes.pod.namespace"==${NS}`]).then((o) => o.trim());
+      await waitFor(
+        'no container of the namespace left on the node',
+        async () => (await left()) === '',
+        150_000,
+        2000,
+      );
+      expect(containerIds.flatMap((id) => hostPids(id))).toEqual([]);
+      for (const name of ['payment-pipeline', 'payment-pipeline-operator']) {
+        expect(await ctr(['containers', 'ls', '-q', `image==docker.io/library/${name}:${next}`])).toBe('');
+      }
+    } finally {
+      for (const name of ['payment-pipeline', 'payment-pipeline-operator']) {
+        await ctr(['images', 'rm', `docker.io/library/${name}:${next}`]).catch(() => undefined);
+      }
+    }
   });
 });

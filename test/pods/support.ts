@@ -37,6 +37,25 @@ async function tool(name: string, args: string[], input?: string): Promise<strin
 }
 
 export const kubectl = (args: string[], input?: string) => tool('kubectl', args, input);
+
+/** `ctr` against the real node's containerd, in the kubelet's namespace (k8s.io). */
+export async function ctr(args: string[]): Promise<string> {
+  const { stdout } = await run(join(ROOT, 'dev', 'cluster.sh'), ['env'], {
+    env: { ...process.env, K8S_NODE: 'real' },
+  });
+  const env: Record<string, string> = {};
+  for (const m of stdout.matchAll(/([A-Z_]+)=(\S+)/g)) env[m[1] as string] = m[2] as string;
+  if (!env.CTR || !env.CONTAINERD_ADDRESS)
+    throw new Error('the real node has no containerd (dev/cluster.sh env)');
+  const { stdout: out } = await run(env.CTR, [
+    '--address',
+    env.CONTAINERD_ADDRESS,
+    '--namespace',
+    'k8s.io',
+    ...args,
+  ]);
+  return out;
+}
 export const helm = (args: string[]) => tool('helm', args);
 
 export async function kubectlJson<T>(args: string[]): Promise<T> {

@@ -336,6 +336,92 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     expect(verify.output).toContain('verify: Redis equals MySQL');
     expect(verify.code).toBe(0);
   });
+  it('scales the consumer Deployment on a backlog of the real topics, real pods drain it, and it falls only after the window', async () => {
+    const WINDOW_S = 30;
+    const replicas = async () =>
+      (
+        await kubectlJson<{ spec: { replicas: number } }>([
+          '-n',
+          NS,
+          'get',
+          'deployment',
+          `${PIPELINE}-consumer`,
+        ])
+      ).spec.replicas;
+    const lag = async () =>
+      (await kubectlJson<Pipeline>(['-n', NS, 'get', 'paymentpipeline', PIPELINE])).status?.consumer?.lag;
+    await kubectl([
+      '-n',
+      NS,
+      'patch',
+      'paymentpipeline',
+      PIPELINE,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          consumer: {
+            minReplicas: 1,
+            maxReplicas: 3,
+            lagThreshold: 500,
+            scaleDownStabilizationSeconds: WINDOW_S,
+          },
+        },
+      }),
+    ]);
+    await waitFor(
+      'lag 0 and one consumer',
+      async () => (await lag()) === 0 && (await replicas()) === 1,
+      120_000,
+      1000,
+    );
+
+    // The backlog: 60,000 purchases in one statement, captured by the producer pod into the real topics.
+    const t0 = performance.now();
+    await db.admin.query(
+      `INSERT INTO purchases (id, user_id, package_id, amount, currency)
+       WITH d (n) AS (SELECT 0 UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
+                      UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9),
+            s (n) AS (SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n + 10000 * f.n FROM d a, d b, d c, d e, d f)
+       SELECT CONCAT('pur_backlog_', n), CONCAT('u_backlog_', n % 600), 'pkg_plus', 1999, 'EUR' FROM s WHERE n < 60000`,
+    );
+    await waitFor('the consumer Deployment scaled up', async () => (await replicas()) > 1, 120_000, 250);
+    const scaledAt = performance.now();
+    await waitFor(
+      'more than one consumer pod Ready',
+      async () =>
+        (
+          await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=consumer`)
+        ).filter(podReady).length > 1,
+      120_000,
+      1000,
+    );
+    const joinedAt = performance.now();
+    await waitFor('the backlog drained', async () => (await lag()) === 0, 300_000, 500);
+    const drainedAt = performance.now();
+    await waitFor('back to one consumer', async () => (await replicas()) === 1, (WINDOW_S + 120) * 1000, 500);
+    const downAt = performance.now();
+    const s = (ms: number) => (ms / 1000).toFixed(1);
+    console.info(
+      `real pods, lag autoscaling: backlog → scaled ${s(scaledAt - t0)} s, scaled → second pod Ready ${s(joinedAt - scaledAt)} s, ` +
+        `scaled → drained ${s(drainedAt - scaledAt)} s, drained → scaled down ${s(downAt - drainedAt)} s (window ${WINDOW_S} s)`,
+    );
+    // The window runs from the operator's last high recommendation; the first low one comes one lag
+    // interval (5 s) later and the status this test polls (every 0.5 s) shows it, so the scale-down
+    // comes at least WINDOW_S - 5 s - 1 s (poll and status write) after the drain was seen.
+    expect(downAt - drainedAt).toBeGreaterThanOrEqual((WINDOW_S - 6) * 1000);
+    // Drained means applied: Redis holds every row of the backlog as MySQL does.
+    const verify = await runTool('runtime/consumer/verify-main.ts', {
+      MYSQL_URL: db.appUrl,
+      REDIS_URL: requireEnv('REDIS_URL'),
+      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+      TOPIC_PREFIX: prefix,
+      REDIS_KEY_PREFIX: prefix,
+      VERIFY_WAIT_SECONDS: '60',
+    });
+    expect(verify.output).toContain('verify: Redis equals MySQL');
+  });
+
   it('rolls the operator and the components to a new image tag, and helm uninstall + CR deletion leave nothing on the node', async () => {
     const next = `${IMAGE.split(':')[1]}-next`;
     // A new tag of the same images, as a rebuilt release would be imported (nothing is pulled).

@@ -4,7 +4,8 @@ import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { apiClient } from '../e2e/api-client.ts';
 import { runTool } from '../e2e/harness.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { readTopic } from '../support/producer.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
 import { eventually, waitFor } from '../support/wait.ts';
 import {
@@ -336,6 +337,79 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     expect(verify.output).toContain('verify: Redis equals MySQL');
     expect(verify.code).toBe(0);
   });
+  it('applies a startFrom change on real pods: the producer pod stops, the checkpoint is rewritten, the new pod resumes exactly there', async () => {
+    const topic = `${prefix}.${db.name}.packages`;
+    const commit = (n: number) =>
+      commitAndLocate(
+        db.admin,
+        'INSERT INTO packages (id, name, price_amount, currency) VALUES (?, ?, 100, ?)',
+        [`pkg_sf_${n}`, `start-from probe ${n}`, 'EUR'],
+      );
+    // The binlog position right after the first probe's transaction (read from the server itself).
+    const afterFirst = await commit(1);
+    await commit(2);
+    await commit(3);
+    const count = (ms: { value: unknown }[], n: number) =>
+      ms.filter((m) => {
+        const v =
+          typeof m.value === 'string' ? (JSON.parse(m.value) as { after?: { id?: string } }) : undefined;
+        return v?.after?.id === `pkg_sf_${n}`;
+      }).length;
+    await readTopic(topic, (m) => count(m, 3) >= 1, 60_000);
+    const producerPods = () =>
+      pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=producer`);
+    const [before] = await producerPods();
+
+    await kubectl([
+      '-n',
+      NS,
+      'patch',
+      'paymentpipeline',
+      PIPELINE,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { producer: { startFrom: { kind: 'position', file: afterFirst.file, pos: afterFirst.pos } } },
+      }),
+    ]);
+    const reasons = async () =>
+      (
+        await kubectlJson<{ items: { reason: string; involvedObject: { name: string } }[] }>([
+          '-n',
+          NS,
+          'get',
+          'events',
+          '--field-selector',
+          `involvedObject.name=${PIPELINE}`,
+        ])
+      ).items.map((e) => e.reason);
+    await waitFor(
+      'StartFromApplied, a new producer pod Ready',
+      async () => {
+        const p = await producerPods();
+        const r = await reasons();
+        return (
+          r.includes('StartFromApplied') &&
+          p.length === 1 &&
+          p[0]?.metadata.name !== before?.metadata.name &&
+          podReady(p[0] as Pod)
+        );
+      },
+      240_000,
+      1000,
+    );
+    expect(await reasons()).toEqual(
+      expect.arrayContaining(['StartFromChangeStarted', 'CheckpointRewritten', 'StartFromApplied']),
+    );
+    // The old pod is gone (the procedure waits for no producer pod at all before it rewrites).
+    expect((await producerPods()).map((p) => p.metadata.name)).not.toContain(before?.metadata.name);
+
+    // Rows 2 and 3 come again (resumed right after row 1), row 1 does not.
+    await readTopic(topic, (m) => count(m, 2) >= 2 && count(m, 3) >= 2, 60_000);
+    const all = await readTopic(topic, (m) => count(m, 1) > 1 || count(m, 2) > 2 || count(m, 3) > 2, 5_000);
+    expect([1, 2, 3].map((n) => count(all, n))).toEqual([1, 2, 2]);
+  });
+
   it('scales the consumer Deployment on a backlog of the real topics, real pods drain it, and it falls only after the window', async () => {
     const WINDOW_S = 30;
     const replicas = async () =>

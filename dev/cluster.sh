@@ -58,9 +58,10 @@ any_running() {
 }
 
 # Ports: while a cluster runs, the ports it was started with win over the environment, so that
-# status/down after `K8S_API_PORT=... up` see the same ports.
+# status/down after `K8S_API_PORT=... up` see the same ports. `down` always reads them: after a crash
+# it must still find the real node's bridge, NAT chains and mounts.
 # shellcheck disable=SC1090
-if [ -f "$CLUSTER_ENV" ] && any_running; then . "$CLUSTER_ENV"; fi
+if [ -f "$CLUSTER_ENV" ] && { any_running || [ "${1:-}" = down ]; }; then . "$CLUSTER_ENV"; fi
 P=16; [ "$K8S_NODE" = real ] && P=17
 K8S_API_PORT="${K8S_API_PORT:-${P}443}"
 K8S_ETCD_PORT="${K8S_ETCD_PORT:-${P}579}"
@@ -219,6 +220,7 @@ cmd_build() {
       echo "etcd=$ETCD_VERSION"
       echo "kwok=$KWOK_VERSION"
       echo "helm=$HELM_VERSION"
+      echo "kubelet=$K8S_VERSION"
       [ -n "${GO_BIN:-}" ] && echo "go=$("$GO_BIN" env GOVERSION)"
     } > "$BIN_CACHE/.stamp"
   fi
@@ -527,6 +529,10 @@ cmd_up() {
     echo "K8S_KWOK_PORT=$K8S_KWOK_PORT"
     echo "K8S_KUBELET_PORT=$K8S_KUBELET_PORT"
     echo "K8S_KUBELET_HEALTHZ_PORT=$K8S_KUBELET_HEALTHZ_PORT"
+    if [ "$K8S_NODE" = real ]; then
+      echo "K8S_NODE_BRIDGE=$NODE_BRIDGE"
+      echo "K8S_NODE_POD_CIDR=$NODE_POD_CIDR"
+    fi
   } > "$CLUSTER_ENV"
   # Check every port before starting anything, so a conflict leaves nothing half-started.
   local c

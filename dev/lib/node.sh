@@ -254,8 +254,10 @@ node_network_down() {
   rm -rf "$NODE_DIR/cni/ipam"
 }
 
+# containerd finds its shim on PATH: the cache's own first, not bookworm's 1.6 shim in /usr/bin.
 containerd_args() {
-  echo "$(containerd_root)/usr/bin/containerd" --config "$NODE_DIR/containerd/config.toml"
+  echo env "PATH=$(containerd_root)/usr/bin:$PATH" "$(containerd_root)/usr/bin/containerd" \
+    --config "$NODE_DIR/containerd/config.toml"
 }
 containerd_healthy() { ctr_node version >/dev/null 2>&1; }
 
@@ -294,9 +296,9 @@ node_import_project_images() {
 # containerd, then any runc container left by a crash), the shims, every mount under the node's
 # folder (pod volumes, rootfs, network namespaces), the bridge and NAT chain, the pod cgroups.
 node_down() {
+  local ids id
   stop_daemon kubelet 30
   if is_running containerd; then
-    local ids id
     ids="$(ctr_node tasks ls -q 2>/dev/null || true)"
     for id in $ids; do ctr_node tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true; done
     for id in $ids; do ctr_node tasks delete -f "$id" >/dev/null 2>&1 || true; done
@@ -305,14 +307,14 @@ node_down() {
     done
   fi
   stop_daemon containerd 30
-  # Shims of containers containerd did not reach (each records its pid in the task's bundle).
-  local f pid
-  for f in "$NODE_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
-    [ -f "$f" ] || continue
-    pid="$(cat "$f")"
-    if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(containerd_root)/usr/bin/containerd-shim-runc-v2" ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+  # Shims of containers containerd did not reach: containerd-shim-runc-v2 processes started for this
+  # node's containerd (their -address is our socket; nothing else on the machine has it).
+  local p cmd
+  for p in /proc/[0-9]*; do
+    cmd="$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" || continue
+    case "$cmd" in
+      *containerd-shim-runc-v2\ *"-address $CTRD_SOCK "*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;;
+    esac
   done
   if [ -d "$NODE_DIR/containerd/runc" ] && command -v runc >/dev/null; then
     local ns
@@ -377,5 +379,6 @@ node_leftovers() {
     log "mounts are left under $NODE_DIR"; found=1
   fi
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then log "bridge $NODE_BRIDGE is left"; found=1; fi
+  if grep -lsF -- "$CTRD_SOCK" /proc/[0-9]*/cmdline >/dev/null 2>&1; then log "a process of the node's containerd is left"; found=1; fi
   return "$found"
 }

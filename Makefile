@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
 NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
-	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
+	      test-pods test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
 	      cluster-node cluster-node-down deploy undeploy \
 	      verify rebuild repair token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
 
@@ -139,6 +139,13 @@ operator: $(NODE_STAMP)
 test-operator: $(NODE_STAMP)
 	dev/cluster.sh up
 	vitest run --project operator
+
+# The chart and a pipeline as real pods on the real node (its own cluster), against the test stack.
+test-pods: test-stack-up
+	dev/images.sh build
+	K8S_NODE=real dev/cluster.sh up
+	K8S_NODE=real dev/cluster.sh import-images
+	vitest run --project pods
 
 # A one-hour development token: make token USER_ID=alice [SCOPE="purchases admin"]
 token: $(NODE_STAMP)

@@ -44,10 +44,13 @@ node_host_ports() {
   ports="${ports//,/ }"
   for f in "${STACK_ENV_FILE:-}"; do
     [ -n "$f" ] && [ -f "$f" ] || continue
-    ports+=" $(sed -nE 's/^(MYSQL_URL|REDIS_URL|KAFKA_BROKERS)=.*127\.0\.0\.1:([0-9]+).*/\2/p' "$f" | tr '\n' ' ')"
+    ports+=" $(grep -E '^(MYSQL_URL|REDIS_URL|KAFKA_BROKERS)=' "$f" | grep -oE '127\.0\.0\.1:[0-9]+' | cut -d: -f2 | tr '\n' ' ')"
   done
+  local list
   # shellcheck disable=SC2086
-  printf '%s\n' $ports | sort -un | head -15 | paste -sd, -
+  list="$(printf '%s\n' $ports | sort -un)"
+  [ "$(wc -l <<<"$list")" -le 15 ] || die "more than 15 host ports for the pods ($(paste -sd, <<<"$list")): one iptables multiport match holds 15"
+  paste -sd, <<<"$list"
 }
 
 node_tools() {

@@ -7,7 +7,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
 NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
-	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
+	      test-pods test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
+	      cluster-node cluster-node-down deploy undeploy \
 	      verify rebuild repair token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
 
 help:
@@ -19,7 +20,9 @@ help:
 	@echo "make lint | typecheck | format"
 	@echo "make verify | rebuild | token USER_ID=alice    (against the dev stack)"
 	@echo "make repair USER_ID=alice     rebuild one user's cache from MySQL"
-	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane)"
+	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane, kwok nodes)"
+	@echo "make cluster-node | cluster-node-down          (a cluster of its own with a real node: containerd + kubelet)"
+	@echo "make deploy | undeploy     the pipeline as real pods on that node (helm install + PaymentPipeline)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
 	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
 
@@ -93,8 +96,28 @@ test: $(NODE_STAMP)
 cluster:
 	dev/cluster.sh up
 
+# Both clusters: the kwok one and the one with the real node.
 cluster-down:
 	dev/cluster.sh down
+	K8S_NODE=real dev/cluster.sh down
+
+# The control plane with a real node (containerd 2.x + runc + kubelet) instead of kwok; its own
+# ports and kubeconfig (.local/kubeconfig-real), the project's images imported (dev/cluster/README.md).
+cluster-node: $(NODE_STAMP)
+	dev/images.sh build
+	K8S_NODE=real dev/cluster.sh up
+
+cluster-node-down:
+	K8S_NODE=real dev/cluster.sh down
+
+# The pipeline on the real node against the dev stack: images → helm install → the PaymentPipeline,
+# Ready; writes .local/deploy.env (API_URL, AUTH_JWT_SECRET, KUBECONFIG). Needs `make up` and
+# `make cluster-node`.
+deploy: $(NODE_STAMP)
+	dev/deploy.sh up
+
+undeploy:
+	dev/deploy.sh down
 
 cluster-build:
 	dev/cluster.sh build
@@ -116,6 +139,13 @@ operator: $(NODE_STAMP)
 test-operator: $(NODE_STAMP)
 	dev/cluster.sh up
 	vitest run --project operator
+
+# The chart and a pipeline as real pods on the real node (its own cluster), against the test stack.
+test-pods: test-stack-up
+	dev/images.sh build
+	K8S_NODE=real dev/cluster.sh up
+	K8S_NODE=real dev/cluster.sh import-images
+	vitest run --project pods
 
 # A one-hour development token: make token USER_ID=alice [SCOPE="purchases admin"]
 token: $(NODE_STAMP)

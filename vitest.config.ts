@@ -43,6 +43,18 @@ export default defineConfig({
         },
       },
       {
+        // The real node (K8S_NODE=real dev/cluster.sh up): helm install + kubectl apply, real pods.
+        test: {
+          name: 'pods',
+          include: ['test/pods/**/*.test.ts'],
+          env,
+          testTimeout: 300_000,
+          hookTimeout: 420_000,
+          pool: 'forks',
+          maxWorkers: 1,
+        },
+      },
+      {
         test: {
           name: 'operator',
           include: ['test/operator/**/*.test.ts'],

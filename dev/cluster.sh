@@ -4,35 +4,53 @@
 # proxy, plus the kwok controller, which plays the kubelet for a few fake nodes so that pods
 # are scheduled and reported Running/Ready. Everything listens on 127.0.0.1 only.
 #
-# Usage: dev/cluster.sh build|up|down|status|env|clean
+# With K8S_NODE=real the same control plane runs as a cluster of its own (.local/cluster-real,
+# kubeconfig .local/kubeconfig-real, other ports) with one real node instead of kwok: containerd 2.x
+# + runc + the kubelet, pods run real containers from the project's images (dev/lib/node.sh).
+#
+# Usage: [K8S_NODE=kwok|real] dev/cluster.sh build|up|down|status|env|clean|import-images
 #   build   build the binaries into the shared cache (only what is missing) and link .local/bin
-#   up      build if needed, start the control plane and fake nodes, write .local/kubeconfig
-#   down    stop exactly the processes `up` started
+#   up      build if needed, start the control plane and fake nodes (or the real node), write the kubeconfig
+#   down    stop exactly the processes `up` started (the real node: and remove its mounts, bridge, NAT rules)
 #   status  show what runs (exit 0 only when every component runs)
 #   env     print `export KUBECONFIG=...` for eval
 #   clean   down, then delete .local/cluster (etcd data, certificates, logs)
+#   import-images   (real node) import .local/images/*.oci.tar (dev/images.sh) into the node's containerd
 #
 # Versions come from the wrapper modules in dev/cluster/build/*/go.mod (one source of truth).
 # Binaries are cached in ${PAYMENTS_CACHE_DIR:-~/.cache/payment-pipeline}/k8s-<version>/bin.
 # Environment: K8S_API_PORT (16443), K8S_ETCD_PORT (16579), K8S_ETCD_PEER_PORT (16580),
 #   K8S_KCM_PORT (16257), K8S_SCHEDULER_PORT (16259), K8S_KWOK_PORT (16247),
 #   K8S_NODES (number of fake nodes, 2), K8S_BUILD_JOBS (go build -p, 2), GO (go binary).
+#   K8S_NODE=real: ports 17443, 17579, 17580, 17257, 17259, K8S_KUBELET_PORT (17250),
+#   K8S_KUBELET_HEALTHZ_PORT (17248); K8S_NODE_BRIDGE (ppnode0), K8S_NODE_POD_CIDR (10.250.0.0/24),
+#   K8S_NODE_HOST_PORTS (more host ports pods reach on 127.0.0.1; see dev/lib/node.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"
+# shellcheck source=lib/containerd.sh
+. "$HERE/lib/containerd.sh"
 # shellcheck disable=SC2034  # read by the helpers in common.sh
 STACK_NAME=cluster
 STACK_DIR="$ROOT_DIR/.local/cluster"
+K8S_NODE="${K8S_NODE:-kwok}"
+case "$K8S_NODE" in
+  kwok) ;;
+  real) STACK_NAME=cluster-real; STACK_DIR="$ROOT_DIR/.local/cluster-real" ;;
+  *) die "K8S_NODE must be kwok or real, not '$K8S_NODE'" ;;
+esac
 
 BUILD_DIR="$ROOT_DIR/dev/cluster/build"
 LOCAL_BIN="$ROOT_DIR/.local/bin"
 KUBECONFIG_OUT="$ROOT_DIR/.local/kubeconfig"
+[ "$K8S_NODE" = real ] && KUBECONFIG_OUT="$ROOT_DIR/.local/kubeconfig-real"
 PKI="$STACK_DIR/pki"
 LOGS="$STACK_DIR/logs"
 CLUSTER_ENV="$STACK_DIR/cluster.env"
 
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+[ "$K8S_NODE" = real ] && COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet)
 
 any_running() {
   local c; for c in "${COMPONENTS[@]}"; do is_running "$c" && return 0; done
@@ -40,15 +58,20 @@ any_running() {
 }
 
 # Ports: while a cluster runs, the ports it was started with win over the environment, so that
-# status/down after `K8S_API_PORT=... up` see the same ports.
+# status/down after `K8S_API_PORT=... up` see the same ports. `down` always reads them: after a crash
+# it must still find the real node's bridge, NAT chains and mounts.
 # shellcheck disable=SC1090
-if [ -f "$CLUSTER_ENV" ] && any_running; then . "$CLUSTER_ENV"; fi
-K8S_API_PORT="${K8S_API_PORT:-16443}"
-K8S_ETCD_PORT="${K8S_ETCD_PORT:-16579}"
-K8S_ETCD_PEER_PORT="${K8S_ETCD_PEER_PORT:-16580}"
-K8S_KCM_PORT="${K8S_KCM_PORT:-16257}"
-K8S_SCHEDULER_PORT="${K8S_SCHEDULER_PORT:-16259}"
-K8S_KWOK_PORT="${K8S_KWOK_PORT:-16247}"
+if [ -f "$CLUSTER_ENV" ] && { any_running || [ "${1:-}" = down ]; }; then . "$CLUSTER_ENV"; fi
+P=16; [ "$K8S_NODE" = real ] && P=17
+K8S_API_PORT="${K8S_API_PORT:-${P}443}"
+K8S_ETCD_PORT="${K8S_ETCD_PORT:-${P}579}"
+K8S_ETCD_PEER_PORT="${K8S_ETCD_PEER_PORT:-${P}580}"
+K8S_KCM_PORT="${K8S_KCM_PORT:-${P}257}"
+K8S_SCHEDULER_PORT="${K8S_SCHEDULER_PORT:-${P}259}"
+K8S_KWOK_PORT="${K8S_KWOK_PORT:-${P}247}"
+K8S_KUBELET_PORT="${K8S_KUBELET_PORT:-${P}250}"
+K8S_KUBELET_HEALTHZ_PORT="${K8S_KUBELET_HEALTHZ_PORT:-${P}248}"
+unset P
 K8S_NODES="${K8S_NODES:-2}"
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1
@@ -80,11 +103,14 @@ HELM_VERSION="$(mod_version helm helm.sh/helm/v4)"
   || die "could not read the versions from $BUILD_DIR/*/go.mod"
 BIN_ROOT="$CACHE_DIR/k8s-$K8S_VERSION"
 BIN_CACHE="$BIN_ROOT/bin"
+# shellcheck source=lib/node.sh
+. "$HERE/lib/node.sh"
 
 # Binaries of each wrapper module (the directory under dev/cluster/build).
 group_binaries() {
   case "$1" in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    kubelet) echo kubelet ;;
     etcd) echo etcd ;;
     kwok) echo kwok kwokctl ;;
     helm) echo helm ;;
@@ -94,6 +120,7 @@ group_packages() {
   case "$1" in
     kubernetes) echo k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
                      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ;;
+    kubelet) echo k8s.io/kubernetes/cmd/kubelet ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     kwok) echo sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl ;;
     helm) echo helm.sh/helm/v4/cmd/helm ;;
@@ -103,7 +130,7 @@ group_packages() {
 group_ldflags() {
   local flags="-s -w" date="${2:-unknown}"
   case "$1" in
-    kubernetes)
+    kubernetes | kubelet)
       local v="${K8S_VERSION#v}" major minor
       major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
       local pkg
@@ -147,7 +174,7 @@ build_group() {
   start=$(date +%s)
   log "building $(group_binaries "$g") ($g module, this takes a while the first time)"
   local date=unknown out="$tmp/"
-  [ "$g" = kubernetes ] && date="$(k8s_release_date)"
+  case "$g" in kubernetes | kubelet) date="$(k8s_release_date)" ;; esac
   # A single binary gets its name explicitly (etcd's package is go.etcd.io/etcd/server/v3).
   local bins; read -r -a bins <<< "$(group_binaries "$g")"
   [ "${#bins[@]}" = 1 ] && out="$tmp/${bins[0]}"
@@ -164,11 +191,16 @@ build_group() {
   log "built $g in $(( $(date +%s) - start ))s"
 }
 
-# Every staging module must be replaced by the release that matches k8s.io/kubernetes.
+# Every staging module must be replaced by the release that matches k8s.io/kubernetes, and the
+# kubelet comes from the control plane's release (it may be older than the API server, never newer).
 check_staging_replaces() {
-  local want="v0.${K8S_VERSION#v1.}" bad
-  bad="$(awk -v w="$want" '$1 ~ /^k8s\.io\// && $2 == "=>" && $4 != w { print $1 " " $4 }' "$BUILD_DIR/kubernetes/go.mod")"
-  [ -z "$bad" ] || die "staging modules in $BUILD_DIR/kubernetes/go.mod are not at $want: $bad"
+  local want="v0.${K8S_VERSION#v1.}" bad m
+  [ "$(mod_version kubelet k8s.io/kubernetes)" = "$K8S_VERSION" ] \
+    || die "$BUILD_DIR/kubelet/go.mod requires k8s.io/kubernetes $(mod_version kubelet k8s.io/kubernetes), the control plane $K8S_VERSION"
+  for m in kubernetes kubelet; do
+    bad="$(awk -v w="$want" '$1 ~ /^k8s\.io\// && $2 == "=>" && $4 != w { print $1 " " $4 }' "$BUILD_DIR/$m/go.mod")"
+    [ -z "$bad" ] || die "staging modules in $BUILD_DIR/$m/go.mod are not at $want: $bad"
+  done
 }
 
 cmd_build() {
@@ -179,7 +211,7 @@ cmd_build() {
   exec 9>"$BIN_ROOT/.lock"
   flock 9
   local g built=0
-  for g in kubernetes etcd kwok helm; do
+  for g in kubernetes kubelet etcd kwok helm; do
     if ! group_is_built "$g"; then build_group "$g"; built=1; fi
   done
   if [ "$built" = 1 ] || [ ! -f "$BIN_CACHE/.stamp" ]; then
@@ -188,6 +220,7 @@ cmd_build() {
       echo "etcd=$ETCD_VERSION"
       echo "kwok=$KWOK_VERSION"
       echo "helm=$HELM_VERSION"
+      echo "kubelet=$K8S_VERSION"
       [ -n "${GO_BIN:-}" ] && echo "go=$("$GO_BIN" env GOVERSION)"
     } > "$BIN_CACHE/.stamp"
   fi
@@ -201,7 +234,7 @@ cmd_build() {
 link_binaries() {
   mkdir -p "$LOCAL_BIN"
   local b
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm; do
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet etcd kwok kwokctl helm; do
     ln -sfn "$BIN_CACHE/$b" "$LOCAL_BIN/$b"
   done
 }
@@ -309,15 +342,20 @@ component_port() {
     kube-controller-manager) echo "$K8S_KCM_PORT" ;;
     kube-scheduler) echo "$K8S_SCHEDULER_PORT" ;;
     kwok) echo "$K8S_KWOK_PORT" ;;
+    kubelet) echo "$K8S_KUBELET_HEALTHZ_PORT" ;;
+    containerd) echo 0 ;; # a unix socket only
   esac
 }
 component_port_var() {
   case "$1" in
     etcd) echo K8S_ETCD_PORT ;; kube-apiserver) echo K8S_API_PORT ;;
     kube-controller-manager) echo K8S_KCM_PORT ;; kube-scheduler) echo K8S_SCHEDULER_PORT ;;
-    kwok) echo K8S_KWOK_PORT ;;
+    kwok) echo K8S_KWOK_PORT ;; kubelet) echo K8S_KUBELET_HEALTHZ_PORT ;;
   esac
 }
+
+# The real node's kubelet is authorized by the Node authorizer (its own node and pods only).
+authorization_modes() { if [ "$K8S_NODE" = real ]; then echo Node,RBAC; else echo RBAC; fi; }
 
 kubectl_admin() { "$BIN_CACHE/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
@@ -329,6 +367,8 @@ healthy() {
     kube-controller-manager) curl -sfk "https://127.0.0.1:$K8S_KCM_PORT/healthz" >/dev/null ;;
     kube-scheduler) curl -sfk "https://127.0.0.1:$K8S_SCHEDULER_PORT/healthz" >/dev/null ;;
     kwok) curl -sf "http://127.0.0.1:$K8S_KWOK_PORT/healthz" >/dev/null ;;
+    containerd) containerd_healthy ;;
+    kubelet) kubelet_healthy ;;
   esac
 }
 
@@ -364,7 +404,7 @@ start_component() {
     done
     is_running "$name" && return 0
   fi
-  require_free_port "$name" "$(component_port "$name")" "$(component_port_var "$name")"
+  [ "$name" = containerd ] || require_free_port "$name" "$(component_port "$name")" "$(component_port_var "$name")"
   local k="$STACK_DIR/kubeconfigs"
   local args=()
   case "$name" in
@@ -380,12 +420,17 @@ start_component() {
         --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt"
         --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key"
         --service-account-issuer=https://kubernetes.default.svc.cluster.local
-        --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=RBAC --allow-privileged=true
+        --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode="$(authorization_modes)" --allow-privileged=true
         --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client
         --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group
         --requestheader-extra-headers-prefix=X-Remote-Extra-
         --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key"
-        --endpoint-reconciler-type=none --profiling=false --event-ttl=1h --v=1) ;;
+        --endpoint-reconciler-type=none --profiling=false --event-ttl=1h --v=1)
+      # The real node's kubelet: the Node authorizer limits it to its own node and pods; the API
+      # server reaches it (logs, exec) with a client certificate of its own.
+      [ "$K8S_NODE" = real ] && args+=(--enable-admission-plugins=NodeRestriction
+        --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+        --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP) ;;
     kube-controller-manager)
       args=("$BIN_CACHE/kube-controller-manager" --bind-address=127.0.0.1 --secure-port="$K8S_KCM_PORT"
         --kubeconfig="$k/controller-manager.kubeconfig" --authentication-kubeconfig="$k/controller-manager.kubeconfig"
@@ -404,6 +449,8 @@ start_component() {
         --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake
         --node-ip=127.0.0.1 --cidr="$POD_CIDR" --node-lease-duration-seconds=40
         --server-address="127.0.0.1:$K8S_KWOK_PORT") ;;
+    containerd) read -r -a args <<< "$(containerd_args)" ;;
+    kubelet) read -r -a args <<< "$(kubelet_args)" ;;
   esac
   [ "$name" = kwok ] && release_node_leases
   log "starting $name (port $(component_port "$name"))"
@@ -480,14 +527,22 @@ cmd_up() {
     echo "K8S_KCM_PORT=$K8S_KCM_PORT"
     echo "K8S_SCHEDULER_PORT=$K8S_SCHEDULER_PORT"
     echo "K8S_KWOK_PORT=$K8S_KWOK_PORT"
+    echo "K8S_KUBELET_PORT=$K8S_KUBELET_PORT"
+    echo "K8S_KUBELET_HEALTHZ_PORT=$K8S_KUBELET_HEALTHZ_PORT"
+    if [ "$K8S_NODE" = real ]; then
+      echo "K8S_NODE_BRIDGE=$NODE_BRIDGE"
+      echo "K8S_NODE_POD_CIDR=$NODE_POD_CIDR"
+    fi
   } > "$CLUSTER_ENV"
   # Check every port before starting anything, so a conflict leaves nothing half-started.
   local c
   for c in "${COMPONENTS[@]}"; do
+    [ "$c" = containerd ] && continue
     is_running "$c" || require_free_port "$c" "$(component_port "$c")" "$(component_port_var "$c")"
   done
   is_running etcd || require_free_port "etcd peer" "$K8S_ETCD_PEER_PORT" K8S_ETCD_PEER_PORT
   ensure_pki
+  [ "$K8S_NODE" = real ] && { node_tools; ensure_node_pki; }
   write_kubeconfigs
 
   start_component etcd
@@ -496,15 +551,24 @@ cmd_up() {
   await kube-apiserver 120
   start_component kube-controller-manager
   start_component kube-scheduler
-  start_component kwok
+  if [ "$K8S_NODE" = real ]; then
+    node_up
+  else
+    start_component kwok
+  fi
   await kube-controller-manager 60
   await kube-scheduler 60
-  await kwok 60
-
-  apply_nodes
-  wait_for "$K8S_NODES fake node(s) Ready" 90 \
-    kubectl_admin wait --for=condition=Ready node -l type=kwok --timeout=5s \
-    || die "fake nodes did not become Ready; see $LOGS/kwok.log"
+  if [ "$K8S_NODE" = real ]; then
+    wait_for "node $NODE_NAME Ready" 120 \
+      kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=5s \
+      || die "node $NODE_NAME did not become Ready; see $LOGS/kubelet.log"
+  else
+    await kwok 60
+    apply_nodes
+    wait_for "$K8S_NODES fake node(s) Ready" 90 \
+      kubectl_admin wait --for=condition=Ready node -l type=kwok --timeout=5s \
+      || die "fake nodes did not become Ready; see $LOGS/kwok.log"
+  fi
   wait_for "default service account" 60 kubectl_admin -n default get serviceaccount default \
     || die "the default service account was not created; see $LOGS/kube-controller-manager.log"
   log "cluster is up in $(( $(date +%s) - start ))s: API https://127.0.0.1:$K8S_API_PORT"
@@ -512,9 +576,10 @@ cmd_up() {
 }
 
 cmd_down() {
-  # The API clients first (in parallel, each takes a second or two to shut down), then the
-  # apiserver, then etcd.
+  # The node first (its kubelet, containers, mounts and network), then the API clients (in parallel,
+  # each takes a second or two to shut down), then the apiserver, then etcd.
   local c
+  [ "$K8S_NODE" = real ] && node_down
   for c in kwok kube-scheduler kube-controller-manager; do stop_daemon "$c" 30 & done
   wait
   stop_daemon kube-apiserver 60
@@ -522,9 +587,11 @@ cmd_down() {
   local port busy=0
   for c in "${COMPONENTS[@]}"; do
     port="$(component_port "$c")"
+    [ "$port" = 0 ] && continue
     if port_in_use "$port"; then log "port $port ($c) is still in use by another process"; busy=1; fi
   done
   if port_in_use "$K8S_ETCD_PEER_PORT"; then log "port $K8S_ETCD_PEER_PORT (etcd peer) is still in use"; busy=1; fi
+  if [ "$K8S_NODE" = real ] && ! node_leftovers; then busy=1; fi
   [ "$busy" = 0 ] && log "cluster is stopped"
   return 0
 }
@@ -553,6 +620,11 @@ cmd_status() {
 cmd_env() {
   echo "export KUBECONFIG=$KUBECONFIG_OUT"
   echo "export PATH=$LOCAL_BIN:\$PATH"
+  # The real node's containerd, for `$CTR images ls` and the like (namespace k8s.io is the kubelet's).
+  if [ "$K8S_NODE" = real ] && [ -n "$(containerd_root)" ]; then
+    echo "export CONTAINERD_ADDRESS=$CTRD_SOCK CONTAINERD_NAMESPACE=k8s.io"
+    echo "export CTR=$(containerd_root)/usr/bin/ctr"
+  fi
 }
 
 cmd_clean() {
@@ -569,5 +641,9 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   clean) cmd_clean ;;
-  *) echo "usage: $0 build|up|down|status|env|clean" >&2; exit 2 ;;
+  import-images)
+    [ "$K8S_NODE" = real ] || die "import-images is for the real node (K8S_NODE=real)"
+    is_running containerd || die "the real node is not running (K8S_NODE=real dev/cluster.sh up)"
+    node_import_project_images ;;
+  *) echo "usage: $0 build|up|down|status|env|clean|import-images" >&2; exit 2 ;;
 esac

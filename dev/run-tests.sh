@@ -14,6 +14,7 @@ suite() { # suite NAME: one vitest project, with a JSON report for the closing t
 
 started_stack=0
 started_cluster=0
+started_node=0
 cleanup() {
   local rc=$?
   node dev/test-summary.ts "$RESULTS" || true
@@ -42,7 +43,14 @@ cleanup() {
   local d; for d in .local/tmp/prometheus-*; do
     [ -d "$d" ] && STACK_NAME=test STACK_DIR="$PWD/$d" dev/stack.sh stop prometheus >/dev/null 2>&1 || true
   done
+  # The pods suite's release and pipeline on the real node (its afterAll removes them; this covers a
+  # crashed run on a node that stays up).
+  if [ -f .local/kubeconfig-real ] && K8S_NODE=real dev/cluster.sh status >/dev/null 2>&1; then
+    .local/bin/kubectl --kubeconfig .local/kubeconfig-real delete namespace payments-pods --ignore-not-found \
+      --wait=false >/dev/null 2>&1 || true
+  fi
   if [ "${KEEP_TEST_STACK:-0}" != 1 ]; then
+    if [ "$started_node" = 1 ]; then K8S_NODE=real dev/cluster.sh down || true; fi
     if [ "$started_cluster" = 1 ]; then dev/cluster.sh down || true; fi
     if [ "$started_stack" = 1 ]; then STACK_NAME=test dev/stack.sh down || true; fi
   fi
@@ -70,4 +78,11 @@ if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; the
   if ! dev/cluster.sh status >/dev/null 2>&1; then started_cluster=1; fi
   step "kubernetes control plane"; dev/cluster.sh up
   step "operator tests"; suite operator
+fi
+# The real node (containerd + runc + kubelet, a cluster of its own): the chart and the pipeline as real
+# pods from the images built above (imported again when they changed since the node started).
+if compgen -G 'test/pods/*.test.ts' >/dev/null; then
+  if ! K8S_NODE=real dev/cluster.sh status >/dev/null 2>&1; then started_node=1; fi
+  step "real node"; K8S_NODE=real dev/cluster.sh up && K8S_NODE=real dev/cluster.sh import-images
+  step "pods tests"; suite pods
 fi

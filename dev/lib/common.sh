@@ -129,3 +129,35 @@ db_env() {
   echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
   echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
 }
+
+# Debian sid packages for what bookworm ships too old (Oracle MySQL, containerd 2.x): fetched with a
+# private apt state in DIR and unpacked into the cache, never installed system-wide.
+# sid_apt DIR TOOL ARGS...: apt-get / apt-cache with sid's index only, an empty dpkg status (so a
+# simulation resolves the whole library closure, not what the host happens to have), its own lists
+# and archives.
+sid_apt() {
+  local a="$1" tool="$2"; shift 2
+  "$tool" -q -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$a/sources" \
+    -o Dir::State::Lists="$a/lists" -o Dir::State::status="$a/status" -o Dir::Cache="$a/cache" \
+    -o Dir::Cache::archives="$a/archives" -o Debug::NoLocking=1 -o APT::Sandbox::User=root \
+    -o APT::Architectures=amd64 -o Acquire::Languages=none \
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false \
+    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false "$@"
+}
+
+# sid_apt_update DIR: (re)creates the private state in DIR and downloads sid's current index.
+sid_apt_update() {
+  local a="$1"
+  mkdir -p "$a/sources" "$a/lists/partial" "$a/cache" "$a/archives/partial"
+  : > "$a/status"
+  cat > "$a/sources/sid.sources" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  sid_apt "$a" apt-get update >"$a/update.log" 2>&1 || { log "apt-get update for sid failed; see $a/update.log"; return 1; }
+}

@@ -16,36 +16,16 @@ mysql_root() {
   [ -n "$best" ] && echo "$best/root"
 }
 
-# apt-get / apt-cache (first argument) with a private state: sid's index only, an empty dpkg status (so the simulation below resolves
-# the whole library closure, not what the host happens to have), its own lists and archives.
-mysql_apt() {
-  local a tool="$1"; a="$(MYSQL_APT_DIR)"; shift
-  "$tool" -q -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$a/sources" \
-    -o Dir::State::Lists="$a/lists" -o Dir::State::status="$a/status" -o Dir::Cache="$a/cache" \
-    -o Dir::Cache::archives="$a/archives" -o Debug::NoLocking=1 -o APT::Sandbox::User=root \
-    -o APT::Architectures=amd64 -o Acquire::Languages=none \
-    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
-    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
-    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false \
-    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false "$@"
-}
+# apt-get / apt-cache (first argument) with MySQL's private sid state (sid_apt in common.sh).
+mysql_apt() { sid_apt "$(MYSQL_APT_DIR)" "$@"; }
 
 # Fetches the current sid build: re-resolves the dependency closure of the two roots every time (sid
 # changes daily; no other package name is pinned), downloads the debs and unpacks them into a new
 # versioned folder, marked complete only at the end.
 mysql_fetch() {
   local a; a="$(MYSQL_APT_DIR)"
-  mkdir -p "$a/sources" "$a/lists/partial" "$a/cache" "$a/archives/partial"
-  : > "$a/status"
-  cat > "$a/sources/sid.sources" <<SRC
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
   log "resolving MySQL $MYSQL_SERIES from Debian sid (private apt state in $a)"
-  mysql_apt apt-get update >"$a/update.log" 2>&1 || { log "apt-get update for sid failed; see $a/update.log"; return 1; }
+  sid_apt_update "$a" || return 1
   local version
   version="$(mysql_apt apt-cache show mysql-server-core 2>/dev/null | sed -n 's/^Version: //p' | head -1)"
   case "$version" in

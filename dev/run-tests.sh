@@ -25,9 +25,11 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
   done
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
-  # Likewise the MySQL smoke suite's private MySQL.
-  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/mysql-smoke" \
-    STACK_ENV_FILE="$PWD/.local/mysql-smoke/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  # Likewise the private MySQL servers of the MySQL smoke and positions suites.
+  for dir in mysql-smoke mysql-positions; do
+    DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/$dir" \
+      STACK_ENV_FILE="$PWD/.local/$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  done
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true

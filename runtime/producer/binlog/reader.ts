@@ -1,4 +1,5 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
+import { sequenceAfter } from '../../core/binlog/source.ts';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
@@ -27,6 +28,8 @@ export type RowChange = {
   /** Primary key column names in key order; empty for tables without one. */
   primaryKey: string[];
   gtid: string | null;
+  /** The transaction's source sequence (runtime/core/binlog/source.ts); null when it is unknown. */
+  sequence: bigint | null;
   /** Binlog file and position where the transaction starts (its GTID event). */
   file: string;
   pos: number;
@@ -104,6 +107,22 @@ function selfDescribing(e: AnyBinlogEvent, zongji: ZongJi): boolean {
 }
 
 /**
+ * The sequence of transaction `gtid` (runtime/core/binlog/source.ts). MariaDB's is in the GTID itself;
+ * MySQL's is counted: the first transaction from zongji's executed set before it (seeded exactly from
+ * the start set, the server's set or the file's Previous_gtids), every later one adds one (a binlog
+ * holds each GTID once). Unknown (null) after a start in the middle of a file without a GTID set.
+ */
+function nextSequence(zongji: ZongJi, last: bigint | null, gtid: string | null): bigint | null {
+  if (!gtid) return null;
+  if (isMariaGtid(gtid)) return sequenceAfter('mariadb', null, gtid);
+  if (last !== null) return last + 1n;
+  const before = zongji.gtidSet;
+  return before === undefined ? null : sequenceAfter('mysql', before, gtid);
+}
+
+const isMariaGtid = (gtid: string) => /^\d+-\d+-\d+$/.test(gtid);
+
+/**
  * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
  * events natively since 0.9). Column names and types come from the binlog's own TableMap metadata
  * (binlog_row_metadata=FULL), so DDL while streaming needs no schema queries.
@@ -112,8 +131,16 @@ export class BinlogReader {
   private readonly opts: ReaderOptions;
   private zongji: ZongJi | undefined;
   private file = '';
-  private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
-    null;
+  private txn: {
+    gtid: string | null;
+    sequence: bigint | null;
+    pos: number;
+    tsMs: number;
+    rows: number;
+    skipped: boolean;
+  } | null = null;
+  /** Sequence of the last transaction read (MySQL: counted on from zongji's seeded GTID set). */
+  private sequence: bigint | null = null;
   private readonly tables = new Map<number, TableInfo & { key: string }>();
   /** information_schema facts of a table's columns, per table id (a DDL gives a new id). */
   private readonly facts = new Map<number, ColumnFacts>();
@@ -143,6 +170,7 @@ export class BinlogReader {
     this.zongji = zongji;
     this.file = from.file ?? '';
     this.txn = null;
+    this.sequence = null;
     this.paused = false;
     this.holds.clear();
     this.facts.clear();
@@ -179,6 +207,7 @@ export class BinlogReader {
           after: r.after ? convertRow(r.after, info.converters) : null,
           primaryKey: info.primaryKey,
           gtid: txn.gtid,
+          sequence: txn.sequence,
           file: this.file,
           pos: txn.pos,
           row,
@@ -189,8 +218,10 @@ export class BinlogReader {
 
     const beginTxn = (gtid: string | null, e: AnyBinlogEvent) => {
       const tsMs = e.timestamp;
+      this.sequence = nextSequence(zongji, this.sequence, gtid);
       this.txn = {
         gtid,
+        sequence: this.sequence,
         pos: e.nextPosition - e.size,
         tsMs,
         rows: 0,

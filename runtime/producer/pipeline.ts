@@ -1,3 +1,4 @@
+import { advanceState } from '../core/binlog/source.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/reader.ts';
 import { recordsOf, type SourceIdentity } from './change-events.ts';
@@ -54,17 +55,8 @@ export async function readerStartOfStartFrom(
   }
 }
 
-/**
- * MariaDB GTID position after `gtid` committed, for streams zongji could not seed (started from a
- * file/position): the entry of the GTID's domain is replaced. MySQL sets need zongji's own tracking.
- */
-export function advanceGtidPosition(position: string | null, gtid: string | null): string | null {
-  const m = gtid ? /^(\d+)-\d+-\d+$/.exec(gtid) : null;
-  if (!gtid || !m) return position;
-  const entries = (position ?? '').split(',').filter((e) => e !== '' && !e.startsWith(`${m[1]}-`));
-  entries.push(gtid);
-  return entries.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0])).join(',');
-}
+/** MariaDB GTID state after `gtid` committed, for streams zongji could not seed (source.ts). */
+export const advanceGtidPosition = advanceState;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import type { Checkpoint } from '../../runtime/producer/checkpoint.ts';
 import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
+import { checkSource, SourceNotSupportedError } from '../../runtime/producer/preflight.ts';
 import type { Publisher, QueueItem } from '../../runtime/producer/publisher.ts';
 import { runSnapshot } from '../../runtime/producer/snapshot.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
@@ -187,5 +188,61 @@ describe('consistency token position on MySQL 9.7', () => {
     const named = writes.map((w) => w.gtid);
     expect(new Set(named).size).toBe(40);
     expect([...named].sort()).toEqual([...committed].sort());
+  });
+});
+
+describe("producer's preflight on MySQL 9.7", () => {
+  const refusal = async (url = db.cdcUrl) => {
+    try {
+      await checkSource(url, 999_999, [db.name]);
+      return '';
+    } catch (err) {
+      expect(err).toBeInstanceOf(SourceNotSupportedError);
+      return (err as Error).message;
+    }
+  };
+
+  it('accepts the stack settings and grants', async () => {
+    const info = await checkSource(db.cdcUrl, 999_999, [db.name]);
+    expect(info.flavor).toBe('mysql');
+    expect(info.version).toMatch(/^9\.7\./);
+    expect(info.file).toMatch(/^mysql-bin\.\d+$/);
+  });
+
+  it('refuses a row image, format or GTID mode that would lose or misorder changes, naming the setting', async () => {
+    try {
+      await db.admin.query("SET GLOBAL binlog_row_image = 'MINIMAL'");
+      await db.admin.query("SET GLOBAL binlog_format = 'STATEMENT'");
+      await db.admin.query("SET GLOBAL gtid_mode = 'ON_PERMISSIVE'");
+      const message = await refusal();
+      expect(message).toContain('binlog_row_image is MINIMAL; set binlog_row_image=FULL');
+      expect(message).toContain('binlog_format is STATEMENT; set binlog_format=ROW');
+      expect(message).toContain('gtid_mode is ON_PERMISSIVE; set gtid_mode=ON');
+    } finally {
+      await db.admin.query("SET GLOBAL gtid_mode = 'ON'");
+      await db.admin.query("SET GLOBAL binlog_format = 'ROW'");
+      await db.admin.query("SET GLOBAL binlog_row_image = 'FULL'");
+    }
+    expect(await refusal()).toBe('');
+  });
+
+  it('refuses a replication user without REPLICATION CLIENT or REPLICATION SLAVE, naming the grant', async () => {
+    const url = new URL(db.cdcUrl);
+    url.username = 'payments_cdc_weak';
+    url.password = 'weak-Passw0rd-for-the-test';
+    await db.admin.query("DROP USER IF EXISTS 'payments_cdc_weak'@'127.0.0.1'");
+    await db.admin.query(`CREATE USER 'payments_cdc_weak'@'127.0.0.1' IDENTIFIED BY '${url.password}'`);
+    try {
+      await db.admin.query(`GRANT SELECT ON \`${db.name}\`.* TO 'payments_cdc_weak'@'127.0.0.1'`);
+      await db.admin.query("GRANT REPLICATION SLAVE ON *.* TO 'payments_cdc_weak'@'127.0.0.1'");
+      expect(await refusal(url.toString())).toContain(
+        'the replication user lacks REPLICATION CLIENT (for SHOW BINARY LOGS / BINARY LOG STATUS): GRANT REPLICATION CLIENT ON *.* TO the user',
+      );
+      await db.admin.query("REVOKE REPLICATION SLAVE ON *.* FROM 'payments_cdc_weak'@'127.0.0.1'");
+      await db.admin.query("GRANT REPLICATION CLIENT ON *.* TO 'payments_cdc_weak'@'127.0.0.1'");
+      expect(await refusal(url.toString())).toContain('the replication user lacks REPLICATION SLAVE');
+    } finally {
+      await db.admin.query("DROP USER IF EXISTS 'payments_cdc_weak'@'127.0.0.1'");
+    }
   });
 });

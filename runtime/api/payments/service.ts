@@ -71,7 +71,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     position: CommitPosition | null,
     rows: string[],
   ): Promise<WriteResult> {
-    if (position) deps.source.observe(position.gtid);
+    if (position) deps.source.observe(position.sequence);
     const token = position
       ? deps.tokens.sign(scope.userId, { gtid: position.gtid, sequence: position.sequence.toString(), rows })
       : null;

@@ -1,9 +1,11 @@
 import type { Connection, Pool, PoolConnection } from 'mysql2/promise';
 import {
   type GtidFlavor,
+  mariaDomainsBehind,
   mysqlSetHas,
   mysqlSetSize,
   mysqlSetSizeUpTo,
+  mysqlSubset,
   parseMariaPos,
   parseMysqlSet,
 } from './gtid.ts';
@@ -80,6 +82,85 @@ export function sequenceAfter(flavor: Flavor, before: string | null, gtid: strin
   if (flavor === 'mariadb') return sequenceOfState('mariadb', gtid);
   const set = parseMysqlSet(before ?? '');
   return mysqlSetSize(set) + (mysqlSetHas(set, gtid) ? 0n : 1n);
+}
+
+/** The flavor a GTID (or GTID state) is written in: MariaDB `d-s-n[,...]`, else a MySQL set. */
+export function flavorOfGtid(gtid: string): Flavor {
+  return /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/.test(gtid.replace(/\s+/g, '')) ? 'mariadb' : 'mysql';
+}
+
+/** Whether `text` is a GTID state of either flavor (a MariaDB position or a MySQL GTID set). */
+export function isGtidState(text: string): boolean {
+  try {
+    if (flavorOfGtid(text) === 'mariadb') parseMariaPos(text);
+    else if (parseMysqlSet(text).size === 0) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sequence of the next transaction of a binlog stream (`gtid`), given the previous one's (`last`) or,
+ * for the first, the stream's GTID state before it (`before()`, undefined when unknown). MariaDB's is
+ * in the GTID itself; MySQL's counts on by one (a binlog holds each GTID once).
+ */
+export function nextStreamSequence(
+  last: bigint | null,
+  gtid: string | null,
+  before: () => string | undefined,
+): bigint | null {
+  if (!gtid) return null;
+  if (flavorOfGtid(gtid) === 'mariadb') return sequenceAfter('mariadb', null, gtid);
+  if (last !== null) return last + 1n;
+  const state = before();
+  return state === undefined ? null : sequenceAfter('mysql', state, gtid);
+}
+
+/**
+ * A MariaDB GTID state after transaction `gtid` (its domain's entry replaced), for streams zongji
+ * could not seed; MySQL sets cannot be advanced without the set (null stays null).
+ */
+export function advanceState(state: string | null, gtid: string | null): string | null {
+  if (!gtid || flavorOfGtid(gtid) !== 'mariadb') return state;
+  const domain = gtid.split('-')[0];
+  const entries = (state ?? '').split(',').filter((e) => e !== '' && !e.startsWith(`${domain}-`));
+  entries.push(gtid);
+  return entries.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0])).join(',');
+}
+
+/** Whether GTID state `a` holds every transaction of `b` (same flavor); false when either is unreadable. */
+export function stateCovers(flavor: Flavor, a: string, b: string): boolean {
+  try {
+    return flavor === 'mariadb'
+      ? mariaDomainsBehind(parseMariaPos(a), parseMariaPos(b)).length === 0
+      : mysqlSubset(parseMysqlSet(b), parseMysqlSet(a));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The GTID state at a binlog event boundary, where the server can say (MariaDB's BINLOG_GTID_POS);
+ * null on MySQL, which resumes such a position by file/pos.
+ */
+export async function stateAt(db: Queryable, file: string, pos: number): Promise<string | null> {
+  if ((await detectFlavor(db)) !== 'mariadb') return null;
+  const [r] = await rows(db, 'SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]);
+  return normalise(r?.g) || null;
+}
+
+/**
+ * The GTID state no longer readable from the binlogs: MariaDB's state at the start of the oldest
+ * file (BINLOG_GTID_POS(oldest, 4)), MySQL's @@gtid_purged.
+ */
+export async function purgedState(db: Queryable, oldestFile: string): Promise<string> {
+  if ((await detectFlavor(db)) === 'mariadb') {
+    const [r] = await rows(db, 'SELECT BINLOG_GTID_POS(?, 4) AS g', [oldestFile]);
+    return normalise(r?.g);
+  }
+  const [r] = await rows(db, 'SELECT @@global.gtid_purged AS g');
+  return normalise(r?.g);
 }
 
 export type SourceState = { flavor: Flavor; gtid: string | null; sequence: bigint };
@@ -188,4 +269,91 @@ export async function commitWithPosition(
   const gtid = own.trim();
   const [r] = await rows(conn, 'SELECT @@global.gtid_executed AS g');
   return { gtid, sequence: mysqlSetSizeUpTo(parseMysqlSet(normalise(r?.g)), gtid) };
+}
+
+/** The server variables captureProblems reads (SHOW GLOBAL VARIABLES). */
+export const CAPTURE_VARIABLES = [
+  'version',
+  'server_id',
+  'log_bin',
+  'binlog_format',
+  'binlog_row_image',
+  'binlog_row_metadata',
+  'gtid_mode',
+  'enforce_gtid_consistency',
+  'binlog_transaction_compression',
+  'binlog_row_value_options',
+] as const;
+
+/** The global privileges the replication user needs, per flavor (MariaDB 10.5+ names). */
+const CAPTURE_GRANTS: Record<Flavor, Array<{ any: string[]; grant: string; why: string }>> = {
+  mysql: [
+    { any: ['REPLICATION SLAVE'], grant: 'REPLICATION SLAVE', why: 'to read the binlog stream' },
+    {
+      any: ['REPLICATION CLIENT'],
+      grant: 'REPLICATION CLIENT',
+      why: 'for SHOW BINARY LOGS / BINARY LOG STATUS',
+    },
+  ],
+  mariadb: [
+    { any: ['REPLICATION SLAVE'], grant: 'REPLICATION SLAVE', why: 'to read the binlog stream' },
+    {
+      any: ['BINLOG MONITOR', 'REPLICATION CLIENT'],
+      grant: 'BINLOG MONITOR',
+      why: 'for SHOW BINARY LOGS / MASTER STATUS',
+    },
+  ],
+};
+
+/**
+ * What keeps a server from being captured losslessly, each with the setting or grant to change:
+ * `vars` from SHOW GLOBAL VARIABLES (CAPTURE_VARIABLES), `privileges` the user's global privileges
+ * (information_schema.USER_PRIVILEGES).
+ */
+export function captureProblems(
+  flavor: Flavor,
+  vars: ReadonlyMap<string, string>,
+  privileges: readonly string[],
+): string[] {
+  const problems: string[] = [];
+  const want = (name: string, expected: string, remedy: string) => {
+    const actual = vars.get(name);
+    if (actual?.toUpperCase() !== expected) problems.push(`${name} is ${actual ?? 'unset'}; ${remedy}`);
+  };
+  want('log_bin', 'ON', 'enable the binary log (log_bin)');
+  want('binlog_format', 'ROW', 'set binlog_format=ROW');
+  want(
+    'binlog_row_image',
+    'FULL',
+    'set binlog_row_image=FULL (before images are needed for updates and deletes)',
+  );
+  want(
+    'binlog_row_metadata',
+    'FULL',
+    'set binlog_row_metadata=FULL (column names and types travel with every row)',
+  );
+  if (flavor === 'mysql') {
+    want(
+      'gtid_mode',
+      'ON',
+      'set gtid_mode=ON and enforce_gtid_consistency=ON (versions and resumes need GTIDs)',
+    );
+    want('enforce_gtid_consistency', 'ON', 'set enforce_gtid_consistency=ON');
+    if (vars.get('binlog_transaction_compression')?.toUpperCase() === 'ON') {
+      problems.push(
+        'binlog_transaction_compression is ON; compressed transactions cannot be decoded: set it OFF',
+      );
+    }
+    if (vars.get('binlog_row_value_options')?.toUpperCase() === 'PARTIAL_JSON') {
+      problems.push(
+        'binlog_row_value_options is PARTIAL_JSON; partial JSON updates cannot be decoded: unset it',
+      );
+    }
+  }
+  const held = new Set(privileges.map((p) => p.toUpperCase()));
+  for (const g of CAPTURE_GRANTS[flavor]) {
+    if (!g.any.some((p) => held.has(p)))
+      problems.push(`the replication user lacks ${g.grant} (${g.why}): GRANT ${g.grant} ON *.* TO the user`);
+  }
+  return problems;
 }

@@ -1,5 +1,5 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
-import { sequenceAfter } from '../../core/binlog/source.ts';
+import { nextStreamSequence } from '../../core/binlog/source.ts';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
@@ -107,22 +107,6 @@ function selfDescribing(e: AnyBinlogEvent, zongji: ZongJi): boolean {
 }
 
 /**
- * The sequence of transaction `gtid` (runtime/core/binlog/source.ts). MariaDB's is in the GTID itself;
- * MySQL's is counted: the first transaction from zongji's executed set before it (seeded exactly from
- * the start set, the server's set or the file's Previous_gtids), every later one adds one (a binlog
- * holds each GTID once). Unknown (null) after a start in the middle of a file without a GTID set.
- */
-function nextSequence(zongji: ZongJi, last: bigint | null, gtid: string | null): bigint | null {
-  if (!gtid) return null;
-  if (isMariaGtid(gtid)) return sequenceAfter('mariadb', null, gtid);
-  if (last !== null) return last + 1n;
-  const before = zongji.gtidSet;
-  return before === undefined ? null : sequenceAfter('mysql', before, gtid);
-}
-
-const isMariaGtid = (gtid: string) => /^\d+-\d+-\d+$/.test(gtid);
-
-/**
  * The binlog as a stream of row changes and commits, on top of zongji (which decodes MariaDB GTID
  * events natively since 0.9). Column names and types come from the binlog's own TableMap metadata
  * (binlog_row_metadata=FULL), so DDL while streaming needs no schema queries.
@@ -218,7 +202,9 @@ export class BinlogReader {
 
     const beginTxn = (gtid: string | null, e: AnyBinlogEvent) => {
       const tsMs = e.timestamp;
-      this.sequence = nextSequence(zongji, this.sequence, gtid);
+      // MySQL's count starts from zongji's executed set before this transaction (seeded exactly from
+      // the start set, the server's set or the file's Previous_gtids; unknown mid-file).
+      this.sequence = nextStreamSequence(this.sequence, gtid, () => zongji.gtidSet);
       this.txn = {
         gtid,
         sequence: this.sequence,

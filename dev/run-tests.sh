@@ -30,6 +30,11 @@ cleanup() {
     DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/$dir" \
       STACK_ENV_FILE="$PWD/.local/$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   done
+  # Likewise the primary-change suite's primaries and replicas.
+  for dir in mysql-a mysql-b mariadb-a mariadb-b; do
+    DB_FLAVOR="${dir%-*}" STACK_NAME=outage STACK_COMPONENTS="${dir%-*}" STACK_DIR="$PWD/.local/primary-change-$dir" \
+      STACK_ENV_FILE="$PWD/.local/primary-change-$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  done
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true

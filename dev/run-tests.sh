@@ -76,7 +76,7 @@ step "end-to-end tests";  suite e2e
 # The flavor-sensitive suites again, with the database on a MySQL 9.7 test server of its own
 # (Redis and Kafka stay the test stack's; vitest.config.ts names the suites).
 step "mysql 9.7 server";  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/test-mysql" \
-  STACK_ENV_FILE="$PWD/.local/test-mysql/stack.env" MYSQL_PORT="${TEST_MYSQL_PORT:-26106}" dev/stack.sh up
+  STACK_ENV_FILE="$PWD/.local/test-mysql/stack.env" MYSQL_PORT="${TEST_MYSQL_PORT:-25106}" dev/stack.sh up
 step "integration tests on mysql 9.7"; suite integration-mysql
 step "end-to-end tests on mysql 9.7";  suite e2e-mysql
 DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/test-mysql" \

@@ -2,11 +2,17 @@
 // snapshot starts streaming, what its events carry, versions across a change of server UUID, and the
 // commit position a write's consistency token names. Each case once lost or mis-ordered a change.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../runtime/api/store/transaction.ts';
 import { decodeMessage } from '../../runtime/consumer/decode.ts';
+import { silentProgress } from '../../runtime/consumer/progress.ts';
+import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
+import { verifyCache } from '../../runtime/consumer/verify.ts';
 import { parseMysqlSet } from '../../runtime/core/binlog/gtid.ts';
+import { readSourceState } from '../../runtime/core/binlog/source.ts';
+import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import type { Checkpoint } from '../../runtime/producer/checkpoint.ts';
@@ -14,9 +20,11 @@ import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
 import { checkSource, SourceNotSupportedError } from '../../runtime/producer/preflight.ts';
 import type { Publisher, QueueItem } from '../../runtime/producer/publisher.ts';
 import { runSnapshot } from '../../runtime/producer/snapshot.ts';
+import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { privateStack } from '../support/private-stack.ts';
 import { deleteTopics, producerConfig, readTopic, runProducer, waitFor } from '../support/producer.ts';
+import { deleteRedisKeys } from '../support/redis.ts';
 
 // Below the kernel's ephemeral range, outside every profile's ports.
 const PORT = Number(process.env.MYSQL_POSITIONS_PORT ?? 25316);
@@ -243,6 +251,36 @@ describe("producer's preflight on MySQL 9.7", () => {
       expect(await refusal(url.toString())).toContain('the replication user lacks REPLICATION SLAVE');
     } finally {
       await db.admin.query("DROP USER IF EXISTS 'payments_cdc_weak'@'127.0.0.1'");
+    }
+  });
+});
+
+describe('rebuild on MySQL 9.7 after a change of server UUID', () => {
+  it('rebuilds from a gtid_executed with several UUIDs, at the set size, and verifies clean', async () => {
+    const prefix = `mp${uniqueSuffix()}`;
+    const redis = new Redis(requireEnv('REDIS_URL'));
+    const writer = new CacheWriter(redis, prefix);
+    try {
+      await writer.load();
+      // Another UUID in the set, as after a failover (the versions case above adds one too).
+      const conn = await db.admin.getConnection();
+      try {
+        await conn.query(`SET gtid_next = '${randomUUID()}:1'`);
+        await conn.query("UPDATE packages SET name = 'Other source' WHERE id = 'pkg_starter'");
+        await conn.query("SET gtid_next = 'AUTOMATIC'");
+      } finally {
+        conn.release();
+      }
+      const before = await readSourceState(app);
+      expect(before.gtid?.split(',').length).toBeGreaterThan(1);
+      const result = await rebuildCache({ pool: app, redis, writer, prefix, progress: silentProgress });
+      expect(BigInt(result.version.slice(0, result.version.indexOf('.')))).toBeGreaterThanOrEqual(
+        before.sequence,
+      );
+      expect(await verifyCache({ pool: app, redis, prefix })).toEqual([]);
+    } finally {
+      await deleteRedisKeys(redis, prefix).catch(() => undefined);
+      redis.disconnect();
     }
   });
 });

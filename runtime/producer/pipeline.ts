@@ -136,6 +136,15 @@ export class Streamer {
       if (this.stopping) return;
       // Second line of defence: the position was checked before streaming, but may have been purged
       // since (or purged while the stream was down).
+      // A transaction zongji cannot decode (MySQL's compressed TRANSACTION_PAYLOAD_EVENT, written when a
+      // session turns binlog_transaction_compression on): every reconnect would stop at it again.
+      if (/TRANSACTION_PAYLOAD_EVENT/.test(err.message)) {
+        throw new Error(
+          'the binlog holds a compressed transaction (binlog_transaction_compression=ON, globally or in a session), which cannot be decoded: ' +
+            'turn compression off for every writer, then restart the producer from a position after that transaction or re-snapshot',
+          { cause: err },
+        );
+      }
       if (isPurgedError(err)) {
         throw new BinlogPurgedError('ServerRefused', `the server refused the stream: ${err.message}`, {
           cause: err,

@@ -284,3 +284,27 @@ describe('rebuild on MySQL 9.7 after a change of server UUID', () => {
     }
   });
 });
+
+describe('compressed transactions on MySQL 9.7', () => {
+  it('stop the producer with an error naming binlog_transaction_compression (never skipped, never retried forever)', async () => {
+    const cfg = producerConfig(db, { SNAPSHOT_MODE: 'never', START_FROM: 'latest' });
+    const producer = await runProducer(cfg);
+    try {
+      await waitFor('the producer streaming', () => producer.isReady(), 30_000);
+      const conn = await db.admin.getConnection();
+      try {
+        await conn.query('SET SESSION binlog_transaction_compression = ON');
+        await conn.query("UPDATE packages SET name = 'Compressed' WHERE id = 'pkg_starter'");
+      } finally {
+        await conn.query('SET SESSION binlog_transaction_compression = OFF').catch(() => undefined);
+        conn.release();
+      }
+      await expect(producer.done).rejects.toThrow(
+        /compressed transaction \(binlog_transaction_compression=ON/,
+      );
+    } finally {
+      await producer.stop();
+      await deleteTopics(cfg.topicPrefix).catch(() => undefined);
+    }
+  });
+});

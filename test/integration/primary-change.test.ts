@@ -2,7 +2,7 @@
 // (MySQL) / MASTER_USE_GTID (MariaDB), is promoted after the first is gone, and the producer follows
 // from its checkpoint. Writes on the new primary reach Redis, no change is lost or applied out of
 // order, and the cache verifies clean against the new primary (what `make verify` runs).
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,15 @@ describe.each(['mysql', 'mariadb'] as const)('a change of primary on %s', (flavo
   let replicaAdmin: Pool;
 
   beforeAll(async () => {
+    // A topology of its own each run: fresh data for both servers (a replica once promoted, or left
+    // replicating by a crashed run, would not take a new source as it is).
+    for (const [i, s] of servers.entries()) {
+      await s.run('down');
+      rmSync(`${ROOT}/.local/primary-change-${flavor}-${i === 0 ? 'a' : 'b'}`, {
+        recursive: true,
+        force: true,
+      });
+    }
     await primary.run('up');
     // The replica gets the primary's accounts (replication keeps them equal), as a provisioned one would.
     const dir = flavor === 'mysql' ? 'mysql' : 'mariadb';

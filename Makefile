@@ -164,8 +164,12 @@ bench-redis-clients: test-stack-up
 bench-kafka-client: test-stack-up
 	$(BENCH_ENV); node bench/kafka-client/bench.ts
 
+# On MariaDB, then with the database on the MySQL 9.7 test server (started like make test does).
 bench-producer: test-stack-up
 	$(BENCH_ENV); node bench/producer/bench.ts
+	DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$$PWD/.local/test-mysql" \
+	  STACK_ENV_FILE="$$PWD/.local/test-mysql/stack.env" MYSQL_PORT="$${TEST_MYSQL_PORT:-25106}" dev/stack.sh up
+	set -a; . .local/test-stack.env; . .local/test-mysql/stack.env; set +a; node bench/producer/bench.ts
 
 bench-e2e: test-stack-up
 	$(BENCH_ENV); node bench/e2e/freshness.ts

@@ -26,9 +26,16 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
   done
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
-  # Likewise the MySQL smoke suite's private MySQL.
-  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/mysql-smoke" \
-    STACK_ENV_FILE="$PWD/.local/mysql-smoke/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  # Likewise the private MySQL servers of the MySQL smoke and positions suites.
+  for dir in mysql-smoke mysql-positions test-mysql; do
+    DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/$dir" \
+      STACK_ENV_FILE="$PWD/.local/$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  done
+  # Likewise the primary-change suite's primaries and replicas.
+  for dir in mysql-a mysql-b mariadb-a mariadb-b; do
+    DB_FLAVOR="${dir%-*}" STACK_NAME=outage STACK_COMPONENTS="${dir%-*}" STACK_DIR="$PWD/.local/primary-change-$dir" \
+      STACK_ENV_FILE="$PWD/.local/primary-change-$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  done
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
@@ -74,6 +81,14 @@ step "images";            dev/images.sh build
 step "browser";           (. dev/lib/common.sh && . dev/lib/browser.sh && browser_install)
 step "integration tests"; suite integration
 step "end-to-end tests";  suite e2e
+# The flavor-sensitive suites again, with the database on a MySQL 9.7 test server of its own
+# (Redis and Kafka stay the test stack's; vitest.config.ts names the suites).
+step "mysql 9.7 server";  DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/test-mysql" \
+  STACK_ENV_FILE="$PWD/.local/test-mysql/stack.env" MYSQL_PORT="${TEST_MYSQL_PORT:-25106}" dev/stack.sh up
+step "integration tests on mysql 9.7"; suite integration-mysql
+step "end-to-end tests on mysql 9.7";  suite e2e-mysql
+DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/test-mysql" \
+  STACK_ENV_FILE="$PWD/.local/test-mysql/stack.env" dev/stack.sh down
 if [ -x dev/cluster.sh ] && compgen -G 'test/operator/*.test.ts' >/dev/null; then
   if ! dev/cluster.sh status >/dev/null 2>&1; then started_cluster=1; fi
   step "kubernetes control plane"; dev/cluster.sh up

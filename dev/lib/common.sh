@@ -120,7 +120,10 @@ db_credentials() {
 }
 
 # One server id per stack (the dev and test stacks' binlogs never claim the same server).
-db_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
+# DB_SERVER_ID overrides it (a second server replicating from the first needs its own).
+db_server_id() {
+  if [ -n "${DB_SERVER_ID:-}" ]; then echo "$DB_SERVER_ID"; elif [ "$STACK_NAME" = dev ]; then echo 1; else echo 2; fi
+}
 
 # db_env FLAVOR: the stack.env lines of the running database (credentials loaded by the caller).
 db_env() {

@@ -1,5 +1,5 @@
-import { mariaDomainsBehind, parseMariaPos } from '../../runtime/core/binlog/gtid.ts';
 import type { ServerBinlogState } from '../../runtime/core/binlog/server.ts';
+import { stateCovers } from '../../runtime/core/binlog/source.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 /**
@@ -17,12 +17,5 @@ export function secondsBehindSource(checkpoint: Checkpoint, server: ServerBinlog
 function caughtUp(checkpoint: Checkpoint, server: ServerBinlogState): boolean {
   const p = checkpoint.position;
   if (p.file !== undefined && p.file === server.head.file && (p.pos ?? 4) >= server.head.pos) return true;
-  if (p.gtid && server.flavor === 'mariadb') {
-    try {
-      return mariaDomainsBehind(parseMariaPos(p.gtid), parseMariaPos(server.gtidExecuted)).length === 0;
-    } catch {
-      return false;
-    }
-  }
-  return false;
+  return p.gtid ? stateCovers(server.flavor, p.gtid, server.gtidExecuted) : false;
 }

@@ -3,6 +3,7 @@ import {
   readServerBinlogState,
   type ServerBinlogState,
 } from '../../runtime/core/binlog/server.ts';
+import { stateAt } from '../../runtime/core/binlog/source.ts';
 import {
   type PositionVerdict,
   type ResumePosition,
@@ -20,8 +21,6 @@ export type Resolution =
   /** No fixed point: the checkpoint is removed and the producer applies startFrom itself (timestamp). */
   | { ok: true; clear: true; message: string }
   | { ok: false; verdict: Exclude<PositionVerdict, { valid: true }> };
-
-type Row = Record<string, unknown>;
 
 /**
  * Resolves spec.producer.startFrom against the live server: earliest = start of the oldest binlog,
@@ -112,15 +111,13 @@ async function concretePosition(
   }
 }
 
-/** MariaDB knows the GTID state at any event boundary; MySQL resumes by file/pos alone here. */
+/** The GTID state at an event boundary where the server knows it (MariaDB); MySQL resumes by file/pos. */
 async function gtidAt(
   pool: Pool,
   state: ServerBinlogState,
   file: string,
   pos: number,
 ): Promise<string | null> {
-  if (state.flavor !== 'mariadb' || !state.files.some((f) => f.name === file)) return null;
-  const [result] = await pool.query('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]);
-  const g = (result as Row[])[0]?.g;
-  return typeof g === 'string' && g.length > 0 ? g : null;
+  if (!state.files.some((f) => f.name === file)) return null;
+  return stateAt(pool, file, pos);
 }

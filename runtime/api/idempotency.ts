@@ -46,7 +46,8 @@ type KeyRow = {
   request_hash: string;
   response_status: number;
   response_body: Buffer;
-  expired: number;
+  /** A comparison: INT on MariaDB, BIGINT on MySQL, which the pool returns as the string "0"/"1". */
+  expired: number | string;
 };
 
 export async function claimKey(tx: Tx, scope: IdempotencyScope, ttlHours: number): Promise<Claim> {
@@ -64,7 +65,7 @@ export async function claimKey(tx: Tx, scope: IdempotencyScope, ttlHours: number
     throw err;
   }
   const row = rows[0];
-  if (row && !row.expired) {
+  if (row && Number(row.expired) === 0) {
     if (
       row.request_method !== scope.method ||
       row.request_path !== scope.path ||

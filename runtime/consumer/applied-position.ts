@@ -11,8 +11,9 @@ import type { DecodedChange } from './decode.ts';
 export function appliedPositionRecorder(redis: Redis, prefix: string, log: Logger) {
   return (changes: readonly DecodedChange[]): void => {
     let newest: DecodedChange | undefined;
-    for (const c of changes) if (!newest || c.version > newest.version) newest = c;
-    if (!newest) return;
+    // Snapshot rows name no transaction: the marker moves with streamed changes (and the rebuild).
+    for (const c of changes) if (c.gtid !== null && (!newest || c.version > newest.version)) newest = c;
+    if (!newest?.gtid) return;
     raiseAppliedPosition(redis, prefix, newest.version, newest.gtid).catch((err: unknown) =>
       log.warn({ err }, 'recording the applied position failed'),
     );

@@ -1,11 +1,11 @@
 import { type CachedTable, canonicalRow, RowShapeError } from '../core/cache/rows.ts';
 import type { RowChange } from '../core/cache/writer.ts';
 import type { ChangeEnvelope } from '../core/events/envelope.ts';
-import { versionOfGtid } from '../core/position.ts';
+import { versionOf, versionOfGtid } from '../core/position.ts';
 
 export type DecodedChange = RowChange & {
-  /** The source transaction (the applied position the consumer records). */
-  gtid: string;
+  /** The source transaction (the applied position the consumer records); null for snapshot rows. */
+  gtid: string | null;
   /** Source commit time (binlog header; seconds precision on MariaDB). */
   sourceTsMs: number;
   /** When the producer emitted the event. */
@@ -47,10 +47,9 @@ function toChange(table: CachedTable, key: string | null, envelope: ChangeEnvelo
   if (typeof source !== 'object' || source === null) throw new Error('no source block');
   if (source.table !== table)
     throw new Error(`source.table ${JSON.stringify(source.table)} on the ${table} topic`);
-  if (typeof source.gtid !== 'string') throw new Error('source.gtid is missing: versions need GTIDs');
   if (!Number.isInteger(source.row) || source.row < 0)
     throw new Error('source.row must be a non-negative integer');
-  const version = versionOfGtid(source.gtid, source.row);
+  const version = versionOfSource(source);
   const isDelete = op === 'd';
   const image = isDelete ? envelope.before : envelope.after;
   if (typeof image !== 'object' || image === null) {
@@ -68,10 +67,26 @@ function toChange(table: CachedTable, key: string | null, envelope: ChangeEnvelo
     after: isDelete ? null : row,
     // An update's previous owner is known to Redis (the row's `o`), so only a delete needs `before`.
     before: isDelete ? row : null,
-    gtid: source.gtid,
+    gtid: typeof source.gtid === 'string' ? source.gtid : null,
     sourceTsMs: Number(source.ts_ms),
     emittedTsMs: Number(envelope.ts_ms),
   };
+}
+
+/**
+ * The change's version: from the source sequence the producer computed (it survives a change of
+ * primary), else from the GTID's own sequence number (events written before sequences existed).
+ */
+function versionOfSource(source: ChangeEnvelope['source']): string {
+  const { sequence, gtid, row } = source;
+  if (sequence !== undefined && sequence !== null) {
+    if (typeof sequence !== 'string' || !/^\d{1,20}$/.test(sequence))
+      throw new Error(`source.sequence ${JSON.stringify(sequence)} is not a decimal sequence`);
+    return versionOf(BigInt(sequence), row);
+  }
+  if (typeof gtid !== 'string')
+    throw new Error('source.gtid and source.sequence are missing: versions need one');
+  return versionOfGtid(gtid, row);
 }
 
 /** The key is the primary key as JSON: `{"id":"..."}`. */

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
+import { readSourceState } from '../core/binlog/source.ts';
 import { raiseAppliedPosition } from '../core/cache/applied-position.ts';
 import { CACHED_TABLES, type CachedTable, type CanonicalRow } from '../core/cache/rows.ts';
 import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
 import { withSourceSnapshot } from '../core/db/snapshot.ts';
-import { currentSourceGtid } from '../core/db/source-gtid.ts';
-import { gtidSequence, versionOf } from '../core/position.ts';
+import { versionOf } from '../core/position.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import type { Progress } from './progress.ts';
 import { countRows, readSourceRows, readSourceRowsWhere } from './source-rows.ts';
@@ -26,8 +26,8 @@ const LAST_ROW = 9_999_999_999;
 /**
  * Repopulates Redis from MySQL without racing the live stream.
  *
- * The source GTID is read *before* a consistent snapshot opens, so the snapshot contains at least that
- * transaction; every snapshot row is written with version (that GTID, row 0) through the same
+ * The snapshot holds at least the source state it reports (openConsistentSnapshot); every snapshot
+ * row is written with version (that state's sequence, row 0) through the same
  * compare-and-set as the consumer. A live change newer than the snapshot keeps its place; one the
  * snapshot already contains is either equal (skipped) or re-applied later by the stream with the same
  * final state. Rows Redis holds that the snapshot lacks get a tombstone at the snapshot version (again
@@ -45,8 +45,8 @@ export async function rebuildCache(opts: {
 }): Promise<RebuildResult> {
   const batchSize = opts.batchSize ?? 1000;
   const seen = new Map<CachedTable, Set<string>>();
-  const result = await withSourceSnapshot(opts.pool, async (conn, gtid) => {
-    const version = versionOf(gtid === null ? 0n : gtidSequence(gtid), 0);
+  const result = await withSourceSnapshot(opts.pool, async (conn, { gtid, sequence }) => {
+    const version = versionOf(sequence, 0);
     const result: RebuildResult = {
       gtid,
       version,
@@ -119,10 +119,7 @@ async function repairBeyondSource(
   table: CachedTable,
 ): Promise<number> {
   let repaired = 0;
-  const position = async () => {
-    const gtid = await currentSourceGtid(opts.pool);
-    return gtid === null ? 0n : gtidSequence(gtid);
-  };
+  const position = async () => (await readSourceState(opts.pool)).sequence;
   for await (const rows of scanCachedRows(opts.redis, opts.prefix, table)) {
     const ceiling = versionOf(await position(), LAST_ROW);
     for (const row of rows) {

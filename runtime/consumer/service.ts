@@ -1,9 +1,9 @@
 import type { Registry } from 'prom-client';
 import { backoffDelay, sleep } from '../core/backoff.ts';
+import { readSourceState } from '../core/binlog/source.ts';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
 import { createPool, type Pool } from '../core/db/pool.ts';
-import { currentSourceGtid } from '../core/db/source-gtid.ts';
 import { topicName } from '../core/events/envelope.ts';
 import {
   createDurableProducer,
@@ -27,7 +27,7 @@ import { consumerMetrics } from './metrics.ts';
 import { silentProgress } from './progress.ts';
 import { rebuildCache } from './rebuild.ts';
 import { ReplicaAcks } from './replica-acks.ts';
-import { SourceHorizon, sequenceOfGtid } from './source-horizon.ts';
+import { SourceHorizon } from './source-horizon.ts';
 
 export type ConsumerService = {
   /** Not ready (with the reason) while Kafka is lost, Redis is unreachable or applying fails. */
@@ -94,9 +94,7 @@ export async function startConsumerService(
       })
     : undefined;
   // Versions beyond what the source has produced are dead-lettered; that needs MySQL to ask.
-  const horizon = mysql
-    ? new SourceHorizon(async () => sequenceOfGtid(await currentSourceGtid(mysql)))
-    : undefined;
+  const horizon = mysql ? new SourceHorizon(async () => (await readSourceState(mysql)).sequence) : undefined;
   const replicas =
     config.CONSUMER_REDIS_WAIT_REPLICAS > 0
       ? new ReplicaAcks(redis, {

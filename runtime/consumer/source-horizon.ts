@@ -1,5 +1,3 @@
-import { gtidSequence } from '../core/position.ts';
-
 /**
  * The highest transaction the source has produced, as far as the consumer knows: a change whose
  * version lies beyond it cannot have come from the source (anything able to write a change topic
@@ -76,7 +74,3 @@ export class SourceHorizon {
     if (seq !== null && seq > this.known) this.known = seq;
   }
 }
-
-/** The source's position as a sequence number, from its last GTID (`currentSourceGtid`). */
-export const sequenceOfGtid = (gtid: string | null): bigint | null =>
-  gtid === null ? null : gtidSequence(gtid);

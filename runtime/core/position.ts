@@ -20,7 +20,7 @@ const ROW_WIDTH = 10;
 export function gtidSequence(gtid: string): bigint {
   const maria = /^(\d+)-(\d+)-(\d+)$/.exec(gtid);
   if (maria?.[3] !== undefined) return BigInt(maria[3]);
-  const mysql = /^[0-9a-fA-F-]{36}:(\d+)$/.exec(gtid);
+  const mysql = /^[0-9a-fA-F-]{36}(?::[A-Za-z_][A-Za-z0-9_]{0,31})?:(\d+)$/.exec(gtid);
   if (mysql?.[1] !== undefined) return BigInt(mysql[1]);
   throw new Error(`unrecognised GTID: ${JSON.stringify(gtid)}`);
 }
@@ -54,10 +54,25 @@ export const VERSION_PATTERN = /^\d{20}\.\d{10}$/;
  * This is the payload only: the api signs it for the writing user (runtime/api/consistency-token.ts)
  * and never takes an unsigned one.
  */
-export type ConsistencyToken = { gtid: string; rows: string[] };
+export type ConsistencyToken = {
+  gtid: string;
+  /** The commit's source sequence (runtime/core/binlog/source.ts); absent in older tokens. */
+  sequence?: string;
+  rows: string[];
+};
 
 export function encodeToken(token: ConsistencyToken): string {
-  return Buffer.from(JSON.stringify({ g: token.gtid, r: token.rows }), 'utf8').toString('base64url');
+  const payload = {
+    g: token.gtid,
+    ...(token.sequence !== undefined ? { s: token.sequence } : {}),
+    r: token.rows,
+  };
+  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+}
+
+/** The sequence a token's rows must have reached: its own, or (older tokens) its GTID's. */
+export function tokenSequence(token: ConsistencyToken): bigint {
+  return token.sequence !== undefined ? BigInt(token.sequence) : gtidSequence(token.gtid);
 }
 
 /** Returns null for anything that is not a well-formed token (callers answer 400). */
@@ -66,13 +81,14 @@ export function decodeToken(raw: string): ConsistencyToken | null {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null) return null;
-    const { g, r } = parsed as { g?: unknown; r?: unknown };
+    const { g, s, r } = parsed as { g?: unknown; s?: unknown; r?: unknown };
     if (typeof g !== 'string' || !Array.isArray(r) || r.length > 32) return null;
+    if (s !== undefined && (typeof s !== 'string' || !/^\d{1,20}$/.test(s))) return null;
     if (!r.every((x): x is string => typeof x === 'string' && /^[a-z_]+:[A-Za-z0-9_-]{1,64}$/.test(x))) {
       return null;
     }
     gtidSequence(g);
-    return { gtid: g, rows: r };
+    return { gtid: g, ...(typeof s === 'string' ? { sequence: s } : {}), rows: r };
   } catch {
     return null;
   }

@@ -25,6 +25,7 @@ type EnvelopeInput = {
   db: string;
   table: string;
   gtid: string | null;
+  sequence: bigint | null;
   file: string;
   pos: number;
   row: number;
@@ -45,6 +46,7 @@ export function envelope(src: SourceIdentity, e: EnvelopeInput, nowMs: number): 
       table: e.table,
       server_id: src.serverId,
       gtid: e.gtid,
+      sequence: e.sequence === null ? null : e.sequence.toString(),
       file: e.file,
       pos: e.pos,
       row: e.row,

@@ -37,7 +37,7 @@ export function createProducerMetrics(registry: Registry) {
     }),
     gtidSequence: new Gauge({
       name: 'producer_gtid_sequence',
-      help: 'GTID sequence number of the last fully acknowledged transaction',
+      help: 'Source sequence of the last fully acknowledged transaction (MariaDB: its GTID sequence number; MySQL: the transactions in the GTID set)',
       registers,
     }),
     sendSeconds: new Histogram({

@@ -1,4 +1,5 @@
 import { backoffDelay, sleep } from '../core/backoff.ts';
+import { advanceState } from '../core/binlog/source.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/reader.ts';
 import { recordsOf, type SourceIdentity } from './change-events.ts';
@@ -55,17 +56,8 @@ export async function readerStartOfStartFrom(
   }
 }
 
-/**
- * MariaDB GTID position after `gtid` committed, for streams zongji could not seed (started from a
- * file/position): the entry of the GTID's domain is replaced. MySQL sets need zongji's own tracking.
- */
-export function advanceGtidPosition(position: string | null, gtid: string | null): string | null {
-  const m = gtid ? /^(\d+)-\d+-\d+$/.exec(gtid) : null;
-  if (!gtid || !m) return position;
-  const entries = (position ?? '').split(',').filter((e) => e !== '' && !e.startsWith(`${m[1]}-`));
-  entries.push(gtid);
-  return entries.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0])).join(',');
-}
+/** MariaDB GTID state after `gtid` committed, for streams zongji could not seed (source.ts). */
+export const advanceGtidPosition = advanceState;
 
 /**
  * Streams the binlog into the publisher, resuming from the last acknowledged checkpoint after any
@@ -143,6 +135,15 @@ export class Streamer {
       if (this.stopping) return;
       // Second line of defence: the position was checked before streaming, but may have been purged
       // since (or purged while the stream was down).
+      // A transaction zongji cannot decode (MySQL's compressed TRANSACTION_PAYLOAD_EVENT, written when a
+      // session turns binlog_transaction_compression on): every reconnect would stop at it again.
+      if (/TRANSACTION_PAYLOAD_EVENT/.test(err.message)) {
+        throw new Error(
+          'the binlog holds a compressed transaction (binlog_transaction_compression=ON, globally or in a session), which cannot be decoded: ' +
+            'turn compression off for every writer, then restart the producer from a position after that transaction or re-snapshot',
+          { cause: err },
+        );
+      }
       if (isPurgedError(err)) {
         throw new BinlogPurgedError('ServerRefused', `the server refused the stream: ${err.message}`, {
           cause: err,

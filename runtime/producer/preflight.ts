@@ -1,8 +1,15 @@
 import mysql from 'mysql2/promise';
+import {
+  CAPTURE_VARIABLES,
+  captureProblems,
+  type Flavor,
+  flavorOfVersion,
+  readSourcePosition,
+} from '../core/binlog/source.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 
 export type SourceInfo = {
-  flavor: 'mariadb' | 'mysql';
+  flavor: Flavor;
   version: string;
   serverId: number;
   /** Current end of the binlog. */
@@ -36,43 +43,23 @@ export async function checkSource(
   const conn = await connect(mysqlUrl);
   try {
     const [vars] = await conn.query<mysql.RowDataPacket[]>(
-      `SHOW GLOBAL VARIABLES WHERE Variable_name IN
-        ('version','server_id','log_bin','binlog_format','binlog_row_image','binlog_row_metadata',
-         'gtid_mode','gtid_binlog_pos','gtid_executed','binlog_transaction_compression','binlog_row_value_options')`,
+      'SHOW GLOBAL VARIABLES WHERE Variable_name IN (?)',
+      [CAPTURE_VARIABLES],
     );
     const v = new Map(vars.map((r) => [String(r.Variable_name), String(r.Value)]));
     const version = v.get('version') ?? '';
-    const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
-    const problems: string[] = [];
-    const want = (name: string, expected: string, remedy: string) => {
-      const actual = v.get(name);
-      if (actual?.toUpperCase() !== expected) problems.push(`${name} is ${actual ?? 'unset'}; ${remedy}`);
-    };
-    want('log_bin', 'ON', 'enable the binary log (log_bin)');
-    want('binlog_format', 'ROW', 'set binlog_format=ROW');
-    want(
-      'binlog_row_image',
-      'FULL',
-      'set binlog_row_image=FULL (before images are needed for updates and deletes)',
+    const flavor = flavorOfVersion(version);
+    const [privileges] = await conn.query<mysql.RowDataPacket[]>(
+      // A privileged account sees every user's rows: only its own count.
+      `SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES
+        WHERE GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'",
+                               SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")`,
     );
-    want(
-      'binlog_row_metadata',
-      'FULL',
-      'set binlog_row_metadata=FULL (column names and types travel with every row)',
+    const problems = captureProblems(
+      flavor,
+      v,
+      privileges.map((r) => String(r.p)),
     );
-    if (flavor === 'mysql') {
-      want('gtid_mode', 'ON', 'set gtid_mode=ON and enforce_gtid_consistency=ON');
-      if (v.get('binlog_transaction_compression')?.toUpperCase() === 'ON') {
-        problems.push(
-          'binlog_transaction_compression is ON; compressed transactions cannot be decoded: set it OFF',
-        );
-      }
-      if (v.get('binlog_row_value_options')?.toUpperCase() === 'PARTIAL_JSON') {
-        problems.push(
-          'binlog_row_value_options is PARTIAL_JSON; partial JSON updates cannot be decoded: unset it',
-        );
-      }
-    }
     const serverId = Number(v.get('server_id') ?? 0);
     if (serverId === producerServerId) {
       problems.push(
@@ -94,20 +81,8 @@ export async function checkSource(
     }
     if (problems.length > 0) throw new SourceNotSupportedError(problems);
 
-    const [status] = await conn
-      .query<mysql.RowDataPacket[]>(flavor === 'mariadb' ? 'SHOW MASTER STATUS' : 'SHOW BINARY LOG STATUS')
-      .catch(() => conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS'));
-    const file = String(status[0]?.File ?? '');
-    const pos = Number(status[0]?.Position ?? 4);
-    const gtidPos = (flavor === 'mariadb' ? v.get('gtid_binlog_pos') : v.get('gtid_executed')) ?? '';
-    return {
-      flavor,
-      version,
-      serverId,
-      gtidPos: gtidPos === '' ? null : gtidPos.replace(/\s+/g, ''),
-      file,
-      pos,
-    };
+    const position = await readSourcePosition(conn);
+    return { flavor, version, serverId, gtidPos: position.gtid, file: position.file, pos: position.pos };
   } finally {
     await conn.end().catch(() => undefined);
   }

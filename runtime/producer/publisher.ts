@@ -1,4 +1,5 @@
 import { backoffDelay, sleep } from '../core/backoff.ts';
+import { flavorOfGtid, sequenceOfState } from '../core/binlog/source.ts';
 import {
   createDurableProducer,
   createKafkaAdmin,
@@ -229,8 +230,13 @@ export class Publisher {
     if (cp) {
       m.binlogPosition.reset();
       m.binlogPosition.set({ file: cp.file }, cp.pos);
-      const seq = cp.gtid ? /-(\d+)$/.exec(cp.gtid.split(',').at(-1) ?? '')?.[1] : undefined;
-      if (seq) m.gtidSequence.set(Number(seq));
+      if (cp.gtid) {
+        try {
+          m.gtidSequence.set(Number(sequenceOfState(flavorOfGtid(cp.gtid), cp.gtid)));
+        } catch {
+          // A state the gauge cannot express (several MariaDB domains): it keeps its last value.
+        }
+      }
       this.opts.onAck?.(cp, batch);
     }
   }

@@ -130,7 +130,6 @@ export async function startProducer(
 
   lag = startLagMonitor({
     mysqlUrl: cfg.mysqlUrl,
-    flavor: source.flavor,
     acked: () => publisher.acked,
     queued: () => publisher.queuedRecords,
     set: (s) => metrics.secondsBehindSource.set(s),

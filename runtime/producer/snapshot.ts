@@ -1,5 +1,6 @@
 import type { Connection as CallbackConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
+import { openConsistentSnapshot, sequenceOfState } from '../core/binlog/source.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import type { Logger } from '../core/logger.ts';
@@ -48,10 +49,7 @@ const q = (id: string) => `\`${id.replace(/`/g, '``')}\``;
 async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<TableRef[]> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
     `SELECT t.TABLE_SCHEMA AS db, t.TABLE_NAME AS tbl, t.TABLE_ROWS AS est,
-            GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS pk,
-            (SELECT JSON_ARRAYAGG(JSON_ARRAY(c.COLUMN_NAME, c.DATA_TYPE) ORDER BY c.ORDINAL_POSITION)
-               FROM information_schema.COLUMNS c
-              WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME) AS cols
+            GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS pk
        FROM information_schema.TABLES t
        LEFT JOIN information_schema.KEY_COLUMN_USAGE k
          ON k.TABLE_SCHEMA = t.TABLE_SCHEMA AND k.TABLE_NAME = t.TABLE_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
@@ -60,9 +58,23 @@ async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<
       ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME`,
     [cfg.databases],
   );
+  // Columns in their own query: MySQL's JSON_ARRAYAGG takes no ORDER BY (MariaDB's does).
+  const [cols] = await conn.query<mysql.RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?)
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+    [cfg.databases],
+  );
+  const columnsOf = new Map<string, Array<[string, string]>>();
+  for (const c of cols) {
+    const key = `${String(c.db)}\u0000${String(c.tbl)}`;
+    const list = columnsOf.get(key) ?? [];
+    list.push([String(c.name), String(c.type)]);
+    columnsOf.set(key, list);
+  }
   return rows
     .map((r) => {
-      const cols = JSON.parse(String(r.cols ?? '[]')) as Array<[string, string]>;
+      const cols = columnsOf.get(`${String(r.db)}\u0000${String(r.tbl)}`) ?? [];
       return {
         db: String(r.db),
         table: String(r.tbl),
@@ -73,34 +85,6 @@ async function listTables(conn: mysql.Connection, cfg: ProducerConfig): Promise<
       };
     })
     .filter((t) => tableSelected(cfg, t.db, t.table));
-}
-
-/**
- * Where the snapshot's consistent view sits in the binlog. MariaDB reports it exactly for a
- * consistent-snapshot transaction (binlog_snapshot_file/position, BINLOG_GTID_POS).
- */
-async function snapshotPosition(
-  conn: mysql.Connection,
-): Promise<{ gtid: string | null; file: string; pos: number }> {
-  const [status] = await conn.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
-  const s = new Map(status.map((r) => [String(r.Variable_name), String(r.Value)]));
-  const file = s.get('Binlog_snapshot_file');
-  const pos = Number(s.get('Binlog_snapshot_position') ?? 0);
-  if (file && pos >= 4) {
-    const [g] = await conn.query<mysql.RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS gtid', [file, pos]);
-    const gtid = g[0]?.gtid ? String(g[0].gtid) : null;
-    return { gtid: gtid === '' ? null : gtid, file, pos };
-  }
-  // MySQL: gtid_executed read inside the snapshot transaction (see docs/producer.md for the caveat).
-  const [g] = await conn.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.gtid_executed AS gtid');
-  const [m] = await conn
-    .query<mysql.RowDataPacket[]>('SHOW BINARY LOG STATUS')
-    .catch(() => conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS'));
-  return {
-    gtid: String(g[0]?.gtid ?? '').replace(/\s+/g, '') || null,
-    file: String(m[0]?.File),
-    pos: Number(m[0]?.Position),
-  };
 }
 
 /**
@@ -117,13 +101,17 @@ export async function runSnapshot(deps: {
   log: Logger;
   metrics: ProducerMetrics;
   resume?: Checkpoint | null;
+  /** Called once the consistent view is open, before any row is read (tests commit changes it cannot see). */
+  onSnapshotOpen?: () => Promise<void>;
 }): Promise<Checkpoint> {
   const { cfg, publisher, src, log, metrics } = deps;
   const conn = await connect(cfg.mysqlUrl);
   try {
-    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-    const here = await snapshotPosition(conn);
+    // The position every row of this view is at (exactly, or at most where the view is: see
+    // openConsistentSnapshot). A resumed snapshot keeps its first position.
+    const here = await openConsistentSnapshot(conn, { coordinates: true });
+    await deps.onSnapshotOpen?.();
+    const sequence = deps.resume?.snapshot ? sequenceOfState(here.flavor, deps.resume.gtid) : here.sequence;
     const base: Checkpoint = deps.resume?.snapshot
       ? deps.resume
       : {
@@ -149,7 +137,7 @@ export async function runSnapshot(deps: {
     for (const t of tables) {
       const name = `${t.db}.${t.table}`;
       if (state.done.includes(name)) continue;
-      const ctx = { conn, cfg, publisher, src, log, metrics, base, table: t };
+      const ctx = { conn, cfg, publisher, src, log, metrics, base, sequence, table: t };
       const done = [...state.done, name];
       if (t.primaryKey.length > 0) {
         await snapshotByKey(ctx, state.done, state.table === name ? state.after : null);
@@ -184,6 +172,8 @@ type TableContext = {
   metrics: ProducerMetrics;
   /** The snapshot's checkpoint (its position); each row's progress is this plus where the table is. */
   base: Checkpoint;
+  /** Source sequence of that position: the version of every snapshot row. */
+  sequence: bigint;
   table: TableRef;
 };
 
@@ -211,7 +201,10 @@ function snapshotRecord(
             after: row,
             db: t.db,
             table: t.table,
-            gtid: base.gtid,
+            // A snapshot row belongs to no transaction: its position is the snapshot's (a whole GTID
+            // state, in the checkpoint), its version that state's sequence.
+            gtid: null,
+            sequence: ctx.sequence,
             file: base.file,
             pos: base.pos,
             row: 0,

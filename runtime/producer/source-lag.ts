@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { readSourceState } from '../core/binlog/source.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
@@ -9,7 +10,6 @@ import type { Checkpoint } from './checkpoint.ts';
  */
 export function startLagMonitor(opts: {
   mysqlUrl: string;
-  flavor: 'mariadb' | 'mysql';
   acked: () => Checkpoint | null;
   queued: () => number;
   set: (seconds: number) => void;
@@ -24,14 +24,12 @@ export function startLagMonitor(opts: {
     connectionLimit: 1,
     enableKeepAlive: true,
   });
-  const variable = opts.flavor === 'mariadb' ? '@@GLOBAL.gtid_binlog_pos' : '@@GLOBAL.gtid_executed';
   let behindSince: number | undefined;
   const tick = async () => {
     try {
-      const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT ${variable} AS pos`);
-      const sourcePos = String(rows[0]?.pos ?? '').replace(/\s+/g, '');
+      const source = await readSourceState(pool);
       const acked = opts.acked();
-      if (acked && acked.gtid === sourcePos && opts.queued() === 0) {
+      if (acked && acked.gtid === source.gtid && opts.queued() === 0) {
         behindSince = undefined;
         opts.set(0);
         return;

@@ -1,3 +1,5 @@
+import { isGtidState } from '../core/binlog/source.ts';
+
 /** Where the producer starts reading when there is no checkpoint yet. */
 export type StartFrom =
   | { kind: 'earliest' }
@@ -32,9 +34,7 @@ export function parseStartFrom(raw: string): StartFrom | string {
       return { kind: 'position', file: m[1], pos };
     }
     case 'gtid': {
-      const maria = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/;
-      const mysql = /^[0-9a-fA-F-]{36}:[\d:-]+(,[0-9a-fA-F-]{36}:[\d:-]+)*$/;
-      if (!maria.test(rest) && !mysql.test(rest)) {
+      if (!isGtidState(rest)) {
         return `gtid must be a MariaDB GTID position (0-1-42[,...]) or a MySQL GTID set, got ${JSON.stringify(rest)}`;
       }
       return { kind: 'gtid', gtidSet: rest };

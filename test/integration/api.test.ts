@@ -4,6 +4,7 @@ import { purgeExpiredKeys } from '../../runtime/api/idempotency.ts';
 import { createPurchaseResponse, errorSchema, paymentResponse } from '../../runtime/api/schemas.ts';
 import { type ApiHarness, call, startApi, TEST_CONSISTENCY_TOKEN_SECRET } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
+import { gtidPattern } from '../support/flavor.ts';
 import { mintToken, unsignedToken } from '../support/jwt.ts';
 
 let api: ApiHarness;
@@ -86,7 +87,7 @@ describe('happy path', () => {
       created.consistency_token ?? '',
     );
     expect(token?.rows).toEqual([`purchases:${created.purchase.id}`, `payments:${created.payment.id}`]);
-    expect(token?.gtid).toMatch(/^\d+-\d+-\d+$/);
+    expect(token?.gtid).toMatch(gtidPattern());
 
     const [dbRows] = await api.db.admin.query('SELECT amount, currency, status FROM payments WHERE id = ?', [
       created.payment.id,

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
-import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
+import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {
   brokers,
   deleteTopics,
@@ -112,12 +112,11 @@ describe('producer: checkpoint and resume', () => {
     expect(cp).not.toBeNull();
     if (!cp?.gtid) throw new Error('no checkpoint');
     // Commit 3000 rows in one transaction, then pretend the first 1200 were already published.
-    await db.admin.query(
+    const big = await commitAndLocate(
+      db.admin,
       `INSERT INTO items VALUES ${Array.from({ length: 3000 }, (_, i) => `(${100_000 + i}, 5)`).join(',')}`,
     );
-    const [[row]] = (await db.admin.query('SELECT @@gtid_binlog_pos AS g')) as unknown as [[{ g: string }]];
-    if (!row) throw new Error('no gtid');
-    await writeCheckpoint(where, { ...cp, partial: { gtid: row.g, rows: 1200 }, ts_ms: Date.now() });
+    await writeCheckpoint(where, { ...cp, partial: { gtid: big.gtid, rows: 1200 }, ts_ms: Date.now() });
 
     const p = await runProducer(cfg);
     const isFresh = (e: Envelope) => (e.after?.id ?? 0) >= 100_000;

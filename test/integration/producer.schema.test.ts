@@ -2,6 +2,7 @@
 // real MariaDB and Kafka.
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSourcePosition, readSourceState } from '../../runtime/core/binlog/source.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
@@ -152,7 +153,7 @@ describe('producer: schema changes, snapshot and start positions', () => {
       `INSERT INTO snap2 VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1})`).join(',')}`,
     );
     const cfg = config({ PRODUCER_TABLES: 'snap2', SNAPSHOT_MODE: 'initial', SNAPSHOT_CHUNK_ROWS: '4' });
-    const [[pos]] = (await db.admin.query('SELECT @@gtid_binlog_pos AS g')) as unknown as [[{ g: string }]];
+    const pos = { g: (await readSourceState(db.admin)).gtid };
     await writeCheckpoint(
       { brokers: brokers(), topicPrefix: cfg.topicPrefix, name: cfg.name },
       {
@@ -181,10 +182,9 @@ describe('producer: schema changes, snapshot and start positions', () => {
   it('starts from a GTID, a file position or a timestamp when there is no checkpoint', async () => {
     await db.admin.query('CREATE TABLE starts (id INT PRIMARY KEY)');
     await db.admin.query('INSERT INTO starts VALUES (1)');
-    const [[gtid]] = (await db.admin.query('SELECT @@gtid_binlog_pos AS g')) as unknown as [[{ g: string }]];
-    const [[status]] = (await db.admin.query('SHOW MASTER STATUS')) as unknown as [
-      [{ File: string; Position: number }],
-    ];
+    const here = await readSourcePosition(db.admin);
+    const gtid = { g: here.gtid };
+    const status = { File: here.file, Position: here.pos };
     await new Promise((r) => setTimeout(r, 1100)); // binlog timestamps have second resolution
     const at = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 1100));

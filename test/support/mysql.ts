@@ -1,8 +1,12 @@
+import {
+  commitWithPosition,
+  readSourcePosition,
+  readSourceState,
+  trackOwnCommits,
+} from '../../runtime/core/binlog/source.ts';
 import { migrateUp } from '../../runtime/core/db/migrate.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { seedCatalog } from '../../runtime/core/db/seed.ts';
-import { currentSourceGtid } from '../../runtime/core/db/source-gtid.ts';
-import { gtidSequence } from '../../runtime/core/position.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 
 export type TestDatabase = {
@@ -106,13 +110,13 @@ export async function commitAndLocate(
 ): Promise<{ gtid: string; file: string; pos: number }> {
   const conn = await pool.getConnection();
   try {
+    await trackOwnCommits(conn);
+    await conn.query('BEGIN');
     await conn.query(sql, params);
-    const [[g]] = (await conn.query('SELECT @@last_gtid AS gtid')) as unknown as [{ gtid: string }[]];
-    const [[s]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [
-      { File: string; Position: string }[],
-    ];
-    if (!g || !s) throw new Error('no GTID or master status');
-    return { gtid: g.gtid, file: s.File, pos: Number(s.Position) };
+    const commit = await commitWithPosition(conn);
+    const s = await readSourcePosition(conn);
+    if (!commit) throw new Error('the statement wrote no binlog event');
+    return { gtid: commit.gtid, file: s.file, pos: s.pos };
   } finally {
     conn.release();
   }
@@ -127,7 +131,5 @@ export async function commitAndLocate(
 export async function advanceSource(pool: Pool, n: number): Promise<bigint> {
   await pool.query('CREATE TABLE IF NOT EXISTS gtid_pad (id INT AUTO_INCREMENT PRIMARY KEY)');
   for (let i = 0; i < n; i++) await pool.query('INSERT INTO gtid_pad () VALUES ()');
-  const gtid = await currentSourceGtid(pool);
-  if (gtid === null) throw new Error('the source has no GTID after committing');
-  return gtidSequence(gtid);
+  return (await readSourceState(pool)).sequence;
 }

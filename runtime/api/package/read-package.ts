@@ -2,7 +2,7 @@ import { decodeCursor } from '../../core/cache/cursor.ts';
 import type { CacheRead, PurchasePackageReader, RenderedRead } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
 import { currentSourceGtid } from '../../core/db/source-gtid.ts';
-import type { ConsistencyToken } from '../../core/position.ts';
+import { type ConsistencyToken, tokenSequence } from '../../core/position.ts';
 import type { TokenSigner } from '../consistency-token.ts';
 import { invalidRequest } from '../errors.ts';
 import type { SourcePosition } from '../store/source-position.ts';
@@ -69,7 +69,7 @@ export function createPackageReader(deps: PackageReadDeps) {
   async function checkedToken(userId: string, raw: string): Promise<ConsistencyToken> {
     const token = deps.tokens.verify(userId, raw);
     if (!token) throw invalidToken('the consistency token is not valid');
-    if (!(await deps.source.covers(token.gtid))) {
+    if (!(await deps.source.covers(tokenSequence(token)))) {
       throw invalidToken('the consistency token names a position the database has not committed');
     }
     return token;

@@ -21,7 +21,7 @@ import {
   updatePaymentStatus,
 } from '../store/payments.ts';
 import type { SourcePosition } from '../store/source-position.ts';
-import { inTransaction, type Tx } from '../store/transaction.ts';
+import { type CommitPosition, inTransaction, type Tx } from '../store/transaction.ts';
 import type { ChargeResult, PaymentProvider, RefundResult } from './provider.ts';
 import { providerRefundKey, settleRefund } from './refund.ts';
 import { canTransition } from './state-machine.ts';
@@ -68,11 +68,13 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     scope: IdempotencyScope,
     status: number,
     body: Record<string, unknown>,
-    gtid: string | null,
+    position: CommitPosition | null,
     rows: string[],
   ): Promise<WriteResult> {
-    if (gtid) deps.source.observe(gtid);
-    const token = gtid ? deps.tokens.sign(scope.userId, { gtid, rows }) : null;
+    if (position) deps.source.observe(position.sequence);
+    const token = position
+      ? deps.tokens.sign(scope.userId, { gtid: position.gtid, sequence: position.sequence.toString(), rows })
+      : null;
     const response = { status, body: JSON.stringify({ ...body, consistency_token: token }) };
     await storeResponse(pool, scope, response);
     return { ...response, replayed: false };
@@ -88,7 +90,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   return {
     async createPurchase(w: Write, params: { package_id: string }): Promise<WriteResult> {
       const scope = scopeOf(w, params);
-      const { value, gtid } = await inTransaction(pool, async (tx) => {
+      const { value, position } = await inTransaction(pool, async (tx) => {
         const claim = await claimKey(tx, scope, ttl);
         if (claim.kind === 'replay') return claim;
         const pkg = await findActivePackage(tx, params.package_id);
@@ -107,7 +109,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       });
       if (value.kind === 'replay') return { ...value.response, replayed: true };
       const rows = [`purchases:${value.body.purchase.id}`, `payments:${value.body.payment.id}`];
-      return finish(scope, 201, value.body, gtid, rows);
+      return finish(scope, 201, value.body, position, rows);
     },
 
     async confirmPayment(w: Write, id: string, params: { payment_method?: string }): Promise<WriteResult> {
@@ -173,7 +175,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       });
       if (settled.value.kind === 'gone') return { ...settled.value.response, replayed: false };
       const rows = [`payments:${payment.id}`];
-      return finish(scope, 200, settled.value.body, settled.gtid ?? started.gtid, rows);
+      return finish(scope, 200, settled.value.body, settled.position ?? started.position, rows);
     },
 
     async refundPayment(w: Write, id: string, params: Record<string, never>): Promise<WriteResult> {
@@ -230,7 +232,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         return { kind: 'settled' as const, body };
       });
       if (settled.value.kind === 'gone') return { ...settled.value.response, replayed: false };
-      return finish(scope, 200, settled.value.body, settled.gtid ?? started.gtid, [`payments:${id}`]);
+      return finish(scope, 200, settled.value.body, settled.position ?? started.position, [`payments:${id}`]);
     },
 
     async getPayment(principal: Principal, id: string, admin: boolean) {

@@ -3,13 +3,13 @@
  *
  * MariaDB: a position is a list of `domain-server-seq`, one per domain, meaning "everything of that
  * domain up to seq" (server ids do not matter for ordering under gtid_strict_mode).
- * MySQL: `uuid:1-5:7,uuid2:1-9` interval sets.
+ * MySQL: `uuid:1-5:7,uuid2:1-9` interval sets, tagged GTIDs (`uuid:tag:3`) a source of their own.
  */
 export type GtidFlavor = 'mariadb' | 'mysql';
 
 /** MariaDB GTID position: domain → highest seq. */
 export type MariaGtidPos = Map<number, bigint>;
-/** MySQL GTID set: source uuid (lower case) → sorted, merged [start, end] intervals. */
+/** MySQL GTID set: source (`uuid` or `uuid:tag`, lower case) → sorted, merged [start, end] intervals. */
 export type MysqlGtidSet = Map<string, [bigint, bigint][]>;
 
 export class GtidSyntaxError extends Error {
@@ -42,26 +42,65 @@ export function parseMariaPos(text: string): MariaGtidPos {
 export function parseMysqlSet(text: string): MysqlGtidSet {
   const set: MysqlGtidSet = new Map();
   for (const p of parts(text.replace(/\s+/g, ''))) {
-    const [uuid, ...ranges] = p.split(':');
+    const [uuid, ...items] = p.split(':');
     if (
       !uuid ||
       !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(uuid) ||
-      ranges.length === 0
+      items.length === 0
     ) {
       throw new GtidSyntaxError('mysql', text);
     }
-    const intervals = set.get(uuid.toLowerCase()) ?? [];
-    for (const r of ranges) {
-      const m = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(r);
+    // MySQL 8.3+ tags: `uuid:1-5:tag_a:1-2` — a tag names the intervals after it; (uuid, tag) is a
+    // source of its own, keyed `uuid:tag`.
+    let source = uuid.toLowerCase();
+    let empty = false;
+    for (const item of items) {
+      if (/^[a-zA-Z_][a-zA-Z0-9_]{0,31}$/.test(item)) {
+        if (empty) throw new GtidSyntaxError('mysql', text);
+        source = `${uuid.toLowerCase()}:${item.toLowerCase()}`;
+        empty = true;
+        continue;
+      }
+      const m = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(item);
       if (!m?.[1]) throw new GtidSyntaxError('mysql', text);
       const start = BigInt(m[1]);
       const end = m[2] ? BigInt(m[2]) : start;
       if (start < 1n || end < start) throw new GtidSyntaxError('mysql', text);
-      intervals.push([start, end]);
+      set.set(source, merge([...(set.get(source) ?? []), [start, end]]));
+      empty = false;
     }
-    set.set(uuid.toLowerCase(), merge(intervals));
+    if (empty) throw new GtidSyntaxError('mysql', text);
   }
   return set;
+}
+
+/** How many transactions a MySQL GTID set holds. */
+export function mysqlSetSize(set: MysqlGtidSet): bigint {
+  let n = 0n;
+  for (const intervals of set.values()) for (const [s, e] of intervals) n += e - s + 1n;
+  return n;
+}
+
+/** Whether one GTID (`uuid:n` or `uuid:tag:n`) is in the set. */
+export function mysqlSetHas(set: MysqlGtidSet, gtid: string): boolean {
+  const cut = gtid.lastIndexOf(':');
+  const n = BigInt(gtid.slice(cut + 1));
+  return (set.get(gtid.slice(0, cut).toLowerCase()) ?? []).some(([s, e]) => s <= n && n <= e);
+}
+
+/** The transactions of a set up to and including `uuid[:tag]:n`'s, counted as mysqlSetSize does. */
+export function mysqlSetSizeUpTo(set: MysqlGtidSet, gtid: string): bigint {
+  const cut = gtid.lastIndexOf(':');
+  const own = gtid.slice(0, cut).toLowerCase();
+  const n = BigInt(gtid.slice(cut + 1));
+  let count = 0n;
+  for (const [source, intervals] of set) {
+    for (const [s, e] of intervals) {
+      if (source !== own) count += e - s + 1n;
+      else if (s <= n) count += (e < n ? e : n) - s + 1n;
+    }
+  }
+  return count;
 }
 
 function merge(intervals: [bigint, bigint][]): [bigint, bigint][] {

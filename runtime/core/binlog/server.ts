@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.ts';
 import type { GtidFlavor } from './gtid.ts';
+import { purgedState, readSourcePosition } from './source.ts';
 
 export type BinlogFile = { name: string; size: number };
 
@@ -33,38 +34,24 @@ async function rows(pool: Pool, sql: string, params: unknown[] = []): Promise<Ro
  * which the CDC user has. Works on MariaDB and on MySQL 8 (SHOW BINARY LOG STATUS from 8.2 on).
  */
 export async function readServerBinlogState(pool: Pool): Promise<ServerBinlogState> {
-  const [version] = await rows(pool, 'SELECT VERSION() AS v, UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms');
-  const flavor: GtidFlavor = /mariadb/i.test(String(version?.v)) ? 'mariadb' : 'mysql';
+  const [clock] = await rows(pool, 'SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms');
   const files = (await rows(pool, 'SHOW BINARY LOGS')).map((r) => ({
     name: String(r.Log_name),
     size: Number(r.File_size),
   }));
   if (files.length === 0)
     throw new Error('binary logging is off on the source server (SHOW BINARY LOGS is empty)');
-  let status: Row[];
-  try {
-    status = await rows(pool, flavor === 'mysql' ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
-  } catch {
-    status = await rows(pool, 'SHOW MASTER STATUS'); // MySQL before 8.2
-  }
-  const s = status[0];
-  if (!s) throw new Error('SHOW MASTER STATUS returned nothing: is log_bin enabled?');
-  const head = { file: String(s.File), pos: Number(s.Position) };
-  let gtidExecuted: string;
-  let gtidPurged: string;
-  if (flavor === 'mariadb') {
-    const oldest = files[0]?.name ?? head.file;
-    const [g] = await rows(pool, 'SELECT @@gtid_binlog_pos AS executed, BINLOG_GTID_POS(?, 4) AS purged', [
-      oldest,
-    ]);
-    gtidExecuted = String(g?.executed ?? '');
-    gtidPurged = String(g?.purged ?? '');
-  } else {
-    const [g] = await rows(pool, 'SELECT @@gtid_executed AS executed, @@gtid_purged AS purged');
-    gtidExecuted = String(g?.executed ?? '');
-    gtidPurged = String(g?.purged ?? '');
-  }
-  return { flavor, files, head, gtidExecuted, gtidPurged, nowMs: Math.round(Number(version?.now_ms)) };
+  const position = await readSourcePosition(pool);
+  const head = { file: position.file, pos: position.pos };
+  const gtidPurged = await purgedState(pool, files[0]?.name ?? head.file);
+  return {
+    flavor: position.flavor,
+    files,
+    head,
+    gtidExecuted: position.gtid ?? '',
+    gtidPurged,
+    nowMs: Math.round(Number(clock?.now_ms)),
+  };
 }
 
 /** Whether an event starts at `file`:`pos` (a resume must not land inside an event). */

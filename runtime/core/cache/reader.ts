@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { gtidSequence, transactionFloor } from '../position.ts';
+import { tokenSequence, transactionFloor } from '../position.ts';
 import { appliedPositionKey, positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
@@ -60,7 +60,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       cursorScore = String(microsOfIso(cursor.createdAt));
       cursorId = cursor.id;
     }
-    const floor = opts.token ? transactionFloor(gtidSequence(opts.token.gtid)) : '';
+    const floor = opts.token ? transactionFloor(tokenSequence(opts.token)) : '';
     const tokenRows = opts.token ? opts.token.rows.filter((r) => isCachedTable(r.split(':')[0] ?? '')) : [];
     const reply = (await readPackageScript.runBuffer(
       this.redis,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { withSourceSnapshot } from '../db/snapshot.ts';
-import { gtidSequence, versionOf } from '../position.ts';
+import { versionOf } from '../position.ts';
 import { cacheKeys } from './keys.ts';
 import { LuaScript } from './lua.ts';
 import { type CachedTable, type CanonicalRow, canonicalRow, columnsOf } from './rows.ts';
@@ -59,8 +59,8 @@ export async function repairUser(opts: {
   const entries = keys.userEntries(userId);
   const listed = new Set([...(await redis.zrange(index, '0', '-1')), ...(await redis.hkeys(entries))]);
 
-  const plan = await withSourceSnapshot(opts.pool, async (conn, gtid) => {
-    const version = versionOf(gtid === null ? 0n : gtidSequence(gtid), LAST_ROW);
+  const plan = await withSourceSnapshot(opts.pool, async (conn, { gtid, sequence }) => {
+    const version = versionOf(sequence, LAST_ROW);
     const purchases = await selectRows(conn, 'purchases', 'user_id', [userId]);
     const payments = await selectRows(conn, 'payments', 'user_id', [userId]);
     const own = new Set(purchases.map((p) => String(p.id)));

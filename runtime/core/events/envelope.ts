@@ -14,6 +14,12 @@ export type SourceInfo = {
   table: string;
   server_id: number;
   gtid: string | null;
+  /**
+   * The transaction's source sequence as a decimal string (one integer that grows with every
+   * transaction, across a change of primary: runtime/core/binlog/source.ts); row versions are built
+   * from it. Null when unknown (a stream started mid-file on MySQL); consumers then use the GTID's.
+   */
+  sequence?: string | null;
   file: string;
   pos: number;
   row: number;

@@ -144,6 +144,12 @@ export function envelopeSchema(db: string, table: string, columns: ColumnInfo[])
         table: z.literal(table),
         server_id: z.number().int(),
         gtid: z.string().nullable(),
+        sequence: z
+          .string()
+          .regex(/^\d{1,20}$/)
+          .nullable()
+          .optional()
+          .meta({ description: 'source sequence of the transaction (grows across a change of primary)' }),
         file: z.string(),
         pos: z.number().int(),
         row: z.number().int().min(0),

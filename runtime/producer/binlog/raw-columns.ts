@@ -1,9 +1,12 @@
+import { mysqlJsonText } from './mysql-json.ts';
+
 /**
  * Columns whose binlog bytes the producer decodes itself instead of zongji.
  *
  * zongji 0.9 gets two packed formats wrong: a negative TIME whose fraction is zero comes out one
  * second short with an unpropagated "+1" (`-01:00:00` → `-00:63:64`), and YEAR 0000 comes out as
- * 1900. It also parses GEOMETRY into point objects, which loses the SRID and the geometry type.
+ * 1900. It also parses GEOMETRY into point objects, which loses the SRID and the geometry type, and
+ * prints MySQL's binary JSON from parsed JavaScript values (mysql-json.ts).
  * For these columns the TableMap descriptor zongji decodes rows with is rewritten so zongji hands over
  * the raw bytes (BIT of the same byte width for fixed-size values, BLOB for GEOMETRY, whose metadata
  * is a BLOB's length size), and the producer decodes them here, following the server's own formats
@@ -20,6 +23,7 @@ export const TYPE = {
   BIT: 16,
   YEAR: 13,
   TIME2: 19,
+  JSON: 245,
   BLOB: 252,
   GEOMETRY: 255,
 } as const;
@@ -116,6 +120,11 @@ function rawDecoder(column: ZongjiColumn): RawDecoder | null {
       // Same metadata (length_size) as a BLOB; a null charset keeps it bytes.
       column.type = TYPE.BLOB;
       return decodeGeometry;
+    case TYPE.JSON:
+      // MySQL's binary JSON (MariaDB's JSON is text, a BLOB in the binlog): same length_size metadata.
+      column.type = TYPE.BLOB;
+      (column as { charset?: unknown }).charset = null;
+      return mysqlJsonText;
     default:
       return null;
   }

@@ -1,4 +1,5 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
+import { nextStreamSequence } from '../../core/binlog/source.ts';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
@@ -27,6 +28,8 @@ export type RowChange = {
   /** Primary key column names in key order; empty for tables without one. */
   primaryKey: string[];
   gtid: string | null;
+  /** The transaction's source sequence (runtime/core/binlog/source.ts); null when it is unknown. */
+  sequence: bigint | null;
   /** Binlog file and position where the transaction starts (its GTID event). */
   file: string;
   pos: number;
@@ -112,8 +115,16 @@ export class BinlogReader {
   private readonly opts: ReaderOptions;
   private zongji: ZongJi | undefined;
   private file = '';
-  private txn: { gtid: string | null; pos: number; tsMs: number; rows: number; skipped: boolean } | null =
-    null;
+  private txn: {
+    gtid: string | null;
+    sequence: bigint | null;
+    pos: number;
+    tsMs: number;
+    rows: number;
+    skipped: boolean;
+  } | null = null;
+  /** Sequence of the last transaction read (MySQL: counted on from zongji's seeded GTID set). */
+  private sequence: bigint | null = null;
   private readonly tables = new Map<number, TableInfo & { key: string }>();
   /** information_schema facts of a table's columns, per table id (a DDL gives a new id). */
   private readonly facts = new Map<number, ColumnFacts>();
@@ -143,6 +154,7 @@ export class BinlogReader {
     this.zongji = zongji;
     this.file = from.file ?? '';
     this.txn = null;
+    this.sequence = null;
     this.paused = false;
     this.holds.clear();
     this.facts.clear();
@@ -179,6 +191,7 @@ export class BinlogReader {
           after: r.after ? convertRow(r.after, info.converters) : null,
           primaryKey: info.primaryKey,
           gtid: txn.gtid,
+          sequence: txn.sequence,
           file: this.file,
           pos: txn.pos,
           row,
@@ -189,8 +202,12 @@ export class BinlogReader {
 
     const beginTxn = (gtid: string | null, e: AnyBinlogEvent) => {
       const tsMs = e.timestamp;
+      // MySQL's count starts from zongji's executed set before this transaction (seeded exactly from
+      // the start set, the server's set or the file's Previous_gtids; unknown mid-file).
+      this.sequence = nextStreamSequence(this.sequence, gtid, () => zongji.gtidSet);
       this.txn = {
         gtid,
+        sequence: this.sequence,
         pos: e.nextPosition - e.size,
         tsMs,
         rows: 0,

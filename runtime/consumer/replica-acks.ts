@@ -17,19 +17,19 @@ type Node = Pick<Redis, 'call' | 'info'>;
  * count is read from INFO at most once a second per master, and again on a shortfall.
  */
 export class ReplicaAcks {
-  private readonly nodes: () => Node[];
+  private readonly nodes: () => Promise<Node[]>;
   private readonly replicas: number;
   private readonly timeoutMs: number;
   private readonly connected = new WeakMap<Node, { count: number; atMs: number }>();
 
   constructor(redis: RedisClient | Node, opts: { replicas: number; timeoutMs: number }) {
-    this.nodes = () => ('isCluster' in redis ? masters(redis as RedisClient) : [redis]);
+    this.nodes = async () => ('isCluster' in redis ? masters(redis as RedisClient) : [redis]);
     this.replicas = opts.replicas;
     this.timeoutMs = opts.timeoutMs;
   }
 
   async confirm(): Promise<void> {
-    await Promise.all(this.nodes().map((node) => this.confirmOn(node)));
+    await Promise.all((await this.nodes()).map((node) => this.confirmOn(node)));
   }
 
   private async confirmOn(node: Node): Promise<void> {

@@ -19,7 +19,7 @@ export class LuaScript {
   /** Loads the script on every master (optional warm-up: calls fall back to EVAL anyway). */
   async load(redis: RedisClient): Promise<void> {
     await Promise.all(
-      masters(redis).map(async (node) => {
+      (await masters(redis)).map(async (node) => {
         const sha = await node.script('LOAD', this.source);
         if (sha !== this.sha) throw new Error(`Redis returned SHA ${String(sha)} for script ${this.sha}`);
       }),

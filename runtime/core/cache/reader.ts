@@ -1,5 +1,5 @@
 import { gtidSequence, transactionFloor } from '../position.ts';
-import { isClusterRedirect, type RedisClient } from '../redis/client.ts';
+import { type RedisClient, retryRedirects } from '../redis/client.ts';
 import { positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
@@ -15,9 +15,6 @@ import type {
 } from './types.ts';
 
 export const MAX_PAGE_SIZE = 100;
-
-/** Attempts of one Redis command while a cluster moves a slot or fails a master over. */
-const REDIRECT_ATTEMPTS = 8;
 
 /**
  * The api's Redis reader: one EVALSHA to the user's slot answers the page, the consistency-token check
@@ -113,17 +110,6 @@ function packagesOf(entries: Buffer[]): string[] {
     if (cut > 0) ids.add(entry.toString('utf8', 0, cut));
   }
   return [...ids];
-}
-
-async function retryRedirects<T>(run: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (err) {
-      if (!isClusterRedirect(err) || attempt >= REDIRECT_ATTEMPTS) throw err;
-      await new Promise((r) => setTimeout(r, 25 * attempt));
-    }
-  }
 }
 
 const OPEN = Buffer.from('{"items":[');

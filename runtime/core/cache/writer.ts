@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/client.ts';
+import { type RedisClient, retryRedirects } from '../redis/client.ts';
 import { SLOTS } from '../redis/slots.ts';
 import { packageNameFragment, paymentFragment, purchaseFragments } from './entries.ts';
 import { cacheKeys } from './keys.ts';
@@ -72,7 +72,8 @@ export class CacheWriter {
   async markReady(snapshotGtid: string | null): Promise<void> {
     const value = JSON.stringify({ gtid: snapshotGtid, at: new Date().toISOString() });
     const writes: Promise<unknown>[] = [];
-    for (let slot = 0; slot < SLOTS; slot++) writes.push(this.redis.set(this.keys.ready(slot), value));
+    for (let slot = 0; slot < SLOTS; slot++)
+      writes.push(retryRedirects(() => this.redis.set(this.keys.ready(slot), value)));
     await Promise.all(writes);
   }
 
@@ -84,7 +85,8 @@ export class CacheWriter {
   /** Slots whose ready marker is missing (at most `limit`). */
   async missingSlots(limit = SLOTS): Promise<number[]> {
     const checks: Promise<number>[] = [];
-    for (let slot = 0; slot < SLOTS; slot++) checks.push(this.redis.exists(this.keys.ready(slot)));
+    for (let slot = 0; slot < SLOTS; slot++)
+      checks.push(retryRedirects(() => this.redis.exists(this.keys.ready(slot))));
     const found = await Promise.all(checks);
     const missing: number[] = [];
     for (let slot = 0; slot < SLOTS && missing.length < limit; slot++)
@@ -107,7 +109,7 @@ export class CacheWriter {
   /** One call; a payment whose copy names an undeclared previous purchase is called again with it. */
   private async call(call: Call): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
-      const reply = await applyChangeScript.run(this.redis, call.keys, call.args);
+      const reply = await retryRedirects(() => applyChangeScript.run(this.redis, call.keys, call.args));
       if (!Array.isArray(reply)) return reply;
       const previous = String(reply[1]);
       const user = this.keys.rowOf(String(call.keys[0]))?.user;

@@ -11,9 +11,27 @@ export function isCluster(client: RedisClient): client is Cluster {
   return client.isCluster === true;
 }
 
-/** The masters that hold the keyspace: the cluster's masters of the moment, or the one server. */
-export function masters(client: RedisClient): Redis[] {
-  return isCluster(client) ? client.nodes('master') : [client];
+/**
+ * The masters that hold the keyspace: the cluster's masters of the moment (once the client learned
+ * the slot map: before that it knows only the seeds), or the one server.
+ */
+export async function masters(client: RedisClient, timeoutMs = 30_000): Promise<Redis[]> {
+  if (!isCluster(client)) return [client];
+  if (client.status !== 'ready') {
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', ready);
+        reject(new Error(`the Redis Cluster is not ready (${client.status})`));
+      }, timeoutMs);
+      const ready = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', ready);
+    });
+  }
+  return client.nodes('master');
 }
 
 /** Every key matching `pattern` on every master, in SCAN batches (never KEYS: Redis stays responsive). */
@@ -22,7 +40,7 @@ export async function* scanKeys(
   pattern: string,
   count = 1000,
 ): AsyncGenerator<string[]> {
-  for (const node of masters(client)) {
+  for (const node of await masters(client)) {
     let cursor = '0';
     do {
       const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
@@ -43,4 +61,20 @@ export function clientStatus(client: RedisClient): string {
  */
 export function isClusterRedirect(err: unknown): boolean {
   return err instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY) /.test(err.message);
+}
+
+/**
+ * Runs a command again (up to `attempts`, briefly backing off) while a cluster answers that it moved a
+ * slot or is failing a master over: inside an auto-pipeline ioredis hands such answers back instead of
+ * following them. Every command this is used with is idempotent (reads, version-guarded scripts).
+ */
+export async function retryRedirects<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isClusterRedirect(err) || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 25 * attempt));
+    }
+  }
 }

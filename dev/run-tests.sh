@@ -25,6 +25,9 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
   done
   STACK_NAME=chaos dev/stack.sh down >/dev/null 2>&1 || true
+  # The Redis Cluster suite's private cluster (six redis-servers, stopped by their pid files).
+  STACK_NAME=test STACK_COMPONENTS=redis REDIS_MODE=cluster STACK_DIR="$PWD/.local/redis-cluster-test" \
+    STACK_ENV_FILE="$PWD/.local/redis-cluster-test/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   # Likewise the MySQL smoke suite's private MySQL.
   DB_FLAVOR=mysql STACK_NAME=outage STACK_COMPONENTS=mysql STACK_DIR="$PWD/.local/mysql-smoke" \
     STACK_ENV_FILE="$PWD/.local/mysql-smoke/stack.env" dev/stack.sh down >/dev/null 2>&1 || true

@@ -202,7 +202,9 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
   private timer: NodeJS.Timeout | undefined;
   private topologyAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
-  private wasHealthy = false;
+  private up = false;
+  /** What each master's feed reports to: the listener, and a health update on its transitions. */
+  private readonly relay: InvalidationListener;
 
   constructor(
     nodes: { host: string; port: number }[],
@@ -215,23 +217,35 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
     this.nodeOptions = nodeOptions;
     this.listener = listener;
     this.opts = opts;
+    this.relay = {
+      keys: (keys) => listener.keys(keys),
+      flush: (reason) => {
+        listener.flush(reason);
+        // A master's feed went up or down: queued, so its own state has changed when this runs.
+        queueMicrotask(() => this.update());
+      },
+    };
   }
 
   private get topologyMs(): number {
     return this.opts.topologyMs ?? 1000;
   }
 
+  /** Asked on every near-cache lookup: a field, recomputed on every transition (`update`). */
   get healthy(): boolean {
-    const fresh = Date.now() - this.topologyAt < 3 * this.topologyMs;
-    const up = fresh && this.feeds.size > 0 && [...this.feeds.values()].every((f) => f.healthy);
-    if (!up && this.wasHealthy) {
-      // Stale topology: everything kept so far may have missed a change on a master we do not watch.
-      this.wasHealthy = false;
-      this.listener.flush('feed_down');
-    } else if (up && !this.wasHealthy) {
-      this.wasHealthy = true;
-    }
-    return up;
+    return this.up;
+  }
+
+  /**
+   * Recomputes health after a master's feed changed state or the topology was read (or not). Going
+   * down tells the listener to forget everything (a master's own feed does too, the stale topology
+   * case needs it here); coming up needs no flush beyond the one each master's feed sent.
+   */
+  private update(): void {
+    let up = this.feeds.size > 0 && Date.now() - this.topologyAt < 3 * this.topologyMs;
+    if (up) for (const f of this.feeds.values()) if (!f.healthy) up = false;
+    if (!up && this.up) this.listener.flush('feed_down');
+    this.up = up;
   }
 
   /** The masters watched at the moment (`host:port`). */
@@ -249,12 +263,15 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
     this.probe.on('error', (err: unknown) =>
       this.opts.log?.warn({ err }, 'invalidation feed: cluster error'),
     );
-    this.timer = setInterval(() => void this.refresh(), this.topologyMs);
+    this.timer = setInterval(() => {
+      this.update(); // a topology read that hangs makes it stale too
+      void this.refresh();
+    }, this.topologyMs);
     this.timer.unref();
     const deadline = Date.now() + timeoutMs;
     await this.probe.connect().catch(() => undefined);
     await this.refresh();
-    while (!this.healthy) {
+    while (!this.up) {
       if (this.stopped) throw new Error('invalidation feed stopped');
       if (Date.now() > deadline) throw new Error('invalidation feed did not come up on every master');
       await new Promise((r) => setTimeout(r, 50));
@@ -266,6 +283,7 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
     clearInterval(this.timer);
     await Promise.all([...this.feeds.values()].map((f) => f.stop()));
     this.feeds.clear();
+    this.update();
     this.probe?.disconnect();
   }
 
@@ -290,7 +308,7 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
         const cut = address.lastIndexOf(':');
         const feed = new RedisInvalidationFeed(
           { ...this.nodeOptions, host: address.slice(0, cut), port: Number(address.slice(cut + 1)) },
-          this.listener,
+          this.relay,
           this.opts,
         );
         this.feeds.set(address, feed);
@@ -302,10 +320,10 @@ export class ClusterInvalidationFeed implements InvalidationFeed {
       }
       this.topologyAt = Date.now();
     } catch (err) {
-      this.opts.log?.warn({ err }, 'invalidation feed: the cluster topology is not known');
+      if (!this.stopped) this.opts.log?.warn({ err }, 'invalidation feed: the cluster topology is not known');
     } finally {
       this.refreshing = false;
-      void this.healthy; // notices a stale topology even while no read asks
+      this.update();
     }
   }
 }

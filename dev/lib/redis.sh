@@ -36,8 +36,16 @@ CNF
 
 redis_cluster_ports() { local i; for (( i=0; i<REDIS_CLUSTER_NODES; i++ )); do echo $(( REDIS_PORT + i )); done; }
 
+# One mode at a time per stack (same ports): starting one stops the other's servers, by pid.
+redis_stop_cluster_nodes() {
+  local f
+  for f in "$STACK_DIR"/run/redis-*.pid; do [ -e "$f" ] && stop_daemon "$(basename "$f" .pid)" 30; done
+  return 0
+}
+
 redis_start() {
-  if [ "$REDIS_MODE" = cluster ]; then redis_cluster_start; return; fi
+  if [ "$REDIS_MODE" = cluster ]; then stop_daemon redis 30; redis_cluster_start; return; fi
+  redis_stop_cluster_nodes
   if is_running redis; then log "redis is already running (pid $(running_pid redis))"; return 0; fi
   require_free_port redis "$REDIS_PORT" REDIS_PORT
   local dir="$STACK_DIR/redis"
@@ -106,12 +114,7 @@ redis_cluster_healthy() {
 # Whatever this stack runs (standalone and cluster pids alike), so `down` never leaves one behind.
 redis_stop() {
   stop_daemon redis 30
-  local f name
-  for f in "$STACK_DIR"/run/redis-*.pid; do
-    [ -e "$f" ] || continue
-    name="$(basename "$f" .pid)"
-    stop_daemon "$name" 30
-  done
+  redis_stop_cluster_nodes
 }
 
 redis_status() {

@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.install-stamp
 
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
 	      test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
-	      verify rebuild repair token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
+	      verify rebuild repair token bench-api bench-redis-clients bench-redis-cluster bench-kafka-client bench-producer bench-e2e
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -21,7 +21,7 @@ help:
 	@echo "make repair USER_ID=alice     rebuild one user's cache from MySQL"
 	@echo "make cluster | cluster-down | operator         (local Kubernetes control plane)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
-	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
+	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-redis-cluster"
 
 # npm ci only when the lock file changed since the last install.
 $(NODE_STAMP): package.json package-lock.json
@@ -130,6 +130,10 @@ bench-api: test-stack-up
 
 bench-redis-clients: test-stack-up
 	$(BENCH_ENV); node bench/api/redis-clients.ts
+
+# A private Redis Cluster (3 masters, 3 replicas) against the test stack's standalone Redis, one run.
+bench-redis-cluster: test-stack-up
+	$(BENCH_ENV); node bench/redis-cluster/bench.ts
 
 bench-kafka-client: test-stack-up
 	$(BENCH_ENV); node bench/kafka-client/bench.ts

@@ -292,6 +292,33 @@ describe.runIf(serviceExists('producer') && serviceExists('api'))('pipeline on a
     await verify(60);
   });
 
+  it('notices a flush of one master (its slots’ ready markers gone) and rebuilds: reads go to MySQL meanwhile', async () => {
+    const users = Array.from({ length: 24 }, (_, i) => `u_rc_${i}`);
+    const [victim] = masterPorts() as [number];
+    const node = redis()
+      .nodes('master')
+      .find((n) => Number(n.options.port) === victim);
+    await node?.flushall();
+    // Users on that master are answered from MySQL (their slot has no marker), never an empty page.
+    const onVictim: string[] = [];
+    for (const user of users) {
+      const r = await page(user);
+      expect(r.status).toBe(200);
+      if (r.source === 'mysql_miss') onVictim.push(user);
+    }
+    expect(onVictim.length).toBeGreaterThan(0);
+    expect(onVictim.length).toBeLessThan(users.length);
+    // The consumer's guard checks every slot's marker and rebuilds; then Redis answers them again.
+    await eventually(
+      'the flushed master rebuilt',
+      async () => (await Promise.all(onVictim.map((u) => page(u)))).every((r) => r.source === 'redis'),
+      (ok) => ok,
+      60_000,
+    );
+    await servesMysqlPages(users);
+    await verify(30);
+  });
+
   it('loses nothing when a master is killed under load: its replica takes over, verify clean within the bound', async () => {
     const victim = masterPorts()[0] as number;
     const pid = Number(readFileSync(`${ROOT}/${DIR}/run/redis-${victim}.pid`, 'utf8').trim());

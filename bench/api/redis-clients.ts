@@ -92,8 +92,9 @@ await withBenchData(20, async (data) => {
     keys.userPurchases(data.userId),
     keys.userEntries(data.userId),
     keys.appliedFor(data.userId),
+    keys.catalogNames,
   ];
-  const scriptArgs = ['20', '', '', ''];
+  const scriptArgs = ['20', '', '', '', '0'];
   const clients = [
     await ioredisClient(url, scriptKeys, scriptArgs),
     await nodeRedisClient(url, scriptKeys, scriptArgs),

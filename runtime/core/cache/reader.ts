@@ -1,5 +1,5 @@
 import { gtidSequence, transactionFloor } from '../position.ts';
-import { type RedisClient, retryRedirects } from '../redis/client.ts';
+import { isCluster, type RedisClient, retryRedirects } from '../redis/client.ts';
 import { positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
@@ -18,19 +18,22 @@ export const MAX_PAGE_SIZE = 100;
 
 /**
  * The api's Redis reader: one EVALSHA to the user's slot answers the page, the consistency-token check
- * and whether that slot is materialised at all; one HMGET to the catalog slot then names the page's
- * packages (a rename never fans out to every user's entries). Entries come pre-rendered by the apply
- * script and the names are spliced in here; the page becomes the response body without being parsed.
+ * and whether that slot is materialised at all, and on one server the page's package names too; on a
+ * cluster one HMGET to the catalog's slot then names them (a rename never fans out to every user's
+ * entries). Entries come pre-rendered by the apply script and the names are spliced in here; the page
+ * becomes the response body without being parsed.
  * Answers a cluster gives while a slot moves or a master fails over (MOVED, ASK, TRYAGAIN,
  * CLUSTERDOWN...) are retried briefly: ioredis follows most of them itself, not all inside a pipeline.
  */
 export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof cacheKeys>;
+  private readonly cluster: boolean;
 
   constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = cacheKeys(prefix);
+    this.cluster = isCluster(redis);
   }
 
   /** Optional warm-up; the first read loads the script anyway. */
@@ -76,7 +79,9 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       this.keys.appliedFor(userId),
       ...tokenRows,
     ];
-    const args = [opts.limit, cursorScore, cursorId, floor];
+    // One server: the names join the page's call (one round trip); a cluster asks the catalog's slot.
+    if (!this.cluster) keys.push(this.keys.catalogNames);
+    const args = [opts.limit, cursorScore, cursorId, floor, tokenRows.length];
     const reply = (await retryRedirects(() =>
       readPackageScript.runBuffer(this.redis, keys, args),
     )) as unknown[];
@@ -84,9 +89,9 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     const kind = String(reply[0]);
     if (kind === 'miss') return { kind: 'miss' };
     if (kind === 'behind') return { kind: 'behind' };
-    const [, more, entries, marker] = reply as [Buffer, number, Buffer[], Buffer];
-    const wanted = packagesOf(entries);
-    const names: Buffer[] = [];
+    const [, more, entries, marker, joined] = reply as [Buffer, number, Buffer[], Buffer, Buffer[]?];
+    const wanted = joined ? [] : packagesOf(entries);
+    const names: Buffer[] = joined ?? [];
     if (wanted.length > 0) {
       const found = (await retryRedirects(() =>
         this.redis.hmgetBuffer(this.keys.catalogNames, ...wanted),

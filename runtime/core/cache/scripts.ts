@@ -96,20 +96,21 @@ return 1
  * Reads one page of a user's purchase package in one round trip to the user's slot: the slot's ready
  * marker, the index range, one HMGET of the rendered entries, the slot's applied position and the
  * token's rows. It does no string building (Lua interns every string it makes, which cost more Redis
- * time than the reads themselves): the api splices the package names in (`reader.ts`), read from the
- * catalog slot after the page.
+ * time than the reads themselves): the api splices the package names in (`reader.ts`).
  * KEYS[1] the slot's ready marker, KEYS[2] the user's index, KEYS[3] the user's entries, KEYS[4] the
- * slot's applied position (applied-position.ts), then the token's rows (the user's copies).
- * ARGV: limit, cursor score ('' = first page), cursor id, version floor ('' = no token).
- * Returns {'miss'} | {'behind'} | {'hit', more, {entry, …}, position}: the position read in the same
- * atomic step as the page, so the page holds at least what it names.
+ * slot's applied position (applied-position.ts), then ARGV[5] token rows (the user's copies), then,
+ * on one server (standalone, Sentinel), the catalog names: their HMGET joins the same call. On a
+ * cluster the catalog is another slot and the reader asks for the names after the page.
+ * ARGV: limit, cursor score ('' = first page), cursor id, version floor ('' = no token), token rows.
+ * Returns {'miss'} | {'behind'} | {'hit', more, {entry, …}, position[, {package id, name, …}]}: the
+ * position read in the same atomic step as the page, so the page holds at least what it names.
  */
 export const readPackageScript = new LuaScript(
   `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'miss'} end
 local limit, cursorScore, cursorId, floor = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 if floor ~= '' then
-  for i = 5, #KEYS do
+  for i = 5, 4 + tonumber(ARGV[5]) do
     local v = redis.call('HGET', KEYS[i], 'v')
     if not v or v < floor then return {'behind'} end
   end
@@ -138,11 +139,27 @@ end
 local position = redis.call('GET', KEYS[4]) or ''
 if #ids == 0 then return {'hit', 0, {}, position} end
 local entries = redis.call('HMGET', KEYS[3], unpack(ids))
+local wanted, seen = {}, {}
 for i = 1, #entries do
+  local entry = entries[i]
   -- An indexed purchase without its entry means Redis is not complete: let MySQL answer.
-  if not entries[i] then return {'miss'} end
+  if not entry then return {'miss'} end
+  local pkg = string.sub(entry, 1, string.find(entry, '\\1', 1, true) - 1)
+  if not seen[pkg] then
+    seen[pkg] = true
+    wanted[#wanted + 1] = pkg
+  end
 end
-return {'hit', more, entries, position}
+if #KEYS == 4 + tonumber(ARGV[5]) then return {'hit', more, entries, position} end
+local found = redis.call('HMGET', KEYS[#KEYS], unpack(wanted))
+local names = {}
+for j = 1, #wanted do
+  -- Likewise a purchase whose package is not in the cached catalog.
+  if not found[j] then return {'miss'} end
+  names[#names + 1] = wanted[j]
+  names[#names + 1] = found[j]
+end
+return {'hit', more, entries, position, names}
 `,
   -1,
 );

@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageFromMysql } from '../../runtime/api/package/mysql-reader.ts';
+import { redisLease } from '../../runtime/api/rate-limit.ts';
+import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { privateStack } from '../support/private-stack.ts';
 import { apiClient } from './api-client.ts';
 import { eventually, type Pipeline, runTool, serviceExists, startPipeline } from './harness.ts';
@@ -273,6 +275,15 @@ describe.runIf(serviceExists('producer') && serviceExists('api'))('pipeline on a
     const ports = await masterPorts();
     expect(ports).toHaveLength(3);
     for (const port of ports) expect(await keysOn(port), `keys on the master at ${port}`).toBeGreaterThan(0);
+    // The rate limiter's user and IP counters sit in different slots: leased one call each.
+    const keys = cacheKeys(p.prefix);
+    const lease = redisLease(p.redis);
+    expect(
+      await lease([
+        { key: keys.rate('user', alice), want: 3, limit: 5 },
+        { key: keys.rate('ip', '192.0.2.1'), want: 3, limit: 2 },
+      ]),
+    ).toEqual([3, 2]);
   });
 
   it('reshards slots between masters under load without a client-visible error or a stale page', async () => {

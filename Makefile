@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.install-stamp
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
 	      test-pods test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
 	      cluster-node cluster-node-down deploy undeploy \
-	      verify rebuild repair token bench-api bench-redis-clients bench-kafka-client bench-producer bench-e2e
+	      verify rebuild repair token bench-api bench-redis-clients bench-redis-cluster bench-kafka-client bench-producer bench-e2e
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -24,7 +24,7 @@ help:
 	@echo "make cluster-node | cluster-node-down          (a cluster of its own with a real node: containerd + kubelet)"
 	@echo "make deploy | undeploy     the pipeline as real pods on that node (helm install + PaymentPipeline)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
-	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e"
+	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-redis-cluster"
 
 # npm ci only when the lock file changed since the last install.
 $(NODE_STAMP): package.json package-lock.json
@@ -160,6 +160,10 @@ bench-api: test-stack-up
 
 bench-redis-clients: test-stack-up
 	$(BENCH_ENV); node bench/api/redis-clients.ts
+
+# A private Redis Cluster (3 masters, 3 replicas) against the test stack's standalone Redis, one run.
+bench-redis-cluster: test-stack-up
+	$(BENCH_ENV); node bench/redis-cluster/bench.ts
 
 bench-kafka-client: test-stack-up
 	$(BENCH_ENV); node bench/kafka-client/bench.ts

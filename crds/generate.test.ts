@@ -31,6 +31,6 @@ describe('PaymentPipeline CRD generation', () => {
     expect(json).toContain('"enum":["standalone","sentinel","cluster"]');
     expect(json).toContain('self.minReplicas <= self.maxReplicas');
     expect(json).toContain('mysql.serverId is immutable');
-    expect(json).toContain(`"rule":"self.mode != 'cluster'","message":"redis.mode cluster is not supported`);
+    expect(json).toContain(`"rule":"self.mode != 'cluster' || !has(self.sentinelMaster)"`);
   });
 });

@@ -36,6 +36,9 @@ cleanup() {
     DB_FLAVOR="${dir%-*}" STACK_NAME=outage STACK_COMPONENTS="${dir%-*}" STACK_DIR="$PWD/.local/primary-change-$dir" \
       STACK_ENV_FILE="$PWD/.local/primary-change-$dir/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   done
+  # The Redis Cluster suite's private cluster (six redis-servers, stopped by their pid files).
+  STACK_NAME=test STACK_COMPONENTS=redis REDIS_MODE=cluster STACK_DIR="$PWD/.local/redis-cluster-test" \
+    STACK_ENV_FILE="$PWD/.local/redis-cluster-test/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true

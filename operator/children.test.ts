@@ -4,13 +4,9 @@ import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
 import { CACHED_TABLES } from '../runtime/core/cache/rows.ts';
 import { parseEnv } from '../runtime/core/config/env.ts';
-import {
-  type PipelineSpecInput,
-  pipelineSpec,
-  REDIS_CLUSTER_REFUSED,
-} from '../runtime/core/config/pipeline-spec.ts';
+import { type PipelineSpecInput, pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import { topicName } from '../runtime/core/events/envelope.ts';
-import { redisOptions } from '../runtime/core/redis/connect.ts';
+import { clusterNodes, redisOptions } from '../runtime/core/redis/connect.ts';
 import { producerEnvSchema } from '../runtime/producer/config.ts';
 import {
   configMapsOf,
@@ -300,15 +296,22 @@ describe('pod environment against the services’ env schemas', () => {
     }
   });
 
-  it('renders no pods for redis.mode cluster (refused, not run as standalone)', () => {
-    expect(() => render({ ...base, redis: { ...base.redis, mode: 'cluster' } })).toThrow(
-      REDIS_CLUSTER_REFUSED,
-    );
-    // A spec that got past validation (e.g. stored before the rule) still gets no environment.
-    const spec = pipelineSpec.parse(base);
-    expect(() => desiredChildren(ref, { ...spec, redis: { ...spec.redis, mode: 'cluster' } })).toThrow(
-      REDIS_CLUSTER_REFUSED,
-    );
+  it('passes redis.mode cluster on as REDIS_MODE=cluster with the seed nodes; the services read them', () => {
+    const seeds = 'redis://redis-0.cache.svc:6379,redis-1.cache.svc:6379';
+    const { envOf, container, configMaps } = render({
+      ...base,
+      redis: { mode: 'cluster', url: seeds, keyPrefix: 'pay-eu' },
+    });
+    for (const component of ['consumer', 'api'] as const) {
+      const cfg = parseEnv(schemas[component], envOf(component));
+      expect(cfg).toMatchObject({ REDIS_URL: seeds, REDIS_MODE: 'cluster' });
+      expect(clusterNodes(cfg)).toEqual([
+        { host: 'redis-0.cache.svc', port: 6379 },
+        { host: 'redis-1.cache.svc', port: 6379 },
+      ]);
+    }
+    expect(envNames(container('producer'), configMaps)).not.toContain('REDIS_MODE');
+    expect(envNames(render(base).container('api'), render(base).configMaps)).not.toContain('REDIS_MODE');
   });
 
   it('serves metrics and probes on the ops port of every component, the api also on http, all interfaces', () => {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { apiEnvSchema } from '../runtime/api/config.ts';
 import type { consumerEnvSchema } from '../runtime/consumer/config.ts';
-import { type PipelineSpec, REDIS_CLUSTER_REFUSED } from '../runtime/core/config/pipeline-spec.ts';
+import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import type { producerEnvSchema } from '../runtime/producer/config.ts';
 import type { Component } from './labels.ts';
 import { consumerGroup, producerName } from './naming.ts';
@@ -84,9 +84,12 @@ const appMysqlUrl = (spec: PipelineSpec) =>
     password: 'password',
   });
 
-type RedisEnvName = 'REDIS_URL' | 'REDIS_SENTINEL_MASTER' | 'REDIS_KEY_PREFIX';
+type RedisEnvName = 'REDIS_URL' | 'REDIS_SENTINEL_MASTER' | 'REDIS_MODE' | 'REDIS_KEY_PREFIX';
 
-/** REDIS_SENTINEL_MASTER for redis.mode sentinel (REDIS_URL then names the Sentinels); none otherwise. */
+/**
+ * REDIS_SENTINEL_MASTER for redis.mode sentinel (REDIS_URL then names the Sentinels), REDIS_MODE=cluster
+ * for mode cluster (REDIS_URL then names seed nodes); none for standalone.
+ */
 function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[] {
   switch (redis.mode) {
     case 'standalone':
@@ -96,8 +99,7 @@ function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[]
         throw new Error('redis.sentinelMaster is required when mode is sentinel');
       return [{ name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster }];
     case 'cluster':
-      // pipelineSpec refuses it; never start pods that would connect as if it were standalone.
-      throw new Error(REDIS_CLUSTER_REFUSED);
+      return [{ name: 'REDIS_MODE', setting: 'cluster' }];
   }
 }
 

@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { createClient, RESP_TYPES } from 'redis';
-import { appliedPositionKey } from '../../runtime/core/cache/applied-position.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { readPackageScript } from '../../runtime/core/cache/scripts.ts';
 import { need, withBenchData } from './stack.ts';
@@ -89,13 +88,13 @@ await withBenchData(20, async (data) => {
   const url = need('REDIS_URL');
   const keys = cacheKeys(need('REDIS_KEY_PREFIX'));
   const scriptKeys = [
-    keys.ready,
+    keys.readyFor(data.userId),
     keys.userPurchases(data.userId),
     keys.userEntries(data.userId),
+    keys.appliedFor(data.userId),
     keys.catalogNames,
-    appliedPositionKey(need('REDIS_KEY_PREFIX')),
   ];
-  const scriptArgs = [keys.rowPrefix, '20', '', '', ''];
+  const scriptArgs = ['20', '', '', '', '0'];
   const clients = [
     await ioredisClient(url, scriptKeys, scriptArgs),
     await nodeRedisClient(url, scriptKeys, scriptArgs),

@@ -9,7 +9,7 @@ import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider } from '../../runtime/api/payments/provider.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
-import { redisOptions } from '../../runtime/core/redis/connect.ts';
+import { redisConfigOf } from '../../runtime/core/redis/connect.ts';
 import { need, packageRouteParts } from './stack.ts';
 
 /**
@@ -57,7 +57,7 @@ async function start(): Promise<number> {
       let reader = parts.reader;
       if (mode === 'app-redis' && parts.reader instanceof RedisPurchasePackageReader) {
         const near = createNearCache({
-          redis: redisOptions({ REDIS_URL: need('REDIS_URL') }),
+          redis: redisConfigOf(process.env),
           prefix: need('REDIS_KEY_PREFIX'),
           reader: parts.reader,
           settings: {

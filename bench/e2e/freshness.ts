@@ -15,7 +15,7 @@
  * Needs the test stack (STACK_NAME=test dev/stack.sh up); uses its own database, topics and key prefix.
  */
 import { Redis } from 'ioredis';
-import { cacheKeys } from '../../runtime/core/cache/keys.ts';
+import { cacheKeys, userKeyPattern } from '../../runtime/core/cache/keys.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
 import {
   createDurableProducer,
@@ -111,7 +111,8 @@ async function seed(): Promise<void> {
       ids.flatMap((id, i) => [`pay_${id}`, `pur_${id}`, `u_bench_${i % 100}`]),
     );
   }
-  const last = keys.row('payments', `pay_b${ROWS - 1}`);
+  // Seeded in chunks of 500, user `u_bench_<index in the chunk mod 100>`.
+  const last = keys.userRow(`u_bench_${((ROWS - 1) % 500) % 100}`, 'payments', `pay_b${ROWS - 1}`);
   const deadline = Date.now() + 120_000;
   while (!(await admin.hget(last, 'v'))) {
     if (Date.now() > deadline) throw new Error('seed rows did not reach Redis within 120 s');
@@ -140,11 +141,12 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
     lastMatch = performance.now();
   };
   const db = new URL(redisUrl).pathname.slice(1) || '0';
-  const channelPrefix = `__keyspace@${db}__:${keys.row('payments', '')}`;
+  const channelPrefix = `__keyspace@${db}__:`;
+  const pattern = `${channelPrefix}${userKeyPattern(keys.prefix, 'row:payments:*')}`;
   const onEvent = (_pattern: string, channel: string, event: string) => {
     if (event !== 'hset') return;
     const seen = performance.now();
-    admin.hget(`${keys.row('payments', '')}${channel.slice(channelPrefix.length)}`, 'd').then(
+    admin.hget(channel.slice(channelPrefix.length), 'd').then(
       (d) => {
         const ref = d ? (JSON.parse(d) as { provider_ref?: string }).provider_ref : undefined;
         if (!ref?.startsWith(`${name}:`)) return;
@@ -155,7 +157,7 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
     );
   };
   subscriber.on('pmessage', onEvent);
-  await subscriber.psubscribe(`${channelPrefix}*`);
+  await subscriber.psubscribe(pattern);
   const before: Buckets[] = await scrapeStages();
   try {
     const result = await paced(rate, duration, MAX_IN_FLIGHT, async (i) => {
@@ -185,7 +187,7 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
       ),
     };
   } finally {
-    await subscriber.punsubscribe(`${channelPrefix}*`);
+    await subscriber.punsubscribe(pattern);
     subscriber.off('pmessage', onEvent);
   }
 }

@@ -7,13 +7,13 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { repairUser } from '../core/cache/repair.ts';
 import type { PurchasePackageReader } from '../core/cache/types.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
 import type { Pool } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
+import type { RedisClient } from '../core/redis/client.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { createTokenSigner } from './consistency-token.ts';
 import { docsRoutes } from './docs-page.ts';
@@ -43,7 +43,7 @@ import { serviceUnavailable } from './unavailable.ts';
 
 export type AppDeps = {
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   reader: PurchasePackageReader;
   provider: PaymentProvider;
   authenticate: Authenticator;

@@ -7,6 +7,7 @@ import {
   port,
   redisConnectionRule,
   redisKeyPrefix,
+  redisMode,
   redisSentinelMaster,
   redisUrl,
   topicPrefix,
@@ -39,6 +40,8 @@ export const apiEnvSchema = z
     REDIS_URL: redisUrl,
     /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
     REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
+    /** standalone | sentinel | cluster (REDIS_URL then names seed nodes); default from REDIS_SENTINEL_MASTER. */
+    REDIS_MODE: redisMode.optional(),
     REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
     TOPIC_PREFIX: topicPrefix.optional(),
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),

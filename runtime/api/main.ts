@@ -1,11 +1,10 @@
-import { Redis } from 'ioredis';
 import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
 import { ConfigError } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
-import { redisOptions } from '../core/redis/connect.ts';
+import { createRedis } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { type ApiConfig, deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
@@ -32,8 +31,7 @@ const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
 lifecycle.installSignalHandlers();
 
 const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_SIZE });
-const redisConnection = redisOptions(config);
-const redis = new Redis({ ...redisConnection, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+const redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
 const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
@@ -41,7 +39,7 @@ const registry = createRegistry('api');
 const nearCache =
   config.PACKAGE_NEAR_CACHE_BYTES > 0
     ? createNearCache({
-        redis: redisConnection,
+        redis: config,
         prefix: config.REDIS_KEY_PREFIX,
         reader: redisReader,
         settings: {

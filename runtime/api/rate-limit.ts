@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { cacheKeys } from '../core/cache/keys.ts';
 import { LuaScript } from '../core/cache/lua.ts';
+import { isCluster, type RedisClient } from '../core/redis/client.ts';
 
 /**
  * Token leasing over fixed one-minute windows (aligned to the clock, one Redis counter per scope, id
@@ -59,8 +59,12 @@ export type RateLimiterOptions = {
 };
 
 /** The lease on a Redis connection; counters expire after two windows (the current one is then gone). */
-export function redisLease(redis: Redis): LeaseFn {
-  return async (requests) => {
+export function redisLease(redis: RedisClient): LeaseFn {
+  const lease: LeaseFn = async (requests) => {
+    // The counters of a user and an IP hash to different cluster slots: one call each there (each
+    // counter's grant is independent of the other's, so nothing is lost by splitting).
+    if (requests.length > 1 && isCluster(redis))
+      return (await Promise.all(requests.map((r) => lease([r])))).flat();
     const script = leaseScripts[requests.length - 1];
     if (!script) throw new Error(`a lease covers 1 or 2 counters, not ${requests.length}`);
     const args: number[] = [WINDOW_MS * 2];
@@ -79,6 +83,7 @@ export function redisLease(redis: Redis): LeaseFn {
     }
     return reply as number[];
   };
+  return lease;
 }
 
 type Bucket = {
@@ -97,7 +102,7 @@ type Bucket = {
 const ALLOWED: RateDecision = Object.freeze({ allowed: true });
 
 export function createRateLimiter(
-  source: Redis | LeaseFn,
+  source: RedisClient | LeaseFn,
   prefix: string,
   limits: { perUserPerMinute: number; perIpPerMinute: number },
   options: RateLimiterOptions = {},

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from '../core/db/pool.ts';
+import type { RedisClient } from '../core/redis/client.ts';
 
 export type ReadinessProbe = () => Promise<boolean>;
 
@@ -11,7 +11,7 @@ export type ReadinessProbe = () => Promise<boolean>;
  */
 export function createReadinessProbe(deps: {
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   isStopping?: () => boolean;
   cacheMs?: number;
   timeoutMs?: number;

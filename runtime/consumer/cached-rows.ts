@@ -1,9 +1,11 @@
-import type { Redis } from 'ioredis';
-import { cacheKeys } from '../core/cache/keys.ts';
+import { cacheKeys, escapeGlob, userKeyPattern } from '../core/cache/keys.ts';
 import type { CachedTable } from '../core/cache/rows.ts';
+import { type RedisClient, scanKeys } from '../core/redis/client.ts';
 
 export type CachedRowState = {
   id: string;
+  /** The user the copy is kept under (purchases, payments); null for a package. */
+  user: string | null;
   version: string | null;
   data: string | null;
   owner: string | null;
@@ -11,37 +13,32 @@ export type CachedRowState = {
   pointerVersion: string | null;
 };
 
-/** Every row key of a table in Redis, in SCAN batches (never KEYS: Redis stays responsive). */
+/**
+ * Every row copy of a table in Redis (a user's row under each user that holds a copy of it), in SCAN
+ * batches on every master.
+ */
 export async function* scanCachedRows(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   table: CachedTable,
   count = 1000,
 ): AsyncGenerator<CachedRowState[]> {
-  const base = cacheKeys(prefix).row(table, '');
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${escapeGlob(base)}*`, 'COUNT', count);
-    cursor = next;
-    if (found.length === 0) continue;
-    const pipeline = redis.pipeline();
-    for (const key of found) pipeline.hmget(key, 'v', 'd', 'o', 'payv');
-    const replies = (await pipeline.exec()) ?? [];
+  const keys = cacheKeys(prefix);
+  const pattern =
+    table === 'packages' ? `${escapeGlob(keys.packageRowPrefix)}*` : userKeyPattern(prefix, `row:${table}:*`);
+  for await (const found of scanKeys(redis, pattern, count)) {
+    const replies = await Promise.all(found.map((key) => redis.hmget(key, 'v', 'd', 'o', 'payv')));
     yield found.map((key, i) => {
-      const [err, values] = replies[i] ?? [new Error('missing reply'), null];
-      if (err) throw err;
-      const [version, data, owner, pointerVersion] = values as (string | null)[];
+      const [version, data, owner, pointerVersion] = replies[i] as (string | null)[];
+      const parsed = table === 'packages' ? null : keys.rowOf(key);
       return {
-        id: key.slice(base.length),
+        id: parsed ? parsed.id : key.slice(keys.packageRowPrefix.length),
+        user: parsed ? parsed.user : null,
         version: version ?? null,
         data: data ?? null,
         owner: owner ?? null,
         pointerVersion: pointerVersion ?? null,
       };
     });
-  } while (cursor !== '0');
-}
-
-function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+  }
 }

@@ -7,6 +7,7 @@ import {
   port,
   redisConnectionRule,
   redisKeyPrefix,
+  redisMode,
   redisSentinelMaster,
   redisUrl,
   sqlIdentifier,
@@ -17,6 +18,8 @@ const cache = {
   REDIS_URL: redisUrl,
   /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
   REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
+  /** standalone | sentinel | cluster (REDIS_URL then names seed nodes); default from REDIS_SENTINEL_MASTER. */
+  REDIS_MODE: redisMode.optional(),
   TOPIC_PREFIX: topicPrefix,
   /** Defaults to TOPIC_PREFIX, so the api and the consumer agree without extra settings. */
   REDIS_KEY_PREFIX: redisKeyPrefix.optional(),
@@ -66,7 +69,8 @@ export const consumerEnvSchema = z
     CONSUMER_KAFKA_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /**
      * Redis replicas that must acknowledge a batch (WAIT) before its offsets are committed, so a
-     * Sentinel failover cannot lose applied writes. Default 1 with REDIS_SENTINEL_MASTER, else 0 (off).
+     * Sentinel or cluster failover cannot lose applied writes (on a cluster: on every master the batch
+     * wrote to). Default 1 with REDIS_SENTINEL_MASTER or REDIS_MODE=cluster, else 0 (off).
      */
     CONSUMER_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
     /** How long one WAIT for the replicas may take before the batch is applied and confirmed again. */
@@ -106,7 +110,9 @@ export const consumerEnvSchema = z
     return {
       ...env,
       SOURCE_DATABASE: database,
-      CONSUMER_REDIS_WAIT_REPLICAS: env.CONSUMER_REDIS_WAIT_REPLICAS ?? (env.REDIS_SENTINEL_MASTER ? 1 : 0),
+      CONSUMER_REDIS_WAIT_REPLICAS:
+        env.CONSUMER_REDIS_WAIT_REPLICAS ??
+        (env.REDIS_SENTINEL_MASTER || env.REDIS_MODE === 'cluster' ? 1 : 0),
       CONSUMER_GROUP: env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}.consumer`,
     };
   });

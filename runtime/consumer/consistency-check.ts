@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { cacheKeys } from '../core/cache/keys.ts';
 import type { CachedTable } from '../core/cache/rows.ts';
 import type { RowChange } from '../core/cache/writer.ts';
 import type { Logger } from '../core/logger.ts';
+import type { RedisClient } from '../core/redis/client.ts';
 import { readSourceRow } from './source-rows.ts';
 import { rowProblem } from './verify.ts';
 
@@ -22,6 +22,8 @@ export type ConsistencyResult = 'consistent' | 'stale' | 'missing';
 type Sample = {
   table: CachedTable;
   id: string;
+  /** The user whose copy holds the row (the owner of that change); null for a package. */
+  user: string | null;
   /** The newest version the consumer applied to this row since it was sampled. */
   version: string;
   /** `updated_at` of that change (null for a delete): tells "MySQL changed again" from staleness. */
@@ -71,7 +73,7 @@ class Budget {
 export class ConsistencyChecker {
   private readonly deps: {
     pool: Pool;
-    redis: Redis;
+    redis: RedisClient;
     prefix: string;
     settings: ConsistencyCheckSettings;
     registry: Registry;
@@ -125,6 +127,7 @@ export class ConsistencyChecker {
       const sample: Sample = known ?? {
         table: change.table,
         id: change.id,
+        user: null,
         version: change.version,
         updatedAt: null,
         due: 0,
@@ -135,6 +138,8 @@ export class ConsistencyChecker {
       if (change.version >= sample.version) {
         sample.version = change.version;
         sample.updatedAt = change.after ? String(change.after.updated_at) : null;
+        const image = change.after ?? change.before;
+        sample.user = change.table === 'packages' || !image ? null : String(image.user_id);
       }
       this.arm(key, sample, now);
     });
@@ -181,7 +186,13 @@ export class ConsistencyChecker {
     const checkedVersion = sample.version;
     const [mysql, cached] = await Promise.all([
       readSourceRow(this.deps.pool, sample.table, sample.id),
-      this.deps.redis.hmget(this.keys.row(sample.table, sample.id), 'v', 'd'),
+      this.deps.redis.hmget(
+        sample.table === 'packages'
+          ? this.keys.packageRow(sample.id)
+          : this.keys.userRow(String(sample.user), sample.table, sample.id),
+        'v',
+        'd',
+      ),
     ]);
     // A newer change arrived while we read: its own check decides.
     if (this.pending.get(key) !== sample || sample.version !== checkedVersion) return;

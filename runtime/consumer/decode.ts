@@ -65,8 +65,8 @@ function toChange(table: CachedTable, key: string | null, envelope: ChangeEnvelo
     id,
     version,
     after: isDelete ? null : row,
-    // An update's previous owner is known to Redis (the row's `o`), so only a delete needs `before`.
-    before: isDelete ? row : null,
+    // An update's before image names the owner a row may move away from (its copy there is dropped).
+    before: isDelete ? row : beforeImage(table, op, envelope.before),
     gtid: typeof source.gtid === 'string' ? source.gtid : null,
     sourceTsMs: Number(source.ts_ms),
     emittedTsMs: Number(envelope.ts_ms),
@@ -87,6 +87,16 @@ function versionOfSource(source: ChangeEnvelope['source']): string {
   if (typeof gtid !== 'string')
     throw new Error('source.gtid and source.sequence are missing: versions need one');
   return versionOfGtid(gtid, row);
+}
+
+/** An update's before image, canonical; null when the event has none (or it is not a row). */
+function beforeImage(table: CachedTable, op: string, before: unknown): RowChange['before'] {
+  if (op !== 'u' || typeof before !== 'object' || before === null) return null;
+  try {
+    return canonicalRow(table, before as Record<string, unknown>);
+  } catch {
+    return null;
+  }
 }
 
 /** The key is the primary key as JSON: `{"id":"..."}`. */

@@ -10,7 +10,7 @@ import { rebuildCache } from './rebuild.ts';
 try {
   const config = parseEnv(toolEnvSchema, process.env);
   const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
     await writer.load();

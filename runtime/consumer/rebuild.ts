@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
 import { readSourceState } from '../core/binlog/source.ts';
 import { raiseAppliedPosition } from '../core/cache/applied-position.ts';
@@ -6,6 +5,7 @@ import { CACHED_TABLES, type CachedTable, type CanonicalRow } from '../core/cach
 import type { CacheWriter, RowChange } from '../core/cache/writer.ts';
 import { withSourceSnapshot } from '../core/db/snapshot.ts';
 import { versionOf } from '../core/position.ts';
+import type { RedisClient } from '../core/redis/client.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import type { Progress } from './progress.ts';
 import { countRows, readSourceRows, readSourceRowsWhere } from './source-rows.ts';
@@ -31,11 +31,13 @@ const LAST_ROW = 9_999_999_999;
  * compare-and-set as the consumer. A live change newer than the snapshot keeps its place; one the
  * snapshot already contains is either equal (skipped) or re-applied later by the stream with the same
  * final state. Rows Redis holds that the snapshot lacks get a tombstone at the snapshot version (again
- * a CAS, so a row the consumer created meanwhile survives). Finally Redis is marked ready.
+ * a CAS, so a row the consumer created meanwhile survives), and so do the copies a user's row left
+ * under a user who no longer owns it in the snapshot (an owner change the stream has not brought).
+ * Finally every slot is marked ready.
  */
 export async function rebuildCache(opts: {
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   writer: CacheWriter;
   prefix: string;
   batchSize?: number;
@@ -44,7 +46,8 @@ export async function rebuildCache(opts: {
   onSnapshot?: () => Promise<void>;
 }): Promise<RebuildResult> {
   const batchSize = opts.batchSize ?? 1000;
-  const seen = new Map<CachedTable, Set<string>>();
+  /** Per table: the snapshot's ids, and the owner (user) of each user's row. */
+  const seen = new Map<CachedTable, Map<string, string | null>>();
   const result = await withSourceSnapshot(opts.pool, async (conn, { gtid, sequence }) => {
     const version = versionOf(sequence, 0);
     const result: RebuildResult = {
@@ -57,12 +60,12 @@ export async function rebuildCache(opts: {
     };
     await opts.onSnapshot?.();
     for (const table of CACHED_TABLES) {
-      const ids = new Set<string>();
+      const ids = new Map<string, string | null>();
       seen.set(table, ids);
       opts.progress.start(table, await countRows(conn, table));
       for await (const rows of readSourceRows(conn, table, batchSize)) {
         const changes: RowChange[] = rows.map((row) => {
-          ids.add(String(row.id));
+          ids.set(String(row.id), table === 'packages' ? null : String(row.user_id));
           return { table, id: String(row.id), version, after: row, before: null };
         });
         const applied = await opts.writer.apply(changes);
@@ -75,7 +78,7 @@ export async function rebuildCache(opts: {
     return result;
   });
   for (const table of CACHED_TABLES) {
-    result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Set(), result.version);
+    result.tombstoned += await tombstoneMissing(opts, table, seen.get(table) ?? new Map(), result.version);
   }
   for (const table of CACHED_TABLES) result.repaired += await repairBeyondSource(opts, table);
   await opts.writer.markReady(result.gtid);
@@ -85,17 +88,18 @@ export async function rebuildCache(opts: {
 }
 
 async function tombstoneMissing(
-  opts: { redis: Redis; writer: CacheWriter; prefix: string },
+  opts: { redis: RedisClient; writer: CacheWriter; prefix: string },
   table: CachedTable,
-  present: Set<string>,
+  present: Map<string, string | null>,
   version: string,
 ): Promise<number> {
   let applied = 0;
   for await (const rows of scanCachedRows(opts.redis, opts.prefix, table)) {
     const stale: RowChange[] = [];
     for (const row of rows) {
-      if (present.has(row.id) || !row.data) continue;
-      stale.push({ table, id: row.id, version, after: null, before: JSON.parse(row.data) as CanonicalRow });
+      if (!row.data) continue;
+      if (present.has(row.id) && present.get(row.id) === row.user) continue;
+      stale.push({ table, id: row.id, version, after: null, before: copyImage(row.data, row.user) });
     }
     applied += (await opts.writer.apply(stale)).filter(Boolean).length;
   }
@@ -115,7 +119,7 @@ async function tombstoneMissing(
  * written again, which sets the pointer and re-renders its entry.
  */
 async function repairBeyondSource(
-  opts: { pool: Pool; redis: Redis; writer: CacheWriter; prefix: string },
+  opts: { pool: Pool; redis: RedisClient; writer: CacheWriter; prefix: string },
   table: CachedTable,
 ): Promise<number> {
   let repaired = 0;
@@ -128,7 +132,7 @@ async function repairBeyondSource(
         row.pointerVersion !== null && row.pointerVersion > ceiling ? row.pointerVersion : null;
       if (forgedVersion === null && forgedPointer === null) continue;
       if (
-        !(await opts.writer.dropVersion(table, row.id, {
+        !(await opts.writer.dropVersion(table, row.id, row.user, {
           version: forgedVersion,
           pointerVersion: forgedPointer,
         }))
@@ -137,11 +141,9 @@ async function repairBeyondSource(
       const version = versionOf(await position(), LAST_ROW);
       const [current] = await readSourceRowsWhere(opts.pool, table, 'id', row.id);
       const changes: RowChange[] = [];
-      if (current) changes.push({ table, id: row.id, version, after: current, before: null });
-      else if (row.data) {
-        const before = JSON.parse(row.data) as CanonicalRow;
-        changes.push({ table, id: row.id, version, after: null, before });
-      }
+      // The copy's own image: a copy under a user MySQL no longer names becomes a tombstone there.
+      const before = row.data ? copyImage(row.data, row.user) : null;
+      if (current || before) changes.push({ table, id: row.id, version, after: current ?? null, before });
       if (table === 'purchases' && forgedPointer !== null) {
         for (const payment of await readSourceRowsWhere(opts.pool, 'payments', 'purchase_id', row.id))
           changes.push({ table: 'payments', id: String(payment.id), version, after: payment, before: null });
@@ -151,4 +153,10 @@ async function repairBeyondSource(
     }
   }
   return repaired;
+}
+
+/** A cached copy's row image, with the user it is kept under (its slot) as the owner. */
+function copyImage(data: string, user: string | null): CanonicalRow {
+  const row = JSON.parse(data) as CanonicalRow;
+  return user === null ? row : { ...row, user_id: user };
 }

@@ -15,7 +15,7 @@ try {
     process.env,
   );
   const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const result = await repairUser({
       pool,

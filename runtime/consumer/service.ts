@@ -55,7 +55,12 @@ export async function startConsumerService(
   // A dead-letter series per topic from the start: the first dead letter is then an increase.
   for (const topic of topics) metrics.dlq.inc({ topic }, 0);
   const kafka = { brokers: config.KAFKA_BROKERS, clientId: `${config.CONSUMER_GROUP}-${process.pid}` };
-  const redis = createRedis(config, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  // Auto-pipelined: a batch's script calls go out as one pipeline per node (a cluster: per master).
+  const redis = createRedis(config, {
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    enableAutoPipelining: true,
+  });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
   const admin = createKafkaAdmin(kafka);

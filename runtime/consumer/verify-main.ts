@@ -13,7 +13,7 @@ try {
     process.env,
   );
   const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
-  const redis = createRedis(config, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const mismatches = await verifyUntilConsistent(
       { pool, redis, prefix: config.REDIS_KEY_PREFIX },

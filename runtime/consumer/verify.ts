@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Pool } from 'mysql2/promise';
 import { completeEntry, expectedEntry } from '../core/cache/entries.ts';
-import { cacheKeys } from '../core/cache/keys.ts';
+import { cacheKeys, userKeyPattern } from '../core/cache/keys.ts';
 import { type CachedTable, type CanonicalRow, microsOfIso } from '../core/cache/rows.ts';
+import { type RedisClient, scanKeys } from '../core/redis/client.ts';
+import { SLOTS } from '../core/redis/slots.ts';
 import { scanCachedRows } from './cached-rows.ts';
 import { readSourceRows } from './source-rows.ts';
 
@@ -34,16 +35,24 @@ export function rowProblem(
  * checked where their rows agree (a row mismatch already names the problem, once).
  * Meant for a quiet or caught-up pipeline; `verifyUntilConsistent` re-checks while the consumer catches up.
  */
-export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: string }): Promise<Mismatch[]> {
+export async function verifyCache(opts: {
+  pool: Pool;
+  redis: RedisClient;
+  prefix: string;
+}): Promise<Mismatch[]> {
   const { pool, redis, prefix } = opts;
   const keys = cacheKeys(prefix);
   const out: Mismatch[] = [];
-  if ((await redis.exists(keys.ready)) === 0) {
+  const markers = await Promise.all(
+    Array.from({ length: SLOTS }, (_, slot) => redis.exists(keys.ready(slot))),
+  );
+  const unmarked = markers.flatMap((found, slot) => (found === 0 ? [slot] : []));
+  if (unmarked.length > 0) {
     out.push({
       table: 'meta',
-      id: keys.ready,
+      id: keys.ready(unmarked[0] as number),
       problem: 'not_ready',
-      detail: 'Redis was never rebuilt (or was flushed)',
+      detail: `${unmarked.length} of ${SLOTS} slots have no ready marker: Redis was never rebuilt (or a master was flushed)`,
     });
   }
   const paymentOf = new Map<string, string>();
@@ -51,30 +60,32 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
   const packageName = new Map<string, string>();
   const reported = new Set<string>();
   const ownerOf = new Map<string, string>();
-  const sourceIds = new Map<CachedTable, Set<string>>();
+  /** Per table: MySQL's ids and, for a user's row, the user it belongs to. */
+  const sourceIds = new Map<CachedTable, Map<string, string | null>>();
 
   for (const table of ['packages', 'payments', 'purchases'] as const) {
-    const ids = new Set<string>();
+    const ids = new Map<string, string | null>();
     sourceIds.set(table, ids);
     for await (const rows of readSourceRows(pool, table, 1000)) {
-      const pipeline = redis.pipeline();
+      // Sent together (auto-pipelined per node on a cluster); each reply in request order.
+      const requests: Promise<unknown>[] = [];
       for (const row of rows) {
-        pipeline.hmget(keys.row(table, String(row.id)), 'd', 'pay');
-        if (table === 'packages') pipeline.hget(keys.catalogNames, String(row.id));
+        const id = String(row.id);
+        const user = String(row.user_id);
+        const rowKey = table === 'packages' ? keys.packageRow(id) : keys.userRow(user, table, id);
+        requests.push(redis.hmget(rowKey, 'd', 'pay'));
+        if (table === 'packages') requests.push(redis.hget(keys.catalogNames, id));
         if (table === 'purchases') {
-          pipeline.zscore(keys.userPurchases(String(row.user_id)), String(row.id));
-          pipeline.hget(keys.userEntries(String(row.user_id)), String(row.id));
-          pipeline.hget(keys.catalogNames, String(row.package_id));
+          requests.push(redis.zscore(keys.userPurchases(user), id));
+          requests.push(redis.hget(keys.userEntries(user), id));
+          requests.push(redis.hget(keys.catalogNames, String(row.package_id)));
         }
       }
-      const replies = ((await pipeline.exec()) ?? []).map(([err, value]) => {
-        if (err) throw err;
-        return value;
-      });
+      const replies = await Promise.all(requests);
       let r = 0;
       for (const row of rows) {
         const id = String(row.id);
-        ids.add(id);
+        ids.set(id, table === 'packages' ? null : String(row.user_id));
         const [data, pay] = replies[r++] as (string | null)[];
         const expected = JSON.stringify(row);
         const found = out.length;
@@ -138,15 +149,23 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
   }
 
   for (const table of ['packages', 'payments', 'purchases'] as const) {
-    const ids = sourceIds.get(table) ?? new Set();
+    const ids = sourceIds.get(table) ?? new Map();
     for await (const rows of scanCachedRows(redis, prefix, table)) {
       for (const row of rows) {
-        if (!ids.has(row.id) && rowProblem(null, row.data) === 'extra') {
+        if (rowProblem(null, row.data) !== 'extra') continue;
+        if (!ids.has(row.id)) {
           out.push({
             table,
             id: row.id,
             problem: 'extra',
             detail: `live in Redis, absent from MySQL: ${row.data}`,
+          });
+        } else if (ids.get(row.id) !== row.user) {
+          out.push({
+            table,
+            id: row.id,
+            problem: 'extra',
+            detail: `live in Redis under user ${row.user}, user ${ids.get(row.id)}'s in MySQL`,
           });
         }
       }
@@ -160,19 +179,15 @@ export async function verifyCache(opts: { pool: Pool; redis: Redis; prefix: stri
 }
 
 async function extraIndexMembers(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   ownerOf: Map<string, string>,
 ): Promise<Mismatch[]> {
   const out: Mismatch[] = [];
-  const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:\\{u:*}:purchases`;
-  const head = `${prefix}:{u:`;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
+  const keys = cacheKeys(prefix);
+  for await (const found of scanKeys(redis, userKeyPattern(prefix, 'purchases'))) {
     for (const key of found) {
-      const user = key.slice(head.length, -'}:purchases'.length);
+      const user = keys.userOf(key) ?? '';
       for (const id of await redis.zrange(key, '0', '-1')) {
         if (ownerOf.get(id) !== user) {
           out.push({
@@ -184,29 +199,31 @@ async function extraIndexMembers(
         }
       }
     }
-  } while (cursor !== '0');
+  }
   return out;
 }
 
 /** Entries of purchases that are not the user's in MySQL (unless the purchase is reported already). */
 async function extraEntries(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   ownerOf: Map<string, string>,
   reported: Set<string>,
 ): Promise<Mismatch[]> {
   const out: Mismatch[] = [];
-  const head = `${prefix}:{u:`;
-  for await (const key of scanKeys(redis, `${escapeGlob(prefix)}:\\{u:*}:entries`)) {
-    const user = key.slice(head.length, -'}:entries'.length);
-    for (const id of await redis.hkeys(key)) {
-      if (ownerOf.get(id) !== user && !reported.has(`purchases:${id}`)) {
-        out.push({
-          table: 'purchases',
-          id,
-          problem: 'entry',
-          detail: `entry for user ${user}, not theirs in MySQL`,
-        });
+  const keys = cacheKeys(prefix);
+  for await (const found of scanKeys(redis, userKeyPattern(prefix, 'entries'))) {
+    for (const key of found) {
+      const user = keys.userOf(key) ?? '';
+      for (const id of await redis.hkeys(key)) {
+        if (ownerOf.get(id) !== user && !reported.has(`purchases:${id}`)) {
+          out.push({
+            table: 'purchases',
+            id,
+            problem: 'entry',
+            detail: `entry for user ${user}, not theirs in MySQL`,
+          });
+        }
       }
     }
   }
@@ -214,7 +231,7 @@ async function extraEntries(
 }
 
 async function extraCatalogNames(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   packageName: Map<string, string>,
 ): Promise<Mismatch[]> {
@@ -229,22 +246,9 @@ async function extraCatalogNames(
     }));
 }
 
-async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    yield* found;
-  } while (cursor !== '0');
-}
-
-function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
 /** Re-checks until consistent or the deadline passes; returns the last mismatches. */
 export async function verifyUntilConsistent(
-  opts: { pool: Pool; redis: Redis; prefix: string },
+  opts: { pool: Pool; redis: RedisClient; prefix: string },
   waitMs: number,
   intervalMs = 500,
 ): Promise<Mismatch[]> {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import type { RedisClient } from '../../runtime/core/redis/client.ts';
+import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 import { requireEnv as requireStackEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -123,7 +124,7 @@ export type Pipeline = {
   consumer: ServiceProcess;
   api: ServiceProcess;
   apiUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   toolEnv: Record<string, string>;
   /** Stops the services (SIGTERM) and removes the database, topics and Redis keys of this run. */
   teardown: () => Promise<void>;
@@ -147,6 +148,7 @@ export async function startPipeline(
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
   const requireEnv = (name: string) => requireStackEnv(name, opts.stack);
+  const stackValue = (name: string) => (opts.stack ?? process.env)[name];
   const db = await createTestDatabase(
     opts.stack
       ? {
@@ -165,6 +167,8 @@ export async function startPipeline(
   const env = {
     KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
     REDIS_URL: requireEnv('REDIS_URL'),
+    // A Redis Cluster (REDIS_MODE=cluster, REDIS_URL its seed nodes) when the stack runs one.
+    ...(stackValue('REDIS_MODE') ? { REDIS_MODE: stackValue('REDIS_MODE') as string } : {}),
     TOPIC_PREFIX: prefix,
     TOPIC_PARTITIONS: String(opts.partitions ?? 3),
     LOG_LEVEL: opts.logLevel ?? 'warn',
@@ -194,7 +198,7 @@ export async function startPipeline(
     RATE_LIMIT_IP_PER_MINUTE: '0',
     ...opts.apiEnv,
   });
-  const redis = new Redis(requireEnv('REDIS_URL'));
+  const redis = createRedis(redisConfigOf(env));
   // It reconnects by itself; suites that restart Redis would otherwise print every refused connect.
   redis.on('error', () => undefined);
   const pipeline: Pipeline = {

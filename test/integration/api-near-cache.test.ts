@@ -90,7 +90,7 @@ describe('near cache on the real Redis', () => {
     );
 
     await nearPage('u_near');
-    await redis.del(keys.ready);
+    await redis.del(keys.readyFor('u_near'));
     await waitFor('the near cache to agree', async () => (await nearPage('u_near')) === 'miss', 1000);
     await writer.markReady(null);
     await waitFor(

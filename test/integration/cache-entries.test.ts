@@ -197,7 +197,8 @@ describe('pre-rendered package entries', () => {
     await writer.apply([{ table: 'purchases', id: 'pur_mv', version: v(10), after: p, before: null }]);
     expect(await redis.hexists(keys.userEntries('u_a'), 'pur_mv')).toBe(1);
     await writer.apply([
-      { table: 'purchases', id: 'pur_mv', version: v(11), after: { ...p, user_id: 'u_b' }, before: null },
+      // The event's before image names the owner it leaves (its copy there becomes a tombstone).
+      { table: 'purchases', id: 'pur_mv', version: v(11), after: { ...p, user_id: 'u_b' }, before: p },
     ]);
     expect(await redis.hexists(keys.userEntries('u_a'), 'pur_mv')).toBe(0);
     expect(await redis.hexists(keys.userEntries('u_b'), 'pur_mv')).toBe(1);
@@ -212,12 +213,12 @@ describe('consistency checker: rendered entries and catalog names', () => {
   it('reports a wrong entry, a wrong or extra catalog name and an entry under the wrong user', async () => {
     // Start from a Redis equal to MySQL.
     await redis.del(
-      keys.row('packages', 'pkg_pro'),
-      keys.row('packages', 'pkg_plus'),
-      keys.row('payments', 'pay_pur_01'),
+      keys.packageRow('pkg_pro'),
+      keys.packageRow('pkg_plus'),
+      keys.userRow('u_e', 'payments', 'pay_pur_01'),
     );
     await rebuildCache({ pool, redis, writer, prefix, progress: silentProgress });
-    await redis.del(keys.row('purchases', 'pur_mv'));
+    await redis.del(keys.userRow('u_a', 'purchases', 'pur_mv'), keys.userRow('u_b', 'purchases', 'pur_mv'));
     expect(await verifyCache({ pool, redis, prefix })).toEqual([]);
 
     const entry = (await redis.hget(keys.userEntries('u_e'), 'pur_06')) ?? '';

@@ -48,9 +48,9 @@ async function dump(user: string) {
     entries: await api.redis.hgetall(keys.userEntries(user)),
   };
   for (const id of purchases[user] ?? []) {
-    const row = await api.redis.hgetall(keys.row('purchases', id));
+    const row = await api.redis.hgetall(keys.userRow(user, 'purchases', id));
     out[id] = row;
-    if (row.pay) out[row.pay] = await api.redis.hgetall(keys.row('payments', row.pay));
+    if (row.pay) out[row.pay] = await api.redis.hgetall(keys.userRow(user, 'payments', row.pay));
   }
   return out;
 }
@@ -98,12 +98,12 @@ describe('per-user repair', () => {
     const bobBefore = await dump(bob);
     // Corruption behind the consumer's back: a lost row, a stale one (older version), a lost entry,
     // a lost payment pointer and a purchase MySQL never had listed under the user.
-    await api.redis.del(keys.row('purchases', p1));
-    const row2 = keys.row('purchases', p2);
+    await api.redis.del(keys.userRow(alice, 'purchases', p1));
+    const row2 = keys.userRow(alice, 'purchases', p2);
     const stale = { ...(JSON.parse((await api.redis.hget(row2, 'd')) ?? '{}') as object), amount: 1 };
     await api.redis.hset(row2, 'v', versionOf(1n, 0), 'd', JSON.stringify(stale));
     await api.redis.hdel(keys.userEntries(alice), p3);
-    await api.redis.hdel(keys.row('purchases', p3), 'pay');
+    await api.redis.hdel(keys.userRow(alice, 'purchases', p3), 'pay', 'paye');
     const ghost = `pur_ghost_${suffix}`;
     await api.redis.zadd(keys.userPurchases(alice), 1, ghost);
     await api.redis.hset(keys.userEntries(alice), ghost, 'pkg_plus\x01{"purchase_id":"x"');
@@ -121,7 +121,7 @@ describe('per-user repair', () => {
 
   it('never overwrites a newer change from the stream (version guard), also through repair-main', async () => {
     const p = (purchases[alice] as string[])[0] as string;
-    const row = keys.row('purchases', p);
+    const row = keys.userRow(alice, 'purchases', p);
     const current = JSON.parse((await api.redis.hget(row, 'd')) ?? '{}') as Record<string, unknown>;
     // A change committed after any snapshot the repair can take (its GTID is beyond the source's).
     const gtid = await currentSourceGtid(api.db.admin);

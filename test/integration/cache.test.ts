@@ -37,8 +37,8 @@ describe('cache writer: version-guarded apply', () => {
     expect(await writer.apply([upsert('packages', pkg('pkg_v', 'Older'), v(9))])).toEqual([false]);
     expect(await writer.apply([upsert('packages', p1, v(10))])).toEqual([false]);
     expect(await writer.apply([upsert('packages', pkg('pkg_v', 'Newer'), v(10, 1))])).toEqual([true]);
-    expect(JSON.parse((await redis.hget(keys.row('packages', 'pkg_v'), 'd')) ?? '{}').name).toBe('Newer');
-    expect(await redis.hget(keys.row('packages', 'pkg_v'), 'v')).toBe(v(10, 1));
+    expect(JSON.parse((await redis.hget(keys.packageRow('pkg_v'), 'd')) ?? '{}').name).toBe('Newer');
+    expect(await redis.hget(keys.packageRow('pkg_v'), 'v')).toBe(v(10, 1));
   });
 
   it('leaves a tombstone that an older, late event cannot resurrect', async () => {
@@ -50,7 +50,10 @@ describe('cache writer: version-guarded apply', () => {
       true,
     ]);
     expect(await writer.apply([upsert('purchases', p, v(21))])).toEqual([false]);
-    expect(await redis.hgetall(keys.row('purchases', 'pur_t'))).toMatchObject({ v: v(22), d: '' });
+    expect(await redis.hgetall(keys.userRow('u_tomb', 'purchases', 'pur_t'))).toMatchObject({
+      v: v(22),
+      d: '',
+    });
     expect((await page('u_tomb')).items).toEqual([]);
   });
 
@@ -131,7 +134,13 @@ describe('cache writer: version-guarded apply', () => {
 
   it('moves a purchase between users when its owner changes', async () => {
     await writer.apply([upsert('purchases', purchase('pur_m', 'u_from', at(4)), v(50))]);
-    await writer.apply([upsert('purchases', purchase('pur_m', 'u_to', at(4)), v(51))]);
+    // The update's before image names the owner it leaves (the event always carries it): its copy
+    // there becomes a tombstone, in the same batch as the row under the new owner.
+    const before = purchase('pur_m', 'u_from', at(4));
+    const after = purchase('pur_m', 'u_to', at(4));
+    await writer.apply([{ table: 'purchases', id: 'pur_m', version: v(51), after, before }]);
+    // Late and stale: the older state under the old owner cannot come back.
+    await writer.apply([upsert('purchases', before, v(50))]);
     expect((await page('u_from')).items).toEqual([]);
     expect((await page('u_to')).items.map((e) => e.purchase_id)).toEqual(['pur_m']);
   });

@@ -124,12 +124,12 @@ describe('continuous consistency check', () => {
     expect(await counts()).toEqual({ consistent: 3, stale: 0, missing: 0 });
     expect(await oldestInconsistency()).toBe(0);
     // The applied position the api's X-Package-Position names: the newest change applied.
-    expect(await redis.get(keys.meta('applied'))).toBe(`${versionOf(seq, 0)} 0-1-${seq}`);
+    expect(await redis.get(keys.appliedFor('u_ok'))).toBe(`${versionOf(seq, 0)} 0-1-${seq}`);
   });
 
   it('counts a row made stale behind the consumer, ages it, and sees it resolved', async () => {
     const before = await counts();
-    const row = keys.row('purchases', 'pur_stale');
+    const row = keys.userRow('u_stale', 'purchases', 'pur_stale');
     const data = await commitPurchase('pur_stale', 'u_stale');
     await waitFor('the consumer applied the purchase', async () => (await redis.hget(row, 'd')) === data);
     // Behind the consumer's back, within the grace period: an older rendering of the row.
@@ -152,7 +152,7 @@ describe('continuous consistency check', () => {
 
   it('counts a row the cache lost as missing', async () => {
     const before = await counts();
-    const row = keys.row('purchases', 'pur_lost');
+    const row = keys.userRow('u_lost', 'purchases', 'pur_lost');
     const data = await commitPurchase('pur_lost', 'u_lost');
     await waitFor('the consumer applied the purchase', async () => (await redis.hget(row, 'd')) === data);
     await redis.del(row);
@@ -163,7 +163,7 @@ describe('continuous consistency check', () => {
 
   it('re-checks a row MySQL changed again since it was sampled instead of counting it stale', async () => {
     const before = await counts();
-    const row = keys.row('purchases', 'pur_moving');
+    const row = keys.userRow('u_moving', 'purchases', 'pur_moving');
     const data = await commitPurchase('pur_moving', 'u_moving');
     await waitFor('the consumer applied the purchase', async () => (await redis.hget(row, 'd')) === data);
     // A newer commit whose event is late: past the grace period Redis differs from MySQL, legitimately.

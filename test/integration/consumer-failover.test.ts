@@ -50,7 +50,7 @@ const purchase = (n: number) =>
     after: purchaseRow(`pur_f${n}`, 'u_failover', n),
   });
 const versionOn = (server: RedisProcess, n: number) =>
-  server.probe.hget(keys.row('purchases', `pur_f${n}`), 'v');
+  server.probe.hget(keys.userRow('u_failover', 'purchases', `pur_f${n}`), 'v');
 const sentinelMaster = async () =>
   ((await sentinel.probe.call('SENTINEL', 'get-master-addr-by-name', group)) as string[] | null)?.[1];
 
@@ -151,7 +151,7 @@ describe('consumer across a Sentinel failover to a lagging replica', () => {
       (v) => v === versionOf(base + 3n, 0),
       30_000,
     );
-    expect(await replica.probe.exists(keys.ready)).toBe(1);
+    expect(await replica.probe.exists(keys.ready(0))).toBe(1);
     await eventually(
       'offsets committed to the end',
       async () => (await admin.consumerLag(`${prefix}.consumer`, [topic])).map((p) => Number(p.lag)),

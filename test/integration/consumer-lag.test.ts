@@ -84,7 +84,7 @@ async function insertPurchases(txns: number, perTxn: number): Promise<string[]> 
 
 async function inRedis(ids: string[]): Promise<boolean[]> {
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.exists(keys.row('purchases', id));
+  for (const id of ids) pipeline.exists(keys.userRow('u_lag', 'purchases', id));
   return ((await pipeline.exec()) ?? []).map(([, n]) => n === 1);
 }
 
@@ -142,7 +142,11 @@ beforeAll(async () => {
   purchasesTopic = `${prefix}.${db.name}.purchases`;
   await startConsumer();
   // The consumer's start-up rebuild comes first; rows inserted after it reach Redis only via Kafka.
-  await waitFor('the consumer to rebuild Redis', async () => (await redis.exists(keys.ready)) === 1, 60_000);
+  await waitFor(
+    'the consumer to rebuild Redis',
+    async () => (await redis.exists(keys.ready(keys.slots - 1))) === 1,
+    60_000,
+  );
 }, 90_000);
 
 afterAll(async () => {

@@ -138,7 +138,7 @@ describe('rebuild from MySQL and the consistency checker', () => {
 
   it('never overwrites a change the live stream applied after the snapshot', async () => {
     const live = {
-      ...JSON.parse((await redis.hget(keys.row('packages', 'pkg_yen'), 'd')) ?? '{}'),
+      ...JSON.parse((await redis.hget(keys.packageRow('pkg_yen'), 'd')) ?? '{}'),
       name: 'Live',
     };
     // Applied while the rebuild runs, from a transaction committed after its snapshot opened.
@@ -168,8 +168,8 @@ describe('rebuild from MySQL and the consistency checker', () => {
       ]);
     };
     await rebuild(applyLive);
-    expect(JSON.parse((await redis.hget(keys.row('packages', 'pkg_yen'), 'd')) ?? '{}').name).toBe('Live');
-    expect(await redis.hget(keys.row('purchases', 'pur_live'), 'd')).not.toBe('');
+    expect(JSON.parse((await redis.hget(keys.packageRow('pkg_yen'), 'd')) ?? '{}').name).toBe('Live');
+    expect(await redis.hget(keys.userRow('u_live', 'purchases', 'pur_live'), 'd')).not.toBe('');
     const problems = (await verifyCache({ pool: app, redis, prefix })).map(
       (m) => `${m.problem} ${m.table}:${m.id}`,
     );
@@ -186,8 +186,12 @@ describe('rebuild from MySQL and the consistency checker', () => {
     await rebuild();
     expect(await verifyCache({ pool: app, redis, prefix })).toEqual([]);
     const forged = versionOf(10n ** 15n, 0);
-    const payment = JSON.parse((await redis.hget(keys.row('payments', 'pay_pur_forge'), 'd')) ?? '{}');
-    const hidden = JSON.parse((await redis.hget(keys.row('purchases', 'pur_hidden'), 'd')) ?? '{}');
+    const payment = JSON.parse(
+      (await redis.hget(keys.userRow('u_forge', 'payments', 'pay_pur_forge'), 'd')) ?? '{}',
+    );
+    const hidden = JSON.parse(
+      (await redis.hget(keys.userRow('u_forge', 'purchases', 'pur_hidden'), 'd')) ?? '{}',
+    );
     // What a forged "succeeded" and a forged delete leave behind: versions no real change can beat.
     expect(
       await writer.apply([
@@ -210,7 +214,7 @@ describe('rebuild from MySQL and the consistency checker', () => {
       ['purchases', 'pur_forge', 'payv'],
       ['purchases', 'pur_hidden', 'v'],
     ] as const) {
-      const v = (await redis.hget(keys.row(table, id), field)) ?? '';
+      const v = (await redis.hget(keys.userRow('u_forge', table, id), field)) ?? '';
       expect(BigInt(v.slice(0, v.indexOf('.')))).toBeLessThanOrEqual(source);
     }
     // The next real change applies again.

@@ -77,7 +77,8 @@ const metric = async (name: string, label = ''): Promise<number> => {
   return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 };
 
-const cachedVersion = (n: number) => redis.hget(keys.row('purchases', `pur_out_${n}`), 'v');
+const cachedVersion = (n: number) =>
+  redis.hget(keys.userRow(`u_out_${n % 3}`, 'purchases', `pur_out_${n}`), 'v');
 
 beforeAll(async () => {
   await kafka('up');

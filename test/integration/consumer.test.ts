@@ -91,8 +91,8 @@ describe('consumer over the real broker and Redis', () => {
   it('rebuilds an empty Redis from MySQL before consuming', async () => {
     await start();
     base = (await advanceSource(db.admin, 30)) - 30n;
-    expect(await redis.exists(keys.ready)).toBe(1);
-    expect(JSON.parse((await redis.hget(keys.row('packages', 'pkg_plus'), 'd')) ?? '{}').name).toBe('Plus');
+    expect(await redis.exists(keys.ready(0), keys.ready(keys.slots - 1))).toBe(2);
+    expect(JSON.parse((await redis.hget(keys.packageRow('pkg_plus'), 'd')) ?? '{}').name).toBe('Plus');
     expect(await page('nobody')).toEqual([]);
   });
 
@@ -154,7 +154,7 @@ describe('consumer over the real broker and Redis', () => {
         paid: true,
       }),
     ]);
-    expect(await redis.hget(keys.row('purchases', 'pur_1'), 'd')).toBe('');
+    expect(await redis.hget(keys.userRow(u, 'purchases', 'pur_1'), 'd')).toBe('');
     const freshness = await registry.getSingleMetricAsString('consumer_freshness_seconds');
     for (const from of ['source', 'producer', 'kafka']) {
       expect(freshness).toMatch(
@@ -196,8 +196,8 @@ describe('consumer over the real broker and Redis', () => {
       30_000,
     );
     expect((await page(u)) as unknown[]).toHaveLength(1);
-    expect(await redis.hget(keys.row('purchases', 'pur_1'), 'd')).toBe('');
-    expect(await redis.hget(keys.row('payments', 'pay_2'), 'v')).toBe(versionOf(base + 3n, 0));
+    expect(await redis.hget(keys.userRow(u, 'purchases', 'pur_1'), 'd')).toBe('');
+    expect(await redis.hget(keys.userRow(u, 'payments', 'pay_2'), 'v')).toBe(versionOf(base + 3n, 0));
   });
 
   it('dead-letters poisoned messages with the reason and keeps the partition moving', async () => {
@@ -280,7 +280,7 @@ describe('consumer over the real broker and Redis', () => {
       (v) => Array.isArray(v) && v.length === 1 && v[0]?.payment?.status === 'pending',
       30_000,
     );
-    const cached = await redis.hgetall(keys.row('payments', 'pay_f'));
+    const cached = await redis.hgetall(keys.userRow(u, 'payments', 'pay_f'));
     // Anyone able to write the topic: "succeeded", with a GTID the source is nowhere near.
     await producer.send([
       changeRecord({
@@ -311,8 +311,8 @@ describe('consumer over the real broker and Redis', () => {
     expect(letter?.headers.get('dlq.reason')).toMatch(
       /^version beyond the source: GTID sequence 1000000000000000 but the source has produced up to \d+$/,
     );
-    expect(await redis.hgetall(keys.row('payments', 'pay_f'))).toEqual(cached);
-    expect(await redis.hget(keys.row('purchases', 'pur_f'), 'payv')).toBe(versionOf(base + 12n, 1));
+    expect(await redis.hgetall(keys.userRow(u, 'payments', 'pay_f'))).toEqual(cached);
+    expect(await redis.hget(keys.userRow(u, 'purchases', 'pur_f'), 'payv')).toBe(versionOf(base + 12n, 1));
     // The real change that follows is not blocked by the forged version.
     await producer.send([
       changeRecord({
@@ -330,7 +330,7 @@ describe('consumer over the real broker and Redis', () => {
       (v) => Array.isArray(v) && v[0]?.paid === true,
       30_000,
     );
-    expect(await redis.hget(keys.row('payments', 'pay_f'), 'v')).toBe(versionOf(base + 13n, 0));
+    expect(await redis.hget(keys.userRow(u, 'payments', 'pay_f'), 'v')).toBe(versionOf(base + 13n, 0));
   });
 
   it('commits exactly what it applied on graceful stop, and resumes from there', async () => {

@@ -67,7 +67,8 @@ async function startSentinel(): Promise<void> {
 }
 
 function client(options = {}): Redis {
-  const c = createRedis(config, { maxRetriesPerRequest: 2, ...options });
+  // Sentinel mode: always one server's client.
+  const c = createRedis(config, { maxRetriesPerRequest: 2, ...options }) as Redis;
   clients.push(c);
   return c;
 }

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../operator/kube/http.ts';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
-import { REDIS_CLUSTER_REFUSED } from '../../runtime/core/config/pipeline-spec.ts';
 import {
   createNamespace,
   deleteNamespace,
@@ -71,11 +70,16 @@ describe('PaymentPipeline admission on the real API server', () => {
       await rejection(create('startfrom', pipelineSpec({ producer: { startFrom: { kind: 'gtid' } } }))),
     ).toContain('startFrom.gtid is required when kind is gtid');
     expect(
-      await rejection(create('cluster', pipelineSpec({ redis: { mode: 'cluster', url: 'redis://r:6379' } }))),
-    ).toContain(REDIS_CLUSTER_REFUSED);
+      await rejection(
+        create('cluster', pipelineSpec({ redis: { mode: 'cluster', url: 'redis://r:6379/2' } })),
+      ),
+    ).toContain('redis.url of mode cluster names no database (a Redis Cluster has only db 0)');
+    await create('cluster-ok', pipelineSpec({ redis: { mode: 'cluster', url: 'redis://r0:6379,r1:6379' } }));
     expect(
       await rejection(create('hosts', pipelineSpec({ redis: { url: 'redis://s1:26379,s2:26379' } }))),
-    ).toContain('redis.url names several hosts: they are Sentinels, so set mode sentinel');
+    ).toContain(
+      'redis.url names several hosts: they are Sentinels (mode sentinel) or cluster seed nodes (mode cluster)',
+    );
     await create(
       'sentinel',
       pipelineSpec({

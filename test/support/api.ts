@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { type AppDeps, buildApp } from '../../runtime/api/app.ts';
 import { createAuthenticator } from '../../runtime/api/auth.ts';
-import type { RedisInvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
+import type { InvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
 import { createReadinessProbe } from '../../runtime/api/readiness.ts';
@@ -13,7 +13,6 @@ import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { startOpsServer } from '../../runtime/core/metrics.ts';
-import { redisOptions } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
 import { deleteRedisKeys } from './redis.ts';
@@ -65,10 +64,10 @@ export async function startApi(
   const registry = new Registry();
   const logger = createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
   let reader: PurchasePackageReader = new RedisPurchasePackageReader(redis, prefix);
-  let feed: RedisInvalidationFeed | undefined;
+  let feed: InvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
-      redis: redisOptions({ REDIS_URL: redisUrl }),
+      redis: { REDIS_URL: redisUrl },
       prefix,
       reader: new RedisPurchasePackageReader(redis, prefix),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },

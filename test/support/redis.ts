@@ -1,13 +1,14 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, scanKeys } from '../../runtime/core/redis/client.ts';
 
-/** Deletes every key under one prefix (a FLUSHDB limited to it: the test Redis is shared). */
-export async function deleteRedisKeys(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
+/**
+ * Deletes every key under one prefix (a FLUSHDB limited to it: the test Redis is shared), on every
+ * master of a cluster. One DEL per key there: a multi-key DEL must stay inside one slot.
+ */
+export async function deleteRedisKeys(redis: RedisClient, prefix: string): Promise<number> {
   let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (found.length) deleted += await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  for await (const found of scanKeys(redis, `${prefix}:*`)) {
+    const counts = await Promise.all(found.map((key) => redis.del(key)));
+    deleted += counts.reduce((a, b) => a + b, 0);
+  }
   return deleted;
 }

@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../core/logger.ts';
+import { createCluster } from '../../core/redis/connect.ts';
 
 /** What the feed reports; `flush` means "forget everything" (a flush in Redis, or the feed broke). */
 export type InvalidationListener = {
@@ -17,6 +18,14 @@ export type InvalidationFeedOptions = {
 
 const CHANNEL = '__redis__:invalidate';
 
+/** A feed of every change under the prefixes: one Redis server's, or every cluster master's. */
+export interface InvalidationFeed {
+  /** True while every change under the prefixes is being reported. */
+  readonly healthy: boolean;
+  start(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
  * Redis server-assisted invalidation (broadcasting mode): Redis itself reports every change to a key
  * under the given prefixes, whoever made it (the consumer's apply scripts, a rebuild, FLUSHALL), on a
@@ -29,7 +38,7 @@ const CHANNEL = '__redis__:invalidate';
  * tracking belongs to a connection, so it is set up again on every `ready` (and not auto-resubscribed,
  * which would enter subscriber mode before tracking can be turned on).
  */
-export class RedisInvalidationFeed {
+export class RedisInvalidationFeed implements InvalidationFeed {
   private readonly redis: Redis;
   private readonly listener: InvalidationListener;
   private readonly opts: InvalidationFeedOptions;
@@ -170,5 +179,151 @@ export class RedisInvalidationFeed {
     // A null message is Redis's "everything changed" (FLUSHALL / FLUSHDB).
     if (message === null) this.listener.flush('redis_flush');
     else this.listener.keys(Array.isArray(message) ? message : [message]);
+  }
+}
+
+/**
+ * The feed of a Redis Cluster: one RedisInvalidationFeed (tracking, its own connection) on every master,
+ * following the topology. The masters are read from the cluster (CLUSTER SLOTS) every `topologyMs`;
+ * a new master (a promoted replica, a node given slots) gets a feed of its own and a master that is
+ * gone loses its feed. Healthy only while the topology is known and fresh and every master's feed is
+ * up: a change on a master without a working feed would go unreported, so the listener forgets
+ * everything on every transition (each master's feed flushes when it goes up or down) and nothing is
+ * kept meanwhile. A key moved by resharding is reported by both masters (deleted on one, restored on
+ * the other).
+ */
+export class ClusterInvalidationFeed implements InvalidationFeed {
+  private readonly nodes: { host: string; port: number }[];
+  private readonly nodeOptions: RedisOptions;
+  private readonly listener: InvalidationListener;
+  private readonly opts: InvalidationFeedOptions & { topologyMs?: number };
+  private readonly feeds = new Map<string, RedisInvalidationFeed>();
+  private probe: Cluster | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private topologyAt = Number.NEGATIVE_INFINITY;
+  private stopped = false;
+  private up = false;
+  /** What each master's feed reports to: the listener, and a health update on its transitions. */
+  private readonly relay: InvalidationListener;
+
+  constructor(
+    nodes: { host: string; port: number }[],
+    nodeOptions: RedisOptions,
+    listener: InvalidationListener,
+    opts: InvalidationFeedOptions & { topologyMs?: number },
+  ) {
+    if (opts.prefixes.length === 0) throw new RangeError('at least one prefix is needed');
+    this.nodes = nodes;
+    this.nodeOptions = nodeOptions;
+    this.listener = listener;
+    this.opts = opts;
+    this.relay = {
+      keys: (keys) => listener.keys(keys),
+      flush: (reason) => {
+        listener.flush(reason);
+        // A master's feed went up or down: queued, so its own state has changed when this runs.
+        queueMicrotask(() => this.update());
+      },
+    };
+  }
+
+  private get topologyMs(): number {
+    return this.opts.topologyMs ?? 1000;
+  }
+
+  /** Asked on every near-cache lookup: a field, recomputed on every transition (`update`). */
+  get healthy(): boolean {
+    return this.up;
+  }
+
+  /**
+   * Recomputes health after a master's feed changed state or the topology was read (or not). Going
+   * down tells the listener to forget everything (a master's own feed does too, the stale topology
+   * case needs it here); coming up needs no flush beyond the one each master's feed sent.
+   */
+  private update(): void {
+    let up = this.feeds.size > 0 && Date.now() - this.topologyAt < 3 * this.topologyMs;
+    if (up) for (const f of this.feeds.values()) if (!f.healthy) up = false;
+    if (!up && this.up) this.listener.flush('feed_down');
+    this.up = up;
+  }
+
+  /** The masters watched at the moment (`host:port`). */
+  get masters(): string[] {
+    return [...this.feeds.keys()];
+  }
+
+  async start(timeoutMs = 10_000): Promise<void> {
+    this.probe = createCluster(this.nodes, this.nodeOptions, {
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 1,
+      connectionName: 'api-invalidation-topology',
+    });
+    this.probe.on('error', (err: unknown) =>
+      this.opts.log?.warn({ err }, 'invalidation feed: cluster error'),
+    );
+    this.timer = setInterval(() => {
+      this.update(); // a topology read that hangs makes it stale too
+      void this.refresh();
+    }, this.topologyMs);
+    this.timer.unref();
+    const deadline = Date.now() + timeoutMs;
+    await this.probe.connect().catch(() => undefined);
+    await this.refresh();
+    while (!this.up) {
+      if (this.stopped) throw new Error('invalidation feed stopped');
+      if (Date.now() > deadline) throw new Error('invalidation feed did not come up on every master');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.feeds.values()].map((f) => f.stop()));
+    this.feeds.clear();
+    this.update();
+    this.probe?.disconnect();
+  }
+
+  private refreshing = false;
+
+  /** Reads the masters and makes the feeds follow them. */
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.stopped || !this.probe) return;
+    this.refreshing = true;
+    try {
+      const slots = await this.probe.cluster('SLOTS');
+      const masters = new Set(slots.flatMap(([, , master]) => (master ? [`${master[0]}:${master[1]}`] : [])));
+      for (const [address, feed] of this.feeds) {
+        if (masters.has(address)) continue;
+        this.feeds.delete(address);
+        void feed.stop();
+        this.listener.flush('feed_down');
+        this.opts.log?.info({ master: address }, 'invalidation feed: master left the cluster');
+      }
+      for (const address of masters) {
+        if (this.feeds.has(address) || this.stopped) continue;
+        const cut = address.lastIndexOf(':');
+        const feed = new RedisInvalidationFeed(
+          { ...this.nodeOptions, host: address.slice(0, cut), port: Number(address.slice(cut + 1)) },
+          this.relay,
+          this.opts,
+        );
+        this.feeds.set(address, feed);
+        feed
+          .start()
+          .catch((err: unknown) =>
+            this.opts.log?.warn({ err, master: address }, 'invalidation feed: not up on a master yet'),
+          );
+      }
+      this.topologyAt = Date.now();
+    } catch (err) {
+      if (!this.stopped) this.opts.log?.warn({ err }, 'invalidation feed: the cluster topology is not known');
+    } finally {
+      this.refreshing = false;
+      this.update();
+    }
   }
 }

@@ -1,7 +1,11 @@
-import type { RedisOptions } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../core/logger.ts';
-import { RedisInvalidationFeed } from './invalidation-feed.ts';
+import { clusterNodes, type RedisConnectionConfig, redisOptions } from '../../core/redis/connect.ts';
+import {
+  ClusterInvalidationFeed,
+  type InvalidationFeed,
+  RedisInvalidationFeed,
+} from './invalidation-feed.ts';
 import { NearCachedPackageReader, type RenderingReader } from './near-cache.ts';
 
 export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
@@ -11,14 +15,17 @@ export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
  * connects in the background: until it is up every read goes to Redis.
  */
 export function createNearCache(deps: {
-  /** How to reach Redis (runtime/core/redis/connect.ts); the feed adds its own settings. */
-  redis: RedisOptions;
+  /**
+   * How to reach Redis (runtime/core/redis/connect.ts); the feed adds its own settings. A cluster gets
+   * a feed on every master.
+   */
+  redis: RedisConnectionConfig;
   prefix: string;
   reader: RenderingReader;
   settings: NearCacheSettings;
   registry: Registry;
   log: Logger;
-}): { reader: NearCachedPackageReader; feed: RedisInvalidationFeed } {
+}): { reader: NearCachedPackageReader; feed: InvalidationFeed } {
   const lookups = new Counter({
     name: 'api_package_near_cache_lookups_total',
     help: 'Purchase package near-cache lookups: hit (answered from memory), miss (read from Redis and kept), bypass (token or feed down: Redis)',
@@ -38,16 +45,17 @@ export function createNearCache(deps: {
     bypass: lookups.labels('bypass'),
   };
   const byKind = { user: invalidations.labels('user'), all: invalidations.labels('all') };
-  let feed: RedisInvalidationFeed | undefined;
+  let feed: InvalidationFeed | undefined;
   const reader = new NearCachedPackageReader(deps.reader, () => feed?.healthy ?? false, deps.prefix, {
     ...deps.settings,
     onLookup: (result) => byResult[result].inc(),
     onInvalidate: (kind) => byKind[kind].inc(),
   });
-  feed = new RedisInvalidationFeed(deps.redis, reader, {
-    prefixes: NearCachedPackageReader.watchedPrefixes(deps.prefix),
-    log: deps.log,
-  });
+  const feedOptions = { prefixes: NearCachedPackageReader.watchedPrefixes(deps.prefix), log: deps.log };
+  const nodes = clusterNodes(deps.redis);
+  feed = nodes
+    ? new ClusterInvalidationFeed(nodes, redisOptions(deps.redis), reader, feedOptions)
+    : new RedisInvalidationFeed(redisOptions(deps.redis), reader, feedOptions);
   const live = feed;
   const gauges: Array<[name: string, help: string, read: () => number]> = [
     [

@@ -87,7 +87,7 @@ describe('near cache', () => {
     await body('alice');
     await body('bob');
     expect(redis.calls()).toBe(5);
-    cache.keys(changed(keys.ready));
+    cache.keys(changed(keys.ready(0)));
     await body('alice');
     expect(redis.calls()).toBe(6);
     cache.flush('redis_flush');
@@ -236,7 +236,9 @@ describe('cache key layout', () => {
     expect(keys.userOf(keys.userEntries('alice'))).toBe('alice');
     expect(keys.userOf(keys.userPurchases('a}:b'))).toBe('a}:b');
     expect(keys.userOf(keys.catalogNames)).toBeNull();
-    expect(keys.userOf(keys.row('purchases', 'pur_1'))).toBeNull();
+    expect(keys.userOf(keys.userRow('alice', 'purchases', 'pur_1'))).toBe('alice');
+    expect(keys.userOf(keys.packageRow('pkg_1'))).toBeNull();
+    expect(keys.userOf(keys.ready(7))).toBeNull();
     expect(keys.userOf(`${PREFIX}x:{u:alice}:entries`)).toBeNull();
   });
 });

@@ -79,7 +79,7 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
   /** The key prefixes whose changes must reach `keys()`. */
   static watchedPrefixes(prefix: string): string[] {
     const keys = cacheKeys(prefix);
-    return [keys.userPrefix, keys.catalogNames, keys.ready];
+    return [keys.userPrefix, keys.catalogNames, keys.readyPrefix];
   }
 
   get bytes(): number {

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import { tokenSequence, transactionFloor } from '../position.ts';
-import { appliedPositionKey, positionOfMarker } from './applied-position.ts';
+import { isCluster, type RedisClient, retryRedirects } from '../redis/client.ts';
+import { positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
-import { isCachedTable, microsOfIso } from './rows.ts';
+import { microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
 import type {
   CacheRead,
@@ -17,20 +17,23 @@ import type {
 export const MAX_PAGE_SIZE = 100;
 
 /**
- * The api's Redis reader: one EVALSHA per request answers the page, the consistency-token check and
- * whether Redis is materialised at all. Entries come pre-rendered by the apply script; the package
- * names come from the cached catalog in the same call and are spliced in here (a rename never fans
- * out to every user's entries). The page becomes the response body without being parsed.
+ * The api's Redis reader: one EVALSHA to the user's slot answers the page, the consistency-token check
+ * and whether that slot is materialised at all, and on one server the page's package names too; on a
+ * cluster one HMGET to the catalog's slot then names them (a rename never fans out to every user's
+ * entries). Entries come pre-rendered by the apply script and the names are spliced in here; the page
+ * becomes the response body without being parsed.
+ * Answers a cluster gives while a slot moves or a master fails over (MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN...) are retried briefly: ioredis follows most of them itself, not all inside a pipeline.
  */
 export class RedisPurchasePackageReader implements PurchasePackageReader {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof cacheKeys>;
-  private readonly appliedKey: string;
+  private readonly cluster: boolean;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.keys = cacheKeys(prefix);
-    this.appliedKey = appliedPositionKey(prefix);
+    this.cluster = isCluster(redis);
   }
 
   /** Optional warm-up; the first read loads the script anyway. */
@@ -61,25 +64,57 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       cursorId = cursor.id;
     }
     const floor = opts.token ? transactionFloor(tokenSequence(opts.token)) : '';
-    const tokenRows = opts.token ? opts.token.rows.filter((r) => isCachedTable(r.split(':')[0] ?? '')) : [];
-    const reply = (await readPackageScript.runBuffer(
-      this.redis,
-      [
-        this.keys.ready,
-        this.keys.userPurchases(userId),
-        this.keys.userEntries(userId),
-        this.keys.catalogNames,
-        this.appliedKey,
-      ],
-      [this.keys.rowPrefix, opts.limit, cursorScore, cursorId, floor, ...tokenRows],
+    // The token's rows of the user's tables, as the user's copies (packages are not a user's writes).
+    const tokenRows: string[] = [];
+    for (const r of opts.token?.rows ?? []) {
+      const cut = r.indexOf(':');
+      const table = r.slice(0, cut);
+      if (cut > 0 && (table === 'purchases' || table === 'payments'))
+        tokenRows.push(this.keys.userRow(userId, table, r.slice(cut + 1)));
+    }
+    const keys = [
+      this.keys.readyFor(userId),
+      this.keys.userPurchases(userId),
+      this.keys.userEntries(userId),
+      this.keys.appliedFor(userId),
+      ...tokenRows,
+    ];
+    // One server: the names join the page's call (one round trip); a cluster asks the catalog's slot.
+    if (!this.cluster) keys.push(this.keys.catalogNames);
+    const args = [opts.limit, cursorScore, cursorId, floor, tokenRows.length];
+    const reply = (await retryRedirects(() =>
+      readPackageScript.runBuffer(this.redis, keys, args),
     )) as unknown[];
 
     const kind = String(reply[0]);
     if (kind === 'miss') return { kind: 'miss' };
     if (kind === 'behind') return { kind: 'behind' };
-    const [, more, entries, names, marker] = reply as [Buffer, number, Buffer[], Buffer[], Buffer];
+    const [, more, entries, marker, joined] = reply as [Buffer, number, Buffer[], Buffer, Buffer[]?];
+    const wanted = joined ? [] : packagesOf(entries);
+    const names: Buffer[] = joined ?? [];
+    if (wanted.length > 0) {
+      const found = (await retryRedirects(() =>
+        this.redis.hmgetBuffer(this.keys.catalogNames, ...wanted),
+      )) as (Buffer | null)[];
+      for (let i = 0; i < wanted.length; i++) {
+        const name = found[i];
+        // A purchase whose package is not in the cached catalog: Redis is not complete.
+        if (!name) return { kind: 'miss' };
+        names.push(Buffer.from(wanted[i] as string), name);
+      }
+    }
     return { kind: 'hit', body: renderPage(entries, names, more === 1), position: positionOfMarker(marker) };
   }
+}
+
+/** The distinct package ids of a page's entries (`<package id>\x01…`). */
+function packagesOf(entries: Buffer[]): string[] {
+  const ids = new Set<string>();
+  for (const entry of entries) {
+    const cut = entry.indexOf(1);
+    if (cut > 0) ids.add(entry.toString('utf8', 0, cut));
+  }
+  return [...ids];
 }
 
 const OPEN = Buffer.from('{"items":[');

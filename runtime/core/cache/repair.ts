@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { withSourceSnapshot } from '../db/snapshot.ts';
 import { versionOf } from '../position.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { cacheKeys } from './keys.ts';
 import { LuaScript } from './lua.ts';
 import { type CachedTable, type CanonicalRow, canonicalRow, columnsOf } from './rows.ts';
@@ -48,7 +48,7 @@ return redis.call('ZREM', KEYS[2], ARGV[2]) + redis.call('HDEL', KEYS[3], ARGV[2
  */
 export async function repairUser(opts: {
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   writer: CacheWriter;
   prefix: string;
   userId: string;
@@ -70,7 +70,9 @@ export async function repairUser(opts: {
     const movedIds = new Set(moved.map((p) => String(p.id)));
     // Payments the cached purchases point at that are not the user's in MySQL.
     const purchaseIds = [...own, ...strays];
-    const pay = await Promise.all(purchaseIds.map((id) => redis.hget(keys.row('purchases', id), 'pay')));
+    const pay = await Promise.all(
+      purchaseIds.map((id) => redis.hget(keys.userRow(userId, 'purchases', id), 'pay')),
+    );
     const ownPayments = new Set(payments.map((p) => String(p.id)));
     const pointed = new Map<string, string>();
     pay.forEach((paymentId, i) => {
@@ -83,7 +85,9 @@ export async function repairUser(opts: {
     return {
       gtid,
       version,
-      live: { packages, purchases: [...purchases, ...moved], payments: [...payments, ...otherPayments] },
+      live: { packages, purchases, payments },
+      moved,
+      otherPayments: otherPayments.map((p) => ({ row: p, from: pointed.get(String(p.id)) as string })),
       gonePurchases: strays.filter((id) => !movedIds.has(id)),
       gonePayments: [...pointed].filter(([id]) => !found.has(id)),
       strays,
@@ -97,26 +101,45 @@ export async function repairUser(opts: {
       changes.push({ table, id: String(row.id), version, after: row, before: null });
     }
   }
+  // Rows another user owns now: written under that user, and the copy under this one becomes a tombstone.
+  for (const row of plan.moved) {
+    const id = String(row.id);
+    const before = {
+      ...((await cachedRow(redis, keys.userRow(userId, 'purchases', id))) ?? { id }),
+      user_id: userId,
+    };
+    changes.push({ table: 'purchases', id, version, after: row, before });
+  }
+  for (const { row, from } of plan.otherPayments) {
+    const id = String(row.id);
+    const cached = (await cachedRow(redis, keys.userRow(userId, 'payments', id))) ?? { id };
+    const before = { ...cached, purchase_id: from, user_id: userId };
+    changes.push({ table: 'payments', id, version, after: row, before });
+  }
   const applied = (await opts.writer.apply(changes)).filter(Boolean).length;
 
   const tombstones: RowChange[] = [];
   for (const id of plan.gonePurchases) {
-    const before = (await cachedRow(redis, keys.row('purchases', id))) ?? { id, user_id: userId };
+    const before = {
+      ...((await cachedRow(redis, keys.userRow(userId, 'purchases', id))) ?? { id }),
+      user_id: userId,
+    };
     tombstones.push({ table: 'purchases', id, version, after: null, before });
   }
   for (const [id, purchaseId] of plan.gonePayments) {
-    const before = (await cachedRow(redis, keys.row('payments', id))) ?? {
-      id,
-      purchase_id: purchaseId,
-      user_id: userId,
-    };
+    const cached = (await cachedRow(redis, keys.userRow(userId, 'payments', id))) ?? { id };
+    const before = { ...cached, purchase_id: purchaseId, user_id: userId };
     tombstones.push({ table: 'payments', id, version, after: null, before });
   }
   const tombstoned = (await opts.writer.apply(tombstones)).filter(Boolean).length;
 
   let unlisted = 0;
   for (const id of plan.strays) {
-    const removed = await unlistScript.run(redis, [keys.row('purchases', id), index, entries], [userId, id]);
+    const removed = await unlistScript.run(
+      redis,
+      [keys.userRow(userId, 'purchases', id), index, entries],
+      [userId, id],
+    );
     unlisted += Number(removed) > 0 ? 1 : 0;
   }
   return {
@@ -125,8 +148,8 @@ export async function repairUser(opts: {
     version,
     rows: {
       packages: plan.live.packages.length,
-      purchases: plan.live.purchases.length,
-      payments: plan.live.payments.length,
+      purchases: plan.live.purchases.length + plan.moved.length,
+      payments: plan.live.payments.length + plan.otherPayments.length,
     },
     applied,
     tombstoned,
@@ -153,7 +176,7 @@ async function selectRows(
   return (rows as Record<string, unknown>[]).map((r) => canonicalRow(table, r));
 }
 
-async function cachedRow(redis: Redis, key: string): Promise<CanonicalRow | null> {
+async function cachedRow(redis: RedisClient, key: string): Promise<CanonicalRow | null> {
   const data = await redis.hget(key, 'd');
   return data ? (JSON.parse(data) as CanonicalRow) : null;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseRedisUrl, RedisUrlError, redisConnection } from '../redis/url.ts';
+import { parseRedisUrl, REDIS_MODES, type RedisMode, RedisUrlError, redisConnection } from '../redis/url.ts';
 
 // Field schemas shared by the services' env parsing and the PaymentPipeline CRD, so both agree.
 
@@ -27,7 +27,14 @@ export const redisSentinelMaster = z
   .max(128)
   .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and _ . : -');
 
-type RedisEnv = { REDIS_URL: string; REDIS_SENTINEL_MASTER?: string | undefined };
+/** How REDIS_URL's hosts are reached: standalone, Sentinel or Redis Cluster seed nodes (url.ts). */
+export const redisMode = z.enum(REDIS_MODES);
+
+type RedisEnv = {
+  REDIS_URL: string;
+  REDIS_SENTINEL_MASTER?: string | undefined;
+  REDIS_MODE?: RedisMode | undefined;
+};
 
 /**
  * For an env schema: REDIS_URL and REDIS_SENTINEL_MASTER must agree (several hosts are Sentinels and
@@ -40,13 +47,13 @@ export function redisConnectionRule<T extends RedisEnv>(): [
 ] {
   const check = (env: T, ctx: z.RefinementCtx<T>) => {
     try {
-      redisConnection(env.REDIS_URL, env.REDIS_SENTINEL_MASTER);
+      redisConnection(env.REDIS_URL, env.REDIS_SENTINEL_MASTER, env.REDIS_MODE);
     } catch (err) {
       if (!(err instanceof RedisUrlError)) throw err;
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: err.message });
     }
   };
-  const redisFields = new Set<PropertyKey>(['REDIS_URL', 'REDIS_SENTINEL_MASTER']);
+  const redisFields = new Set<PropertyKey>(['REDIS_URL', 'REDIS_SENTINEL_MASTER', 'REDIS_MODE']);
   return [check, { when: (p) => !p.issues.some((i) => redisFields.has(i.path?.[0] ?? '')) }];
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { type PipelineSpecInput, pipelineSpec, REDIS_CLUSTER_REFUSED } from './pipeline-spec.ts';
+import { type PipelineSpecInput, pipelineSpec } from './pipeline-spec.ts';
 
 const minimal: PipelineSpecInput = {
   image: 'payment-pipeline:dev',
@@ -85,17 +85,21 @@ describe('pipelineSpec', () => {
     expect(pipelineSpec.parse(minimal).networkPolicy).toEqual({ enabled: false });
   });
 
-  it('refuses redis.mode cluster, saying why', () => {
-    expect(errors({ ...minimal, redis: { mode: 'cluster', url: 'redis://cache:6379' } })).toEqual([
-      REDIS_CLUSTER_REFUSED,
+  it('accepts redis.mode cluster with seed nodes; no database, no Sentinel master', () => {
+    const seeds = 'redis://r0:6379,r1:6379,r2:6379';
+    expect(errors({ ...minimal, redis: { mode: 'cluster', url: seeds } })).toEqual([]);
+    expect(errors({ ...minimal, redis: { mode: 'cluster', url: 'redis://r0:6379/3' } })).toEqual([
+      'redis.url of mode cluster names no database (a Redis Cluster has only db 0)',
     ]);
-    expect(REDIS_CLUSTER_REFUSED).toMatch(/keys of several users in one call/);
+    expect(errors({ ...minimal, redis: { mode: 'cluster', url: seeds, sentinelMaster: 'm' } })).toEqual([
+      'redis.sentinelMaster is for mode sentinel only',
+    ]);
   });
 
   it('takes several hosts in redis.url only as Sentinels', () => {
     const sentinels = 'redis://s1:26379,s2:26379/0';
     expect(errors({ ...minimal, redis: { url: sentinels } })).toEqual([
-      'redis.url names several hosts: they are Sentinels, so set mode sentinel',
+      'redis.url names several hosts: they are Sentinels (mode sentinel) or cluster seed nodes (mode cluster)',
     ]);
     expect(
       errors({ ...minimal, redis: { mode: 'sentinel', url: sentinels, sentinelMaster: 'mymaster' } }),

@@ -92,17 +92,17 @@ const kafkaSpec = z
   );
 
 const redisUrlPattern = /^rediss?:\/\/\S+$/;
-/** Kept in the enum so that `cluster` gets this message rather than a bare "unsupported value". */
-export const REDIS_CLUSTER_REFUSED =
-  'redis.mode cluster is not supported: the cache scripts read and write keys of several users in one call, which Redis Cluster refuses; use standalone or sentinel';
-const SEVERAL_HOSTS_NEED_SENTINEL = 'redis.url names several hosts: they are Sentinels, so set mode sentinel';
+const SEVERAL_HOSTS_NEED_SENTINEL =
+  'redis.url names several hosts: they are Sentinels (mode sentinel) or cluster seed nodes (mode cluster)';
+const CLUSTER_NO_DB = 'redis.url of mode cluster names no database (a Redis Cluster has only db 0)';
+const CLUSTER_NO_SENTINEL = 'redis.sentinelMaster is for mode sentinel only';
 const redisSpec = z
   .object({
     mode: z
       .enum(['standalone', 'sentinel', 'cluster'])
       .default('standalone')
       .describe(
-        'standalone: url names the server; sentinel: url names the Sentinels (host:port,...); cluster is refused',
+        'standalone: url names the server; sentinel: url names the Sentinels (host:port,...); cluster: url names seed nodes of a Redis Cluster (host:port,...)',
       ),
     url: z
       .string()
@@ -125,8 +125,13 @@ const redisSpec = z
     if (r.mode === 'sentinel' && r.sentinelMaster === undefined) {
       ctx.addIssue({ code: 'custom', message: 'redis.sentinelMaster is required when mode is sentinel' });
     }
-    if (r.mode === 'cluster') ctx.addIssue({ code: 'custom', message: REDIS_CLUSTER_REFUSED });
-    if (r.mode !== 'sentinel' && r.url?.includes(',')) {
+    if (r.mode === 'cluster' && r.url !== undefined && /\/[1-9]\d*$/.test(r.url)) {
+      ctx.addIssue({ code: 'custom', message: CLUSTER_NO_DB });
+    }
+    if (r.mode === 'cluster' && r.sentinelMaster !== undefined) {
+      ctx.addIssue({ code: 'custom', message: CLUSTER_NO_SENTINEL });
+    }
+    if (r.mode === 'standalone' && r.url?.includes(',')) {
       ctx.addIssue({ code: 'custom', message: SEVERAL_HOSTS_NEED_SENTINEL });
     }
   })
@@ -140,9 +145,18 @@ const redisSpec = z
         rule: "self.mode != 'sentinel' || has(self.sentinelMaster)",
         message: 'redis.sentinelMaster is required when mode is sentinel',
       },
-      { rule: "self.mode != 'cluster'", message: REDIS_CLUSTER_REFUSED, fieldPath: '.mode' },
       {
-        rule: "self.mode == 'sentinel' || !has(self.url) || !self.url.contains(',')",
+        rule: "self.mode != 'cluster' || !has(self.url) || !self.url.matches('/[1-9][0-9]*$')",
+        message: CLUSTER_NO_DB,
+        fieldPath: '.url',
+      },
+      {
+        rule: "self.mode != 'cluster' || !has(self.sentinelMaster)",
+        message: CLUSTER_NO_SENTINEL,
+        fieldPath: '.sentinelMaster',
+      },
+      {
+        rule: "self.mode != 'standalone' || !has(self.url) || !self.url.contains(',')",
         message: SEVERAL_HOSTS_NEED_SENTINEL,
         fieldPath: '.url',
       },

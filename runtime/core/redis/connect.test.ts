@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../../api/config.ts';
 import { consumerEnvSchema, toolEnvSchema } from '../../consumer/config.ts';
 import { ConfigError, parseEnv } from '../config/env.ts';
-import { redisOptions } from './connect.ts';
+import { clusterNodes, redisOptions } from './connect.ts';
 
 const options = (REDIS_URL: string, REDIS_SENTINEL_MASTER?: string) =>
   redisOptions({ REDIS_URL, REDIS_SENTINEL_MASTER });
@@ -25,7 +25,7 @@ describe('redisOptions: standalone (no REDIS_SENTINEL_MASTER)', () => {
 
   it('refuses several hosts without a master name', () => {
     expect(() => options('redis://a:6379,b:6379')).toThrow(
-      'names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, or give the one Redis server',
+      'names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server',
     );
   });
 });
@@ -52,6 +52,51 @@ describe('redisOptions: Sentinel (REDIS_SENTINEL_MASTER set)', () => {
     expect(() => options('redis://s1:26379,s2', 'm')).toThrow(
       'Sentinel "s2" needs its port (host:port, usually 26379)',
     );
+  });
+});
+
+describe('Redis Cluster (REDIS_MODE=cluster)', () => {
+  const cluster = (REDIS_URL: string, extra: Record<string, string> = {}) =>
+    ({ REDIS_URL, REDIS_MODE: 'cluster', ...extra }) as const;
+
+  it('takes the hosts as seed nodes; credentials and TLS go to every node, no db', () => {
+    const config = cluster('rediss://app:pw@10.0.0.1:7000,10.0.0.2:7001/0');
+    expect(clusterNodes(config)).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+    ]);
+    expect(redisOptions(config)).toEqual({ username: 'app', password: 'pw', tls: {} });
+    expect(clusterNodes({ REDIS_URL: 'redis://a:1' })).toBeNull();
+  });
+
+  it('refuses what a cluster cannot do', () => {
+    expect(() => redisOptions(cluster('redis://a:7000/2'))).toThrow(
+      'a Redis Cluster has only database 0, got /2',
+    );
+    expect(() => redisOptions(cluster('redis://a:7000,b'))).toThrow(
+      'cluster node "b" needs its port (host:port)',
+    );
+    expect(() => redisOptions(cluster('redis://a:7000', { REDIS_SENTINEL_MASTER: 'm' }))).toThrow(
+      'REDIS_MODE=cluster takes seed nodes, not Sentinels',
+    );
+  });
+
+  it('is accepted by the services’ schemas', () => {
+    const cfg = parseEnv(apiEnvSchema, {
+      MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/payments',
+      AUTH_JWT_SECRET: 'x'.repeat(32),
+      REDIS_URL: 'redis://127.0.0.1:7000,127.0.0.1:7001',
+      REDIS_MODE: 'cluster',
+    });
+    expect(clusterNodes(cfg)).toHaveLength(2);
+    const consumer = parseEnv(consumerEnvSchema, {
+      TOPIC_PREFIX: 'pay',
+      KAFKA_BROKERS: 'k:9092',
+      MYSQL_URL: 'mysql://app:pw@127.0.0.1:3306/payments',
+      REDIS_URL: 'redis://127.0.0.1:7000',
+      REDIS_MODE: 'cluster',
+    });
+    expect(consumer.CONSUMER_REDIS_WAIT_REPLICAS).toBe(1);
   });
 });
 
@@ -103,7 +148,7 @@ describe('the services’ env schemas', () => {
       problems(() => parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'redis://a:1,b:2', API_PORT: '0' })),
     ).toEqual([
       expect.stringMatching(/^API_PORT: /),
-      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, or give the one Redis server',
+      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server',
     ]);
     expect(
       problems(() =>

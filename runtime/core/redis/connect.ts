@@ -1,21 +1,36 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import { redisConnection } from './url.ts';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './client.ts';
+import { REDIS_MODES, type RedisConnection, type RedisMode, redisConnection } from './url.ts';
 
 /** The part of a service's config that says how to reach Redis (see url.ts for the format). */
-export type RedisConnectionConfig = { REDIS_URL: string; REDIS_SENTINEL_MASTER?: string | undefined };
+export type RedisConnectionConfig = {
+  REDIS_URL: string;
+  REDIS_SENTINEL_MASTER?: string | undefined;
+  REDIS_MODE?: RedisMode | undefined;
+};
 
-/**
- * ioredis options for the service's Redis: the server itself (standalone), or the master that the
- * Sentinels report, found again by ioredis after a failover (its native Sentinel support).
- */
-export function redisOptions(config: RedisConnectionConfig): RedisOptions {
-  const c = redisConnection(config.REDIS_URL, config.REDIS_SENTINEL_MASTER);
-  const auth: RedisOptions = {
+export function connectionOf(config: RedisConnectionConfig): RedisConnection {
+  return redisConnection(config.REDIS_URL, config.REDIS_SENTINEL_MASTER, config.REDIS_MODE);
+}
+
+function authOf(c: RedisConnection): RedisOptions {
+  return {
     ...(c.username !== undefined && { username: c.username }),
     ...(c.password !== undefined && { password: c.password }),
-    ...(c.db !== undefined && { db: c.db }),
+    ...(c.kind !== 'cluster' && c.db !== undefined && { db: c.db }),
   };
+}
+
+/**
+ * ioredis options for one server: the server itself (standalone), or the master that the Sentinels
+ * report, found again by ioredis after a failover (its native Sentinel support). For a cluster, the
+ * options every node connection shares (credentials, TLS); the nodes come from `clusterNodes`.
+ */
+export function redisOptions(config: RedisConnectionConfig): RedisOptions {
+  const c = connectionOf(config);
+  const auth = authOf(c);
   if (c.kind === 'standalone') return { host: c.host, port: c.port, ...auth, ...(c.tls && { tls: {} }) };
+  if (c.kind === 'cluster') return { ...auth, ...(c.tls && { tls: {} }) };
   return {
     sentinels: c.sentinels,
     name: c.master,
@@ -25,7 +40,59 @@ export function redisOptions(config: RedisConnectionConfig): RedisOptions {
   };
 }
 
+/** The seed nodes of a cluster configuration, or null for a standalone or Sentinel one. */
+export function clusterNodes(config: RedisConnectionConfig): { host: string; port: number }[] | null {
+  const c = connectionOf(config);
+  return c.kind === 'cluster' ? c.nodes : null;
+}
+
+/** Options that belong to the cluster client rather than to each node's connection. */
+const CLUSTER_LEVEL = ['enableOfflineQueue', 'enableAutoPipelining', 'lazyConnect'] as const;
+
+/**
+ * A Redis Cluster client: it learns the slot map from the seeds, follows MOVED/ASK, refreshes the map
+ * after a failover or a resharding, and reads from masters only (a replica may lag behind the writes a
+ * consistency token waits for).
+ */
+export function createCluster(
+  nodes: { host: string; port: number }[],
+  nodeOptions: RedisOptions,
+  options: RedisOptions = {},
+): Cluster {
+  const redisOptions: RedisOptions = { ...nodeOptions, ...options };
+  const clusterOptions: ClusterOptions = {
+    scaleReads: 'master',
+    maxRedirections: 32,
+    retryDelayOnTryAgain: 50,
+  };
+  for (const name of CLUSTER_LEVEL) {
+    if (options[name] !== undefined) Object.assign(clusterOptions, { [name]: options[name] });
+    delete redisOptions[name];
+  }
+  // A failing master answers nothing until its replica takes over (the node timeout): retry, do not fail.
+  clusterOptions.retryDelayOnClusterDown = 100;
+  clusterOptions.retryDelayOnFailover = 100;
+  clusterOptions.redisOptions = redisOptions;
+  return new Cluster(nodes, clusterOptions);
+}
+
 /** A client for the service's Redis; `options` (retries, pipelining, ...) go on top of the connection's. */
-export function createRedis(config: RedisConnectionConfig, options: RedisOptions = {}): Redis {
+export function createRedis(config: RedisConnectionConfig, options: RedisOptions = {}): RedisClient {
+  const nodes = clusterNodes(config);
+  if (nodes) return createCluster(nodes, redisOptions(config), options);
   return new Redis({ ...redisOptions(config), ...options });
+}
+
+/** REDIS_URL, REDIS_SENTINEL_MASTER and REDIS_MODE from an environment (tools, tests, benches). */
+export function redisConfigOf(env: Record<string, string | undefined>): RedisConnectionConfig {
+  const url = env.REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is not set');
+  const mode = env.REDIS_MODE;
+  if (mode !== undefined && mode !== '' && !(REDIS_MODES as readonly string[]).includes(mode))
+    throw new Error(`REDIS_MODE must be one of ${REDIS_MODES.join(', ')}, got ${mode}`);
+  return {
+    REDIS_URL: url,
+    ...(env.REDIS_SENTINEL_MASTER && { REDIS_SENTINEL_MASTER: env.REDIS_SENTINEL_MASTER }),
+    ...(mode && { REDIS_MODE: mode as RedisMode }),
+  };
 }

@@ -1,12 +1,16 @@
 /**
- * REDIS_URL (and REDIS_SENTINEL_MASTER) as one connection description, without ioredis, so the env
- * schemas can validate with it too.
+ * REDIS_URL (with REDIS_SENTINEL_MASTER and REDIS_MODE) as one connection description, without
+ * ioredis, so the env schemas can validate with it too.
  *
  * Format: `redis[s]://[[user]:password@]host[:port][,host[:port]...][/db]`
  * - standalone (no REDIS_SENTINEL_MASTER): exactly one host, the Redis server; port 6379 by default.
  * - Sentinel (REDIS_SENTINEL_MASTER names the master group): the hosts are the Sentinels, each with
  *   its port. The credentials, the db and `rediss` (TLS) apply to the master the Sentinels report;
  *   the Sentinels themselves are asked without credentials and without TLS.
+ * - cluster (REDIS_MODE=cluster): the hosts are seed nodes of a Redis Cluster (any of them; the client
+ *   discovers the rest), each with its port; no database number (a cluster has only db 0).
+ * REDIS_MODE (standalone | sentinel | cluster) may be left out: Sentinel when REDIS_SENTINEL_MASTER is
+ * set, else standalone.
  * User and password are percent-encoded (as in any URL); query strings are not accepted.
  */
 
@@ -24,7 +28,11 @@ type Auth = { tls: boolean; username?: string; password?: string; db?: number };
 
 export type RedisConnection =
   | (Auth & { kind: 'standalone'; host: string; port: number })
-  | (Auth & { kind: 'sentinel'; master: string; sentinels: { host: string; port: number }[] });
+  | (Auth & { kind: 'sentinel'; master: string; sentinels: { host: string; port: number }[] })
+  | (Auth & { kind: 'cluster'; nodes: { host: string; port: number }[] });
+
+export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
 
 export class RedisUrlError extends Error {
   override name = 'RedisUrlError';
@@ -76,8 +84,12 @@ export function parseRedisUrl(url: string): ParsedRedisUrl {
   };
 }
 
-/** REDIS_URL with REDIS_SENTINEL_MASTER; throws RedisUrlError saying what to change. */
-export function redisConnection(url: string, sentinelMaster: string | undefined): RedisConnection {
+/** REDIS_URL with REDIS_SENTINEL_MASTER and REDIS_MODE; throws RedisUrlError saying what to change. */
+export function redisConnection(
+  url: string,
+  sentinelMaster: string | undefined,
+  mode?: RedisMode | undefined,
+): RedisConnection {
   const { hosts, username, password, db, tls } = parseRedisUrl(url);
   const auth: Auth = {
     tls,
@@ -85,11 +97,31 @@ export function redisConnection(url: string, sentinelMaster: string | undefined)
     ...(password !== undefined && { password }),
     ...(db !== undefined && { db }),
   };
+  if (mode === 'cluster') {
+    if (sentinelMaster !== undefined)
+      throw new RedisUrlError(
+        'REDIS_MODE=cluster takes seed nodes, not Sentinels: unset REDIS_SENTINEL_MASTER',
+      );
+    if (db !== undefined && db !== 0)
+      throw new RedisUrlError(`a Redis Cluster has only database 0, got /${db}`);
+    const nodes = hosts.map(({ host, port }) => {
+      if (port === undefined) throw new RedisUrlError(`cluster node "${host}" needs its port (host:port)`);
+      return { host, port };
+    });
+    const { db: _db, ...clusterAuth } = auth;
+    return { kind: 'cluster', ...clusterAuth, nodes };
+  }
+  if (mode === 'sentinel' && sentinelMaster === undefined)
+    throw new RedisUrlError('REDIS_MODE=sentinel needs REDIS_SENTINEL_MASTER (the master group name)');
+  if (mode === 'standalone' && sentinelMaster !== undefined)
+    throw new RedisUrlError(
+      'REDIS_MODE=standalone with REDIS_SENTINEL_MASTER: set REDIS_MODE=sentinel or unset it',
+    );
   if (sentinelMaster === undefined) {
     const [only] = hosts;
     if (!only || hosts.length > 1)
       throw new RedisUrlError(
-        'names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, or give the one Redis server',
+        'names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server',
       );
     return { kind: 'standalone', ...auth, host: only.host, port: only.port ?? DEFAULT_PORT };
   }

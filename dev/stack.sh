@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
 . "$HERE/lib/profile.sh"
-for lib in mariadb mysql redis kafka services prometheus; do
+for lib in mariadb mysql redis kafka stripe services prometheus; do
   [ -f "$HERE/lib/$lib.sh" ] && . "$HERE/lib/$lib.sh"
 done
 

@@ -215,6 +215,30 @@ describe('pod environment against the services’ env schemas', () => {
     expect(() => parseEnv(apiEnvSchema, production(allowed))).toThrow(/CONSISTENCY_TOKEN_SECRET/);
   });
 
+  it('runs the Stripe adapter in production with its key from the named Secret', () => {
+    const stripe = {
+      ...base,
+      api: {
+        ...base.api,
+        paymentProvider: 'stripe' as const,
+        stripe: { secret: 'shop-stripe', apiVersion: '2025-01-27.acacia' },
+      },
+    };
+    const { envOf } = render(stripe, {
+      ...secrets,
+      'shop-auth': { ...secrets['shop-auth'], consistencyTokenSecret: 'c'.repeat(32) },
+      'shop-stripe': { secretKey: 'sk_live_abc123' },
+    });
+    expect(parseEnv(apiEnvSchema, { ...envOf('api'), NODE_ENV: 'production' })).toMatchObject({
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_live_abc123',
+      STRIPE_API_VERSION: '2025-01-27.acacia',
+    });
+    expect(() => pipelineSpec.parse({ ...base, api: { ...base.api, paymentProvider: 'stripe' } })).toThrow(
+      /api.stripe is required when api.paymentProvider is stripe/,
+    );
+  });
+
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));

@@ -174,16 +174,28 @@ function authEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
   return entries;
 }
 
+/** Stripe's key from the Secret the pipeline names (never inline), and its pinned API version. */
+function stripeEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
+  if (api.paymentProvider !== 'stripe' || api.stripe === undefined) return [];
+  const entries: EnvEntry<ApiEnvName>[] = [
+    { name: 'STRIPE_SECRET_KEY', secret: { name: api.stripe.secret, key: 'secretKey' } },
+  ];
+  if (api.stripe.apiVersion !== undefined) {
+    entries.push({ name: 'STRIPE_API_VERSION', setting: api.stripe.apiVersion });
+  }
+  return entries;
+}
+
 export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     ...redisEntries(spec),
     ...authEntries(spec.api),
-    // The only provider so far is the simulation; the image's NODE_ENV=production refuses it unless the
-    // pipeline asks for it explicitly.
-    { name: 'PAYMENT_PROVIDER', setting: 'simulated' },
+    // The image's NODE_ENV=production refuses the simulation unless the pipeline asks for it explicitly.
+    { name: 'PAYMENT_PROVIDER', setting: spec.api.paymentProvider },
     { name: 'ALLOW_SIMULATED_PROVIDER', setting: String(spec.api.allowSimulatedProvider) },
+    ...stripeEntries(spec.api),
     { name: 'API_PORT', setting: String(API_PORT) },
     { name: 'API_HOST', setting: ALL_INTERFACES },
     // /metrics and /readyz live on the ops port, named `metrics` like the producer's and consumer's.

@@ -79,6 +79,14 @@ stop_daemon() {
   rm -f "$(pid_file "$name")"
 }
 
+# The Go binary the builds use (dev/cluster.sh, dev/lib/stripe.sh): $GO, go on PATH, or the usual install.
+find_go() {
+  if [ -n "${GO:-}" ]; then echo "$GO"; return; fi
+  command -v go 2>/dev/null && return
+  [ -x /usr/local/go/bin/go ] && { echo /usr/local/go/bin/go; return; }
+  die "Go is not installed (looked for \$GO, go in PATH and /usr/local/go/bin/go)"
+}
+
 # Install Debian packages that are missing, without letting their maintainer scripts start system services.
 apt_install() {
   local missing=()

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
-export type StackComponent = 'mariadb' | 'redis' | 'kafka';
+export type StackComponent = 'mariadb' | 'redis' | 'kafka' | 'stripe';
 
 export type PrivateStack = {
   /** `dev/stack.sh <args>` on this profile, e.g. `up`, `down`, `stop kafka`, `start kafka`. */

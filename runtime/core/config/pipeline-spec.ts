@@ -246,28 +246,58 @@ const apiAuth = z.object({
   audience: z.string().min(1).max(2048).optional().describe('tokens must carry this aud'),
 });
 
-const apiSpec = z.object({
-  replicas: int(1, 1000).default(2),
-  authSecret: objectName.describe(
-    'Secret with keys "consistencyTokenSecret" (the consistency-token key), "jwtSecret" (the HS256 signing secret, unused when auth.jwksUrl is set) and optional "webhookSecret"',
-  ),
-  auth: apiAuth
-    .optional()
-    .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
-  allowSimulatedProvider: z
-    .boolean()
-    .default(false)
-    .describe(
-      'run the api with the simulated payment provider (no money moves); the image runs NODE_ENV=production, which refuses it otherwise',
+const STRIPE_NEEDS_SETTINGS = 'api.stripe is required when api.paymentProvider is stripe';
+const apiSpec = z
+  .object({
+    replicas: int(1, 1000).default(2),
+    authSecret: objectName.describe(
+      'Secret with keys "consistencyTokenSecret" (the consistency-token key), "jwtSecret" (the HS256 signing secret, unused when auth.jwksUrl is set) and optional "webhookSecret"',
     ),
-  service: z
-    .object({
-      type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
-      port: port.default(80),
-    })
-    .default({ type: 'ClusterIP', port: 80 }),
-  resources,
-});
+    auth: apiAuth
+      .optional()
+      .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
+    allowSimulatedProvider: z
+      .boolean()
+      .default(false)
+      .describe(
+        'run the api with the simulated payment provider (no money moves); the image runs NODE_ENV=production, which refuses it otherwise',
+      ),
+    paymentProvider: z
+      .enum(['simulated', 'stripe'])
+      .default('simulated')
+      .describe('the payment provider adapter (PAYMENT_PROVIDER): stripe needs api.stripe'),
+    stripe: z
+      .object({
+        secret: objectName.describe(
+          'Secret with key "secretKey" (the Stripe secret or restricted key); the webhook signing secret (whsec_…) goes in authSecret\'s "webhookSecret"',
+        ),
+        apiVersion: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/)
+          .optional()
+          .describe("pins Stripe's API version (STRIPE_API_VERSION)"),
+      })
+      .optional()
+      .describe('Stripe settings (PaymentIntents), used when paymentProvider is stripe'),
+    service: z
+      .object({
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+        port: port.default(80),
+      })
+      .default({ type: 'ClusterIP', port: 80 }),
+    resources,
+  })
+  .superRefine((a, ctx) => {
+    if (a.paymentProvider === 'stripe' && a.stripe === undefined) {
+      ctx.addIssue({ code: 'custom', message: STRIPE_NEEDS_SETTINGS });
+    }
+  })
+  .meta(
+    cel({
+      rule: "!has(self.paymentProvider) || self.paymentProvider != 'stripe' || has(self.stripe)",
+      message: STRIPE_NEEDS_SETTINGS,
+    }),
+  );
 
 const monitoringSpec = z.object({
   serviceMonitor: z.boolean().default(false).describe('create a prometheus-operator ServiceMonitor'),

@@ -31,6 +31,13 @@ cleanup() {
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  # The Kafka SASL suite's private broker (its afterAll stops it and removes the folder).
+  for dir in .local/kafka-sasl-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
   # The Stripe suite's stripe-mock servers (its afterAll stops them and removes their folders).
   for dir in .local/stripe-mock-*; do
     [ -d "$dir" ] || continue

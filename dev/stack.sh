@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
 . "$HERE/lib/profile.sh"
-for lib in mariadb mysql redis kafka stripe services prometheus; do
+for lib in tls mariadb mysql redis kafka stripe services prometheus; do
   [ -f "$HERE/lib/$lib.sh" ] && . "$HERE/lib/$lib.sh"
 done
 
@@ -42,7 +42,7 @@ write_env() {
     echo "CONSUMER_METRICS_PORT=$CONSUMER_METRICS_PORT"
     echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"
     echo "WEBHOOK_SECRET=$(dev_secret webhook-secret)"
-    echo "TOPIC_PREFIX=$( [ "$STACK_NAME" = dev ] && echo payments || echo paytest )"
+    echo "TOPIC_PREFIX=$(stack_topic_prefix)"
     if have prometheus_env; then prometheus_env; fi
   } > "$tmp"
   chmod 600 "$tmp"

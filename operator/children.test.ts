@@ -239,6 +239,42 @@ describe('pod environment against the services’ env schemas', () => {
     );
   });
 
+  it("gives the producer and the consumer each its own Kafka user, and the brokers' CA", () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const secure = {
+      ...base,
+      kafka: {
+        ...base.kafka,
+        security: {
+          protocol: 'SASL_SSL' as const,
+          producerSecret: 'kafka-producer',
+          consumerSecret: 'kafka-consumer',
+          caSecret: 'kafka-ca',
+        },
+      },
+    };
+    const { envOf } = render(secure, {
+      ...secrets,
+      'kafka-producer': { username: 'pipeline-producer', password: 'p-secret' },
+      'kafka-consumer': { username: 'pipeline-consumer', password: 'c-secret' },
+      'kafka-ca': { 'ca.crt': ca },
+    });
+    const producer = parseEnv(producerEnvSchema, envOf('producer'));
+    expect(producer.security).toEqual({
+      protocol: 'SASL_SSL',
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'pipeline-producer', password: 'p-secret' },
+      tls: { ca },
+    });
+    expect(parseEnv(consumerEnvSchema, envOf('consumer'))).toMatchObject({
+      KAFKA_SASL_USERNAME: 'pipeline-consumer',
+      KAFKA_SASL_PASSWORD: 'c-secret',
+      KAFKA_TLS_CA_PEM: ca,
+    });
+    expect(() =>
+      pipelineSpec.parse({ ...base, kafka: { ...base.kafka, security: { protocol: 'SASL_SSL' } } }),
+    ).toThrow(/producerSecret and consumerSecret are required/);
+  });
+
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));

@@ -109,6 +109,28 @@ function redisEntries(spec: PipelineSpec): EnvEntry<RedisEnvName>[] {
   return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
 }
 
+/** The component's own Kafka user (its Secret) and the brokers' CA; nothing for a plaintext cluster. */
+function kafkaSecurityEntries(
+  spec: PipelineSpec,
+  component: 'producer' | 'consumer',
+): EnvEntry<ProducerEnvName & ConsumerEnvName>[] {
+  const s = spec.kafka.security;
+  if (!s || s.protocol === 'PLAINTEXT') return [];
+  const entries: EnvEntry<ProducerEnvName & ConsumerEnvName>[] = [
+    { name: 'KAFKA_SECURITY_PROTOCOL', setting: s.protocol },
+  ];
+  const secret = component === 'producer' ? s.producerSecret : s.consumerSecret;
+  if (s.protocol.startsWith('SASL_') && secret) {
+    entries.push(
+      { name: 'KAFKA_SASL_MECHANISM', setting: s.saslMechanism },
+      { name: 'KAFKA_SASL_USERNAME', secret: { name: secret, key: 'username' } },
+      { name: 'KAFKA_SASL_PASSWORD', secret: { name: secret, key: 'password' } },
+    );
+  }
+  if (s.caSecret) entries.push({ name: 'KAFKA_TLS_CA_PEM', secret: { name: s.caSecret, key: 'ca.crt' } });
+  return entries;
+}
+
 export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
@@ -119,6 +141,7 @@ export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {
     { name: 'PRODUCER_DATABASES', setting: spec.mysql.database },
     { name: 'PRODUCER_TABLES', setting: spec.mysql.tables.join(',') },
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    ...kafkaSecurityEntries(spec, 'producer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
     { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },
     { name: 'TOPIC_REPLICATION_FACTOR', setting: String(spec.kafka.replicationFactor) },
@@ -138,6 +161,7 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
     { name: 'SOURCE_DATABASE', setting: spec.mysql.database },
     ...redisEntries(spec),
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    ...kafkaSecurityEntries(spec, 'consumer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
     { name: 'CONSUMER_GROUP', setting: consumerGroup(spec) },
     { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },

@@ -37,3 +37,6 @@ for v in MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT STRIPE_MOCK_PORT
 done
 STACK_DIR="${STACK_DIR:-$ROOT_DIR/.local/$STACK_NAME}"
 export STACK_NAME STACK_DIR STACK_ENV_FILE MYSQL_PORT REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT STRIPE_MOCK_PORT API_PORT API_OPS_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT
+
+# The topic prefix the stack's env file gives the services (the Kafka ACLs of the secure profile use it).
+stack_topic_prefix() { if [ "$STACK_NAME" = dev ]; then echo payments; else echo paytest; fi; }

@@ -76,12 +76,55 @@ const mysqlSpec = z
     ),
   );
 
+const KAFKA_SASL_NEEDS_SECRETS =
+  'kafka.security.producerSecret and consumerSecret are required with a SASL protocol';
+const kafkaSecurity = z
+  .object({
+    protocol: z
+      .enum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'])
+      .default('PLAINTEXT')
+      .describe('KAFKA_SECURITY_PROTOCOL (managed services: SASL_SSL)'),
+    saslMechanism: z.enum(['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN']).default('SCRAM-SHA-512'),
+    producerSecret: objectName
+      .optional()
+      .describe(
+        "Secret with keys username, password: the producer's Kafka user (writes the change and checkpoint topics)",
+      ),
+    consumerSecret: objectName
+      .optional()
+      .describe(
+        "Secret with keys username, password: the consumer's Kafka user (reads the topics, commits its group)",
+      ),
+    caSecret: objectName
+      .optional()
+      .describe(
+        "Secret with key ca.crt: the CA of the brokers' certificates (unset: the system trust store)",
+      ),
+  })
+  .superRefine((s, ctx) => {
+    if (
+      s.protocol.startsWith('SASL_') &&
+      (s.producerSecret === undefined || s.consumerSecret === undefined)
+    ) {
+      ctx.addIssue({ code: 'custom', message: KAFKA_SASL_NEEDS_SECRETS });
+    }
+  })
+  .meta(
+    cel({
+      rule: "!has(self.protocol) || !self.protocol.startsWith('SASL_') || (has(self.producerSecret) && has(self.consumerSecret))",
+      message: KAFKA_SASL_NEEDS_SECRETS,
+    }),
+  );
+
 const kafkaSpec = z
   .object({
     bootstrap: kafkaBrokers.describe('bootstrap brokers, host:port[,host:port...]'),
     topicPrefix: topicPrefix.describe('topics are <topicPrefix>.<database>.<table>'),
     partitions: int(1, 1000).default(6),
     replicationFactor: int(1, 7).default(1),
+    security: kafkaSecurity
+      .optional()
+      .describe('TLS and SASL to the brokers, one user per component (secret references only)'),
   })
   .meta(
     cel({

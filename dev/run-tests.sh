@@ -38,6 +38,13 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
     rm -rf "$dir"
   done
+  # The MySQL TLS suite's private MariaDB (its afterAll stops it and removes the folder).
+  for dir in .local/mysql-tls-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
   # The Stripe suite's stripe-mock servers (its afterAll stops them and removes their folders).
   for dir in .local/stripe-mock-*; do
     [ -d "$dir" ] || continue

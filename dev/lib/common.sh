@@ -130,10 +130,11 @@ db_credentials() {
 # One server id per stack (the dev and test stacks' binlogs never claim the same server).
 db_server_id() { [ "$STACK_NAME" = dev ] && echo 1 || echo 2; }
 
-# db_env FLAVOR: the stack.env lines of the running database (credentials loaded by the caller).
+# db_env FLAVOR [QUERY]: the stack.env lines of the running database (credentials loaded by the
+# caller); QUERY (e.g. the TLS profile's ?ssl-mode=...) goes on every URL.
 db_env() {
   echo "DB_FLAVOR=$1"
-  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
+  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
+  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
 }

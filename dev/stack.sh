@@ -20,6 +20,12 @@ esac
 export DB_FLAVOR
 DB_FLAVORS=(mariadb mysql)
 
+# SECURE=1: the secure profile, as managed services run: MariaDB TLS-only (MYSQL_TLS=on) and Kafka
+# SASL_SSL with one user per service and ACLs (KAFKA_SECURITY=sasl_ssl); each can also be set alone.
+if [ "${SECURE:-0}" = 1 ]; then
+  export KAFKA_SECURITY="${KAFKA_SECURITY:-sasl_ssl}" MYSQL_TLS="${MYSQL_TLS:-on}"
+fi
+
 # STACK_COMPONENTS selects a subset, e.g. "mariadb redis".
 read -r -a INFRA <<< "${STACK_COMPONENTS:-$DB_FLAVOR redis kafka}"
 have() { declare -F "$1" >/dev/null; }

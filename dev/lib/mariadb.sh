@@ -14,7 +14,7 @@ mariadb_server_id() { db_server_id; }
 
 # TLS profile (opt-in, MYSQL_TLS=on): the server takes TLS only (require_secure_transport; the local
 # socket the scripts use stays allowed), with a certificate from the stack's own CA (dev/lib/tls.sh);
-# the env file's URLs then carry ?ssl-mode=VERIFY_IDENTITY&ssl-ca=<that CA> (runtime/core/db/tls.ts).
+# the env file's URLs then carry ?ssl-ca=<that CA> (verify-full: runtime/core/db/tls.ts).
 # While the server runs, the profile it was started with.
 _mariadb_tls() {
   local f="$STACK_DIR/run/mariadb.tls"
@@ -135,7 +135,8 @@ mariadb_status() {
 mariadb_env() {
   mariadb_credentials
   if _mariadb_tls; then
-    db_env mariadb "?ssl-mode=VERIFY_IDENTITY&ssl-ca=$(MARIADB_DIR)/tls/ca.crt"
+    # One parameter (ssl-mode defaults to VERIFY_IDENTITY): no '&' in the sh-sourced env file.
+    db_env mariadb "?ssl-ca=$(MARIADB_DIR)/tls/ca.crt"
     echo "MYSQL_TLS_CA_FILE=$(MARIADB_DIR)/tls/ca.crt"
   else
     db_env mariadb

@@ -64,7 +64,7 @@ async function cipherOf(url: string): Promise<string> {
 
 describe('MySQL/MariaDB over TLS', () => {
   it('the server refuses plaintext; the URLs connect over TLS with the certificate verified', async () => {
-    expect(server.appUrl).toMatch(/\?ssl-mode=VERIFY_IDENTITY&ssl-ca=/);
+    expect(server.appUrl).toMatch(/\?ssl-ca=\//);
     // MariaDB answers a plaintext login under require_secure_transport / REQUIRE SSL with "Access
     // denied"; the same credentials over TLS are let in.
     await expect(cipherOf(plaintext(db.appUrl))).rejects.toThrow(/Access denied for user 'payments_app'/);

@@ -45,6 +45,13 @@ cleanup() {
       dev/stack.sh down >/dev/null 2>&1 || true
     rm -rf "$dir"
   done
+  # The secure-profile e2e suite's private stack (TLS MariaDB, Redis, SASL_SSL Kafka).
+  for dir in .local/secure-e2e-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS="mariadb redis kafka" STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
   # The Stripe suite's stripe-mock servers (its afterAll stops them and removes their folders).
   for dir in .local/stripe-mock-*; do
     [ -d "$dir" ] || continue

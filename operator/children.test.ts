@@ -275,6 +275,26 @@ describe('pod environment against the services’ env schemas', () => {
     ).toThrow(/producerSecret and consumerSecret are required/);
   });
 
+  it('puts mysql.tls on every MySQL URL and mounts its CA in the pods', () => {
+    const tls = { ...base, mysql: { ...base.mysql, tls: { caSecret: 'mysql-ca' } } };
+    const { envOf } = render(tls, secrets);
+    expect(envOf('api').MYSQL_URL).toMatch(
+      /\/payments\?ssl-mode=VERIFY_IDENTITY&ssl-ca=\/etc\/payment-pipeline\/mysql-tls\/ca.crt$/,
+    );
+    expect(envOf('producer').MYSQL_CDC_URL).toMatch(/\?ssl-mode=VERIFY_IDENTITY&ssl-ca=/);
+    const pod = (
+      desiredChildren(ref, pipelineSpec.parse(tls)).find(
+        (c) => c.kind === 'Deployment' && c.metadata?.name?.endsWith('consumer'),
+      ) as V1Deployment
+    ).spec?.template.spec;
+    expect(pod?.volumes).toEqual([
+      { name: 'mysql-tls', secret: { secretName: 'mysql-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+    ]);
+    expect(pod?.containers[0]?.volumeMounts).toEqual([
+      { name: 'mysql-tls', mountPath: '/etc/payment-pipeline/mysql-tls', readOnly: true },
+    ]);
+  });
+
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));

@@ -73,8 +73,18 @@ function mysqlUrlEntries<N extends string>(
   return [
     { name: user, secret: { name: secret, key: keys.user } },
     { name: password, secret: { name: secret, key: keys.password } },
-    { name, composed: `mysql://$(${user}):$(${password})@${host}:${port}/${database}` },
+    { name, composed: `mysql://$(${user}):$(${password})@${host}:${port}/${database}${mysqlTlsQuery(spec)}` },
   ];
+}
+
+/** Where the pods find mysql.tls.caSecret's ca.crt (operator/children.ts mounts it). */
+export const MYSQL_CA_DIR = '/etc/payment-pipeline/mysql-tls';
+
+/** The URL parameters of mysql.tls (runtime/core/db/tls.ts); empty without TLS. */
+export function mysqlTlsQuery(spec: PipelineSpec): string {
+  const tls = spec.mysql.tls;
+  if (!tls) return '';
+  return `?ssl-mode=${tls.mode}${tls.caSecret ? `&ssl-ca=${MYSQL_CA_DIR}/ca.crt` : ''}`;
 }
 
 /** The application user's MYSQL_URL (consumer rebuilds, api). */

@@ -58,6 +58,22 @@ const mysqlSpec = z
     credentialsSecret: objectName.describe(
       'Secret with keys username, password (application user) and cdcUsername, cdcPassword (replication user)',
     ),
+    tls: z
+      .object({
+        mode: z
+          .enum(['VERIFY_IDENTITY', 'VERIFY_CA'])
+          .default('VERIFY_IDENTITY')
+          .describe(
+            'VERIFY_IDENTITY: the certificate and the host name (verify-full); VERIFY_CA: the certificate',
+          ),
+        caSecret: objectName
+          .optional()
+          .describe(
+            "Secret with key ca.crt: the CA of the server's certificate (unset: the image's trust store)",
+          ),
+      })
+      .optional()
+      .describe('TLS to MySQL for every connection (ssl-mode/ssl-ca on the URLs the pods get)'),
     serverId: int(1, 4294967295).describe('server_id the producer uses as a replica; unique per source'),
     tables: z.array(sqlIdentifier).min(1).max(256).describe('tables captured into Kafka'),
   })

@@ -14,6 +14,7 @@ NODE_STAMP := node_modules/.install-stamp
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
 	@echo "               (WITH_PROMETHEUS=1 make up: also a Prometheus on 127.0.0.1:19090)"
+	@echo "               (SECURE=1 make up: MariaDB TLS-only, Kafka SASL_SSL with ACLs; README \"Connecting to managed services\")"
 	@echo "make down      stop everything 'make up' started"
 	@echo "make status    what is running"
 	@echo "make test      install what is missing, start the test stack, run every suite"

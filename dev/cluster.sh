@@ -81,13 +81,6 @@ POD_CIDR=10.244.0.1/16
 # Build
 # ---------------------------------------------------------------------------------------------
 
-find_go() {
-  if [ -n "${GO:-}" ]; then echo "$GO"; return; fi
-  command -v go 2>/dev/null && return
-  [ -x /usr/local/go/bin/go ] && { echo /usr/local/go/bin/go; return; }
-  die "Go is not installed (looked for \$GO, go in PATH and /usr/local/go/bin/go)"
-}
-
 # mod_version DIR MODULE: the version DIR/go.mod requires of MODULE.
 mod_version() {
   awk -v m="$2" '

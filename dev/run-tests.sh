@@ -42,6 +42,34 @@ cleanup() {
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
+  # The Kafka SASL suite's private broker (its afterAll stops it and removes the folder).
+  for dir in .local/kafka-sasl-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+  # The MySQL TLS suite's private MariaDB (its afterAll stops it and removes the folder).
+  for dir in .local/mysql-tls-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+  # The secure-profile e2e suite's private stack (TLS MariaDB, Redis, SASL_SSL Kafka).
+  for dir in .local/secure-e2e-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS="mariadb redis kafka" STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+  # The Stripe suite's stripe-mock servers (its afterAll stops them and removes their folders).
+  for dir in .local/stripe-mock-*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS=stripe STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
   # Containers of a crashed images suite (its afterAll deletes them): by id, from its private runc root.
   local state id
   for state in .local/images-test-*/runc-state; do
@@ -76,6 +104,8 @@ if ! STACK_NAME=test dev/stack.sh status | grep -q 'mariadb: running'; then star
 step "test stack"; STACK_NAME=test dev/stack.sh up
 # The MySQL 9.7 build the MySQL suites start privately: fetched once into the cache, offline after.
 step "mysql 9.7";  DB_FLAVOR=mysql STACK_NAME=test STACK_COMPONENTS=mysql dev/stack.sh install
+# stripe-mock for the Stripe adapter's suite: built once from the Go module proxy into the cache.
+step "stripe-mock"; STACK_NAME=test STACK_COMPONENTS=stripe dev/stack.sh install
 
 # The images the integration suite runs with runc (test/integration/images.test.ts); a no-op when
 # they are up to date.

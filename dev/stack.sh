@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib/common.sh"
 . "$HERE/lib/profile.sh"
-for lib in mariadb mysql redis kafka services prometheus; do
+for lib in tls mariadb mysql redis kafka stripe services prometheus; do
   [ -f "$HERE/lib/$lib.sh" ] && . "$HERE/lib/$lib.sh"
 done
 
@@ -19,6 +19,12 @@ case "$DB_FLAVOR" in
 esac
 export DB_FLAVOR
 DB_FLAVORS=(mariadb mysql)
+
+# SECURE=1: the secure profile, as managed services run: MariaDB TLS-only (MYSQL_TLS=on) and Kafka
+# SASL_SSL with one user per service and ACLs (KAFKA_SECURITY=sasl_ssl); each can also be set alone.
+if [ "${SECURE:-0}" = 1 ]; then
+  export KAFKA_SECURITY="${KAFKA_SECURITY:-sasl_ssl}" MYSQL_TLS="${MYSQL_TLS:-on}"
+fi
 
 # STACK_COMPONENTS selects a subset, e.g. "mariadb redis".
 read -r -a INFRA <<< "${STACK_COMPONENTS:-$DB_FLAVOR redis kafka}"
@@ -42,7 +48,7 @@ write_env() {
     echo "CONSUMER_METRICS_PORT=$CONSUMER_METRICS_PORT"
     echo "AUTH_JWT_SECRET=$(dev_secret jwt-secret)"
     echo "WEBHOOK_SECRET=$(dev_secret webhook-secret)"
-    echo "TOPIC_PREFIX=$( [ "$STACK_NAME" = dev ] && echo payments || echo paytest )"
+    echo "TOPIC_PREFIX=$(stack_topic_prefix)"
     if have prometheus_env; then prometheus_env; fi
   } > "$tmp"
   chmod 600 "$tmp"

@@ -211,6 +211,86 @@ describe('pod environment against the services’ env schemas', () => {
     expect(() => parseEnv(apiEnvSchema, production(allowed))).toThrow(/CONSISTENCY_TOKEN_SECRET/);
   });
 
+  it('runs the Stripe adapter in production with its key from the named Secret', () => {
+    const stripe = {
+      ...base,
+      api: {
+        ...base.api,
+        paymentProvider: 'stripe' as const,
+        stripe: { secret: 'shop-stripe', apiVersion: '2025-01-27.acacia' },
+      },
+    };
+    const { envOf } = render(stripe, {
+      ...secrets,
+      'shop-auth': { ...secrets['shop-auth'], consistencyTokenSecret: 'c'.repeat(32) },
+      'shop-stripe': { secretKey: 'sk_live_abc123' },
+    });
+    expect(parseEnv(apiEnvSchema, { ...envOf('api'), NODE_ENV: 'production' })).toMatchObject({
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_live_abc123',
+      STRIPE_API_VERSION: '2025-01-27.acacia',
+    });
+    expect(() => pipelineSpec.parse({ ...base, api: { ...base.api, paymentProvider: 'stripe' } })).toThrow(
+      /api.stripe is required when api.paymentProvider is stripe/,
+    );
+  });
+
+  it("gives the producer and the consumer each its own Kafka user, and the brokers' CA", () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const secure = {
+      ...base,
+      kafka: {
+        ...base.kafka,
+        security: {
+          protocol: 'SASL_SSL' as const,
+          producerSecret: 'kafka-producer',
+          consumerSecret: 'kafka-consumer',
+          caSecret: 'kafka-ca',
+        },
+      },
+    };
+    const { envOf } = render(secure, {
+      ...secrets,
+      'kafka-producer': { username: 'pipeline-producer', password: 'p-secret' },
+      'kafka-consumer': { username: 'pipeline-consumer', password: 'c-secret' },
+      'kafka-ca': { 'ca.crt': ca },
+    });
+    const producer = parseEnv(producerEnvSchema, envOf('producer'));
+    expect(producer.security).toEqual({
+      protocol: 'SASL_SSL',
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'pipeline-producer', password: 'p-secret' },
+      tls: { ca },
+    });
+    expect(parseEnv(consumerEnvSchema, envOf('consumer'))).toMatchObject({
+      KAFKA_SASL_USERNAME: 'pipeline-consumer',
+      KAFKA_SASL_PASSWORD: 'c-secret',
+      KAFKA_TLS_CA_PEM: ca,
+    });
+    expect(() =>
+      pipelineSpec.parse({ ...base, kafka: { ...base.kafka, security: { protocol: 'SASL_SSL' } } }),
+    ).toThrow(/producerSecret and consumerSecret are required/);
+  });
+
+  it('puts mysql.tls on every MySQL URL and mounts its CA in the pods', () => {
+    const tls = { ...base, mysql: { ...base.mysql, tls: { caSecret: 'mysql-ca' } } };
+    const { envOf } = render(tls, secrets);
+    expect(envOf('api').MYSQL_URL).toMatch(
+      /\/payments\?ssl-mode=VERIFY_IDENTITY&ssl-ca=\/etc\/payment-pipeline\/mysql-tls\/ca.crt$/,
+    );
+    expect(envOf('producer').MYSQL_CDC_URL).toMatch(/\?ssl-mode=VERIFY_IDENTITY&ssl-ca=/);
+    const pod = (
+      desiredChildren(ref, pipelineSpec.parse(tls)).find(
+        (c) => c.kind === 'Deployment' && c.metadata?.name?.endsWith('consumer'),
+      ) as V1Deployment
+    ).spec?.template.spec;
+    expect(pod?.volumes).toEqual([
+      { name: 'mysql-tls', secret: { secretName: 'mysql-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+    ]);
+    expect(pod?.containers[0]?.volumeMounts).toEqual([
+      { name: 'mysql-tls', mountPath: '/etc/payment-pipeline/mysql-tls', readOnly: true },
+    ]);
+  });
+
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));

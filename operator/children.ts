@@ -14,7 +14,7 @@ import {
   PIPELINE_KIND,
   type PipelineSpec,
 } from '../runtime/core/config/pipeline-spec.ts';
-import { API_PORT, componentEnv, type EnvEntry, METRICS_PORT } from './component-env.ts';
+import { API_PORT, componentEnv, type EnvEntry, METRICS_PORT, MYSQL_CA_DIR } from './component-env.ts';
 import {
   CONFIG_HASH_ANNOTATION,
   type Component,
@@ -117,6 +117,9 @@ function container(
     command: ['node', `runtime/${component}/main.ts`],
     ports,
     env: containerEnv(entries, childName(p.name, 'config')),
+    ...(spec.mysql.tls?.caSecret
+      ? { volumeMounts: [{ name: 'mysql-tls', mountPath: MYSQL_CA_DIR, readOnly: true }] }
+      : {}),
     readinessProbe: probe('/readyz', 5, 3),
     livenessProbe: probe('/healthz', 10, 6),
     startupProbe: probe('/healthz', 2, 30),
@@ -158,6 +161,19 @@ function deployment(
         },
         spec: {
           containers: [container(spec, p, component, entries)],
+          ...(spec.mysql.tls?.caSecret
+            ? {
+                volumes: [
+                  {
+                    name: 'mysql-tls',
+                    secret: {
+                      secretName: spec.mysql.tls.caSecret,
+                      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+                    },
+                  },
+                ],
+              }
+            : {}),
           terminationGracePeriodSeconds: 45,
           automountServiceAccountToken: false,
           securityContext: {

@@ -73,8 +73,18 @@ function mysqlUrlEntries<N extends string>(
   return [
     { name: user, secret: { name: secret, key: keys.user } },
     { name: password, secret: { name: secret, key: keys.password } },
-    { name, composed: `mysql://$(${user}):$(${password})@${host}:${port}/${database}` },
+    { name, composed: `mysql://$(${user}):$(${password})@${host}:${port}/${database}${mysqlTlsQuery(spec)}` },
   ];
+}
+
+/** Where the pods find mysql.tls.caSecret's ca.crt (operator/children.ts mounts it). */
+export const MYSQL_CA_DIR = '/etc/payment-pipeline/mysql-tls';
+
+/** The URL parameters of mysql.tls (runtime/core/db/tls.ts); empty without TLS. */
+export function mysqlTlsQuery(spec: PipelineSpec): string {
+  const tls = spec.mysql.tls;
+  if (!tls) return '';
+  return `?ssl-mode=${tls.mode}${tls.caSecret ? `&ssl-ca=${MYSQL_CA_DIR}/ca.crt` : ''}`;
 }
 
 /** The application user's MYSQL_URL (consumer rebuilds, api). */
@@ -111,6 +121,28 @@ function redisEntries(spec: PipelineSpec): EnvEntry<RedisEnvName>[] {
   return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
 }
 
+/** The component's own Kafka user (its Secret) and the brokers' CA; nothing for a plaintext cluster. */
+function kafkaSecurityEntries(
+  spec: PipelineSpec,
+  component: 'producer' | 'consumer',
+): EnvEntry<ProducerEnvName & ConsumerEnvName>[] {
+  const s = spec.kafka.security;
+  if (!s || s.protocol === 'PLAINTEXT') return [];
+  const entries: EnvEntry<ProducerEnvName & ConsumerEnvName>[] = [
+    { name: 'KAFKA_SECURITY_PROTOCOL', setting: s.protocol },
+  ];
+  const secret = component === 'producer' ? s.producerSecret : s.consumerSecret;
+  if (s.protocol.startsWith('SASL_') && secret) {
+    entries.push(
+      { name: 'KAFKA_SASL_MECHANISM', setting: s.saslMechanism },
+      { name: 'KAFKA_SASL_USERNAME', secret: { name: secret, key: 'username' } },
+      { name: 'KAFKA_SASL_PASSWORD', secret: { name: secret, key: 'password' } },
+    );
+  }
+  if (s.caSecret) entries.push({ name: 'KAFKA_TLS_CA_PEM', secret: { name: s.caSecret, key: 'ca.crt' } });
+  return entries;
+}
+
 export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
@@ -121,6 +153,7 @@ export function producerEnv(spec: PipelineSpec): EnvEntry<ProducerEnvName>[] {
     { name: 'PRODUCER_DATABASES', setting: spec.mysql.database },
     { name: 'PRODUCER_TABLES', setting: spec.mysql.tables.join(',') },
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    ...kafkaSecurityEntries(spec, 'producer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
     { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },
     { name: 'TOPIC_REPLICATION_FACTOR', setting: String(spec.kafka.replicationFactor) },
@@ -140,6 +173,7 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
     { name: 'SOURCE_DATABASE', setting: spec.mysql.database },
     ...redisEntries(spec),
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
+    ...kafkaSecurityEntries(spec, 'consumer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
     { name: 'CONSUMER_GROUP', setting: consumerGroup(spec) },
     { name: 'TOPIC_PARTITIONS', setting: String(spec.kafka.partitions) },
@@ -176,16 +210,28 @@ function authEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
   return entries;
 }
 
+/** Stripe's key from the Secret the pipeline names (never inline), and its pinned API version. */
+function stripeEntries(api: PipelineSpec['api']): EnvEntry<ApiEnvName>[] {
+  if (api.paymentProvider !== 'stripe' || api.stripe === undefined) return [];
+  const entries: EnvEntry<ApiEnvName>[] = [
+    { name: 'STRIPE_SECRET_KEY', secret: { name: api.stripe.secret, key: 'secretKey' } },
+  ];
+  if (api.stripe.apiVersion !== undefined) {
+    entries.push({ name: 'STRIPE_API_VERSION', setting: api.stripe.apiVersion });
+  }
+  return entries;
+}
+
 export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     ...redisEntries(spec),
     ...authEntries(spec.api),
-    // The only provider so far is the simulation; the image's NODE_ENV=production refuses it unless the
-    // pipeline asks for it explicitly.
-    { name: 'PAYMENT_PROVIDER', setting: 'simulated' },
+    // The image's NODE_ENV=production refuses the simulation unless the pipeline asks for it explicitly.
+    { name: 'PAYMENT_PROVIDER', setting: spec.api.paymentProvider },
     { name: 'ALLOW_SIMULATED_PROVIDER', setting: String(spec.api.allowSimulatedProvider) },
+    ...stripeEntries(spec.api),
     { name: 'API_PORT', setting: String(API_PORT) },
     { name: 'API_HOST', setting: ALL_INTERFACES },
     // /metrics and /readyz live on the ops port, named `metrics` like the producer's and consumer's.

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { kafkaSecurityOf } from '../runtime/core/config/kafka-security.ts';
 import { createKafkaAdmin } from '../runtime/core/kafka/index.ts';
 import { consumerGroupOf, createAutoscalingDuty } from './autoscaler/duty.ts';
 import { createLagSource } from './autoscaler/lag-reader.ts';
@@ -25,6 +26,7 @@ export type Duties = {
  */
 export function createDuties(env: OperatorEnv, http: KubeHttp, registry: Registry): Duties {
   const closers: (() => Promise<void>)[] = [];
+  const security = kafkaSecurityOf(env);
   const duties: Duties = {
     intervalMs: env.AUTOSCALE_INTERVAL_SECONDS * 1000,
     close: async () => {
@@ -33,7 +35,7 @@ export function createDuties(env: OperatorEnv, http: KubeHttp, registry: Registr
   };
   if (env.OPERATOR_DUTIES.includes('autoscaler')) {
     const lag = createLagSource(
-      (brokers) => createKafkaAdmin({ brokers, clientId: 'payment-pipeline-operator' }),
+      (brokers) => createKafkaAdmin({ brokers, clientId: 'payment-pipeline-operator', security }),
       consumerGroupOf,
     );
     closers.push(lag.close);
@@ -56,7 +58,7 @@ export function createDuties(env: OperatorEnv, http: KubeHttp, registry: Registr
     closers.push(pools.close);
     const binlog = createBinlogDuty({
       source: pools.poolFor,
-      checkpoints: (spec) => kafkaCheckpointStore(spec),
+      checkpoints: (spec) => kafkaCheckpointStore(spec, Date.now, security),
       producerPods: async (key) => {
         const selector = Object.entries(selectorLabels(key.name, 'producer'))
           .map(([k, v]) => `${k}=${v}`)

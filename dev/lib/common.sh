@@ -79,6 +79,14 @@ stop_daemon() {
   rm -f "$(pid_file "$name")"
 }
 
+# The Go binary the builds use (dev/cluster.sh, dev/lib/stripe.sh): $GO, go on PATH, or the usual install.
+find_go() {
+  if [ -n "${GO:-}" ]; then echo "$GO"; return; fi
+  command -v go 2>/dev/null && return
+  [ -x /usr/local/go/bin/go ] && { echo /usr/local/go/bin/go; return; }
+  die "Go is not installed (looked for \$GO, go in PATH and /usr/local/go/bin/go)"
+}
+
 # Install Debian packages that are missing, without letting their maintainer scripts start system services.
 apt_install() {
   local missing=()
@@ -125,12 +133,13 @@ db_server_id() {
   if [ -n "${DB_SERVER_ID:-}" ]; then echo "$DB_SERVER_ID"; elif [ "$STACK_NAME" = dev ]; then echo 1; else echo 2; fi
 }
 
-# db_env FLAVOR: the stack.env lines of the running database (credentials loaded by the caller).
+# db_env FLAVOR [QUERY]: the stack.env lines of the running database (credentials loaded by the
+# caller); QUERY (e.g. the TLS profile's ?ssl-mode=...) goes on every URL.
 db_env() {
   echo "DB_FLAVOR=$1"
-  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
-  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments"
+  echo "MYSQL_URL=mysql://payments_app:$MYSQL_APP_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
+  echo "MYSQL_ADMIN_URL=mysql://payments_admin:$MYSQL_ADMIN_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
+  echo "MYSQL_CDC_URL=mysql://payments_cdc:$MYSQL_CDC_PASSWORD@127.0.0.1:$MYSQL_PORT/payments${2:-}"
 }
 
 # Debian sid packages for what bookworm ships too old (Oracle MySQL, containerd 2.x): fetched with a

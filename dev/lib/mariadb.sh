@@ -12,8 +12,30 @@ mariadb_credentials() { db_credentials "$(MARIADB_DIR)"; }
 
 mariadb_server_id() { db_server_id; }
 
+# TLS profile (opt-in, MYSQL_TLS=on): the server takes TLS only (require_secure_transport; the local
+# socket the scripts use stays allowed), with a certificate from the stack's own CA (dev/lib/tls.sh);
+# the env file's URLs then carry ?ssl-ca=<that CA> (verify-full: runtime/core/db/tls.ts).
+# While the server runs, the profile it was started with.
+_mariadb_tls() {
+  local f="$STACK_DIR/run/mariadb.tls"
+  if is_running mariadb && [ -f "$f" ]; then [ "$(cat "$f")" = on ]; else [ "${MYSQL_TLS:-off}" = on ]; fi
+}
+
+_mariadb_tls_config() {
+  _mariadb_tls || return 0
+  local tls; tls="$(MARIADB_DIR)/tls"
+  tls_server_cert "$tls" mariadb
+  cat <<CNF
+ssl_ca=$tls/ca.crt
+ssl_cert=$tls/mariadb.crt
+ssl_key=$tls/mariadb.key
+require_secure_transport=ON
+CNF
+}
+
 mariadb_write_config() {
   local dir; dir="$(MARIADB_DIR)"
+  local tls_config; tls_config="$(_mariadb_tls_config)" || exit 1
   mkdir -p "$dir/data" "$dir/binlog" "$dir/tmp" "$STACK_DIR/run" "$STACK_DIR/logs"
   cat > "$dir/my.cnf" <<CNF
 [mariadbd]
@@ -45,6 +67,7 @@ gtid_strict_mode=1
 log_slave_updates=1
 binlog_expire_logs_seconds=604800
 max_binlog_size=256M
+$tls_config
 CNF
 }
 
@@ -59,6 +82,8 @@ mariadb_start() {
     mysql_stop
   fi
   require_free_port mariadb "$MYSQL_PORT" MYSQL_PORT
+  case "${MYSQL_TLS:-off}" in on|off) ;; *) die "MYSQL_TLS must be on or off, got '$MYSQL_TLS'" ;; esac
+  mkdir -p "$STACK_DIR/run"; rm -f "$STACK_DIR/run/mariadb.tls"
   mariadb_write_config
   local dir; dir="$(MARIADB_DIR)"
   if [ ! -d "$dir/data/mysql" ]; then
@@ -68,6 +93,7 @@ mariadb_start() {
       || die "mariadb-install-db failed; see $STACK_DIR/logs/mariadb-install.log"
   fi
   start_daemon mariadb "$STACK_DIR/logs/mariadb.out" mariadbd --defaults-file="$dir/my.cnf"
+  echo "${MYSQL_TLS:-off}" > "$STACK_DIR/run/mariadb.tls"
   wait_for "mariadb on 127.0.0.1:$MYSQL_PORT" 60 mariadb_client -e 'SELECT 1' \
     || die "mariadb did not start; see $STACK_DIR/logs/mariadb.err"
   mariadb_bootstrap_users
@@ -94,15 +120,25 @@ GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'payments_cdc'@'127.0.0.1'
 CREATE DATABASE IF NOT EXISTS payments CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 GRANT SELECT ON \`payments\`.* TO 'payments_cdc'@'127.0.0.1';
 SQL
+  # The TLS profile: the accounts themselves require TLS too (REQUIRE SSL), as on a managed service.
+  if _mariadb_tls; then
+    mariadb_client -e "ALTER USER 'payments_admin'@'127.0.0.1' REQUIRE SSL; ALTER USER 'payments_app'@'127.0.0.1' REQUIRE SSL; ALTER USER 'payments_cdc'@'127.0.0.1' REQUIRE SSL;"
+  fi
 }
 
 mariadb_stop() { stop_daemon mariadb 60; }
 
 mariadb_status() {
-  if is_running mariadb; then echo "mariadb: running (pid $(running_pid mariadb)) on 127.0.0.1:$MYSQL_PORT"; else echo "mariadb: stopped"; fi
+  if is_running mariadb; then echo "mariadb: running (pid $(running_pid mariadb)) on 127.0.0.1:$MYSQL_PORT$(_mariadb_tls && echo ' (TLS only)')"; else echo "mariadb: stopped"; fi
 }
 
 mariadb_env() {
   mariadb_credentials
-  db_env mariadb
+  if _mariadb_tls; then
+    # One parameter (ssl-mode defaults to VERIFY_IDENTITY): no '&' in the sh-sourced env file.
+    db_env mariadb "?ssl-ca=$(MARIADB_DIR)/tls/ca.crt"
+    echo "MYSQL_TLS_CA_FILE=$(MARIADB_DIR)/tls/ca.crt"
+  else
+    db_env mariadb
+  fi
 }

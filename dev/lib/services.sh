@@ -41,7 +41,10 @@ service_start() {
     export PATH="$1/node_modules/.bin:$PATH" PRODUCER_SERVER_ID="${PRODUCER_SERVER_ID:-4201}"
     # The business tables; idempotency records and the migration ledger stay private to the api.
     export PRODUCER_TABLES="${PRODUCER_TABLES:-packages,purchases,payments}"
-    exec node "$3"' _ "$ROOT_DIR" "$STACK_ENV_FILE" "$entry"
+    # Kafka secure profile: each service connects as its own user (KAFKA_<SVC>_USERNAME/PASSWORD).
+    user="KAFKA_${4^^}_USERNAME" password="KAFKA_${4^^}_PASSWORD"
+    if [ -n "${!user:-}" ]; then export KAFKA_SASL_USERNAME="${!user}" KAFKA_SASL_PASSWORD="${!password}"; fi
+    exec node "$3"' _ "$ROOT_DIR" "$STACK_ENV_FILE" "$entry" "$svc"
   if ! wait_for "$svc on 127.0.0.1:$port" "${SERVICE_START_TIMEOUT:-90}" service_ready "$port"; then
     tail -n 20 "$logfile" >&2 || true
     stop_daemon "$svc" 10

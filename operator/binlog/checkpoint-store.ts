@@ -1,4 +1,5 @@
 import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
+import type { KafkaSecurity } from '../../runtime/core/kafka/index.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { producerName } from '../naming.ts';
 import type { Checkpoint, CheckpointStore } from './checkpoint.ts';
@@ -9,9 +10,14 @@ import type { Checkpoint, CheckpointStore } from './checkpoint.ts';
  * A write uses the producer's transactional id, so a producer that is somehow still running gets
  * fenced instead of overwriting the rewritten position.
  */
-export function kafkaCheckpointStore(spec: PipelineSpec, now: () => number = Date.now): CheckpointStore {
+export function kafkaCheckpointStore(
+  spec: PipelineSpec,
+  now: () => number = Date.now,
+  security?: KafkaSecurity,
+): CheckpointStore {
   const where = {
     brokers: spec.kafka.bootstrap,
+    security,
     topicPrefix: spec.kafka.topicPrefix,
     name: producerName(spec),
     replicationFactor: spec.kafka.replicationFactor,

@@ -28,12 +28,20 @@ export function createSourcePools(readSecret: SecretReader) {
       u.pathname = `/${spec.mysql.database}`;
       u.username = encodeURIComponent(user);
       u.password = encodeURIComponent(password);
+      // mysql.tls: the CA comes from its Secret (the operator's pod has no mount of it).
+      const tls = spec.mysql.tls;
+      const ca = tls?.caSecret ? (await readSecret(key.namespace, tls.caSecret))['ca.crt'] : undefined;
+      if (tls?.caSecret && !ca) throw new Error(`Secret ${tls.caSecret} has no ca.crt`);
+      const ssl = tls
+        ? { rejectUnauthorized: true, verifyIdentity: tls.mode === 'VERIFY_IDENTITY', ...(ca ? { ca } : {}) }
+        : undefined;
       const url = u.toString();
+      const cacheKey = `${url}#${tls?.mode ?? ''}#${ca ?? ''}`;
       const existing = pools.get(id(key));
-      if (existing?.url === url) return existing.pool;
+      if (existing?.url === cacheKey) return existing.pool;
       await existing?.pool.end().catch(() => undefined);
-      const pool = createPool(url, { connectionLimit: 2, connectTimeout: 5000 });
-      pools.set(id(key), { url, pool });
+      const pool = createPool(url, { connectionLimit: 2, connectTimeout: 5000, ...(ssl && { ssl }) });
+      pools.set(id(key), { url: cacheKey, pool });
       return pool;
     },
     async forget(key: PipelineKey): Promise<void> {

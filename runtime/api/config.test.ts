@@ -72,7 +72,19 @@ describe('api config', () => {
     expect(() => loadApiConfig(prod)).toThrow(/PAYMENT_PROVIDER: .*ALLOW_SIMULATED_PROVIDER=true/);
     expect(() => loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'false' })).toThrow(/PAYMENT_PROVIDER/);
     expect(loadApiConfig({ ...prod, ALLOW_SIMULATED_PROVIDER: 'true' }).ALLOW_SIMULATED_PROVIDER).toBe(true);
-    expect(() => loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe' })).toThrow(/PAYMENT_PROVIDER/);
+    // Stripe is a real provider: production runs it, given its key.
+    expect(() => loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe' })).toThrow(
+      /STRIPE_SECRET_KEY: required with PAYMENT_PROVIDER=stripe/,
+    );
+    expect(
+      loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_live_abc' }),
+    ).toMatchObject({ PAYMENT_PROVIDER: 'stripe', STRIPE_API_BASE: 'https://api.stripe.com' });
+    expect(() =>
+      loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'pk_live_abc' }),
+    ).toThrow(/STRIPE_SECRET_KEY: must be a Stripe secret key/);
+    expect(() =>
+      loadApiConfig({ ...base, STRIPE_TIMEOUT_MS: '20000', PROVIDER_TIMEOUT_MS: '20000' }),
+    ).toThrow(/STRIPE_TIMEOUT_MS: must be below PROVIDER_TIMEOUT_MS/);
     // Outside development means anything but development and test.
     expect(() => loadApiConfig({ ...prod, NODE_ENV: 'staging' })).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
     expect(loadApiConfig({ ...base, NODE_ENV: 'test' }).NODE_ENV).toBe('test');

@@ -38,6 +38,8 @@ export const apiEnvSchema = z
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,
+    /** rediss:// only: the CA of the server's certificate (PEM file); unset: the system trust store. */
+    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
     /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
     REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
     /** standalone | sentinel | cluster (REDIS_URL then names seed nodes); default from REDIS_SENTINEL_MASTER. */
@@ -57,8 +59,23 @@ export const apiEnvSchema = z
      * unless explicitly allowed, and needs CONSISTENCY_TOKEN_SECRET.
      */
     NODE_ENV: z.string().min(1).default('development'),
-    /** The payment provider adapter; only the simulation exists so far. */
-    PAYMENT_PROVIDER: z.enum(['simulated']).default('simulated'),
+    /** The payment provider adapter: `stripe` (PaymentIntents) or the in-process simulation. */
+    PAYMENT_PROVIDER: z.enum(['simulated', 'stripe']).default('simulated'),
+    /** Stripe's secret key (sk_… or a restricted rk_… key); required with PAYMENT_PROVIDER=stripe. */
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_[A-Za-z0-9_]+$/, 'must be a Stripe secret key (sk_… or rk_…)')
+      .optional(),
+    /** Stripe's API address (stripe-mock's in the local stack's tests). */
+    STRIPE_API_BASE: z.url().default('https://api.stripe.com'),
+    /** Pins Stripe's API version (Stripe-Version header); unset = the account's default. */
+    STRIPE_API_VERSION: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/)
+      .optional(),
+    /** One Stripe request's timeout; retried (same Idempotency-Key) up to STRIPE_MAX_RETRIES times. */
+    STRIPE_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
+    STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
     /** Lets a production NODE_ENV run the simulated provider (demo and test clusters: no money moves). */
     ALLOW_SIMULATED_PROVIDER: boolFromEnv.default(false),
     /**
@@ -110,6 +127,17 @@ export const apiEnvSchema = z
       when: () => true,
     },
   )
+  .refine((e) => e.PAYMENT_PROVIDER !== 'stripe' || e.STRIPE_SECRET_KEY !== undefined, {
+    message: 'required with PAYMENT_PROVIDER=stripe',
+    path: ['STRIPE_SECRET_KEY'],
+    when: () => true,
+  })
+  .refine((e) => e.STRIPE_TIMEOUT_MS < e.PROVIDER_TIMEOUT_MS, {
+    message:
+      'must be below PROVIDER_TIMEOUT_MS: no Stripe attempt could finish before the confirm gives up on it',
+    path: ['STRIPE_TIMEOUT_MS'],
+    when: () => true,
+  })
   .refine((e) => e.CONSISTENCY_TOKEN_SECRET !== undefined || isDevelopment(e.NODE_ENV), {
     message:
       'required unless NODE_ENV is development or test (signs consistency tokens; at least 32 characters)',

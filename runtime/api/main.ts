@@ -12,8 +12,8 @@ import { deriveTokenSecret } from './consistency-token.ts';
 import { createMaintenance } from './maintenance.ts';
 import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
 import { createNearCache } from './package/near-cache-setup.ts';
-import { createSimulatedProvider } from './payments/provider.ts';
 import { createPaymentRecovery } from './payments/recovery.ts';
+import { createProvider } from './payments/select.ts';
 import { createReadinessProbe } from './readiness.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
@@ -50,7 +50,7 @@ const nearCache =
         log,
       })
     : null;
-const provider = createSimulatedProvider();
+const provider = createProvider(config);
 if (config.PAYMENT_PROVIDER === 'simulated' && !isDevelopment(config.NODE_ENV)) {
   log.warn('ALLOW_SIMULATED_PROVIDER=true: payments are simulated, no money moves');
 }

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ApiError, invalidRequest, notFound, unauthenticated } from './errors.ts';
 import { methodNotAllowed } from './framework-errors.ts';
+import type { stripeEventBody } from './payments/stripe-webhooks.ts';
 import type {
   catalogResponse,
   confirmPaymentBody,
@@ -102,6 +103,12 @@ export const webhookExample: z.input<typeof webhookBody> = {
   id: 'evt_01JNJ70A1B2C3D4E5F6G7H8J9K',
   type: 'payment.succeeded',
   data: { provider_ref: 'sim_ch_01JNJ6ZR0M1N2P3Q4R5S6T7V8W' },
+};
+
+export const stripeWebhookExample: z.input<typeof stripeEventBody> = {
+  id: 'evt_3PgafyB7WZ01zgkW0kCdPq7x',
+  type: 'payment_intent.succeeded',
+  data: { object: { id: 'pi_3PgafyB7WZ01zgkW1vNqAe2s', object: 'payment_intent', status: 'succeeded' } },
 };
 
 export const webhookResponseExample = { received: true, duplicate: false, applied: true };

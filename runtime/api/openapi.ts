@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import * as ex from './openapi-examples.ts';
-import { SIGNATURE_HEADER } from './payments/webhooks.ts';
+import { stripeEventBody } from './payments/stripe-webhooks.ts';
+import { SIGNATURE_HEADER, STRIPE_SIGNATURE_HEADER } from './payments/webhooks.ts';
 import { repairResponse } from './routes/admin.ts';
 import {
   catalogResponse,
@@ -351,6 +352,32 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           ],
           body: webhookBody,
           bodyExamples: { succeeded: { summary: 'the provider charged', value: ex.webhookExample } },
+          ok: {
+            status: 200,
+            schema: z.object({ received: z.boolean(), duplicate: z.boolean(), applied: z.boolean() }),
+            examples: { applied: { summary: 'recorded and applied', value: ex.webhookResponseExample } },
+          },
+        }),
+      },
+      '/v1/webhooks/stripe': {
+        post: operation({
+          operationId: 'receiveStripeWebhook',
+          tag: 'Webhooks',
+          summary:
+            "Stripe's event deliveries (PAYMENT_PROVIDER=stripe; 503 otherwise): payment_intent.succeeded, payment_intent.payment_failed and charge.refunded move the payment, other events are acknowledged",
+          auth: false,
+          params: [
+            {
+              name: STRIPE_SIGNATURE_HEADER,
+              in: 'header',
+              required: true,
+              schema: { type: 'string' },
+              description:
+                'Stripe\'s t=<unix seconds>,v1=<hex HMAC-SHA256(whsec_…, "<t>.<raw body>")>; within the tolerance (300 s)',
+            },
+          ],
+          body: stripeEventBody,
+          bodyExamples: { succeeded: { summary: 'Stripe charged', value: ex.stripeWebhookExample } },
           ok: {
             status: 200,
             schema: z.object({ received: z.boolean(), duplicate: z.boolean(), applied: z.boolean() }),

@@ -13,9 +13,12 @@ import {
   sqlIdentifier,
   topicPrefix,
 } from '../core/config/fields.ts';
+import { kafkaSecurityFields, kafkaSecurityRule } from '../core/config/kafka-security.ts';
 
 const cache = {
   REDIS_URL: redisUrl,
+  /** rediss:// only: the CA of the server's certificate (PEM file); unset: the system trust store. */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
   REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
   /** standalone | sentinel | cluster (REDIS_URL then names seed nodes); default from REDIS_SENTINEL_MASTER. */
@@ -44,6 +47,7 @@ export const consumerEnvSchema = z
   .object({
     ...cache,
     KAFKA_BROKERS: kafkaBrokers,
+    ...kafkaSecurityFields,
     /** Defaults to `<TOPIC_PREFIX>.consumer`. */
     CONSUMER_GROUP: z.string().min(1).max(249).optional(),
     /** Source database of the topics `<prefix>.<db>.<table>`; defaults to the database of MYSQL_URL. */
@@ -88,6 +92,7 @@ export const consumerEnvSchema = z
     CONSISTENCY_CHECK_MAX_PENDING: z.coerce.number().int().min(1).max(100_000).default(1000),
   })
   .superRefine(...redisConnectionRule())
+  .superRefine(...kafkaSecurityRule())
   .transform(withKeyPrefix)
   .transform((env, ctx) => {
     const database = env.SOURCE_DATABASE ?? (env.MYSQL_URL ? new URL(env.MYSQL_URL).pathname.slice(1) : '');

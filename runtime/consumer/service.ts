@@ -3,13 +3,16 @@ import { backoffDelay, sleep } from '../core/backoff.ts';
 import { readSourceState } from '../core/binlog/source.ts';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
+import { kafkaSecurityOf } from '../core/config/kafka-security.ts';
 import { createPool, type Pool } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import {
+  accessErrorMessage,
   createDurableProducer,
   createGroupConsumer,
   createKafkaAdmin,
   type GroupConsumer,
+  isAccessError,
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Readiness } from '../core/metrics.ts';
@@ -54,7 +57,11 @@ export async function startConsumerService(
   const topics = [...tables.keys()];
   // A dead-letter series per topic from the start: the first dead letter is then an increase.
   for (const topic of topics) metrics.dlq.inc({ topic }, 0);
-  const kafka = { brokers: config.KAFKA_BROKERS, clientId: `${config.CONSUMER_GROUP}-${process.pid}` };
+  const kafka = {
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.CONSUMER_GROUP}-${process.pid}`,
+    security: kafkaSecurityOf(config),
+  };
   // Auto-pipelined: a batch's script calls go out as one pipeline per node (a cluster: per master).
   const redis = createRedis(config, {
     maxRetriesPerRequest: 2,
@@ -219,6 +226,12 @@ export async function startConsumerService(
         });
       } catch (err) {
         if (stopping || err instanceof ShutdownInterrupted) return;
+        // Wrong credentials or a missing ACL: no reconnection can fix that; stop and say why.
+        if (isAccessError(err)) {
+          throw new Error(accessErrorMessage(err, `user ${config.KAFKA_SASL_USERNAME ?? '(none)'}`), {
+            cause: err,
+          });
+        }
         const delayMs = backoffDelay(attempt++, {
           baseMs: 500,
           maxMs: config.CONSUMER_KAFKA_RECONNECT_MAX_MS,

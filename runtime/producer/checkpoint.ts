@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { createDurableProducer, createKafkaAdmin, readToEnd, type TopicSpec } from '../core/kafka/index.ts';
+import {
+  createDurableProducer,
+  createKafkaAdmin,
+  type KafkaSecurity,
+  readToEnd,
+  type TopicSpec,
+} from '../core/kafka/index.ts';
 
 /**
  * The producer's durable position, stored as the latest record for key `<name>` in the compacted
@@ -76,7 +82,7 @@ export function decodeCheckpoint(raw: string): Checkpoint {
   return result.data;
 }
 
-type Where = { brokers: string[]; topicPrefix: string; name: string };
+type Where = { brokers: string[]; security?: KafkaSecurity | undefined; topicPrefix: string; name: string };
 
 /**
  * The latest committed checkpoint of pipeline `name`, or null when it has none (a tombstone also
@@ -90,6 +96,7 @@ export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<
   await readToEnd(
     {
       brokers: where.brokers,
+      security: where.security,
       clientId: `${where.name}.checkpoint-reader`,
       topic: checkpointTopic(where.topicPrefix),
       timeoutMs,
@@ -109,7 +116,11 @@ export async function writeCheckpoint(
   where: Where & { replicationFactor?: number },
   checkpoint: Checkpoint | null,
 ): Promise<void> {
-  const admin = createKafkaAdmin({ brokers: where.brokers, clientId: `${where.name}.checkpoint-writer` });
+  const admin = createKafkaAdmin({
+    brokers: where.brokers,
+    clientId: `${where.name}.checkpoint-writer`,
+    security: where.security,
+  });
   try {
     await admin.ensureTopics([checkpointTopicSpec(where.topicPrefix, where.replicationFactor ?? 1)]);
   } finally {
@@ -117,6 +128,7 @@ export async function writeCheckpoint(
   }
   const producer = createDurableProducer({
     brokers: where.brokers,
+    security: where.security,
     clientId: `${where.name}.checkpoint-writer`,
     transactionalId: producerTransactionalId(where.name),
   });

@@ -9,6 +9,7 @@ import {
   sqlIdentifier,
   topicPrefix,
 } from '../core/config/fields.ts';
+import { kafkaSecurityFields, kafkaSecurityOf, kafkaSecurityRule } from '../core/config/kafka-security.ts';
 import { parseStartFrom, type StartFrom } from './start-from.ts';
 
 const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -25,6 +26,7 @@ export const producerEnvSchema = z
     PRODUCER_TABLES: csvList.pipe(z.array(tableRef)).optional(),
     PRODUCER_OPS: csvList.pipe(z.array(z.enum(['c', 'u', 'd']))).default(['c', 'u', 'd']),
     KAFKA_BROKERS: kafkaBrokers,
+    ...kafkaSecurityFields,
     TOPIC_PREFIX: topicPrefix,
     TOPIC_PARTITIONS: positiveInt(1, 1000).default(6),
     TOPIC_REPLICATION_FACTOR: positiveInt(1, 7).default(1),
@@ -49,6 +51,7 @@ export const producerEnvSchema = z
     PRODUCER_METRICS_HOST: z.string().default('127.0.0.1'),
     LOG_LEVEL: logLevel.default('info'),
   })
+  .superRefine(...kafkaSecurityRule())
   .transform((env, ctx) => {
     const startFrom = parseStartFrom(env.START_FROM);
     if (typeof startFrom === 'string') {
@@ -71,6 +74,7 @@ export const producerEnvSchema = z
       tables: env.PRODUCER_TABLES ?? [],
       ops: env.PRODUCER_OPS,
       brokers: env.KAFKA_BROKERS,
+      security: kafkaSecurityOf(env),
       topicPrefix: env.TOPIC_PREFIX,
       partitions: env.TOPIC_PARTITIONS,
       replicationFactor: env.TOPIC_REPLICATION_FACTOR,

@@ -49,8 +49,8 @@ type Options = {
 };
 
 async function connect(url: string) {
-  const { host, port, user, password } = mysqlEndpoint(url);
-  return mysql.createConnection({ host, port, user, password, enableKeepAlive: true });
+  const { host, port, user, password, ssl } = mysqlEndpoint(url);
+  return mysql.createConnection({ host, port, user, password, ...(ssl && { ssl }), enableKeepAlive: true });
 }
 
 async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 // Producer entry point: configuration, logging, metrics, graceful shutdown; the work is in service.ts.
 import { ConfigError } from '../core/config/env.ts';
+import { accessErrorMessage, isAccessError } from '../core/kafka/index.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
@@ -44,7 +45,12 @@ try {
   await running.done;
 } catch (err) {
   if (!lifecycle.isStopping) {
-    log.fatal({ err }, 'producer stopped');
+    log.fatal(
+      { err },
+      isAccessError(err)
+        ? accessErrorMessage(err, `user ${cfg.security.sasl?.username ?? '(none)'}`)
+        : 'producer stopped',
+    );
     await new Promise<void>((resolve) => ops.close(() => resolve()));
     process.exit(1);
   }

@@ -26,8 +26,8 @@ export class SourceNotSupportedError extends Error {
 }
 
 async function connect(url: string) {
-  const { host, port, user, password } = mysqlEndpoint(url);
-  return mysql.createConnection({ host, port, user, password });
+  const { host, port, user, password, ssl } = mysqlEndpoint(url);
+  return mysql.createConnection({ host, port, user, password, ...(ssl && { ssl }) });
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   isFencedError,
   isTooLargeError,
   type KafkaAdmin,
+  type KafkaSecurity,
   type MessageLimits,
   type OutgoingRecord,
 } from '../core/kafka/index.ts';
@@ -34,6 +35,7 @@ export type QueueItem = {
 
 export type PublisherOptions = {
   brokers: string[];
+  security?: KafkaSecurity | undefined;
   name: string;
   topicPrefix: string;
   partitions: number;
@@ -107,7 +109,11 @@ export class Publisher {
   async init(): Promise<void> {
     this.admin =
       this.opts.clients?.admin() ??
-      createKafkaAdmin({ brokers: this.opts.brokers, clientId: `${this.opts.name}.producer-admin` });
+      createKafkaAdmin({
+        brokers: this.opts.brokers,
+        clientId: `${this.opts.name}.producer-admin`,
+        security: this.opts.security,
+      });
     const spec = checkpointTopicSpec(this.opts.topicPrefix, this.opts.replicationFactor);
     await this.admin.ensureTopics([spec]);
     this.knownTopics.add(spec.name);
@@ -143,6 +149,7 @@ export class Publisher {
     if (this.opts.clients) return this.opts.clients.producer();
     return createDurableProducer({
       brokers: this.opts.brokers,
+      security: this.opts.security,
       clientId: `${this.opts.name}.producer`,
       transactionalId: producerTransactionalId(this.opts.name),
     });
@@ -425,6 +432,7 @@ export function publisherOptionsFrom(
 ): PublisherOptions {
   return {
     brokers: cfg.brokers,
+    security: cfg.security,
     name: cfg.name,
     topicPrefix: cfg.topicPrefix,
     partitions: cfg.partitions,

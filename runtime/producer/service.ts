@@ -78,6 +78,7 @@ export async function startProducer(
     await publisher.init();
     let checkpoint = await readCheckpoint({
       brokers: cfg.brokers,
+      security: cfg.security,
       topicPrefix: cfg.topicPrefix,
       name: cfg.name,
     });

@@ -25,12 +25,13 @@ type TableRef = {
 const FLOAT_TYPE_CODE = 4;
 
 async function connect(url: string) {
-  const { host, port, user, password } = mysqlEndpoint(url);
+  const { host, port, user, password, ssl } = mysqlEndpoint(url);
   return mysql.createConnection({
     host,
     port,
     user,
     password,
+    ...(ssl && { ssl }),
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     dateStrings: true,

@@ -15,12 +15,13 @@ export function startLagMonitor(opts: {
   set: (seconds: number) => void;
   intervalMs?: number;
 }): { stop: () => Promise<void> } {
-  const { host, port, user, password } = mysqlEndpoint(opts.mysqlUrl);
+  const { host, port, user, password, ssl } = mysqlEndpoint(opts.mysqlUrl);
   const pool = mysql.createPool({
     host,
     port,
     user,
     password,
+    ...(ssl && { ssl }),
     connectionLimit: 1,
     enableKeepAlive: true,
   });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
+import { createKafkaAdmin, type KafkaSecurity } from '../../runtime/core/kafka/index.ts';
 import type { RedisClient } from '../../runtime/core/redis/client.ts';
 import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 import { requireEnv as requireStackEnv, uniqueSuffix } from '../support/env.ts';
@@ -144,6 +144,10 @@ export async function startPipeline(
     stack?: Record<string, string>;
     /** Fixed ports for the services, the api's ops port too (default: free ephemeral ones). */
     ports?: Record<ServiceName | 'apiOps', number>;
+    /** The topic prefix (default a fresh `e2e<suffix>`), e.g. the one a secured broker's ACLs name. */
+    prefix?: string;
+    /** How the teardown's Kafka admin connects (a secured broker: its admin user). */
+    adminSecurity?: KafkaSecurity;
   } = {},
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
@@ -160,7 +164,7 @@ export async function startPipeline(
         }
       : {},
   );
-  const prefix = `e2e${uniqueSuffix()}`;
+  const prefix = opts.prefix ?? `e2e${uniqueSuffix()}`;
   const [producerPort, consumerPort, apiPort, apiOpsPort] = opts.ports
     ? [opts.ports.producer, opts.ports.consumer, opts.ports.api, opts.ports.apiOps]
     : [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -218,6 +222,7 @@ export async function startPipeline(
       const admin = createKafkaAdmin({
         brokers: env.KAFKA_BROKERS.split(','),
         clientId: `${prefix}-teardown`,
+        security: opts.adminSecurity,
       });
       try {
         const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));

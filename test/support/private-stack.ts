@@ -10,7 +10,7 @@ import { readStackEnv } from '../../dev/stack-env.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
-export type StackComponent = 'mariadb' | 'mysql' | 'redis' | 'kafka';
+export type StackComponent = 'mariadb' | 'mysql' | 'redis' | 'kafka' | 'stripe';
 
 export type PrivateStack = {
   /** `dev/stack.sh <args>` on this profile, e.g. `up`, `down`, `stop kafka`, `start kafka`. */

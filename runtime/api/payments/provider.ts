@@ -20,12 +20,15 @@ export interface PaymentProvider {
     amount: number;
     currency: string;
     paymentMethod: string;
+    /** The provider's idempotency key of this confirm (derived from the request's Idempotency-Key). */
+    idempotencyKey?: string;
   }): Promise<ChargeResult>;
   /**
    * What the provider knows of the payment's charge (charges are keyed by the payment id), or null
    * when it never received one. Settles payments whose confirm was interrupted (see recovery.ts).
+   * `providerRef` is the reference recorded so far, if any.
    */
-  retrieve(paymentId: string): Promise<ChargeResult | null>;
+  retrieve(paymentId: string, providerRef?: string | null): Promise<ChargeResult | null>;
   /**
    * Refunds the payment in full. The provider dedupes by `idempotencyKey` (a retry with the same key is
    * the first refund, never a second one) and refuses a second refund of the same payment.
@@ -38,7 +41,7 @@ export interface PaymentProvider {
     idempotencyKey: string;
   }): Promise<RefundResult>;
   /** What the provider knows of the payment's refund, or null when it never received one (recovery.ts). */
-  retrieveRefund(paymentId: string): Promise<RefundResult | null>;
+  retrieveRefund(paymentId: string, providerRef?: string | null): Promise<RefundResult | null>;
 }
 
 /**

@@ -62,7 +62,7 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
   async function recover(stale: StoredPayment): Promise<Recovered> {
     let known: Awaited<ReturnType<PaymentProvider['retrieve']>>;
     try {
-      known = await opts.provider.retrieve(stale.id);
+      known = await opts.provider.retrieve(stale.id, stale.provider_ref);
     } catch (err) {
       opts.log?.warn({ err, payment: stale.id }, 'recovery: provider did not answer; next sweep retries');
       return 'provider_error';
@@ -99,7 +99,7 @@ export function createPaymentRecovery(opts: RecoveryOptions) {
   async function recoverRefund(stale: StoredPayment): Promise<Recovered> {
     let known: RefundResult | null;
     try {
-      known = await opts.provider.retrieveRefund(stale.id);
+      known = await opts.provider.retrieveRefund(stale.id, stale.provider_ref);
     } catch (err) {
       opts.log?.warn({ err, payment: stale.id }, 'recovery: provider did not answer; next sweep retries');
       return 'provider_error';

@@ -15,6 +15,12 @@ export function providerRefundKey(scope: { userId: string; key: string }, paymen
   return `refund_${h.slice(0, 40)}`;
 }
 
+/** The same for a confirm: one provider key per (user, Idempotency-Key, payment). */
+export function providerChargeKey(scope: { userId: string; key: string }, paymentId: string): string {
+  const h = createHash('sha256').update(`${scope.userId}\0${scope.key}\0${paymentId}\0confirm`).digest('hex');
+  return `confirm_${h.slice(0, 40)}`;
+}
+
 /**
  * Moves a `refunding` payment as the provider answered: refunded; back to succeeded with the
  * provider's failure code (nothing was refunded); unchanged when the outcome is unknown or still

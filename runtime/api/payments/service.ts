@@ -23,7 +23,7 @@ import {
 import type { SourcePosition } from '../store/source-position.ts';
 import { type CommitPosition, inTransaction, type Tx } from '../store/transaction.ts';
 import type { ChargeResult, PaymentProvider, RefundResult } from './provider.ts';
-import { providerRefundKey, settleRefund } from './refund.ts';
+import { providerChargeKey, providerRefundKey, settleRefund } from './refund.ts';
 import { canTransition } from './state-machine.ts';
 
 /** A response as it goes on the wire; `replayed` marks an idempotent replay of an earlier one. */
@@ -137,6 +137,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
             amount: payment.amount,
             currency: payment.currency,
             paymentMethod: params.payment_method ?? 'pm_card_ok',
+            idempotencyKey: providerChargeKey(scope, payment.id),
           }),
           deps.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS,
           () => new Error('the provider did not answer in time'),

@@ -18,17 +18,21 @@ export function signPayload(secret: string, body: string, timestamp: number): st
   return `t=${timestamp},v1=${mac}`;
 }
 
-const badSignature = (code: string, message: string) =>
-  new ApiError(400, 'invalid_request_error', code, message, { param: SIGNATURE_HEADER });
+/** Stripe signs its webhooks the same way, in this header (the secret is the endpoint's whsec_… string). */
+export const STRIPE_SIGNATURE_HEADER = 'stripe-signature';
 
+/** `headerName` only names the header in errors (Stripe's deliveries carry `Stripe-Signature`). */
 export function verifySignature(
   secret: string,
   header: string | undefined,
   body: string,
   toleranceSeconds: number,
   nowSeconds: number = Math.floor(Date.now() / 1000),
+  headerName: string = SIGNATURE_HEADER,
 ): void {
-  if (!header) throw badSignature('signature_missing', `the ${SIGNATURE_HEADER} header is required`);
+  const badSignature = (code: string, message: string) =>
+    new ApiError(400, 'invalid_request_error', code, message, { param: headerName });
+  if (!header) throw badSignature('signature_missing', `the ${headerName} header is required`);
   const parts = new Map<string, string[]>();
   for (const item of header.split(',')) {
     const [k, v] = item.split('=', 2);

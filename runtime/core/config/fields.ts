@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mysqlTlsOf } from '../db/tls.ts';
 import { parseRedisUrl, REDIS_MODES, type RedisMode, RedisUrlError, redisConnection } from '../redis/url.ts';
 
 // Field schemas shared by the services' env parsing and the PaymentPipeline CRD, so both agree.
@@ -8,7 +9,15 @@ export const port = z.coerce.number().int().min(1).max(65535);
 export const mysqlUrl = z
   .string()
   .url()
-  .refine((u) => /^mysql:\/\//.test(u), 'must be a mysql:// URL');
+  .refine((u) => /^mysql:\/\//.test(u), 'must be a mysql:// URL')
+  .superRefine((u, ctx) => {
+    // The TLS parameters (ssl-mode, ssl-ca...) are checked at start: a wrong path is a config error.
+    try {
+      mysqlTlsOf(new URL(u));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
 
 /** `redis[s]://[[user]:password@]host[:port][,host[:port]...][/db]` (several hosts: Sentinels). */
 export const redisUrl = z.string().superRefine((url, ctx) => {

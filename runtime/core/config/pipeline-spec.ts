@@ -58,6 +58,22 @@ const mysqlSpec = z
     credentialsSecret: objectName.describe(
       'Secret with keys username, password (application user) and cdcUsername, cdcPassword (replication user)',
     ),
+    tls: z
+      .object({
+        mode: z
+          .enum(['VERIFY_IDENTITY', 'VERIFY_CA'])
+          .default('VERIFY_IDENTITY')
+          .describe(
+            'VERIFY_IDENTITY: the certificate and the host name (verify-full); VERIFY_CA: the certificate',
+          ),
+        caSecret: objectName
+          .optional()
+          .describe(
+            "Secret with key ca.crt: the CA of the server's certificate (unset: the image's trust store)",
+          ),
+      })
+      .optional()
+      .describe('TLS to MySQL for every connection (ssl-mode/ssl-ca on the URLs the pods get)'),
     serverId: int(1, 4294967295).describe('server_id the producer uses as a replica; unique per source'),
     tables: z.array(sqlIdentifier).min(1).max(256).describe('tables captured into Kafka'),
   })
@@ -76,12 +92,55 @@ const mysqlSpec = z
     ),
   );
 
+const KAFKA_SASL_NEEDS_SECRETS =
+  'kafka.security.producerSecret and consumerSecret are required with a SASL protocol';
+const kafkaSecurity = z
+  .object({
+    protocol: z
+      .enum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'])
+      .default('PLAINTEXT')
+      .describe('KAFKA_SECURITY_PROTOCOL (managed services: SASL_SSL)'),
+    saslMechanism: z.enum(['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN']).default('SCRAM-SHA-512'),
+    producerSecret: objectName
+      .optional()
+      .describe(
+        "Secret with keys username, password: the producer's Kafka user (writes the change and checkpoint topics)",
+      ),
+    consumerSecret: objectName
+      .optional()
+      .describe(
+        "Secret with keys username, password: the consumer's Kafka user (reads the topics, commits its group)",
+      ),
+    caSecret: objectName
+      .optional()
+      .describe(
+        "Secret with key ca.crt: the CA of the brokers' certificates (unset: the system trust store)",
+      ),
+  })
+  .superRefine((s, ctx) => {
+    if (
+      s.protocol.startsWith('SASL_') &&
+      (s.producerSecret === undefined || s.consumerSecret === undefined)
+    ) {
+      ctx.addIssue({ code: 'custom', message: KAFKA_SASL_NEEDS_SECRETS });
+    }
+  })
+  .meta(
+    cel({
+      rule: "!has(self.protocol) || !self.protocol.startsWith('SASL_') || (has(self.producerSecret) && has(self.consumerSecret))",
+      message: KAFKA_SASL_NEEDS_SECRETS,
+    }),
+  );
+
 const kafkaSpec = z
   .object({
     bootstrap: kafkaBrokers.describe('bootstrap brokers, host:port[,host:port...]'),
     topicPrefix: topicPrefix.describe('topics are <topicPrefix>.<database>.<table>'),
     partitions: int(1, 1000).default(6),
     replicationFactor: int(1, 7).default(1),
+    security: kafkaSecurity
+      .optional()
+      .describe('TLS and SASL to the brokers, one user per component (secret references only)'),
   })
   .meta(
     cel({
@@ -260,28 +319,58 @@ const apiAuth = z.object({
   audience: z.string().min(1).max(2048).optional().describe('tokens must carry this aud'),
 });
 
-const apiSpec = z.object({
-  replicas: int(1, 1000).default(2),
-  authSecret: objectName.describe(
-    'Secret with keys "consistencyTokenSecret" (the consistency-token key), "jwtSecret" (the HS256 signing secret, unused when auth.jwksUrl is set) and optional "webhookSecret"',
-  ),
-  auth: apiAuth
-    .optional()
-    .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
-  allowSimulatedProvider: z
-    .boolean()
-    .default(false)
-    .describe(
-      'run the api with the simulated payment provider (no money moves); the image runs NODE_ENV=production, which refuses it otherwise',
+const STRIPE_NEEDS_SETTINGS = 'api.stripe is required when api.paymentProvider is stripe';
+const apiSpec = z
+  .object({
+    replicas: int(1, 1000).default(2),
+    authSecret: objectName.describe(
+      'Secret with keys "consistencyTokenSecret" (the consistency-token key), "jwtSecret" (the HS256 signing secret, unused when auth.jwksUrl is set) and optional "webhookSecret"',
     ),
-  service: z
-    .object({
-      type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
-      port: port.default(80),
-    })
-    .default({ type: 'ClusterIP', port: 80 }),
-  resources,
-});
+    auth: apiAuth
+      .optional()
+      .describe('how the api verifies bearer tokens (AUTH_JWKS_URL, AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE)'),
+    allowSimulatedProvider: z
+      .boolean()
+      .default(false)
+      .describe(
+        'run the api with the simulated payment provider (no money moves); the image runs NODE_ENV=production, which refuses it otherwise',
+      ),
+    paymentProvider: z
+      .enum(['simulated', 'stripe'])
+      .default('simulated')
+      .describe('the payment provider adapter (PAYMENT_PROVIDER): stripe needs api.stripe'),
+    stripe: z
+      .object({
+        secret: objectName.describe(
+          'Secret with key "secretKey" (the Stripe secret or restricted key); the webhook signing secret (whsec_…) goes in authSecret\'s "webhookSecret"',
+        ),
+        apiVersion: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/)
+          .optional()
+          .describe("pins Stripe's API version (STRIPE_API_VERSION)"),
+      })
+      .optional()
+      .describe('Stripe settings (PaymentIntents), used when paymentProvider is stripe'),
+    service: z
+      .object({
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).default('ClusterIP'),
+        port: port.default(80),
+      })
+      .default({ type: 'ClusterIP', port: 80 }),
+    resources,
+  })
+  .superRefine((a, ctx) => {
+    if (a.paymentProvider === 'stripe' && a.stripe === undefined) {
+      ctx.addIssue({ code: 'custom', message: STRIPE_NEEDS_SETTINGS });
+    }
+  })
+  .meta(
+    cel({
+      rule: "!has(self.paymentProvider) || self.paymentProvider != 'stripe' || has(self.stripe)",
+      message: STRIPE_NEEDS_SETTINGS,
+    }),
+  );
 
 const monitoringSpec = z.object({
   serviceMonitor: z.boolean().default(false).describe('create a prometheus-operator ServiceMonitor'),

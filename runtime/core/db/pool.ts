@@ -1,23 +1,30 @@
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
+import { type MysqlTls, mysqlTlsOf } from './tls.ts';
 
 export type { Pool };
 
-/** Host, port, user and password of a mysql:// URL (credentials percent-decoded), plus its database. */
+/**
+ * Host, port, user and password of a mysql:// URL (credentials percent-decoded), plus its database
+ * and its TLS settings (`ssl`, from the URL's ssl-* parameters: tls.ts; absent for plaintext).
+ */
 export function mysqlEndpoint(url: string): {
   host: string;
   port: number;
   user: string;
   password: string;
   database: string | undefined;
+  ssl?: MysqlTls;
 } {
   const u = new URL(url);
   if (u.protocol !== 'mysql:') throw new Error('MySQL URL must start with mysql://');
+  const ssl = mysqlTlsOf(u);
   return {
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
     database: u.pathname.replace(/^\//, '') || undefined,
+    ...(ssl ? { ssl } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Admin, ConfigResourceTypes, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
 import { kafkaErrorIs } from './errors.ts';
+import { kafkaClientOptions } from './security.ts';
 import type { KafkaConnection, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';
 
 /** The admin operations the services and the operator need, independent of the client library. */
@@ -41,6 +42,7 @@ export function createKafkaAdmin(conn: KafkaConnection): KafkaAdmin {
   const admin = new Admin({
     clientId: conn.clientId,
     bootstrapBrokers: conn.brokers,
+    ...kafkaClientOptions(conn.security),
     retries: 5,
     retryDelay: 200,
   });

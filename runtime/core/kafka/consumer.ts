@@ -8,6 +8,7 @@ import {
 } from '@platformatic/kafka';
 import { dropAbortedBatches, type FetchedPartition } from './aborted.ts';
 import { createCommitter, type PartitionOffset } from './committer.ts';
+import { kafkaClientOptions } from './security.ts';
 import type { KafkaConnection, PartitionOffsets } from './types.ts';
 
 export type ConsumedMessage = Message<string, string, string, string>;
@@ -67,6 +68,7 @@ export function createGroupConsumer(opts: GroupConsumerOptions): GroupConsumer {
   const consumer = new Consumer<string, string, string, string>({
     clientId: opts.clientId,
     bootstrapBrokers: opts.brokers,
+    ...kafkaClientOptions(opts.security),
     groupId: opts.groupId,
     deserializers: stringDeserializers,
     autocommit: false,

@@ -9,7 +9,15 @@ export {
   type GroupConsumerOptions,
   type MessageStream,
 } from './consumer.ts';
-export { isFencedError, isTooLargeError, kafkaErrorIs } from './errors.ts';
+export {
+  accessErrorMessage,
+  accessRefusal,
+  isAccessError,
+  isFencedError,
+  isTooLargeError,
+  kafkaErrorIs,
+} from './errors.ts';
 export { createDurableProducer, type DurableProducer, type DurableProducerOptions } from './producer.ts';
 export { type ReadToEndOptions, readToEnd } from './read-to-end.ts';
+export { type KafkaSecurity, kafkaClientOptions } from './security.ts';
 export type { KafkaConnection, OutgoingRecord, PartitionLag, PartitionOffsets, TopicSpec } from './types.ts';

@@ -1,5 +1,6 @@
 import { compatibilityPartitioner, ProduceAcks, Producer, serializersFrom } from '@platformatic/kafka';
 import { kafkaErrorIs } from './errors.ts';
+import { kafkaClientOptions } from './security.ts';
 import type { KafkaConnection, OutgoingRecord } from './types.ts';
 
 export type DurableProducerOptions = KafkaConnection & {
@@ -40,6 +41,7 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
   const producer = new Producer<string | null, string | null, string, string>({
     clientId: opts.clientId,
     bootstrapBrokers: opts.brokers,
+    ...kafkaClientOptions(opts.security),
     serializers: serializersFrom(utf8OrNull),
     idempotent: true,
     acks: ProduceAcks.ALL,
@@ -61,6 +63,7 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
       : {}),
   });
   const transactional = opts.transactionalId !== undefined;
+  useClientApiVersions(producer);
 
   const toMessages = (records: OutgoingRecord[]) =>
     records.map((r) => ({
@@ -110,4 +113,26 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
     sendRequests,
     close: () => producer.close(),
   };
+}
+
+/**
+ * AddPartitionsToTxn v4 and later are the brokers' own (batched, verify-only) version: the broker
+ * authorizes them as CLUSTER_ACTION, which no client user should hold. The library picks the newest
+ * version the broker lists, so a transactional producer is refused (CLUSTER_AUTHORIZATION_FAILED) as
+ * soon as the cluster enforces ACLs. Clients use v3 and below, as the Java client does. The library
+ * keeps the versions it negotiated in an instance field; this caps that one API as it is stored.
+ */
+function useClientApiVersions(producer: object): void {
+  const field = Object.getOwnPropertySymbols(producer).find((s) => s.description === 'plt.kafka.base.apis');
+  if (!field) throw new Error('the Kafka client library changed: its API version list was not found');
+  type Api = { name: string; maxVersion: number };
+  let apis = (producer as Record<symbol, Api[]>)[field] ?? [];
+  Object.defineProperty(producer, field, {
+    get: () => apis,
+    set: (list: Api[]) => {
+      apis = list.map((a) =>
+        a.name === 'AddPartitionsToTxn' ? { ...a, maxVersion: Math.min(a.maxVersion, 3) } : a,
+      );
+    },
+  });
 }

@@ -25,7 +25,7 @@ export async function readToEnd(
   onMessage: (m: ConsumedMessage) => void,
 ): Promise<void> {
   const { topic, timeoutMs } = opts;
-  const admin = createKafkaAdmin({ brokers: opts.brokers, clientId: opts.clientId });
+  const admin = createKafkaAdmin({ brokers: opts.brokers, clientId: opts.clientId, security: opts.security });
   let ends: Awaited<ReturnType<typeof admin.endOffsets>>;
   try {
     ends = await admin.endOffsets([topic]);
@@ -37,6 +37,7 @@ export async function readToEnd(
   const consumer = createGroupConsumer({
     brokers: opts.brokers,
     clientId: opts.clientId,
+    security: opts.security,
     groupId: `${opts.clientId}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}`,
     startWhenNoOffsets: 'earliest',
     maxWaitTimeMs: 200,

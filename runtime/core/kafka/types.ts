@@ -1,7 +1,11 @@
+import type { KafkaSecurity } from './security.ts';
+
 /** Connection settings shared by admin, producer and consumer. */
 export type KafkaConnection = {
   brokers: string[];
   clientId: string;
+  /** TLS and SASL (security.ts); unset = plaintext. */
+  security?: KafkaSecurity | undefined;
 };
 
 /** One record to publish; a null value is a tombstone (compaction deletes the key). */

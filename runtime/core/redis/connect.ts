@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from './client.ts';
 import { REDIS_MODES, type RedisConnection, type RedisMode, redisConnection } from './url.ts';
@@ -7,7 +8,14 @@ export type RedisConnectionConfig = {
   REDIS_URL: string;
   REDIS_SENTINEL_MASTER?: string | undefined;
   REDIS_MODE?: RedisMode | undefined;
+  /** PEM file of the CA that signed the server's certificate (rediss://); unset: the system trust store. */
+  REDIS_TLS_CA_FILE?: string | undefined;
 };
+
+/** TLS options of a rediss:// connection: the server's certificate and host name are verified. */
+function tlsOf(config: RedisConnectionConfig): RedisOptions['tls'] {
+  return config.REDIS_TLS_CA_FILE ? { ca: readFileSync(config.REDIS_TLS_CA_FILE, 'utf8') } : {};
+}
 
 export function connectionOf(config: RedisConnectionConfig): RedisConnection {
   return redisConnection(config.REDIS_URL, config.REDIS_SENTINEL_MASTER, config.REDIS_MODE);
@@ -29,14 +37,15 @@ function authOf(c: RedisConnection): RedisOptions {
 export function redisOptions(config: RedisConnectionConfig): RedisOptions {
   const c = connectionOf(config);
   const auth = authOf(c);
-  if (c.kind === 'standalone') return { host: c.host, port: c.port, ...auth, ...(c.tls && { tls: {} }) };
-  if (c.kind === 'cluster') return { ...auth, ...(c.tls && { tls: {} }) };
+  if (c.kind === 'standalone')
+    return { host: c.host, port: c.port, ...auth, ...(c.tls && { tls: tlsOf(config) }) };
+  if (c.kind === 'cluster') return { ...auth, ...(c.tls && { tls: tlsOf(config) }) };
   return {
     sentinels: c.sentinels,
     name: c.master,
     ...auth,
     // ioredis applies `tls` to the master only with this flag; the Sentinels are asked in plain text.
-    ...(c.tls && { tls: {}, enableTLSForSentinelMode: true }),
+    ...(c.tls && { tls: tlsOf(config), enableTLSForSentinelMode: true }),
   };
 }
 
@@ -94,5 +103,6 @@ export function redisConfigOf(env: Record<string, string | undefined>): RedisCon
     REDIS_URL: url,
     ...(env.REDIS_SENTINEL_MASTER && { REDIS_SENTINEL_MASTER: env.REDIS_SENTINEL_MASTER }),
     ...(mode && { REDIS_MODE: mode as RedisMode }),
+    ...(env.REDIS_TLS_CA_FILE && { REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE }),
   };
 }

@@ -3,8 +3,8 @@ import mysql from 'mysql2/promise';
 import { mysqlEndpoint } from '../../core/db/pool.ts';
 
 function connectionOptions(url: string) {
-  const { host, port, user, password } = mysqlEndpoint(url);
-  return { host, port, user, password };
+  const { host, port, user, password, ssl } = mysqlEndpoint(url);
+  return { host, port, user, password, ...(ssl && { ssl }) };
 }
 
 /** Binlog files still on the server, oldest first. */

@@ -138,12 +138,13 @@ export class BinlogReader {
 
   /** Starts streaming; resolves once the dump is running. */
   start(from: ReaderStart, handlers: ReaderHandlers): Promise<void> {
-    const { host, port, user, password } = mysqlEndpoint(this.opts.mysqlUrl);
+    const { host, port, user, password, ssl } = mysqlEndpoint(this.opts.mysqlUrl);
     const zongji = new ZongJi({
       host,
       port,
       user,
       password,
+      ...(ssl && { ssl }),
       charset: 'utf8mb4_unicode_ci',
       dateStrings: true,
       timezone: 'Z',

@@ -1,0 +1,122 @@
+// Redis as managed services run it: TLS (a certificate from a CA of the test's own, made by
+// dev/lib/tls.sh) and ACL users: the consumer's writer user and the api's read-mostly user, each
+// connected the way the services connect (runtime/core/redis/connect.ts, rediss:// + REDIS_TLS_CA_FILE).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { CacheWriter } from '../../runtime/core/cache/writer.ts';
+import type { RedisClient } from '../../runtime/core/redis/client.ts';
+import { createRedis } from '../../runtime/core/redis/connect.ts';
+import { at, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
+import { uniqueSuffix } from '../support/env.ts';
+import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { freePort } from '../support/wait.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+const prefix = `acltest${uniqueSuffix()}`;
+const pki = mkdtempSync(join(tmpdir(), 'redis-tls-'));
+
+let server: RedisProcess;
+let tlsPort: number;
+const clients: RedisClient[] = [];
+
+beforeAll(async () => {
+  await run(
+    'bash',
+    ['-c', `. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis`, '_', pki],
+    {
+      cwd: ROOT,
+    },
+  );
+  tlsPort = await freePort();
+  server = await startRedisProcess({
+    config: [
+      `tls-port ${tlsPort}`,
+      `tls-cert-file ${pki}/redis.crt`,
+      `tls-key-file ${pki}/redis.key`,
+      `tls-ca-cert-file ${pki}/ca.crt`,
+      'tls-auth-clients no',
+      // The consumer writes the read model (scripts, WAIT), nothing server-wide.
+      `user consumer on >consumer-secret ~${prefix}* &* +@all -@dangerous +info +wait`,
+      // The api reads it: read commands and the reader's script (which only reads), nothing else.
+      `user api on >api-secret ~${prefix}* &* -@all +@read +@connection +evalsha +script|load +info`,
+    ],
+  });
+}, 60_000);
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await server?.stop();
+  rmSync(pki, { recursive: true, force: true });
+});
+
+const connect = (url: string, ca = `${pki}/ca.crt`) => {
+  const c = createRedis(
+    { REDIS_URL: url, REDIS_TLS_CA_FILE: ca },
+    { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true },
+  );
+  c.on('error', () => undefined);
+  clients.push(c);
+  return c;
+};
+const url = (user: string, password: string) => `rediss://${user}:${password}@127.0.0.1:${tlsPort}/0`;
+
+describe('Redis over TLS with ACL users', () => {
+  it('the consumer user writes the read model; the api user reads it', async () => {
+    const writerRedis = connect(url('consumer', 'consumer-secret'));
+    await writerRedis.connect();
+    const writer = new CacheWriter(writerRedis, prefix);
+    await writer.load();
+    await writer.apply([
+      upsert('packages', pkg('pkg_a', 'Alpha'), v(1)),
+      upsert('purchases', purchase('pur_1', 'alice', at(5)), v(2)),
+    ]);
+    await writer.markReady('0-1-2');
+
+    const apiRedis = connect(url('api', 'api-secret'));
+    await apiRedis.connect();
+    const reader = new RedisPurchasePackageReader(apiRedis, prefix);
+    await reader.load();
+    const read = await reader.read('alice', { limit: 10, cursor: null, token: null });
+    expect(read.kind).toBe('hit');
+    expect(JSON.stringify(read)).toContain('pur_1');
+  });
+
+  it('the api user cannot write, and neither user reaches other keys or server-wide commands', async () => {
+    const apiRedis = connect(url('api', 'api-secret'));
+    await apiRedis.connect();
+    await expect(apiRedis.set(`${prefix}:forged`, '1')).rejects.toThrow(/NOPERM/);
+    const writerRedis = connect(url('consumer', 'consumer-secret'));
+    await writerRedis.connect();
+    await expect(writerRedis.get('someone-else:key')).rejects.toThrow(/NOPERM/);
+    await expect(writerRedis.flushall()).rejects.toThrow(/NOPERM/);
+  });
+
+  /** What the client reported when its connection was refused (ioredis emits it, then closes). */
+  async function refusedWith(c: RedisClient): Promise<string> {
+    const first = new Promise<string>((done) => c.once('error', (err: Error) => done(err.message)));
+    await c.connect().catch(() => undefined);
+    return first;
+  }
+
+  it('a wrong password and a wrong CA are refused with clear errors', async () => {
+    expect(await refusedWith(connect(url('api', 'wrong')))).toMatch(
+      /WRONGPASS invalid username-password pair/,
+    );
+    const other = mkdtempSync(join(tmpdir(), 'redis-other-ca-'));
+    try {
+      await run('bash', ['-c', `. dev/lib/common.sh && . dev/lib/tls.sh && tls_ca "$1"`, '_', other], {
+        cwd: ROOT,
+      });
+      expect(await refusedWith(connect(url('api', 'api-secret'), `${other}/ca.crt`))).toMatch(
+        /self[- ]signed certificate|unable to verify|certificate/i,
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});

@@ -33,6 +33,9 @@ const FLAVOR_SUITES = [
   'test/integration/api-consistency-token.test.ts',
 ];
 
+/** Suites of what only MySQL has (its value encodings), run on the MySQL test server only. */
+const MYSQL_ONLY_SUITES = ['test/integration/producer.values-mysql.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -47,6 +50,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // The MySQL-only suites run in integration-mysql, against the MySQL test server.
+          exclude: MYSQL_ONLY_SUITES,
           env,
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -57,7 +62,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration-mysql',
-          include: FLAVOR_SUITES,
+          include: [...FLAVOR_SUITES, ...MYSQL_ONLY_SUITES],
           env: mysqlEnv,
           testTimeout: 60_000,
           hookTimeout: 120_000,

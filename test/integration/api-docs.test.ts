@@ -166,14 +166,17 @@ describe('the API reference page (/docs)', () => {
         await block.locator('.opblock-summary-control').click();
         await block.locator('.opblock-body').waitFor();
 
+        // The body renders its parts one after another: wait for each (a missing one still fails).
         for (const status of Object.keys(op.responses)) {
-          expect(await block.locator(`tr.response[data-code="${status}"]`).count(), `${what} ${status}`).toBe(
-            1,
-          );
+          await expect
+            .poll(() => block.locator(`tr.response[data-code="${status}"]`).count(), {
+              message: `${what} ${status}`,
+            })
+            .toBe(1);
         }
         // The error shape and its example are shown for the error responses.
         const badRequest = block.locator('tr.response[data-code="400"]');
-        expect(await shown(badRequest), what).toContain('invalid_request_error');
+        await expect.poll(() => shown(badRequest), { message: what }).toContain('invalid_request_error');
 
         const body = op.requestBody?.content['application/json'].schema;
         if (body) {

@@ -88,10 +88,25 @@ export function pipelineAcls(prefix: string): AclGrant[] {
       pattern: 'literal',
       operations: ['IDEMPOTENT_WRITE', 'DESCRIBE_CONFIGS'],
     },
-    // Operator: consumer lag (describe groups and topics) and the checkpoint.
+    // Operator: consumer lag (describe groups and topics) and the checkpoint, which it reads for status
+    // and rewrites for a startFrom change (docs/operator-duties.md) with the producer's transactional
+    // id, so a producer still running is fenced. No change topic is writable to it.
     { principal: operator, resource: 'group', name: topics, pattern: 'prefixed', operations: ['DESCRIBE'] },
     { principal: operator, resource: 'topic', name: topics, pattern: 'prefixed', operations: ['DESCRIBE'] },
-    { principal: operator, resource: 'topic', name: checkpoint, pattern: 'literal', operations: ['READ'] },
+    {
+      principal: operator,
+      resource: 'topic',
+      name: checkpoint,
+      pattern: 'literal',
+      operations: ['READ', 'WRITE', 'CREATE'],
+    },
+    {
+      principal: operator,
+      resource: 'transactionalId',
+      name: topics,
+      pattern: 'prefixed',
+      operations: ['WRITE', 'DESCRIBE'],
+    },
     {
       principal: operator,
       resource: 'group',

@@ -162,11 +162,22 @@ describe('Kafka SASL_SSL with ACLs', () => {
     expect(accessRefusal(joined)).toBe('GROUP_AUTHORIZATION_FAILED');
   });
 
-  it('the operator user reads the checkpoint but cannot write it', async () => {
+  it('the operator user reads and rewrites the checkpoint (startFrom) but cannot write a change topic', async () => {
     expect(await readCheckpoint(where('operator'), 20_000)).toMatchObject({ gtid: '0-1-42' });
-    const written = await refusal(() => writeCheckpoint(where('operator'), { ...checkpoint, pos: 4 }));
-    expect(accessRefusal(written), String(written)).toBe('TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
-    expect(await readCheckpoint(where('producer'), 20_000)).toMatchObject({ pos: 1234 });
+    await writeCheckpoint(where('operator'), { ...checkpoint, pos: 4 });
+    expect(await readCheckpoint(where('producer'), 20_000)).toMatchObject({ pos: 4 });
+    // Even with the producer's transactional id (which it may use, to fence a running producer).
+    const forger = createDurableProducer({
+      brokers,
+      clientId: 'payment-pipeline-operator',
+      security: as('operator'),
+      transactionalId: `${PREFIX}.producer`,
+    });
+    const forged = await refusal(() =>
+      forger.send([{ topic: changeTopic, key: '{"id":"x"}', value: '{"op":"c"}' }]),
+    );
+    await forger.close().catch(() => undefined);
+    expect(accessRefusal(forged), String(forged)).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
   it('a wrong password fails fast with a clear error', async () => {

@@ -13,6 +13,7 @@ import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
+import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 
 /** Loads the test stack's connection settings (written by `STACK_NAME=test dev/stack.sh up`). */
 export function loadStackEnv(file = process.env.STACK_ENV_FILE ?? '.local/test-stack.env'): void {
@@ -87,7 +88,8 @@ export async function seedBenchData(opts: {
 /** The pieces of the purchase-package route, framework-neutral, for the framework comparison. */
 export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
-  const redis = new Redis(need('REDIS_URL'), { enableAutoPipelining: true });
+  // As the api connects (rediss:// with REDIS_TLS_CA_FILE, Sentinel, cluster): runtime/core/redis.
+  const redis = createRedis(redisConfigOf(process.env), { enableAutoPipelining: true });
   const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }) };
   const reader = source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX')) : miss;
   return {

@@ -7,6 +7,7 @@
 //   node bench/tls/cost.ts <plaintext stack env> <secure stack env (SECURE=1 make up)>
 //   e.g. node bench/tls/cost.ts .local/test-stack.env .local/stack.env
 import { readFileSync } from 'node:fs';
+import { readStackEnv } from '../../dev/stack-env.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
 import {
   createDurableProducer,
@@ -17,15 +18,8 @@ import {
 const [plainFile, secureFile] = process.argv.slice(2);
 if (!plainFile || !secureFile)
   throw new Error('usage: node bench/tls/cost.ts <plaintext env file> <secure env file>');
-const read = (file: string) =>
-  Object.fromEntries(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => /^[A-Z0-9_]+=/.test(l))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  ) as Record<string, string>;
-const plain = read(plainFile);
-const secure = read(secureFile);
+const plain = readStackEnv(plainFile);
+const secure = readStackEnv(secureFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROW = JSON.stringify({
   id: 'pay_x',

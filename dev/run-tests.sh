@@ -12,6 +12,17 @@ suite() { # suite NAME: one vitest project, with a JSON report for the closing t
   vitest run --project "$1" --passWithNoTests --reporter=default --reporter=json --outputFile="$RESULTS/$1.json"
 }
 
+# down_private PREFIX COMPONENTS: stops the private stacks in PREFIX* folders and removes them.
+down_private() {
+  local dir
+  for dir in "$1"*; do
+    [ -d "$dir" ] || continue
+    STACK_NAME=outage STACK_COMPONENTS="$2" STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
+      dev/stack.sh down >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+}
+
 started_stack=0
 started_cluster=0
 started_node=0
@@ -42,34 +53,13 @@ cleanup() {
   # Likewise the consumer outage suite's private Kafka.
   STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/.local/consumer-outage" \
     STACK_ENV_FILE="$PWD/.local/consumer-outage/stack.env" dev/stack.sh down >/dev/null 2>&1 || true
-  # The Kafka SASL suite's private broker (its afterAll stops it and removes the folder).
-  for dir in .local/kafka-sasl-*; do
-    [ -d "$dir" ] || continue
-    STACK_NAME=outage STACK_COMPONENTS=kafka STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
-      dev/stack.sh down >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  done
-  # The MySQL TLS suite's private MariaDB (its afterAll stops it and removes the folder).
-  for dir in .local/mysql-tls-*; do
-    [ -d "$dir" ] || continue
-    STACK_NAME=outage STACK_COMPONENTS=mariadb STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
-      dev/stack.sh down >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  done
-  # The secure-profile e2e suite's private stack (TLS MariaDB, Redis, SASL_SSL Kafka).
-  for dir in .local/secure-e2e-*; do
-    [ -d "$dir" ] || continue
-    STACK_NAME=outage STACK_COMPONENTS="mariadb redis kafka" STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
-      dev/stack.sh down >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  done
-  # The Stripe suite's stripe-mock servers (its afterAll stops them and removes their folders).
-  for dir in .local/stripe-mock-*; do
-    [ -d "$dir" ] || continue
-    STACK_NAME=outage STACK_COMPONENTS=stripe STACK_DIR="$PWD/$dir" STACK_ENV_FILE="$PWD/$dir/stack.env" \
-      dev/stack.sh down >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  done
+  # Suites with private stacks in `.local/<name>-*` folders (each afterAll stops its own and removes
+  # the folder; this covers a crashed run): the Kafka SASL broker, the MySQL TLS MariaDB, the
+  # secure-profile e2e stack and the Stripe suite's stripe-mock servers.
+  down_private .local/kafka-sasl- kafka
+  down_private .local/mysql-tls- mariadb
+  down_private .local/secure-e2e- "mariadb redis kafka"
+  down_private .local/stripe-mock- stripe
   # Containers of a crashed images suite (its afterAll deletes them): by id, from its private runc root.
   local state id
   for state in .local/images-test-*/runc-state; do

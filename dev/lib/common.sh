@@ -173,3 +173,13 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   sid_apt "$a" apt-get update >"$a/update.log" 2>&1 || { log "apt-get update for sid failed; see $a/update.log"; return 1; }
 }
+
+# newest_cache_root NAME-SERIES: the newest complete unpacked cache of a package series, e.g.
+# newest_cache_root mysql-9.7 -> ~/.cache/payment-pipeline/mysql-9.7.4-2/root (nothing when none).
+newest_cache_root() {
+  local d best=""
+  while IFS= read -r d; do
+    [ -f "$d/.complete" ] && best="$d"
+  done < <(printf '%s\n' "$CACHE_DIR/$1".* | sort -V)
+  [ -n "$best" ] && echo "$best/root"
+}

@@ -9,13 +9,7 @@ CONTAINERD_SERIES="${CONTAINERD_SERIES:-2}"
 CONTAINERD_APT_DIR() { echo "$CACHE_DIR/containerd-apt"; }
 
 # The newest complete unpacked cache of the series, e.g. ~/.cache/payment-pipeline/containerd-2.1.9+ds1-5.
-containerd_root() {
-  local d best=""
-  while IFS= read -r d; do
-    [ -f "$d/.complete" ] && best="$d"
-  done < <(printf '%s\n' "$CACHE_DIR"/containerd-"$CONTAINERD_SERIES".* | sort -V)
-  [ -n "$best" ] && echo "$best/root"
-}
+containerd_root() { newest_cache_root containerd-"$CONTAINERD_SERIES"; }
 
 # Fetches sid's current containerd .deb (one package: its dependencies are runc, installed from
 # bookworm, and libc) into a new versioned folder, marked complete only at the end.

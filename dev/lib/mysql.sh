@@ -8,13 +8,7 @@ MYSQL_SOCKET() { echo "$STACK_DIR/run/mysql.sock"; }
 MYSQL_APT_DIR() { echo "$CACHE_DIR/mysql-apt"; }
 
 # The newest complete unpacked cache of the series, e.g. ~/.cache/payment-pipeline/mysql-9.7.4-2.
-mysql_root() {
-  local d best=""
-  while IFS= read -r d; do
-    [ -f "$d/.complete" ] && best="$d"
-  done < <(printf '%s\n' "$CACHE_DIR"/mysql-"$MYSQL_SERIES".* | sort -V)
-  [ -n "$best" ] && echo "$best/root"
-}
+mysql_root() { newest_cache_root mysql-"$MYSQL_SERIES"; }
 
 # apt-get / apt-cache (first argument) with MySQL's private sid state (sid_apt in common.sh).
 mysql_apt() { sid_apt "$(MYSQL_APT_DIR)" "$@"; }

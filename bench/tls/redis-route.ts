@@ -1,40 +1,15 @@
-// What TLS to Redis costs the purchase-package route, in one run: the real api (bench/api/server.ts)
-// against one private redis-server that listens on a plaintext port and a TLS port (a CA of the
-// run's own, dev/lib/tls.sh), so both read the same data. With the near cache off every read is a
-// Redis round trip (the case TLS costs most); with it on, Redis is asked only after a change.
-// Plaintext and TLS alternate, twice each.
-//
-//   set -a; . .local/test-stack.env; set +a
-//   node bench/tls/redis-route.ts [seconds=8] [connections=64]
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startRedisProcess } from '../../test/support/redis-process.ts';
-import { freePort } from '../../test/support/wait.ts';
+import { startTlsRedisProcess } from '../../test/support/redis-process.ts';
 import { benchTarget, type Measurement, table } from '../api/run.ts';
 import { withBenchData } from '../api/stack.ts';
 
 const seconds = Number(process.argv[2] ?? '8');
 const connections = Number(process.argv[3] ?? '64');
 const pki = mkdtempSync(join(tmpdir(), 'bench-redis-tls-'));
-await promisify(execFile)('bash', [
-  '-c',
-  '. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis',
-  '_',
-  pki,
-]);
-const tlsPort = await freePort();
-const server = await startRedisProcess({
-  config: [
-    `tls-port ${tlsPort}`,
-    `tls-cert-file ${pki}/redis.crt`,
-    `tls-key-file ${pki}/redis.key`,
-    `tls-ca-cert-file ${pki}/ca.crt`,
-    'tls-auth-clients no',
-  ],
-});
+const server = await startTlsRedisProcess(pki);
+const tlsPort = server.tlsPort;
 // The bench data goes to this server (the stack env does not override what is set).
 process.env.REDIS_URL = `redis://127.0.0.1:${server.port}`;
 try {

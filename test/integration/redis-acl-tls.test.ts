@@ -13,40 +13,25 @@ import type { RedisClient } from '../../runtime/core/redis/client.ts';
 import { createRedis } from '../../runtime/core/redis/connect.ts';
 import { at, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { uniqueSuffix } from '../support/env.ts';
-import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
-import { freePort } from '../support/wait.ts';
+import { startTlsRedisProcess } from '../support/redis-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const prefix = `acltest${uniqueSuffix()}`;
 const pki = mkdtempSync(join(tmpdir(), 'redis-tls-'));
 
-let server: RedisProcess;
+let server: Awaited<ReturnType<typeof startTlsRedisProcess>>;
 let tlsPort: number;
 const clients: RedisClient[] = [];
 
 beforeAll(async () => {
-  await run(
-    'bash',
-    ['-c', `. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis`, '_', pki],
-    {
-      cwd: ROOT,
-    },
-  );
-  tlsPort = await freePort();
-  server = await startRedisProcess({
-    config: [
-      `tls-port ${tlsPort}`,
-      `tls-cert-file ${pki}/redis.crt`,
-      `tls-key-file ${pki}/redis.key`,
-      `tls-ca-cert-file ${pki}/ca.crt`,
-      'tls-auth-clients no',
-      // The consumer writes the read model (scripts, WAIT), nothing server-wide.
-      `user consumer on >consumer-secret ~${prefix}* &* +@all -@dangerous +info +wait`,
-      // The api reads it: read commands and the reader's script (which only reads), nothing else.
-      `user api on >api-secret ~${prefix}* &* -@all +@read +@connection +evalsha +script|load +info`,
-    ],
-  });
+  server = await startTlsRedisProcess(pki, [
+    // The consumer writes the read model (scripts, WAIT), nothing server-wide.
+    `user consumer on >consumer-secret ~${prefix}* &* +@all -@dangerous +info +wait`,
+    // The api reads it: read commands and the reader's script (which only reads), nothing else.
+    `user api on >api-secret ~${prefix}* &* -@all +@read +@connection +evalsha +script|load +info`,
+  ]);
+  tlsPort = server.tlsPort;
 }, 60_000);
 afterAll(async () => {
   for (const c of clients) c.disconnect();

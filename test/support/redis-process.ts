@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, waitFor } from './wait.ts';
 
@@ -85,4 +86,33 @@ export async function startRedisProcess(
     await gone;
   };
   return { port, dir, probe, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT'), kill, stop };
+}
+
+/**
+ * A redis-server that also listens on a TLS port, with a certificate from a CA of its own
+ * (dev/lib/tls.sh, made in `pki`): `${pki}/ca.crt` is what clients trust. `config` adds lines
+ * (users, for instance).
+ */
+export async function startTlsRedisProcess(
+  pki: string,
+  config: string[] = [],
+): Promise<RedisProcess & { tlsPort: number; caFile: string }> {
+  const root = join(import.meta.dirname, '../..');
+  await promisify(execFile)(
+    'bash',
+    ['-c', '. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis', '_', pki],
+    { cwd: root },
+  );
+  const tlsPort = await freePort();
+  const server = await startRedisProcess({
+    config: [
+      `tls-port ${tlsPort}`,
+      `tls-cert-file ${pki}/redis.crt`,
+      `tls-key-file ${pki}/redis.key`,
+      `tls-ca-cert-file ${pki}/ca.crt`,
+      'tls-auth-clients no',
+      ...config,
+    ],
+  });
+  return { ...server, tlsPort, caFile: `${pki}/ca.crt` };
 }

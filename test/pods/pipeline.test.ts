@@ -525,39 +525,46 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
         '-p',
         JSON.stringify({ data: { cdcPassword: base64 } }),
       ]);
-    await setCdcPassword(Buffer.from('not-the-password').toString('base64'));
-    // The kubelet reads a Secret into env when it starts a container: the next producer pod gets it.
-    const [old] = await producers();
-    await kubectl(['-n', NS, 'delete', 'pod', old?.metadata.name ?? '', '--wait=false']);
+    let degradedAfterMs = 0;
+    let degradedMessage: string | undefined;
+    let crashing: Pod;
+    try {
+      await setCdcPassword(Buffer.from('not-the-password').toString('base64'));
+      // The kubelet reads a Secret into env when it starts a container: the next producer pod gets it.
+      const [old] = await producers();
+      await kubectl(['-n', NS, 'delete', 'pod', old?.metadata.name ?? '', '--wait=false']);
 
-    const crashing = await waitFor(
-      'a producer pod crash-looping',
-      async () => {
-        const [p] = (await producers()).filter((x) => x.metadata.uid !== old?.metadata.uid);
-        const s = p?.status.containerStatuses?.[0];
-        const waiting = s?.state?.waiting as { reason?: string } | undefined;
-        return s && s.restartCount >= 1 && waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
-      },
-      180_000,
-      1000,
-    );
-    const loopSeen = Date.now();
-    const degraded = await eventually(
-      'Degraded naming the producer and CrashLoopBackOff',
-      cr,
-      (p) => condition(p, 'Degraded')?.status === 'True',
-      60_000,
-    );
-    expect(condition(degraded, 'Degraded')).toMatchObject({ reason: 'CrashLoopBackOff' });
-    expect(condition(degraded, 'Degraded')?.message).toMatch(
-      new RegExp(
-        `^producer: pod ${crashing.metadata.name} container producer CrashLoopBackOff .*exit code [1-9]`,
-      ),
-    );
-    expect(condition(degraded, 'Ready')?.status).toBe('False');
-
-    const degradedAfterMs = Date.now() - loopSeen;
-    await setCdcPassword(cdcPassword);
+      crashing = await waitFor(
+        'a producer pod crash-looping',
+        async () => {
+          const [p] = (await producers()).filter((x) => x.metadata.uid !== old?.metadata.uid);
+          const s = p?.status.containerStatuses?.[0];
+          const waiting = s?.state?.waiting as { reason?: string } | undefined;
+          return s && s.restartCount >= 1 && waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
+        },
+        180_000,
+        1000,
+      );
+      const loopSeen = Date.now();
+      const degraded = await eventually(
+        'Degraded naming the producer and CrashLoopBackOff',
+        cr,
+        (p) => condition(p, 'Degraded')?.status === 'True',
+        60_000,
+      );
+      degradedAfterMs = Date.now() - loopSeen;
+      degradedMessage = condition(degraded, 'Degraded')?.message;
+      expect(condition(degraded, 'Degraded')).toMatchObject({ reason: 'CrashLoopBackOff' });
+      expect(condition(degraded, 'Degraded')?.message).toMatch(
+        new RegExp(
+          `^producer: pod ${crashing.metadata.name} container producer CrashLoopBackOff .*exit code [1-9]`,
+        ),
+      );
+      expect(condition(degraded, 'Ready')?.status).toBe('False');
+    } finally {
+      // Put back even when an assertion failed, so the suite's later tests find a working producer.
+      await setCdcPassword(cdcPassword);
+    }
     const fixed = Date.now();
     // The same pod recovers: the kubelet's next restart reads the fixed Secret (back-off ≤ 80 s here).
     const after = await eventually('the pipeline Ready again, not Degraded', cr, healthy, 300_000);
@@ -568,7 +575,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     console.log(
       `crash loop seen → Degraded: ${degradedAfterMs} ms; Secret fixed → Ready, not Degraded: ${Date.now() - fixed} ms (${crashing.status.containerStatuses?.[0]?.restartCount} restarts when seen)`,
     );
-    console.log(`Degraded: ${condition(degraded, 'Degraded')?.message}`);
+    console.log(`Degraded: ${degradedMessage}`);
   }, 600_000);
 
   it('rolls the operator and the components to a new image tag, and helm uninstall + CR deletion leave nothing on the node', async () => {

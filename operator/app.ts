@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/core/logger.ts';
 import type { OperatorEnv } from './config.ts';
@@ -71,6 +71,7 @@ export function createOperator(opts: {
           PodDisruptionBudget: children('PodDisruptionBudget'),
           NetworkPolicy: children('NetworkPolicy'),
         },
+        pods: sources<V1Pod>(RESOURCES.Pod, MANAGED_BY_SELECTOR),
         writer: new ClusterWriter(http),
         events: new EventRecorder({ sink: new ClusterEvents(http), log, instance: env.POD_NAME }),
         log,

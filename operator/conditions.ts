@@ -1,6 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { PipelineCondition } from '../runtime/core/config/pipeline-spec.ts';
 import type { Component } from './labels.ts';
+import { type ContainerProblem, podsDegraded } from './pod-health.ts';
 
 export type ConditionInput = Omit<PipelineCondition, 'lastTransitionTime'>;
 
@@ -59,11 +60,17 @@ export function isComplete(r: ComponentRollout): boolean {
 export type Assessment = { ready: ConditionInput; progressing: ConditionInput; degraded: ConditionInput };
 
 /**
- * Ready/Progressing/Degraded from the children's rollouts and the outcome of the last apply.
- * `applyError` (a failed apply) and stalled rollouts make the pipeline Degraded; Ready needs every
- * component complete.
+ * Ready/Progressing/Degraded from the children's rollouts, the outcome of the last apply and the
+ * components' failing containers (operator/pod-health.ts). `applyError` (a failed apply), failing
+ * containers and stalled rollouts make the pipeline Degraded, in that order of precedence; Ready
+ * needs every component complete.
  */
-export function assess(rollouts: ComponentRollout[], generation: number, applyError?: string): Assessment {
+export function assess(
+  rollouts: ComponentRollout[],
+  generation: number,
+  applyError?: string,
+  problems: readonly ContainerProblem[] = [],
+): Assessment {
   const pending = rollouts.filter((r) => !isComplete(r));
   const stalled = rollouts.filter((r) => r.stalled);
   const summary = rollouts.map((r) => `${r.component} ${r.available}/${r.desired} available`).join(', ');
@@ -103,6 +110,9 @@ export function assess(rollouts: ComponentRollout[], generation: number, applyEr
   };
   if (applyError !== undefined) {
     degraded = { type: 'Degraded', status: 'True', reason: 'ApplyFailed', message: applyError, ...g };
+  } else if (problems.length > 0) {
+    // Seen as soon as the kubelet reports it, not only after the Deployment's progress deadline.
+    degraded = { type: 'Degraded', status: 'True', ...podsDegraded(problems), ...g };
   } else if (stalled.length > 0) {
     degraded = {
       type: 'Degraded',

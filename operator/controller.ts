@@ -1,4 +1,4 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { PIPELINE_KIND } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
 import { DutyRunner } from './duties.ts';
@@ -8,6 +8,7 @@ import { Informer, type ListWatchSource, objectKey } from './kube/informer.ts';
 import { InformerGroup, type ObjectCache } from './kube/informer-group.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { podPipelineKey, problemsChanged } from './pod-health.ts';
 import type { PipelinePolicy } from './policy.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -27,6 +28,8 @@ type Sources<T extends KubernetesObject> = ListWatchSource<T> | readonly ListWat
 export type ControllerOptions = {
   pipelines: Sources<PaymentPipeline>;
   children: Record<ChildKind, Sources<KubernetesObject>>;
+  /** The components' pods (by the managed-by label), for Degraded on failing containers; none when absent. */
+  pods?: Sources<V1Pod>;
   writer: KubeWriter;
   events: EventRecorder;
   log: Logger;
@@ -55,6 +58,7 @@ export class Controller {
   private readonly queue = new WorkQueue({ baseDelayMs: 50, maxDelayMs: 120_000 });
   private readonly pipelines: ObjectCache<PaymentPipeline>;
   private readonly children: Map<string, ObjectCache<KubernetesObject>>;
+  private readonly pods: ObjectCache<V1Pod> | undefined;
   private readonly reconciler: Reconciler;
   private readonly duties: DutyRunner | undefined;
   private workers: Promise<void>[] = [];
@@ -72,6 +76,7 @@ export class Controller {
       );
     this.pipelines = informers(PIPELINE_KIND, opts.pipelines);
     this.children = new Map(CHILD_KINDS.map((kind) => [kind, informers(kind, opts.children[kind])]));
+    this.pods = opts.pods ? informers('Pod', opts.pods) : undefined;
     const d = opts.duties;
     this.duties =
       d && (d.autoscaler || d.binlog)
@@ -90,6 +95,7 @@ export class Controller {
     this.reconciler = new Reconciler({
       pipeline: (key) => this.pipelines.get(key),
       child: (kind, key) => this.children.get(kind)?.get(key),
+      ...(this.pods ? { pods: () => this.pods?.list() ?? [] } : {}),
       writer: opts.writer,
       events: opts.events,
       log: opts.log,
@@ -110,6 +116,22 @@ export class Controller {
         if (key) this.enqueue(key);
       });
     }
+    // Pods change often (every probe flip, every restart): only a change of what Degraded would say
+    // about them queues their pipeline.
+    this.pods?.on((type, obj, old) => {
+      const changed =
+        type === 'ADDED'
+          ? problemsChanged(undefined, obj)
+          : type === 'DELETED'
+            ? problemsChanged(obj, undefined)
+            : problemsChanged(old, obj);
+      const key = podPipelineKey(obj);
+      if (changed && key) this.enqueue(key);
+    });
+  }
+
+  private informers(): ObjectCache<KubernetesObject>[] {
+    return [this.pipelines, ...this.children.values(), ...(this.pods ? [this.pods] : [])];
   }
 
   private enqueue(key: string): void {
@@ -119,7 +141,7 @@ export class Controller {
 
   /** Starts the informers, waits for their first lists, then starts the workers. */
   async start(): Promise<void> {
-    const informers = [this.pipelines, ...this.children.values()];
+    const informers = this.informers();
     for (const i of informers) i.start();
     await Promise.all(informers.map((i) => i.waitForSync()));
     this.o.log.info({ pipelines: this.pipelines.list().length }, 'caches synced: reconciling');
@@ -156,7 +178,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     if (this.resync) clearInterval(this.resync);
-    for (const i of [this.pipelines, ...this.children.values()]) i.stop();
+    for (const i of this.informers()) i.stop();
     this.queue.shutDown();
     await this.duties?.stop();
     await Promise.all(this.workers);

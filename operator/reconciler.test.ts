@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { PipelineSpecInput } from '../runtime/core/config/pipeline-spec.ts';
 import { createLogger } from '../runtime/core/logger.ts';
@@ -6,6 +6,7 @@ import { EventRecorder } from './events.ts';
 import { KubeApiError } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
+import { componentLabels } from './labels.ts';
 import type { PipelinePolicy } from './policy.ts';
 import { type PaymentPipeline, Reconciler } from './reconciler.ts';
 
@@ -74,9 +75,11 @@ function setup(pipelineSpec: unknown = spec, policy?: PipelinePolicy) {
     metadata: { name: 'pp', namespace: 'ns', uid: 'u-1', generation: 1 },
     spec: pipelineSpec,
   };
+  const pods: V1Pod[] = [];
   const reconciler = new Reconciler({
     pipeline: (key) => (key === 'ns/pp' ? pipeline : undefined),
     child: (kind, key) => cluster.objects.get(`${kind}/${key}`),
+    pods: () => pods,
     writer: cluster,
     events: new EventRecorder({
       sink: { create: async (_ns, e) => void events.push(`${e.reason}: ${e.note}`) },
@@ -91,7 +94,7 @@ function setup(pipelineSpec: unknown = spec, policy?: PipelinePolicy) {
   const lastStatus = () =>
     cluster.statuses.at(-1) as { conditions: { type: string; status: string; reason: string }[] };
   const condition = (type: string) => lastStatus().conditions.find((c) => c.type === type);
-  return { cluster, events, pipeline, reconciler, condition };
+  return { cluster, events, pipeline, reconciler, condition, pods };
 }
 
 describe('Reconciler', () => {
@@ -123,6 +126,34 @@ describe('Reconciler', () => {
     await reconciler.reconcile('ns/pp');
     expect(condition('Ready')).toMatchObject({ status: 'True', reason: 'AllComponentsAvailable' });
     expect(condition('Degraded')?.status).toBe('False');
+  });
+
+  it("reports a component's crash-looping pod as Degraded before any deadline, and clears it on recovery", async () => {
+    const { cluster, reconciler, condition, pods } = setup();
+    await reconciler.reconcile('ns/pp');
+    cluster.rollOut();
+    const status = (ready: boolean, waiting?: string) => ({
+      name: 'producer',
+      image: 'img',
+      imageID: '',
+      ready,
+      restartCount: 2,
+      state: waiting ? { waiting: { reason: waiting } } : { running: {} },
+      lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+    });
+    pods.push({
+      metadata: { name: 'pp-producer-abc', namespace: 'ns', labels: componentLabels('pp', 'producer') },
+      status: { containerStatuses: [status(false, 'CrashLoopBackOff')] },
+    });
+    await reconciler.reconcile('ns/pp');
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'CrashLoopBackOff' });
+    expect((condition('Degraded') as { message?: string }).message).toMatch(
+      /^producer: pod pp-producer-abc container producer CrashLoopBackOff .*exit code 1/,
+    );
+    (pods[0] as V1Pod).status = { containerStatuses: [status(true)] };
+    await reconciler.reconcile('ns/pp');
+    expect(condition('Degraded')).toMatchObject({ status: 'False', reason: 'AsExpected' });
+    expect(condition('Ready')?.status).toBe('True');
   });
 
   it('re-applying an unchanged spec changes nothing and writes no status', async () => {

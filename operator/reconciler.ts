@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import {
   PIPELINE_API_VERSION,
   PIPELINE_KIND,
@@ -18,6 +18,7 @@ import { objectKey } from './kube/informer.ts';
 import type { KubeWriter } from './kube/ports.ts';
 import { childName } from './labels.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { pipelineProblems } from './pod-health.ts';
 import { OPEN_POLICY, type PipelinePolicy, type Refusal, refusal } from './policy.ts';
 
 export type PaymentPipeline = KubernetesObject & { spec?: unknown; status?: PipelineStatus };
@@ -26,6 +27,8 @@ export type ReconcilerDeps = {
   pipeline: (key: string) => PaymentPipeline | undefined;
   /** The informer cache of a child kind, by namespace/name. */
   child: (kind: string, key: string) => KubernetesObject | undefined;
+  /** The informer cache of the components' pods (matched by labels); no pod checks when absent. */
+  pods?: () => V1Pod[];
   writer: KubeWriter;
   events: EventRecorder;
   log: Logger;
@@ -183,7 +186,7 @@ export class Reconciler {
 
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;
     if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
-    const a = assess(this.rollouts(ref), generation, applyError);
+    const a = assess(this.rollouts(ref), generation, applyError, this.problems(ref));
     const status = this.replicaStatus(ref, spec);
     await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded, ...(duty?.conditions ?? [])], {
       ...status,
@@ -240,7 +243,7 @@ export class Reconciler {
         'spec.paused is true: children are left as they are',
       );
     }
-    const a = assess(this.rollouts(ref), generation);
+    const a = assess(this.rollouts(ref), generation, undefined, this.problems(ref));
     await this.writeStatus(pipeline, [
       a.ready,
       {
@@ -284,6 +287,10 @@ export class Reconciler {
     return this.d.child('Deployment', `${ref.namespace}/${childName(ref.name, component)}`) as
       | V1Deployment
       | undefined;
+  }
+
+  private problems(ref: PipelineRef) {
+    return this.d.pods ? pipelineProblems(ref.name, ref.namespace, this.d.pods()) : [];
   }
 
   private rollouts(ref: PipelineRef) {

@@ -71,12 +71,12 @@ watchNamespace; none given: the release namespace. Empty with rbac.clusterWide (
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
 {{- if has "binlog" (splitList "," .Values.duties.enabled) }}
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["list"]
 {{- end }}
 {{- end -}}

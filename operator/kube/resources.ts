@@ -16,6 +16,7 @@ export const RESOURCES = {
     kind: PIPELINE_KIND,
   },
   ConfigMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
+  Pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   PodDisruptionBudget: {

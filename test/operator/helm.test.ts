@@ -169,14 +169,20 @@ describe('helm chart', () => {
     expect(can('update', 'leases.coordination.k8s.io', { name: 'ppo-payment-pipeline-operator' })).toBe(
       'yes',
     );
-    // Least privilege without the binlog duty: no Secrets, no pods, no other Lease, no other namespace.
+    // Least privilege without the binlog duty: no Secrets, pods only listed and watched (the
+    // components' failing containers), no other Lease, no other namespace.
     expect(can('get', 'secrets')).toBe('no');
+    expect(can('list', 'pods')).toBe('yes');
+    expect(can('watch', 'pods')).toBe('yes');
+    expect(can('get', 'pods')).toBe('no');
     expect(can('create', 'pods')).toBe('no');
+    expect(can('delete', 'pods')).toBe('no');
+    expect(can('get', 'pods', { sub: 'log' })).toBe('no');
     expect(can('update', 'leases.coordination.k8s.io', { name: 'someone-else' })).toBe('no');
     expect(can('update', 'paymentpipelines.payments.example.com')).toBe('no');
     expect(can('list', 'deployments.apps', { namespace: 'default' })).toBe('no');
 
-    // The binlog-position duty adds exactly: get (never list/watch) Secrets, list pods.
+    // The binlog-position duty adds exactly: get (never list/watch) Secrets.
     const withBinlog = run(helmBin, [
       'template',
       'ppo',

@@ -496,6 +496,88 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     expect(verify.output).toContain('verify: Redis equals MySQL');
   });
 
+  it('reports a producer crash-looping on a wrong MySQL password as Degraded, and recovers when the Secret is fixed, the CR untouched', async () => {
+    type Cr = Pipeline & { metadata: { generation: number } };
+    const cr = () => kubectlJson<Cr>(['-n', NS, 'get', 'paymentpipeline', PIPELINE]);
+    const condition = (p: Cr, type: string) => p.status?.conditions?.find((c) => c.type === type);
+    const producers = async () =>
+      (await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=producer`)).filter(
+        (p) => !p.metadata.deletionTimestamp,
+      );
+    const healthy = (p: Cr) =>
+      condition(p, 'Ready')?.status === 'True' && condition(p, 'Degraded')?.status === 'False';
+    const before = await eventually('the pipeline Ready, not Degraded', cr, healthy, 240_000);
+    const secret = await kubectlJson<{ data: Record<string, string> }>([
+      '-n',
+      NS,
+      'get',
+      'secret',
+      'payments-mysql',
+    ]);
+    const cdcPassword = secret.data.cdcPassword as string;
+    const setCdcPassword = (base64: string) =>
+      kubectl([
+        '-n',
+        NS,
+        'patch',
+        'secret',
+        'payments-mysql',
+        '-p',
+        JSON.stringify({ data: { cdcPassword: base64 } }),
+      ]);
+    let degradedAfterMs = 0;
+    let degradedMessage: string | undefined;
+    let crashing: Pod;
+    try {
+      await setCdcPassword(Buffer.from('not-the-password').toString('base64'));
+      // The kubelet reads a Secret into env when it starts a container: the next producer pod gets it.
+      const [old] = await producers();
+      await kubectl(['-n', NS, 'delete', 'pod', old?.metadata.name ?? '', '--wait=false']);
+
+      crashing = await waitFor(
+        'a producer pod crash-looping',
+        async () => {
+          const [p] = (await producers()).filter((x) => x.metadata.uid !== old?.metadata.uid);
+          const s = p?.status.containerStatuses?.[0];
+          const waiting = s?.state?.waiting as { reason?: string } | undefined;
+          return s && s.restartCount >= 1 && waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
+        },
+        180_000,
+        1000,
+      );
+      const loopSeen = Date.now();
+      const degraded = await eventually(
+        'Degraded naming the producer and CrashLoopBackOff',
+        cr,
+        (p) => condition(p, 'Degraded')?.status === 'True',
+        60_000,
+      );
+      degradedAfterMs = Date.now() - loopSeen;
+      degradedMessage = condition(degraded, 'Degraded')?.message;
+      expect(condition(degraded, 'Degraded')).toMatchObject({ reason: 'CrashLoopBackOff' });
+      expect(condition(degraded, 'Degraded')?.message).toMatch(
+        new RegExp(
+          `^producer: pod ${crashing.metadata.name} container producer CrashLoopBackOff .*exit code [1-9]`,
+        ),
+      );
+      expect(condition(degraded, 'Ready')?.status).toBe('False');
+    } finally {
+      // Put back even when an assertion failed, so the suite's later tests find a working producer.
+      await setCdcPassword(cdcPassword);
+    }
+    const fixed = Date.now();
+    // The same pod recovers: the kubelet's next restart reads the fixed Secret (back-off ≤ 80 s here).
+    const after = await eventually('the pipeline Ready again, not Degraded', cr, healthy, 300_000);
+    const [recovered] = await producers();
+    expect(recovered?.metadata.uid).toBe(crashing.metadata.uid);
+    expect(recovered && podReady(recovered)).toBe(true);
+    expect(after.metadata.generation).toBe(before.metadata.generation);
+    console.log(
+      `crash loop seen → Degraded: ${degradedAfterMs} ms; Secret fixed → Ready, not Degraded: ${Date.now() - fixed} ms (${crashing.status.containerStatuses?.[0]?.restartCount} restarts when seen)`,
+    );
+    console.log(`Degraded: ${degradedMessage}`);
+  }, 600_000);
+
   it('rolls the operator and the components to a new image tag, and helm uninstall + CR deletion leave nothing on the node', async () => {
     const next = `${IMAGE.split(':')[1]}-next`;
     // A new tag of the same images, as a rebuilt release would be imported (nothing is pulled).

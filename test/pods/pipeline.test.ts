@@ -474,7 +474,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     const joinedAt = performance.now();
     // The last moment the status showed a lag above the threshold: the operator's last recommendation
     // of more than one replica came no later, so the scale-down window runs from no earlier than this.
-    let lastHighAt = performance.now();
+    let lastHighAt = scaledAt; // the scale-up itself was a high recommendation
     await waitFor(
       'the backlog drained',
       async () => {

@@ -83,7 +83,13 @@ describe('api config', () => {
       loadApiConfig({ ...prod, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'pk_live_abc' }),
     ).toThrow(/STRIPE_SECRET_KEY: must be a Stripe secret key/);
     expect(() =>
-      loadApiConfig({ ...base, STRIPE_TIMEOUT_MS: '20000', PROVIDER_TIMEOUT_MS: '20000' }),
+      loadApiConfig({
+        ...prod,
+        PAYMENT_PROVIDER: 'stripe',
+        STRIPE_SECRET_KEY: 'sk_live_abc',
+        STRIPE_TIMEOUT_MS: '20000',
+        PROVIDER_TIMEOUT_MS: '20000',
+      }),
     ).toThrow(/STRIPE_TIMEOUT_MS: must be below PROVIDER_TIMEOUT_MS/);
     // Outside development means anything but development and test.
     expect(() => loadApiConfig({ ...prod, NODE_ENV: 'staging' })).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
@@ -123,5 +129,17 @@ describe('api config', () => {
       for (const name of ['API_PORT', 'MYSQL_URL', 'IDEMPOTENCY_TTL_HOURS', 'AUTH_JWT_SECRET'])
         expect(text).toContain(name);
     }
+  });
+
+  it('bounds Stripe attempts by the provider timeout only when the provider is Stripe', () => {
+    // A short provider timeout with the simulated provider starts (it used to be refused).
+    expect(loadApiConfig({ ...base, PROVIDER_TIMEOUT_MS: '2000' }).PROVIDER_TIMEOUT_MS).toBe(2000);
+    const stripe = { ...base, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_123' };
+    expect(() => loadApiConfig({ ...stripe, PROVIDER_TIMEOUT_MS: '2000' })).toThrow(/STRIPE_TIMEOUT_MS/);
+    expect(
+      loadApiConfig({ ...stripe, PROVIDER_TIMEOUT_MS: '2000', STRIPE_TIMEOUT_MS: '1500' }),
+    ).toMatchObject({
+      STRIPE_TIMEOUT_MS: 1500,
+    });
   });
 });

@@ -113,11 +113,14 @@ function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[]
   }
 }
 
-function redisEntries(spec: PipelineSpec): EnvEntry<RedisEnvName>[] {
-  const url: EnvEntry<'REDIS_URL'> = spec.redis.secretName
-    ? { name: 'REDIS_URL', secret: { name: spec.redis.secretName, key: 'url' } }
+/** The component's own Secret (its ACL user) when it has one, else the shared url / secretName. */
+function redisEntries(spec: PipelineSpec, component: 'consumer' | 'api'): EnvEntry<RedisEnvName>[] {
+  const own = component === 'consumer' ? spec.redis.consumerSecretName : spec.redis.apiSecretName;
+  const secretName = own ?? spec.redis.secretName;
+  const url: EnvEntry<'REDIS_URL'> = secretName
+    ? { name: 'REDIS_URL', secret: { name: secretName, key: 'url' } }
     : { name: 'REDIS_URL', setting: spec.redis.url ?? '' };
-  // Set for both the consumer and the api: they must read and write the same keys.
+  // The same prefix for both the consumer and the api: they must read and write the same keys.
   return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
 }
 
@@ -171,7 +174,7 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     { name: 'SOURCE_DATABASE', setting: spec.mysql.database },
-    ...redisEntries(spec),
+    ...redisEntries(spec, 'consumer'),
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
     ...kafkaSecurityEntries(spec, 'consumer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
@@ -226,7 +229,7 @@ export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
-    ...redisEntries(spec),
+    ...redisEntries(spec, 'api'),
     ...authEntries(spec.api),
     // The image's NODE_ENV=production refuses the simulation unless the pipeline asks for it explicitly.
     { name: 'PAYMENT_PROVIDER', setting: spec.api.paymentProvider },

@@ -172,6 +172,16 @@ const redisSpec = z
         'redis[s]://[[user]:password@]host[:port][,host:port...][/db] without secrets; use secretName when it carries a password',
       ),
     secretName: objectName.optional().describe('Secret whose key "url" holds the connection URL'),
+    consumerSecretName: objectName
+      .optional()
+      .describe(
+        'Secret whose key "url" holds the consumer\'s own connection URL (its writer ACL user); overrides url/secretName for the consumer',
+      ),
+    apiSecretName: objectName
+      .optional()
+      .describe(
+        'Secret whose key "url" holds the api\'s own connection URL (its read-mostly ACL user); overrides url/secretName for the api',
+      ),
     sentinelMaster: redisSentinelMaster
       .optional()
       .describe('mode sentinel: the master group the Sentinels monitor'),

@@ -32,6 +32,7 @@ describe('PaymentPipeline CRD generation', () => {
     expect(json).toContain('self.minReplicas <= self.maxReplicas');
     expect(json).toContain('mysql.serverId is immutable');
     expect(json).toContain(`"rule":"self.mode != 'cluster' || !has(self.sentinelMaster)"`);
+    expect(json).toContain('redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only');
   });
 
   it('has the per-component Redis Secret references beside the shared ones', () => {

@@ -63,6 +63,7 @@ const secrets: SecretData = {
   'shop-redis': { url: 'redis://:redis-secret@redis.cache.svc:6379/1' },
   'shop-redis-consumer': { url: 'rediss://consumer:writer-secret@redis.cache.svc:6380/1' },
   'shop-redis-api': { url: 'rediss://api:reader-secret@redis.cache.svc:6380/1' },
+  'shop-sentinel': { username: 'app', password: 'sentinel-secret' },
 };
 
 const schemas = { producer: producerEnvSchema, consumer: consumerEnvSchema, api: apiEnvSchema } as const;
@@ -407,6 +408,38 @@ describe('pod environment against the services’ env schemas', () => {
         'REDIS_SENTINEL_MASTER',
       );
     }
+  });
+
+  it('passes redis.sentinelTls and redis.sentinelSecretName on for the Sentinels themselves', () => {
+    const sentinels = 'rediss://sentinel-0.cache.svc:26379,sentinel-1.cache.svc:26379/0';
+    const { envOf, container } = render({
+      ...base,
+      redis: {
+        mode: 'sentinel',
+        url: sentinels,
+        sentinelMaster: 'payments',
+        sentinelTls: true,
+        sentinelSecretName: 'shop-sentinel',
+        keyPrefix: 'pay-eu',
+      },
+    });
+    for (const component of ['consumer', 'api'] as const) {
+      const cfg = parseEnv(schemas[component], envOf(component));
+      expect(redisOptions(cfg)).toMatchObject({
+        name: 'payments',
+        enableTLSForSentinelMode: true,
+        sentinelTLS: {},
+        sentinelUsername: 'app',
+        sentinelPassword: 'sentinel-secret',
+      });
+      expect(JSON.stringify(container(component))).not.toContain('sentinel-secret');
+    }
+    // Unset: none of the variables (the Sentinels in plain text without a user, as before).
+    const plain = render({
+      ...base,
+      redis: { mode: 'sentinel', url: sentinels, sentinelMaster: 'payments', keyPrefix: 'pay-eu' },
+    });
+    expect(redisOptions(parseEnv(apiEnvSchema, plain.envOf('api')))).not.toHaveProperty('sentinelUsername');
   });
 
   it('passes redis.mode cluster on as REDIS_MODE=cluster with the seed nodes; the services read them', () => {

@@ -94,7 +94,14 @@ const appMysqlUrl = (spec: PipelineSpec) =>
     password: 'password',
   });
 
-type RedisEnvName = 'REDIS_URL' | 'REDIS_SENTINEL_MASTER' | 'REDIS_MODE' | 'REDIS_KEY_PREFIX';
+type RedisEnvName =
+  | 'REDIS_URL'
+  | 'REDIS_SENTINEL_MASTER'
+  | 'REDIS_SENTINEL_TLS'
+  | 'REDIS_SENTINEL_USERNAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_MODE'
+  | 'REDIS_KEY_PREFIX';
 
 /**
  * REDIS_SENTINEL_MASTER for redis.mode sentinel (REDIS_URL then names the Sentinels), REDIS_MODE=cluster
@@ -107,7 +114,23 @@ function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[]
     case 'sentinel':
       if (redis.sentinelMaster === undefined)
         throw new Error('redis.sentinelMaster is required when mode is sentinel');
-      return [{ name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster }];
+      return [
+        { name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster },
+        // How to reach the Sentinels themselves (the URL's TLS and user are the master's).
+        ...(redis.sentinelTls ? [{ name: 'REDIS_SENTINEL_TLS' as const, setting: 'true' }] : []),
+        ...(redis.sentinelSecretName
+          ? [
+              {
+                name: 'REDIS_SENTINEL_USERNAME' as const,
+                secret: { name: redis.sentinelSecretName, key: 'username' },
+              },
+              {
+                name: 'REDIS_SENTINEL_PASSWORD' as const,
+                secret: { name: redis.sentinelSecretName, key: 'password' },
+              },
+            ]
+          : []),
+      ];
     case 'cluster':
       return [{ name: 'REDIS_MODE', setting: 'cluster' }];
   }

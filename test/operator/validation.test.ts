@@ -101,6 +101,11 @@ describe('PaymentPipeline admission on the real API server', () => {
         ),
       ),
     ).toContain('spec.redis.apiSecretName');
+    expect(
+      await rejection(
+        create('sentinel-tls', pipelineSpec({ redis: { url: 'rediss://r:6380', sentinelTls: true } })),
+      ),
+    ).toContain('redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only');
   });
 
   it('rejects malformed values and missing fields, naming the field', async () => {

@@ -67,6 +67,16 @@ describe('pipelineSpec', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('takes the Sentinels’ TLS and user for mode sentinel only', () => {
+    const sentinel = { mode: 'sentinel', url: 'rediss://s1:26379,s2:26379', sentinelMaster: 'm' } as const;
+    expect(
+      errors({ ...minimal, redis: { ...sentinel, sentinelTls: true, sentinelSecretName: 's' } }),
+    ).toEqual([]);
+    expect(errors({ ...minimal, redis: { ...minimal.redis, sentinelTls: true } })).toContain(
+      'redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only',
+    );
+  });
+
   it('accepts host names and IP addresses as mysql.host, nothing that changes the URL', () => {
     for (const host of ['db', 'mariadb.payments.svc.cluster.local', '10.0.0.7', '[fd00::7]']) {
       expect(errors({ ...minimal, mysql: { ...minimal.mysql, host } }), host).toEqual([]);

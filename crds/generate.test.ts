@@ -32,5 +32,29 @@ describe('PaymentPipeline CRD generation', () => {
     expect(json).toContain('self.minReplicas <= self.maxReplicas');
     expect(json).toContain('mysql.serverId is immutable');
     expect(json).toContain(`"rule":"self.mode != 'cluster' || !has(self.sentinelMaster)"`);
+    expect(json).toContain('redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only');
+  });
+
+  it('has the per-component Redis Secret references beside the shared ones', () => {
+    const redis = (buildCrd() as unknown as CrdShape).spec.versions[0]?.schema.openAPIV3Schema.properties.spec
+      .properties.redis;
+    for (const field of ['url', 'secretName', 'consumerSecretName', 'apiSecretName'])
+      expect(redis?.properties[field], field).toMatchObject({ type: 'string' });
+    expect(redis?.properties.consumerSecretName?.description).toContain('key "url"');
+    expect(redis?.required ?? []).not.toContain('consumerSecretName');
   });
 });
+
+type SchemaNode = {
+  type?: string;
+  description?: string;
+  required?: string[];
+  properties: Record<string, SchemaNode | undefined>;
+};
+type CrdShape = {
+  spec: {
+    versions: {
+      schema: { openAPIV3Schema: { properties: { spec: { properties: { redis?: SchemaNode } } } } };
+    }[];
+  };
+};

@@ -61,6 +61,9 @@ const secrets: SecretData = {
   },
   'shop-auth': { jwtSecret: 'j'.repeat(32), webhookSecret: 'w'.repeat(16) },
   'shop-redis': { url: 'redis://:redis-secret@redis.cache.svc:6379/1' },
+  'shop-redis-consumer': { url: 'rediss://consumer:writer-secret@redis.cache.svc:6380/1' },
+  'shop-redis-api': { url: 'rediss://api:reader-secret@redis.cache.svc:6380/1' },
+  'shop-sentinel': { username: 'app', password: 'sentinel-secret' },
 };
 
 const schemas = { producer: producerEnvSchema, consumer: consumerEnvSchema, api: apiEnvSchema } as const;
@@ -349,6 +352,37 @@ describe('pod environment against the services’ env schemas', () => {
     }
   });
 
+  it('gives the consumer and the api their own Redis users from redis.consumerSecretName / apiSecretName', () => {
+    const both = render({
+      ...base,
+      redis: {
+        secretName: 'shop-redis',
+        consumerSecretName: 'shop-redis-consumer',
+        apiSecretName: 'shop-redis-api',
+        keyPrefix: 'pay-eu',
+      },
+    });
+    expect(parseEnv(consumerEnvSchema, both.envOf('consumer')).REDIS_URL).toBe(
+      'rediss://consumer:writer-secret@redis.cache.svc:6380/1',
+    );
+    expect(parseEnv(apiEnvSchema, both.envOf('api')).REDIS_URL).toBe(
+      'rediss://api:reader-secret@redis.cache.svc:6380/1',
+    );
+    // A secret reference, never the URL itself in the pod spec or a ConfigMap.
+    expect(JSON.stringify(both.container('api'))).not.toContain('reader-secret');
+    expect(JSON.stringify([...both.configMaps.values()])).not.toContain('secret@');
+    // Only one of them: the other keeps the shared url; same key prefix for both.
+    const one = render({ ...base, redis: { ...base.redis, apiSecretName: 'shop-redis-api' } });
+    expect(parseEnv(consumerEnvSchema, one.envOf('consumer'))).toMatchObject({
+      REDIS_URL: 'redis://redis.cache.svc:6379/0',
+      REDIS_KEY_PREFIX: 'pay-eu',
+    });
+    expect(parseEnv(apiEnvSchema, one.envOf('api'))).toMatchObject({
+      REDIS_URL: 'rediss://api:reader-secret@redis.cache.svc:6380/1',
+      REDIS_KEY_PREFIX: 'pay-eu',
+    });
+  });
+
   it('passes redis.mode sentinel on as REDIS_SENTINEL_MASTER; the services read it with their own schemas', () => {
     const sentinels = 'redis://sentinel-0.cache.svc:26379,sentinel-1.cache.svc:26379/0';
     const { envOf, container, configMaps } = render({
@@ -374,6 +408,38 @@ describe('pod environment against the services’ env schemas', () => {
         'REDIS_SENTINEL_MASTER',
       );
     }
+  });
+
+  it('passes redis.sentinelTls and redis.sentinelSecretName on for the Sentinels themselves', () => {
+    const sentinels = 'rediss://sentinel-0.cache.svc:26379,sentinel-1.cache.svc:26379/0';
+    const { envOf, container } = render({
+      ...base,
+      redis: {
+        mode: 'sentinel',
+        url: sentinels,
+        sentinelMaster: 'payments',
+        sentinelTls: true,
+        sentinelSecretName: 'shop-sentinel',
+        keyPrefix: 'pay-eu',
+      },
+    });
+    for (const component of ['consumer', 'api'] as const) {
+      const cfg = parseEnv(schemas[component], envOf(component));
+      expect(redisOptions(cfg)).toMatchObject({
+        name: 'payments',
+        enableTLSForSentinelMode: true,
+        sentinelTLS: {},
+        sentinelUsername: 'app',
+        sentinelPassword: 'sentinel-secret',
+      });
+      expect(JSON.stringify(container(component))).not.toContain('sentinel-secret');
+    }
+    // Unset: none of the variables (the Sentinels in plain text without a user, as before).
+    const plain = render({
+      ...base,
+      redis: { mode: 'sentinel', url: sentinels, sentinelMaster: 'payments', keyPrefix: 'pay-eu' },
+    });
+    expect(redisOptions(parseEnv(apiEnvSchema, plain.envOf('api')))).not.toHaveProperty('sentinelUsername');
   });
 
   it('passes redis.mode cluster on as REDIS_MODE=cluster with the seed nodes; the services read them', () => {

@@ -94,7 +94,14 @@ const appMysqlUrl = (spec: PipelineSpec) =>
     password: 'password',
   });
 
-type RedisEnvName = 'REDIS_URL' | 'REDIS_SENTINEL_MASTER' | 'REDIS_MODE' | 'REDIS_KEY_PREFIX';
+type RedisEnvName =
+  | 'REDIS_URL'
+  | 'REDIS_SENTINEL_MASTER'
+  | 'REDIS_SENTINEL_TLS'
+  | 'REDIS_SENTINEL_USERNAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_MODE'
+  | 'REDIS_KEY_PREFIX';
 
 /**
  * REDIS_SENTINEL_MASTER for redis.mode sentinel (REDIS_URL then names the Sentinels), REDIS_MODE=cluster
@@ -107,17 +114,36 @@ function sentinelEntries(redis: PipelineSpec['redis']): EnvEntry<RedisEnvName>[]
     case 'sentinel':
       if (redis.sentinelMaster === undefined)
         throw new Error('redis.sentinelMaster is required when mode is sentinel');
-      return [{ name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster }];
+      return [
+        { name: 'REDIS_SENTINEL_MASTER', setting: redis.sentinelMaster },
+        // How to reach the Sentinels themselves (the URL's TLS and user are the master's).
+        ...(redis.sentinelTls ? [{ name: 'REDIS_SENTINEL_TLS' as const, setting: 'true' }] : []),
+        ...(redis.sentinelSecretName
+          ? [
+              {
+                name: 'REDIS_SENTINEL_USERNAME' as const,
+                secret: { name: redis.sentinelSecretName, key: 'username' },
+              },
+              {
+                name: 'REDIS_SENTINEL_PASSWORD' as const,
+                secret: { name: redis.sentinelSecretName, key: 'password' },
+              },
+            ]
+          : []),
+      ];
     case 'cluster':
       return [{ name: 'REDIS_MODE', setting: 'cluster' }];
   }
 }
 
-function redisEntries(spec: PipelineSpec): EnvEntry<RedisEnvName>[] {
-  const url: EnvEntry<'REDIS_URL'> = spec.redis.secretName
-    ? { name: 'REDIS_URL', secret: { name: spec.redis.secretName, key: 'url' } }
+/** The component's own Secret (its ACL user) when it has one, else the shared url / secretName. */
+function redisEntries(spec: PipelineSpec, component: 'consumer' | 'api'): EnvEntry<RedisEnvName>[] {
+  const own = component === 'consumer' ? spec.redis.consumerSecretName : spec.redis.apiSecretName;
+  const secretName = own ?? spec.redis.secretName;
+  const url: EnvEntry<'REDIS_URL'> = secretName
+    ? { name: 'REDIS_URL', secret: { name: secretName, key: 'url' } }
     : { name: 'REDIS_URL', setting: spec.redis.url ?? '' };
-  // Set for both the consumer and the api: they must read and write the same keys.
+  // The same prefix for both the consumer and the api: they must read and write the same keys.
   return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
 }
 
@@ -171,7 +197,7 @@ export function consumerEnv(spec: PipelineSpec): EnvEntry<ConsumerEnvName>[] {
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
     { name: 'SOURCE_DATABASE', setting: spec.mysql.database },
-    ...redisEntries(spec),
+    ...redisEntries(spec, 'consumer'),
     { name: 'KAFKA_BROKERS', setting: spec.kafka.bootstrap.join(',') },
     ...kafkaSecurityEntries(spec, 'consumer'),
     { name: 'TOPIC_PREFIX', setting: spec.kafka.topicPrefix },
@@ -226,7 +252,7 @@ export function apiEnv(spec: PipelineSpec): EnvEntry<ApiEnvName>[] {
   return [
     { name: 'LOG_LEVEL', setting: spec.logLevel },
     ...appMysqlUrl(spec),
-    ...redisEntries(spec),
+    ...redisEntries(spec, 'api'),
     ...authEntries(spec.api),
     // The image's NODE_ENV=production refuses the simulation unless the pipeline asks for it explicitly.
     { name: 'PAYMENT_PROVIDER', setting: spec.api.paymentProvider },

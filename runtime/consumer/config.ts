@@ -8,6 +8,7 @@ import {
   redisConnectionRule,
   redisKeyPrefix,
   redisMode,
+  redisSentinelFields,
   redisSentinelMaster,
   redisUrl,
   sqlIdentifier,
@@ -21,6 +22,7 @@ const cache = {
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
   REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
+  ...redisSentinelFields,
   /** standalone | sentinel | cluster (REDIS_URL then names seed nodes); default from REDIS_SENTINEL_MASTER. */
   REDIS_MODE: redisMode.optional(),
   TOPIC_PREFIX: topicPrefix,

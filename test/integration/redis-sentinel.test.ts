@@ -8,7 +8,7 @@ import { NearCachedPackageReader } from '../../runtime/api/package/near-cache.ts
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
-import { createRedis, type RedisConnectionConfig, redisOptions } from '../../runtime/core/redis/connect.ts';
+import { createRedis, redisOptions } from '../../runtime/core/redis/connect.ts';
 import { parseRedisUrl } from '../../runtime/core/redis/url.ts';
 import { at, payment, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
@@ -32,7 +32,7 @@ const direct = new Redis(stackUrl);
 
 let sentinel: RedisProcess | undefined;
 let sentinelPort = 0;
-let config: RedisConnectionConfig;
+let config: { REDIS_URL: string; REDIS_SENTINEL_MASTER: string };
 const clients: Redis[] = [];
 
 async function startSentinel(): Promise<void> {

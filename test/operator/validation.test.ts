@@ -86,6 +86,26 @@ describe('PaymentPipeline admission on the real API server', () => {
         redis: { mode: 'sentinel', url: 'redis://s1:26379,s2:26379', sentinelMaster: 'payments' },
       }),
     );
+    // Per-component Redis users: Secret names beside the shared one, never a URL.
+    await create(
+      'redis-users',
+      pipelineSpec({
+        redis: { secretName: 'redis', consumerSecretName: 'redis-writer', apiSecretName: 'redis-reader' },
+      }),
+    );
+    expect(
+      await rejection(
+        create(
+          'redis-inline',
+          pipelineSpec({ redis: { secretName: 'redis', apiSecretName: 'rediss://api:pw@cache:6380' } }),
+        ),
+      ),
+    ).toContain('spec.redis.apiSecretName');
+    expect(
+      await rejection(
+        create('sentinel-tls', pipelineSpec({ redis: { url: 'rediss://r:6380', sentinelTls: true } })),
+      ),
+    ).toContain('redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only');
   });
 
   it('rejects malformed values and missing fields, naming the field', async () => {

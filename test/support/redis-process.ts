@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,8 +25,18 @@ export type RedisProcess = {
  * to the generated file (Sentinel rewrites its config, so the file lives in the temp dir).
  */
 export async function startRedisProcess(
-  /** `port`: a given one (e.g. to start a stopped server again where its clients reconnect). */
-  opts: { sentinel?: boolean; config?: string[]; port?: number } = {},
+  /**
+   * `port`: a given one (e.g. to start a stopped server again where its clients reconnect).
+   * `tls`: TLS only on that port (no plain one), with `dir`/`cert`.crt|key and `dir`/ca.crt (dev/lib/tls.sh);
+   * `probeAuth`: the ACL user the probe connects as (when the default user is off).
+   */
+  opts: {
+    sentinel?: boolean;
+    config?: string[];
+    port?: number;
+    tls?: { dir: string; cert: string };
+    probeAuth?: { username: string; password: string };
+  } = {},
 ): Promise<RedisProcess> {
   const dir = await mkdtemp(join(tmpdir(), opts.sentinel ? 'payments-sentinel-' : 'payments-redis-'));
   const port = opts.port ?? (await freePort());
@@ -34,7 +44,18 @@ export async function startRedisProcess(
   await writeFile(
     conf,
     [
-      `port ${port}`,
+      ...(opts.tls
+        ? [
+            'port 0',
+            `tls-port ${port}`,
+            `tls-cert-file ${opts.tls.dir}/${opts.tls.cert}.crt`,
+            `tls-key-file ${opts.tls.dir}/${opts.tls.cert}.key`,
+            `tls-ca-cert-file ${opts.tls.dir}/ca.crt`,
+            'tls-auth-clients no',
+            // Replication (and a Sentinel's links to servers and other Sentinels) over TLS too.
+            'tls-replication yes',
+          ]
+        : [`port ${port}`]),
       'bind 127.0.0.1',
       `dir ${dir}`,
       `logfile ${join(dir, 'redis.log')}`,
@@ -50,7 +71,14 @@ export async function startRedisProcess(
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}), see ${dir}`))),
   );
   exited.catch(() => undefined);
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50 });
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => 50,
+    ...(opts.tls && { tls: { ca: await readFile(`${opts.tls.dir}/ca.crt`, 'utf8') } }),
+    ...opts.probeAuth,
+  });
   probe.on('error', () => {}); // refused until it listens: retried
   // exitCode stays null for a process ended by a signal: track the exit itself.
   let running = true;

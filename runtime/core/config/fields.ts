@@ -43,6 +43,9 @@ type RedisEnv = {
   REDIS_URL: string;
   REDIS_SENTINEL_MASTER?: string | undefined;
   REDIS_MODE?: RedisMode | undefined;
+  REDIS_SENTINEL_TLS?: boolean | undefined;
+  REDIS_SENTINEL_USERNAME?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
 };
 
 /**
@@ -56,7 +59,22 @@ export function redisConnectionRule<T extends RedisEnv>(): [
 ] {
   const check = (env: T, ctx: z.RefinementCtx<T>) => {
     try {
-      redisConnection(env.REDIS_URL, env.REDIS_SENTINEL_MASTER, env.REDIS_MODE);
+      const c = redisConnection(env.REDIS_URL, env.REDIS_SENTINEL_MASTER, env.REDIS_MODE);
+      const sentinelOnly = (
+        ['REDIS_SENTINEL_TLS', 'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'] as const
+      ).filter((name) => env[name] !== undefined);
+      if (c.kind !== 'sentinel' && sentinelOnly.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: [sentinelOnly[0] as string],
+          message: `${sentinelOnly.join(', ')} only apply with REDIS_SENTINEL_MASTER (Sentinel mode)`,
+        });
+      if (env.REDIS_SENTINEL_PASSWORD === undefined && env.REDIS_SENTINEL_USERNAME !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REDIS_SENTINEL_PASSWORD'],
+          message: 'REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD',
+        });
     } catch (err) {
       if (!(err instanceof RedisUrlError)) throw err;
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: err.message });
@@ -95,6 +113,16 @@ export const startFromKind = z.enum(['earliest', 'latest', 'timestamp', 'positio
 export const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * How to reach the Sentinels themselves (the URL's TLS and credentials are the master's): TLS with
+ * REDIS_TLS_CA_FILE, and the ACL user a Sentinel with `requirepass` / `user` lines asks for.
+ */
+export const redisSentinelFields = {
+  REDIS_SENTINEL_TLS: boolFromEnv.optional(),
+  REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+};
 
 export const csvList = z.string().transform((s) =>
   s

@@ -54,6 +54,29 @@ describe('pipelineSpec', () => {
     ).toContain('startFrom.file and startFrom.pos are required when kind is position');
   });
 
+  it('takes per-component Redis Secrets beside the shared url or secretName, names only', () => {
+    const redis = { ...minimal.redis, consumerSecretName: 'redis-writer', apiSecretName: 'redis-reader' };
+    expect(pipelineSpec.parse({ ...minimal, redis }).redis).toMatchObject(redis);
+    expect(errors({ ...minimal, redis: { secretName: 'r', apiSecretName: 'redis-reader' } })).toEqual([]);
+    // Still one shared connection (the operator's fallback); a Secret name, not a URL.
+    expect(errors({ ...minimal, redis: { consumerSecretName: 'w', apiSecretName: 'r' } })).toContain(
+      'exactly one of redis.url and redis.secretName must be set',
+    );
+    expect(
+      errors({ ...minimal, redis: { ...minimal.redis, apiSecretName: 'rediss://api:pw@cache:6380' } }).length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('takes the Sentinels’ TLS and user for mode sentinel only', () => {
+    const sentinel = { mode: 'sentinel', url: 'rediss://s1:26379,s2:26379', sentinelMaster: 'm' } as const;
+    expect(
+      errors({ ...minimal, redis: { ...sentinel, sentinelTls: true, sentinelSecretName: 's' } }),
+    ).toEqual([]);
+    expect(errors({ ...minimal, redis: { ...minimal.redis, sentinelTls: true } })).toContain(
+      'redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only',
+    );
+  });
+
   it('accepts host names and IP addresses as mysql.host, nothing that changes the URL', () => {
     for (const host of ['db', 'mariadb.payments.svc.cluster.local', '10.0.0.7', '[fd00::7]']) {
       expect(errors({ ...minimal, mysql: { ...minimal.mysql, host } }), host).toEqual([]);

@@ -155,6 +155,7 @@ const SEVERAL_HOSTS_NEED_SENTINEL =
   'redis.url names several hosts: they are Sentinels (mode sentinel) or cluster seed nodes (mode cluster)';
 const CLUSTER_NO_DB = 'redis.url of mode cluster names no database (a Redis Cluster has only db 0)';
 const CLUSTER_NO_SENTINEL = 'redis.sentinelMaster is for mode sentinel only';
+const SENTINEL_ONLY = 'redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only';
 const redisSpec = z
   .object({
     mode: z
@@ -172,9 +173,30 @@ const redisSpec = z
         'redis[s]://[[user]:password@]host[:port][,host:port...][/db] without secrets; use secretName when it carries a password',
       ),
     secretName: objectName.optional().describe('Secret whose key "url" holds the connection URL'),
+    consumerSecretName: objectName
+      .optional()
+      .describe(
+        'Secret whose key "url" holds the consumer\'s own connection URL (its writer ACL user); overrides url/secretName for the consumer',
+      ),
+    apiSecretName: objectName
+      .optional()
+      .describe(
+        'Secret whose key "url" holds the api\'s own connection URL (its read-mostly ACL user); overrides url/secretName for the api',
+      ),
     sentinelMaster: redisSentinelMaster
       .optional()
       .describe('mode sentinel: the master group the Sentinels monitor'),
+    sentinelTls: z
+      .boolean()
+      .optional()
+      .describe(
+        "mode sentinel: the Sentinels themselves listen on TLS (the URL's rediss:// is the master's)",
+      ),
+    sentinelSecretName: objectName
+      .optional()
+      .describe(
+        'mode sentinel: Secret with keys "username" and "password" of the ACL user the Sentinels require',
+      ),
     keyPrefix: redisKeyPrefix.default('pay'),
   })
   .superRefine((r, ctx) => {
@@ -186,6 +208,9 @@ const redisSpec = z
     }
     if (r.mode === 'cluster' && r.url !== undefined && /\/[1-9]\d*$/.test(r.url)) {
       ctx.addIssue({ code: 'custom', message: CLUSTER_NO_DB });
+    }
+    if (r.mode !== 'sentinel' && (r.sentinelTls !== undefined || r.sentinelSecretName !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: SENTINEL_ONLY });
     }
     if (r.mode === 'cluster' && r.sentinelMaster !== undefined) {
       ctx.addIssue({ code: 'custom', message: CLUSTER_NO_SENTINEL });
@@ -213,6 +238,10 @@ const redisSpec = z
         rule: "self.mode != 'cluster' || !has(self.sentinelMaster)",
         message: CLUSTER_NO_SENTINEL,
         fieldPath: '.sentinelMaster',
+      },
+      {
+        rule: "self.mode == 'sentinel' || (!has(self.sentinelTls) && !has(self.sentinelSecretName))",
+        message: SENTINEL_ONLY,
       },
       {
         rule: "self.mode != 'standalone' || !has(self.url) || !self.url.contains(',')",

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { apiEnvSchema } from '../../api/config.ts';
 import { consumerEnvSchema, toolEnvSchema } from '../../consumer/config.ts';
 import { ConfigError, parseEnv } from '../config/env.ts';
-import { clusterNodes, redisOptions } from './connect.ts';
+import { clusterNodes, redisConfigOf, redisOptions } from './connect.ts';
 
 const options = (REDIS_URL: string, REDIS_SENTINEL_MASTER?: string) =>
   redisOptions({ REDIS_URL, REDIS_SENTINEL_MASTER });
@@ -141,6 +141,61 @@ describe('the services’ env schemas', () => {
       const cfg = parseEnv(schema, { ...base, ...env });
       expect(redisOptions(cfg)).toMatchObject({ name: 'mymaster', db: 0 });
     }
+  });
+
+  it('take TLS and an ACL user for the Sentinels themselves (REDIS_SENTINEL_*), apart from the master’s', () => {
+    const env = {
+      REDIS_URL: 'rediss://consumer:pw@s1:26379,s2:26379/0',
+      REDIS_SENTINEL_MASTER: 'mymaster',
+      REDIS_SENTINEL_TLS: 'true',
+      REDIS_SENTINEL_USERNAME: 'app',
+      REDIS_SENTINEL_PASSWORD: 's3cret',
+    };
+    for (const [schema, base] of [
+      [apiEnvSchema, apiBase],
+      [consumerEnvSchema, consumerBase],
+      [toolEnvSchema, consumerBase],
+    ] as const) {
+      expect(redisOptions(parseEnv(schema, { ...base, ...env }))).toEqual({
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+        ],
+        name: 'mymaster',
+        username: 'consumer',
+        password: 'pw',
+        db: 0,
+        tls: {},
+        enableTLSForSentinelMode: true,
+        sentinelTLS: {},
+        sentinelUsername: 'app',
+        sentinelPassword: 's3cret',
+      });
+    }
+    // Unset: the Sentinels in plain text without credentials, as before.
+    const plain = parseEnv(apiEnvSchema, { ...apiBase, ...env, REDIS_SENTINEL_TLS: 'false' });
+    expect(redisOptions(plain)).not.toHaveProperty('sentinelTLS');
+    expect(redisConfigOf(env)).toMatchObject({ REDIS_SENTINEL_TLS: true, REDIS_SENTINEL_USERNAME: 'app' });
+  });
+
+  it('refuse REDIS_SENTINEL_* without Sentinel mode, and a Sentinel user without its password', () => {
+    expect(
+      problems(() =>
+        parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'rediss://cache:6380', REDIS_SENTINEL_TLS: 'true' }),
+      ),
+    ).toEqual([
+      'REDIS_SENTINEL_TLS: REDIS_SENTINEL_TLS only apply with REDIS_SENTINEL_MASTER (Sentinel mode)',
+    ]);
+    expect(
+      problems(() =>
+        parseEnv(consumerEnvSchema, {
+          ...consumerBase,
+          REDIS_URL: 'redis://s1:26379',
+          REDIS_SENTINEL_MASTER: 'm',
+          REDIS_SENTINEL_USERNAME: 'app',
+        }),
+      ),
+    ).toEqual(['REDIS_SENTINEL_PASSWORD: REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD']);
   });
 
   it('name REDIS_URL with the reason, together with every other problem', () => {

@@ -10,6 +10,11 @@ export type RedisConnectionConfig = {
   REDIS_MODE?: RedisMode | undefined;
   /** PEM file of the CA that signed the server's certificate (rediss://); unset: the system trust store. */
   REDIS_TLS_CA_FILE?: string | undefined;
+  /** Sentinel mode: TLS to the Sentinels themselves too (same CA file); the master's follows `rediss://`. */
+  REDIS_SENTINEL_TLS?: boolean | undefined;
+  /** Sentinel mode: the ACL user (and password) the Sentinels themselves require; the URL's are the master's. */
+  REDIS_SENTINEL_USERNAME?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
 };
 
 /** TLS options of a rediss:// connection: the server's certificate and host name are verified. */
@@ -44,8 +49,11 @@ export function redisOptions(config: RedisConnectionConfig): RedisOptions {
     sentinels: c.sentinels,
     name: c.master,
     ...auth,
-    // ioredis applies `tls` to the master only with this flag; the Sentinels are asked in plain text.
+    // ioredis applies `tls` to the master only with this flag; the Sentinels have their own settings.
     ...(c.tls && { tls: tlsOf(config), enableTLSForSentinelMode: true }),
+    ...(config.REDIS_SENTINEL_TLS && { sentinelTLS: tlsOf(config) }),
+    ...(config.REDIS_SENTINEL_USERNAME && { sentinelUsername: config.REDIS_SENTINEL_USERNAME }),
+    ...(config.REDIS_SENTINEL_PASSWORD && { sentinelPassword: config.REDIS_SENTINEL_PASSWORD }),
   };
 }
 
@@ -92,7 +100,7 @@ export function createRedis(config: RedisConnectionConfig, options: RedisOptions
   return new Redis({ ...redisOptions(config), ...options });
 }
 
-/** REDIS_URL, REDIS_SENTINEL_MASTER and REDIS_MODE from an environment (tools, tests, benches). */
+/** REDIS_URL, REDIS_SENTINEL_* and REDIS_MODE from an environment (tools, tests, benches). */
 export function redisConfigOf(env: Record<string, string | undefined>): RedisConnectionConfig {
   const url = env.REDIS_URL;
   if (!url) throw new Error('REDIS_URL is not set');
@@ -104,5 +112,8 @@ export function redisConfigOf(env: Record<string, string | undefined>): RedisCon
     ...(env.REDIS_SENTINEL_MASTER && { REDIS_SENTINEL_MASTER: env.REDIS_SENTINEL_MASTER }),
     ...(mode && { REDIS_MODE: mode as RedisMode }),
     ...(env.REDIS_TLS_CA_FILE && { REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE }),
+    ...(['true', '1', 'yes'].includes(env.REDIS_SENTINEL_TLS ?? '') && { REDIS_SENTINEL_TLS: true }),
+    ...(env.REDIS_SENTINEL_USERNAME && { REDIS_SENTINEL_USERNAME: env.REDIS_SENTINEL_USERNAME }),
+    ...(env.REDIS_SENTINEL_PASSWORD && { REDIS_SENTINEL_PASSWORD: env.REDIS_SENTINEL_PASSWORD }),
   };
 }

@@ -6,7 +6,8 @@
  * - standalone (no REDIS_SENTINEL_MASTER): exactly one host, the Redis server; port 6379 by default.
  * - Sentinel (REDIS_SENTINEL_MASTER names the master group): the hosts are the Sentinels, each with
  *   its port. The credentials, the db and `rediss` (TLS) apply to the master the Sentinels report;
- *   the Sentinels themselves are asked without credentials and without TLS.
+ *   the Sentinels themselves are asked without credentials and without TLS unless REDIS_SENTINEL_TLS,
+ *   REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD say otherwise (connect.ts).
  * - cluster (REDIS_MODE=cluster): the hosts are seed nodes of a Redis Cluster (any of them; the client
  *   discovers the rest), each with its port; no database number (a cluster has only db 0).
  * REDIS_MODE (standalone | sentinel | cluster) may be left out: Sentinel when REDIS_SENTINEL_MASTER is

@@ -352,6 +352,21 @@ describe('pod environment against the services’ env schemas', () => {
     }
   });
 
+  it('gives the consumer and the api a private Redis CA from redis.tls.caSecret, as a Secret reference', () => {
+    const out = render({
+      ...base,
+      redis: { url: 'rediss://redis.cache.svc:6380/0', tls: { caSecret: 'redis-ca' } },
+    });
+    for (const component of ['consumer', 'api'] as const) {
+      const env = out.container(component).env ?? [];
+      expect(env.find((e) => e.name === 'REDIS_TLS_CA_PEM')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'redis-ca',
+        key: 'ca.crt',
+      });
+    }
+    expect((render(base).container('api').env ?? []).some((e) => e.name === 'REDIS_TLS_CA_PEM')).toBe(false);
+  });
+
   it('gives the consumer and the api their own Redis users from redis.consumerSecretName / apiSecretName', () => {
     const both = render({
       ...base,

@@ -101,6 +101,7 @@ type RedisEnvName =
   | 'REDIS_SENTINEL_USERNAME'
   | 'REDIS_SENTINEL_PASSWORD'
   | 'REDIS_MODE'
+  | 'REDIS_TLS_CA_PEM'
   | 'REDIS_KEY_PREFIX';
 
 /**
@@ -144,7 +145,15 @@ function redisEntries(spec: PipelineSpec, component: 'consumer' | 'api'): EnvEnt
     ? { name: 'REDIS_URL', secret: { name: secretName, key: 'url' } }
     : { name: 'REDIS_URL', setting: spec.redis.url ?? '' };
   // The same prefix for both the consumer and the api: they must read and write the same keys.
-  return [url, ...sentinelEntries(spec.redis), { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix }];
+  const ca: EnvEntry<'REDIS_TLS_CA_PEM'>[] = spec.redis.tls
+    ? [{ name: 'REDIS_TLS_CA_PEM', secret: { name: spec.redis.tls.caSecret, key: 'ca.crt' } }]
+    : [];
+  return [
+    url,
+    ...sentinelEntries(spec.redis),
+    ...ca,
+    { name: 'REDIS_KEY_PREFIX', setting: spec.redis.keyPrefix },
+  ];
 }
 
 /** The component's own Kafka user (its Secret) and the brokers' CA; nothing for a plaintext cluster. */

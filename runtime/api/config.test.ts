@@ -142,4 +142,15 @@ describe('api config', () => {
       STRIPE_TIMEOUT_MS: 1500,
     });
   });
+
+  it('takes the Redis CA as a file or as PEM text, not both', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(loadApiConfig({ ...base, REDIS_TLS_CA_PEM: pem }).REDIS_TLS_CA_PEM).toBe(pem);
+    expect(() => loadApiConfig({ ...base, REDIS_TLS_CA_PEM: 'not a certificate' })).toThrow(
+      /REDIS_TLS_CA_PEM/,
+    );
+    expect(() => loadApiConfig({ ...base, REDIS_TLS_CA_PEM: pem, REDIS_TLS_CA_FILE: '/ca.crt' })).toThrow(
+      /set only one of REDIS_TLS_CA_FILE and REDIS_TLS_CA_PEM/,
+    );
+  });
 });

@@ -10,6 +10,7 @@ import {
   redisMode,
   redisSentinelFields,
   redisSentinelMaster,
+  redisTlsFields,
   redisUrl,
   topicPrefix,
 } from '../core/config/fields.ts';
@@ -39,8 +40,7 @@ export const apiEnvSchema = z
     MYSQL_URL: mysqlUrl,
     MYSQL_POOL_SIZE: positiveInt.max(500).default(20),
     REDIS_URL: redisUrl,
-    /** rediss:// only: the CA of the server's certificate (PEM file); unset: the system trust store. */
-    REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+    ...redisTlsFields,
     /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
     REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
     ...redisSentinelFields,

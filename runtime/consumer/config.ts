@@ -10,6 +10,7 @@ import {
   redisMode,
   redisSentinelFields,
   redisSentinelMaster,
+  redisTlsFields,
   redisUrl,
   sqlIdentifier,
   topicPrefix,
@@ -18,8 +19,7 @@ import { kafkaSecurityFields, kafkaSecurityRule } from '../core/config/kafka-sec
 
 const cache = {
   REDIS_URL: redisUrl,
-  /** rediss:// only: the CA of the server's certificate (PEM file); unset: the system trust store. */
-  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  ...redisTlsFields,
   /** Set: REDIS_URL names Sentinels and this is the master group they monitor. */
   REDIS_SENTINEL_MASTER: redisSentinelMaster.optional(),
   ...redisSentinelFields,

@@ -2,7 +2,7 @@
 // dev/lib/tls.sh) and ACL users: the consumer's writer user and the api's read-mostly user, each
 // connected the way the services connect (runtime/core/redis/connect.ts, rediss:// + REDIS_TLS_CA_FILE).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -87,6 +87,17 @@ describe('Redis over TLS with ACL users', () => {
     await c.connect().catch(() => undefined);
     return first;
   }
+
+  it('trusts a CA given as PEM text (REDIS_TLS_CA_PEM, what a pod gets from redis.tls.caSecret)', async () => {
+    const c = createRedis(
+      { REDIS_URL: url('api', 'api-secret'), REDIS_TLS_CA_PEM: readFileSync(`${pki}/ca.crt`, 'utf8') },
+      { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true },
+    );
+    c.on('error', () => undefined);
+    clients.push(c);
+    await c.connect();
+    expect(await c.ping()).toBe('PONG');
+  });
 
   it('a wrong password and a wrong CA are refused with clear errors', async () => {
     expect(await refusedWith(connect(url('api', 'wrong')))).toMatch(

@@ -41,6 +41,8 @@ export const redisMode = z.enum(REDIS_MODES);
 
 type RedisEnv = {
   REDIS_URL: string;
+  REDIS_TLS_CA_FILE?: string | undefined;
+  REDIS_TLS_CA_PEM?: string | undefined;
   REDIS_SENTINEL_MASTER?: string | undefined;
   REDIS_MODE?: RedisMode | undefined;
   REDIS_SENTINEL_TLS?: boolean | undefined;
@@ -68,6 +70,12 @@ export function redisConnectionRule<T extends RedisEnv>(): [
           code: 'custom',
           path: [sentinelOnly[0] as string],
           message: `${sentinelOnly.join(', ')} only apply with REDIS_SENTINEL_MASTER (Sentinel mode)`,
+        });
+      if (env.REDIS_TLS_CA_FILE !== undefined && env.REDIS_TLS_CA_PEM !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['REDIS_TLS_CA_PEM'],
+          message: 'set only one of REDIS_TLS_CA_FILE and REDIS_TLS_CA_PEM',
         });
       if (env.REDIS_SENTINEL_PASSWORD === undefined && env.REDIS_SENTINEL_USERNAME !== undefined)
         ctx.addIssue({
@@ -118,6 +126,16 @@ export const boolFromEnv = z
  * How to reach the Sentinels themselves (the URL's TLS and credentials are the master's): TLS with
  * REDIS_TLS_CA_FILE, and the ACL user a Sentinel with `requirepass` / `user` lines asks for.
  */
+export const redisTlsFields = {
+  /** rediss:// only: the CA of the server's certificate as a PEM file; unset: the system trust store. */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** The same as PEM text (what a Secret's key gives a pod as an env variable). */
+  REDIS_TLS_CA_PEM: z
+    .string()
+    .includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' })
+    .optional(),
+};
+
 export const redisSentinelFields = {
   REDIS_SENTINEL_TLS: boolFromEnv.optional(),
   REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),

@@ -54,6 +54,17 @@ describe('pipelineSpec', () => {
     ).toContain('startFrom.file and startFrom.pos are required when kind is position');
   });
 
+  it('takes a private Redis CA as a Secret reference, with rediss:// only', () => {
+    const redis = { url: 'rediss://cache:6380/0', tls: { caSecret: 'redis-ca' } };
+    expect(pipelineSpec.parse({ ...minimal, redis }).redis.tls).toEqual({ caSecret: 'redis-ca' });
+    expect(errors({ ...minimal, redis: { ...redis, url: 'redis://cache:6379/0' } })).toContain(
+      'redis.tls needs a rediss:// url (TLS is what the CA is for)',
+    );
+    expect(
+      errors({ ...minimal, redis: { ...redis, tls: { caSecret: 'redis-ca', ca: 'inline' } } }).length,
+    ).toBeGreaterThan(0);
+  });
+
   it('takes per-component Redis Secrets beside the shared url or secretName, names only', () => {
     const redis = { ...minimal.redis, consumerSecretName: 'redis-writer', apiSecretName: 'redis-reader' };
     expect(pipelineSpec.parse({ ...minimal, redis }).redis).toMatchObject(redis);

@@ -155,6 +155,7 @@ const SEVERAL_HOSTS_NEED_SENTINEL =
   'redis.url names several hosts: they are Sentinels (mode sentinel) or cluster seed nodes (mode cluster)';
 const CLUSTER_NO_DB = 'redis.url of mode cluster names no database (a Redis Cluster has only db 0)';
 const CLUSTER_NO_SENTINEL = 'redis.sentinelMaster is for mode sentinel only';
+const REDIS_TLS_NEEDS_REDISS = 'redis.tls needs a rediss:// url (TLS is what the CA is for)';
 const SENTINEL_ONLY = 'redis.sentinelTls and redis.sentinelSecretName are for mode sentinel only';
 const redisSpec = z
   .object({
@@ -197,6 +198,14 @@ const redisSpec = z
       .describe(
         'mode sentinel: Secret with keys "username" and "password" of the ACL user the Sentinels require',
       ),
+    tls: z
+      .strictObject({
+        caSecret: objectName.describe(
+          "Secret with key ca.crt: the CA of the rediss:// servers' certificates (unset: the system trust store)",
+        ),
+      })
+      .optional()
+      .describe('TLS to Redis with a private CA (the URL must be rediss://)'),
     keyPrefix: redisKeyPrefix.default('pay'),
   })
   .superRefine((r, ctx) => {
@@ -205,6 +214,9 @@ const redisSpec = z
     }
     if (r.mode === 'sentinel' && r.sentinelMaster === undefined) {
       ctx.addIssue({ code: 'custom', message: 'redis.sentinelMaster is required when mode is sentinel' });
+    }
+    if (r.tls && r.url !== undefined && !r.url.startsWith('rediss://')) {
+      ctx.addIssue({ code: 'custom', message: REDIS_TLS_NEEDS_REDISS });
     }
     if (r.mode === 'cluster' && r.url !== undefined && /\/[1-9]\d*$/.test(r.url)) {
       ctx.addIssue({ code: 'custom', message: CLUSTER_NO_DB });

@@ -10,6 +10,8 @@ export type RedisConnectionConfig = {
   REDIS_MODE?: RedisMode | undefined;
   /** PEM file of the CA that signed the server's certificate (rediss://); unset: the system trust store. */
   REDIS_TLS_CA_FILE?: string | undefined;
+  /** The same CA as PEM text (a pod's env from a Secret). */
+  REDIS_TLS_CA_PEM?: string | undefined;
   /** Sentinel mode: TLS to the Sentinels themselves too (same CA file); the master's follows `rediss://`. */
   REDIS_SENTINEL_TLS?: boolean | undefined;
   /** Sentinel mode: the ACL user (and password) the Sentinels themselves require; the URL's are the master's. */
@@ -19,6 +21,7 @@ export type RedisConnectionConfig = {
 
 /** TLS options of a rediss:// connection: the server's certificate and host name are verified. */
 function tlsOf(config: RedisConnectionConfig): RedisOptions['tls'] {
+  if (config.REDIS_TLS_CA_PEM) return { ca: config.REDIS_TLS_CA_PEM };
   return config.REDIS_TLS_CA_FILE ? { ca: readFileSync(config.REDIS_TLS_CA_FILE, 'utf8') } : {};
 }
 
@@ -112,6 +115,7 @@ export function redisConfigOf(env: Record<string, string | undefined>): RedisCon
     ...(env.REDIS_SENTINEL_MASTER && { REDIS_SENTINEL_MASTER: env.REDIS_SENTINEL_MASTER }),
     ...(mode && { REDIS_MODE: mode as RedisMode }),
     ...(env.REDIS_TLS_CA_FILE && { REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE }),
+    ...(env.REDIS_TLS_CA_PEM && { REDIS_TLS_CA_PEM: env.REDIS_TLS_CA_PEM }),
     ...(['true', '1', 'yes'].includes(env.REDIS_SENTINEL_TLS ?? '') && { REDIS_SENTINEL_TLS: true }),
     ...(env.REDIS_SENTINEL_USERNAME && { REDIS_SENTINEL_USERNAME: env.REDIS_SENTINEL_USERNAME }),
     ...(env.REDIS_SENTINEL_PASSWORD && { REDIS_SENTINEL_PASSWORD: env.REDIS_SENTINEL_PASSWORD }),

@@ -58,29 +58,34 @@ describe('producer: kill -9 with a Kafka transaction open, during a load', () =>
     await db?.drop();
   });
 
-  /** Committed end (last stable offset) and log end of the checkpoint topic's only partition. */
-  async function checkpointEnds(prefix: string): Promise<{ stable: bigint; log: bigint }> {
+  /**
+   * Committed ends (last stable offsets) and log ends of the pipeline's topics, summed over their
+   * partitions: the checkpoint topic and the change topic. A Kafka transaction is open while the log
+   * end is ahead; it spans several produce requests, and the checkpoint joins it with the last one.
+   */
+  async function pipelineEnds(prefix: string, table: string): Promise<{ stable: bigint; log: bigint }> {
     const admin = createKafkaAdmin({ brokers: brokers(), clientId: `crash-ends-${uniqueSuffix()}` });
+    const topics = [checkpointTopic(prefix), `${prefix}.${db.name}.${table}`];
+    const sum = (m: Map<string, bigint[]>) => [...m.values()].flat().reduce((a, b) => a + b, 0n);
     try {
-      const topic = checkpointTopic(prefix);
-      const [stable, log] = await Promise.all([admin.endOffsets([topic]), admin.highWatermarks([topic])]);
-      return { stable: stable.get(topic)?.[0] ?? 0n, log: log.get(topic)?.[0] ?? 0n };
+      const [stable, log] = await Promise.all([admin.endOffsets(topics), admin.highWatermarks(topics)]);
+      return { stable: sum(stable), log: sum(log) };
     } finally {
       await admin.close();
     }
   }
 
   /**
-   * Freezes the producer until it is caught with a transaction open in the checkpoint topic (still
+   * Freezes the producer until it is caught with a transaction open in its topics (still
    * open half a second later, so not a commit being completed), then kills it with SIGKILL.
    */
-  async function killWithTransactionOpen(child: ChildProcess, prefix: string): Promise<void> {
+  async function killWithTransactionOpen(child: ChildProcess, prefix: string, table: string): Promise<void> {
     for (let attempt = 0; attempt < 300; attempt++) {
       child.kill('SIGSTOP');
-      let ends = await checkpointEnds(prefix);
+      let ends = await pipelineEnds(prefix, table);
       if (ends.log > ends.stable) {
         await sleep(500);
-        ends = await checkpointEnds(prefix);
+        ends = await pipelineEnds(prefix, table);
       }
       if (ends.log > ends.stable) {
         child.kill('SIGKILL');
@@ -117,7 +122,7 @@ describe('producer: kill -9 with a Kafka transaction open, during a load', () =>
     // Kill once part of the load is in Kafka, while the rest is still being written and read.
     const firstGtid = (await readCheckpoint(where))?.gtid;
     await waitFor('some progress', async () => (await readCheckpoint(where))?.gtid !== firstGtid, 30_000);
-    await killWithTransactionOpen(first, prefix);
+    await killWithTransactionOpen(first, prefix, table);
     // Read while the transaction is open: the last checkpoint committed before it.
     const atKill = await readCheckpoint(where);
     await load;
@@ -129,7 +134,7 @@ describe('producer: kill -9 with a Kafka transaction open, during a load', () =>
       await waitFor(
         'the broker aborting the open transaction',
         async () => {
-          const ends = await checkpointEnds(prefix);
+          const ends = await pipelineEnds(prefix, table);
           return ends.log === ends.stable;
         },
         120_000,

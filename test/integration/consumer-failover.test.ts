@@ -67,9 +67,7 @@ beforeAll(async () => {
     sentinel: true,
     config: [
       `sentinel monitor ${group} 127.0.0.1 ${master.port} 1`,
-      // Not less: on a loaded machine a master starved of CPU for a second was taken for down, and a
-      // failover towards the paused replica left the consumer without a master mid-test.
-      `sentinel down-after-milliseconds ${group} 3000`,
+      `sentinel down-after-milliseconds ${group} 1000`,
       `sentinel failover-timeout ${group} 5000`,
     ],
   });

@@ -199,7 +199,7 @@ const redisSpec = z
         'mode sentinel: Secret with keys "username" and "password" of the ACL user the Sentinels require',
       ),
     tls: z
-      .strictObject({
+      .object({
         caSecret: objectName.describe(
           "Secret with key ca.crt: the CA of the rediss:// servers' certificates (unset: the system trust store)",
         ),

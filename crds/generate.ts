@@ -7,12 +7,12 @@ import {
   PIPELINE_KIND,
   PIPELINE_PLURAL,
   PIPELINE_VERSION,
-  pipelineSpec,
-  pipelineStatus,
-} from '../runtime/core/config/pipeline-spec.ts';
+} from '../operator/api/v1alpha1/group.ts';
+import { pipelineSpec } from '../operator/api/v1alpha1/spec.ts';
+import { pipelineStatus } from '../operator/api/v1alpha1/status.ts';
 
 /**
- * Generates the PaymentPipeline CRD (do not edit the output by hand) from the zod schemas in runtime/core/config/pipeline-spec.ts.
+ * Generates the PaymentPipeline CRD (do not edit the output by hand) from the zod schemas in operator/api/v1alpha1/ (spec.ts, status.ts).
  * `node crds/generate.ts` rewrites the committed files; `node crds/generate.ts --check` fails when
  * they are stale (the unit test does the same).
  */

@@ -4,7 +4,6 @@ import { apiEnvSchema } from '../runtime/api/config.ts';
 import { consumerEnvSchema } from '../runtime/consumer/config.ts';
 import { CACHED_TABLES } from '../runtime/core/cache/rows.ts';
 import { parseEnv } from '../runtime/core/config/env.ts';
-import { type PipelineSpecInput, pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import { topicName } from '../runtime/core/events/envelope.ts';
 import { clusterNodes, redisOptions } from '../runtime/core/redis/connect.ts';
 import { producerEnvSchema } from '../runtime/producer/config.ts';
@@ -15,6 +14,7 @@ import {
   type SecretData,
   VAR_REFERENCE,
 } from '../test/support/kubelet-env.ts';
+import { type PipelineSpecInput, pipelineSpec } from './api/v1alpha1/spec.ts';
 import { consumerGroupOf } from './autoscaler/duty.ts';
 import { desiredChildren } from './children.ts';
 import type { Component } from './labels.ts';

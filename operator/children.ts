@@ -9,11 +9,8 @@ import type {
   V1PodDisruptionBudget,
   V1Service,
 } from '@kubernetes/client-node';
-import {
-  PIPELINE_API_VERSION,
-  PIPELINE_KIND,
-  type PipelineSpec,
-} from '../runtime/core/config/pipeline-spec.ts';
+import { PIPELINE_API_VERSION, PIPELINE_KIND } from './api/v1alpha1/group.ts';
+import type { PipelineSpec } from './api/v1alpha1/spec.ts';
 import { API_PORT, componentEnv, type EnvEntry, METRICS_PORT, MYSQL_CA_DIR } from './component-env.ts';
 import {
   CONFIG_HASH_ANNOTATION,

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { apiEnvSchema } from '../runtime/api/config.ts';
 import type { consumerEnvSchema } from '../runtime/consumer/config.ts';
-import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import type { producerEnvSchema } from '../runtime/producer/config.ts';
+import type { PipelineSpec } from './api/v1alpha1/spec.ts';
 import type { Component } from './labels.ts';
 import { consumerGroup, producerName } from './naming.ts';
 

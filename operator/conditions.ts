@@ -1,5 +1,5 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { PipelineCondition } from '../runtime/core/config/pipeline-spec.ts';
+import type { PipelineCondition } from './api/v1alpha1/status.ts';
 import type { Component } from './labels.ts';
 import { type ContainerProblem, podsDegraded } from './pod-health.ts';
 

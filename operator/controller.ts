@@ -1,6 +1,6 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { PIPELINE_KIND } from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
+import { PIPELINE_KIND } from './api/v1alpha1/group.ts';
 import { DutyRunner } from './duties.ts';
 import type { Duties } from './duty-factory.ts';
 import type { EventRecorder } from './events.ts';

@@ -1,7 +1,7 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { PipelineSpecInput } from '../runtime/core/config/pipeline-spec.ts';
 import { createLogger } from '../runtime/core/logger.ts';
+import type { PipelineSpecInput } from './api/v1alpha1/spec.ts';
 import { createAutoscalingDuty } from './autoscaler/duty.ts';
 import type { LagObservation } from './autoscaler/types.ts';
 import { DutyRunner } from './duties.ts';

@@ -1,10 +1,7 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
-import {
-  type PipelineSpec,
-  type PipelineStatus,
-  pipelineSpec,
-} from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
+import { type PipelineSpec, pipelineSpec } from './api/v1alpha1/spec.ts';
+import type { PipelineStatus } from './api/v1alpha1/status.ts';
 import type { AutoscalingDuty } from './autoscaler/duty.ts';
 import type { BinlogDuty } from './binlog/duty.ts';
 import type { ConditionInput } from './conditions.ts';

@@ -1,4 +1,4 @@
-import { PIPELINE_GROUP } from '../runtime/core/config/pipeline-spec.ts';
+import { PIPELINE_GROUP } from './api/v1alpha1/group.ts';
 
 /** Labels and names shared by the children builder, the controller's watches and the tests. */
 export const FIELD_MANAGER = 'payment-pipeline-operator';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import { pipelineSpec } from './api/v1alpha1/spec.ts';
 import { consumedTopics, consumerGroup, producerName } from './naming.ts';
 
 const spec = pipelineSpec.parse({

@@ -1,6 +1,6 @@
 import { CACHED_TABLES } from '../runtime/core/cache/rows.ts';
-import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
 import { topicName } from '../runtime/core/events/envelope.ts';
+import type { PipelineSpec } from './api/v1alpha1/spec.ts';
 
 /**
  * Names a pipeline's pods and the operator's duties must agree on. The pods get them explicitly

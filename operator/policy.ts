@@ -1,4 +1,4 @@
-import type { PipelineSpec } from '../runtime/core/config/pipeline-spec.ts';
+import type { PipelineSpec } from './api/v1alpha1/spec.ts';
 
 /**
  * What a PaymentPipeline may ask for beyond its schema, set by whoever installs the operator. The

@@ -1,7 +1,7 @@
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { PipelineSpecInput } from '../runtime/core/config/pipeline-spec.ts';
 import { createLogger } from '../runtime/core/logger.ts';
+import type { PipelineSpecInput } from './api/v1alpha1/spec.ts';
 import { EventRecorder } from './events.ts';
 import { KubeApiError } from './kube/http.ts';
 import { objectKey } from './kube/informer.ts';

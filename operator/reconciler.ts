@@ -1,13 +1,8 @@
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import {
-  PIPELINE_API_VERSION,
-  PIPELINE_KIND,
-  type PipelineCondition,
-  type PipelineSpec,
-  type PipelineStatus,
-  pipelineSpec,
-} from '../runtime/core/config/pipeline-spec.ts';
 import type { Logger } from '../runtime/core/logger.ts';
+import { PIPELINE_API_VERSION, PIPELINE_KIND } from './api/v1alpha1/group.ts';
+import { type PipelineSpec, pipelineSpec } from './api/v1alpha1/spec.ts';
+import type { PipelineCondition, PipelineStatus } from './api/v1alpha1/status.ts';
 import { producerReplicasFromStatus } from './binlog/duty.ts';
 import { desiredChildren, networkPolicy, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { type PipelineSpec, pipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
+import { type PipelineSpec, pipelineSpec } from '../api/v1alpha1/spec.ts';
 import { consumerGroupOf, createAutoscalingDuty } from './duty.ts';
 import type { GroupLag } from './lag-reader.ts';
 import { createAutoscalerMetrics } from './metrics.ts';

@@ -1,4 +1,5 @@
-import type { PipelineSpec, PipelineStatus } from '../../runtime/core/config/pipeline-spec.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
+import type { PipelineStatus } from '../api/v1alpha1/status.ts';
 import { consumedTopics, consumerGroup } from '../naming.ts';
 import { type AutoscalerMemory, decide, type ScaleDecision, type ScaleReason } from './decide.ts';
 import type { GroupLag } from './lag-reader.ts';

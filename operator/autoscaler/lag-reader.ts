@@ -1,6 +1,6 @@
-import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import type { KafkaAdmin } from '../../runtime/core/kafka/admin.ts';
 import type { PartitionLag } from '../../runtime/core/kafka/types.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
 import type { LagObservation } from './types.ts';
 
 export type GroupLag = { observation: LagObservation; partitions: PartitionLag[] };

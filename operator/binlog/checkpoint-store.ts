@@ -1,6 +1,6 @@
-import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import type { KafkaSecurity } from '../../runtime/core/kafka/index.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
 import { producerName } from '../naming.ts';
 import type { Checkpoint, CheckpointStore } from './checkpoint.ts';
 

@@ -1,11 +1,8 @@
 import { readServerBinlogState, type ServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { type PositionVerdict, validatePosition } from '../../runtime/core/binlog/validate.ts';
-import type {
-  PipelineCondition,
-  PipelineSpec,
-  PipelineStatus,
-} from '../../runtime/core/config/pipeline-spec.ts';
 import type { Pool } from '../../runtime/core/db/pool.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
+import type { PipelineCondition, PipelineStatus } from '../api/v1alpha1/status.ts';
 import { type Checkpoint, type CheckpointStore, samePosition } from './checkpoint.ts';
 import { secondsBehindSource } from './lag.ts';
 import type { BinlogMetrics } from './metrics.ts';

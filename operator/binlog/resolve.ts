@@ -9,8 +9,8 @@ import {
   type ResumePosition,
   validatePosition,
 } from '../../runtime/core/binlog/validate.ts';
-import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import type { Pool } from '../../runtime/core/db/pool.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
 import { SPEC_REMEDIES } from './remedies.ts';
 
 export type StartFrom = PipelineSpec['producer']['startFrom'];

@@ -1,5 +1,5 @@
-import type { PipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
+import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
 import type { PipelineKey } from './duty.ts';
 
 /** Reads one key of a Secret (decoded); undefined when the key is absent. */

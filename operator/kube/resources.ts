@@ -1,9 +1,4 @@
-import {
-  PIPELINE_GROUP,
-  PIPELINE_KIND,
-  PIPELINE_PLURAL,
-  PIPELINE_VERSION,
-} from '../../runtime/core/config/pipeline-spec.ts';
+import { PIPELINE_GROUP, PIPELINE_KIND, PIPELINE_PLURAL, PIPELINE_VERSION } from '../api/v1alpha1/group.ts';
 
 /** REST coordinates of the kinds the operator reads or writes. */
 export type Resource = { group: string; version: string; plural: string; kind: string };

@@ -3,8 +3,8 @@
 // the producer's readCheckpoint and the operator's checkpoint store both return the last committed
 // checkpoint, within seconds, for any number of aborted transactions after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
 import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
-import { pipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import { createDurableProducer, createKafkaAdmin, type KafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import {
   type Checkpoint,

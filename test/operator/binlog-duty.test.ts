@@ -3,14 +3,11 @@
 // resume from exactly the requested binlog position, and a purged checkpoint is reported.
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PipelineSpec, pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
+import type { PipelineStatus } from '../../operator/api/v1alpha1/status.ts';
 import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
 import { type BinlogDutyResult, createBinlogDuty } from '../../operator/binlog/duty.ts';
 import { createBinlogMetrics } from '../../operator/binlog/metrics.ts';
-import {
-  type PipelineSpec,
-  type PipelineStatus,
-  pipelineSpec,
-} from '../../runtime/core/config/pipeline-spec.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';

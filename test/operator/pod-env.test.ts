@@ -4,12 +4,12 @@
 // producer's checkpoint and the consumer group's offsets under the names the pods were given.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PipelineSpec, pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
 import { consumerGroupOf } from '../../operator/autoscaler/duty.ts';
 import { createLagSource, type GroupLag } from '../../operator/autoscaler/lag-reader.ts';
 import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
 import { desiredChildren } from '../../operator/children.ts';
 import type { Component } from '../../operator/labels.ts';
-import { type PipelineSpec, pipelineSpec } from '../../runtime/core/config/pipeline-spec.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { countKeys } from '../support/api.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';

@@ -7,7 +7,7 @@ import {
   sqlIdentifier,
   startFromKind,
   topicPrefix,
-} from './fields.ts';
+} from '../../../runtime/core/config/fields.ts';
 
 /**
  * The PaymentPipeline resource (payments.example.com/v1alpha1): the single source of truth for its
@@ -17,12 +17,6 @@ import {
  * server at admission) and as zod refinements (enforced by the operator, e.g. for objects created
  * before a rule existed). Each pair carries the same message.
  */
-
-export const PIPELINE_GROUP = 'payments.example.com';
-export const PIPELINE_VERSION = 'v1alpha1';
-export const PIPELINE_KIND = 'PaymentPipeline';
-export const PIPELINE_PLURAL = 'paymentpipelines';
-export const PIPELINE_API_VERSION = `${PIPELINE_GROUP}/${PIPELINE_VERSION}`;
 
 type CelRule = { rule: string; message: string; fieldPath?: string; reason?: string };
 const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
@@ -495,71 +489,3 @@ export const pipelineSpec = z
 
 export type PipelineSpec = z.infer<typeof pipelineSpec>;
 export type PipelineSpecInput = z.input<typeof pipelineSpec>;
-
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'BinlogPositionValid'] as const;
-
-export const pipelineCondition = z.object({
-  type: z.enum(CONDITION_TYPES),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/),
-  message: z.string().max(32768),
-  observedGeneration: z.int().min(0).optional(),
-  lastTransitionTime: z.iso.datetime(),
-});
-export type PipelineCondition = z.infer<typeof pipelineCondition>;
-
-const resumePosition = z.object({
-  gtid: z.string().max(4096).nullable().optional(),
-  file: z.string().max(255).optional(),
-  pos: z.int().min(0).optional(),
-});
-
-/** State of the startFrom change procedure (operator/binlog/procedure.ts), kept in status so a new leader resumes it. */
-const startFromProcedure = z.object({
-  applied: z.string().max(8192).optional().describe('canonical form of the startFrom last applied'),
-  change: z
-    .object({
-      phase: z.enum(['StoppingProducer', 'RewritingCheckpoint', 'StartingProducer']),
-      target: z.object({
-        key: z.string().max(8192),
-        position: resumePosition.optional(),
-        clear: z.boolean().optional(),
-      }),
-      startedAt: z.iso.datetime(),
-    })
-    .optional(),
-});
-
-export const pipelineStatus = z.object({
-  observedGeneration: z.int().min(0).optional(),
-  conditions: z
-    .array(pipelineCondition)
-    .max(16)
-    .optional()
-    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
-  producer: z
-    .object({
-      position: z
-        .object({ gtid: z.string().nullable().optional(), file: z.string(), pos: z.int().min(0) })
-        .optional(),
-      secondsBehindSource: z.number().min(0).optional(),
-      readyReplicas: z.int().min(0).optional(),
-      startFrom: startFromProcedure.optional(),
-    })
-    .optional(),
-  consumer: z
-    .object({
-      lag: z.int().min(0).optional(),
-      lagState: z
-        .enum(['Known', 'NoCommittedOffsets', 'TopicsMissing', 'Unavailable'])
-        .optional()
-        .describe('whether lag could be read from the broker; lag is absent unless Known'),
-      desiredReplicas: z.int().min(0).optional(),
-      currentReplicas: z.int().min(0).optional(),
-      readyReplicas: z.int().min(0).optional(),
-      lastScaleTime: z.iso.datetime().optional(),
-    })
-    .optional(),
-  api: z.object({ readyReplicas: z.int().min(0).optional(), replicas: z.int().min(0).optional() }).optional(),
-});
-export type PipelineStatus = z.infer<typeof pipelineStatus>;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { type PipelineSpecInput, pipelineSpec } from './pipeline-spec.ts';
+import { type PipelineSpecInput, pipelineSpec } from './spec.ts';
 
 const minimal: PipelineSpecInput = {
   image: 'payment-pipeline:dev',

@@ -18,7 +18,7 @@ const env = parseEnv(
   process.env,
 );
 
-/** What each service's user may do under `prefix` (the names in runtime/producer/checkpoint.ts and runtime/consumer). */
+/** What each service's user may do under `prefix` (the names in runtime/core/checkpoint/ and runtime/consumer). */
 export function pipelineAcls(prefix: string): AclGrant[] {
   const topics = `${prefix}.`;
   const checkpoint = `${prefix}.__checkpoints`;

@@ -1,5 +1,5 @@
+import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import type { KafkaSecurity } from '../../runtime/core/kafka/index.ts';
-import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { PipelineSpec } from '../api/v1alpha1/spec.ts';
 import { producerName } from '../naming.ts';
 import type { Checkpoint, CheckpointStore } from './checkpoint.ts';

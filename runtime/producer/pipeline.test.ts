@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Checkpoint } from './checkpoint.ts';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import { advanceGtidPosition, initialCheckpoint, readerStartOf } from './pipeline.ts';
 import { isPurgedError } from './position-errors.ts';
 

@@ -1,9 +1,9 @@
 import { backoffDelay, sleep } from '../core/backoff.ts';
 import { advanceState } from '../core/binlog/source.ts';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BinlogReader, Commit, ReaderStart, RowChange } from './binlog/reader.ts';
 import { recordsOf, type SourceIdentity } from './change-events.ts';
-import type { Checkpoint } from './checkpoint.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { BinlogPurgedError, isPurgedError } from './position-errors.ts';
 import type { SourceInfo } from './preflight.ts';

@@ -1,7 +1,7 @@
 import { isEventBoundary, readServerBinlogState, type ServerBinlogState } from '../core/binlog/server.ts';
 import { type ResumePosition, validatePosition } from '../core/binlog/validate.ts';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import { createPool } from '../core/db/pool.ts';
-import type { Checkpoint } from './checkpoint.ts';
 import {
   BinlogPositionNotOnServerError,
   type BinlogPositionUnavailableError,

@@ -1,10 +1,10 @@
 import { ProtocolError } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import type { DurableProducer, KafkaAdmin, OutgoingRecord } from '../core/kafka/index.ts';
 import { createLogger } from '../core/logger.ts';
 import { budgetOf, recordBytes } from './batching.ts';
-import type { Checkpoint } from './checkpoint.ts';
 import { createProducerMetrics } from './metrics.ts';
 import { FencedError, Publisher, STALLED_AFTER_FAILURES } from './publisher.ts';
 

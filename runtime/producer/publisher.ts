@@ -1,6 +1,13 @@
 import { backoffDelay, sleep } from '../core/backoff.ts';
 import { flavorOfGtid, sequenceOfState } from '../core/binlog/source.ts';
 import {
+  type Checkpoint,
+  checkpointTopic,
+  checkpointTopicSpec,
+  encodeCheckpoint,
+  producerTransactionalId,
+} from '../core/checkpoint/format.ts';
+import {
   createDurableProducer,
   createKafkaAdmin,
   type DurableProducer,
@@ -13,13 +20,6 @@ import {
 } from '../core/kafka/index.ts';
 import type { Logger } from '../core/logger.ts';
 import { budgetOf, itemsThatFit, recordBytes } from './batching.ts';
-import {
-  type Checkpoint,
-  checkpointTopic,
-  checkpointTopicSpec,
-  encodeCheckpoint,
-  producerTransactionalId,
-} from './checkpoint.ts';
 import type { ProducerConfig } from './config.ts';
 import type { ProducerMetrics } from './metrics.ts';
 

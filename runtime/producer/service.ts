@@ -1,7 +1,7 @@
+import { readCheckpoint } from '../core/checkpoint/store.ts';
 import type { Logger } from '../core/logger.ts';
 import { listBinlogs, locateTimestamp } from './binlog/locate.ts';
 import { BinlogReader } from './binlog/reader.ts';
-import { readCheckpoint } from './checkpoint.ts';
 import { type ProducerConfig, tableSelected } from './config.ts';
 import { acquirePipelineLock } from './lock.ts';
 import type { ProducerMetrics } from './metrics.ts';

@@ -1,12 +1,12 @@
 import type { Connection as CallbackConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { openConsistentSnapshot, sequenceOfState } from '../core/binlog/source.ts';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import type { Logger } from '../core/logger.ts';
 import { converterFor } from './binlog/values.ts';
 import { envelope, keyOf, type SourceIdentity } from './change-events.ts';
-import type { Checkpoint } from './checkpoint.ts';
 import { type ProducerConfig, tableSelected } from './config.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import type { Publisher } from './publisher.ts';

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { readSourceState } from '../core/binlog/source.ts';
+import type { Checkpoint } from '../core/checkpoint/format.ts';
 import { mysqlEndpoint } from '../core/db/pool.ts';
-import type { Checkpoint } from './checkpoint.ts';
 
 /**
  * Seconds behind source, kept visible on idle databases: every few seconds the source's binlog end

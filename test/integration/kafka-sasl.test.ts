@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import {
   accessErrorMessage,
   accessRefusal,
@@ -15,7 +16,6 @@ import {
   isAccessError,
   type KafkaSecurity,
 } from '../../runtime/core/kafka/index.ts';
-import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { type PrivateStack, privateStack } from '../support/private-stack.ts';
 import { freeStablePort } from '../support/wait.ts';

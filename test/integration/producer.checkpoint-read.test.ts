@@ -5,15 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
 import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
-import { createDurableProducer, createKafkaAdmin, type KafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import {
   type Checkpoint,
   checkpointTopic,
   encodeCheckpoint,
   producerTransactionalId,
-  readCheckpoint,
-  writeCheckpoint,
-} from '../../runtime/producer/checkpoint.ts';
+} from '../../runtime/core/checkpoint/format.ts';
+import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
+import { createDurableProducer, createKafkaAdmin, type KafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { eventually } from '../support/wait.ts';
 

@@ -6,8 +6,9 @@
 // aborted transaction and its abort marker.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointTopic } from '../../runtime/core/checkpoint/format.ts';
+import { readCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
-import { checkpointTopic, readCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { brokers, deleteTopics, randomServerId, readTopic, waitFor } from '../support/producer.ts';

@@ -4,9 +4,10 @@
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Checkpoint } from '../../runtime/core/checkpoint/format.ts';
+import { writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { BinlogReader } from '../../runtime/producer/binlog/reader.ts';
-import { type Checkpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { lockName } from '../../runtime/producer/lock.ts';
 import { createProducerMetrics } from '../../runtime/producer/metrics.ts';

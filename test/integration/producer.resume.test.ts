@@ -2,7 +2,7 @@
 // its checkpoint says (nothing lost, nothing repeated), a large transaction is cut across Kafka
 // transactions with bounded memory, and the checkpoint can be read and rewritten by other tools.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
+import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {

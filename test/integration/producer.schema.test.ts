@@ -3,8 +3,8 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSourcePosition, readSourceState } from '../../runtime/core/binlog/source.ts';
+import { writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
-import { writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
 import { startProducer } from '../../runtime/producer/service.ts';

@@ -4,8 +4,8 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
-import { readCheckpoint, writeCheckpoint } from '../../runtime/producer/checkpoint.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import {

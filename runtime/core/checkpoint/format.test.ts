@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  checkpointTopic,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  producerTransactionalId,
-} from './checkpoint.ts';
+import { checkpointTopic, decodeCheckpoint, encodeCheckpoint, producerTransactionalId } from './format.ts';
 
 describe('checkpoint format', () => {
   const cp = {

@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  createDurableProducer,
-  createKafkaAdmin,
-  type KafkaSecurity,
-  readToEnd,
-  type TopicSpec,
-} from '../core/kafka/index.ts';
+import type { TopicSpec } from '../kafka/index.ts';
 
 /**
  * The producer's durable position, stored as the latest record for key `<name>` in the compacted
@@ -80,67 +74,4 @@ export function decodeCheckpoint(raw: string): Checkpoint {
     );
   }
   return result.data;
-}
-
-type Where = { brokers: string[]; security?: KafkaSecurity | undefined; topicPrefix: string; name: string };
-
-/**
- * The latest committed checkpoint of pipeline `name`, or null when it has none (a tombstone also
- * means none). Reads the checkpoint topic read_committed from the beginning until the consumer's
- * position reaches the end offset (`readToEnd`), so commit markers and aborted transactions after
- * the last checkpoint (a producer killed with a transaction open) do not keep it from finishing.
- * The operator reads checkpoints through this same function.
- */
-export async function readCheckpoint(where: Where, timeoutMs = 30_000): Promise<Checkpoint | null> {
-  let latest = null as string | null;
-  await readToEnd(
-    {
-      brokers: where.brokers,
-      security: where.security,
-      clientId: `${where.name}.checkpoint-reader`,
-      topic: checkpointTopic(where.topicPrefix),
-      timeoutMs,
-    },
-    (m) => {
-      if (m.key === where.name) latest = typeof m.value === 'string' ? m.value : null;
-    },
-  );
-  return latest === null ? null : decodeCheckpoint(latest);
-}
-
-/**
- * Replaces the checkpoint of pipeline `name` (null deletes it). Uses the producer's transactional
- * id, so a producer still running for this pipeline is fenced and stops instead of overwriting it.
- */
-export async function writeCheckpoint(
-  where: Where & { replicationFactor?: number },
-  checkpoint: Checkpoint | null,
-): Promise<void> {
-  const admin = createKafkaAdmin({
-    brokers: where.brokers,
-    clientId: `${where.name}.checkpoint-writer`,
-    security: where.security,
-  });
-  try {
-    await admin.ensureTopics([checkpointTopicSpec(where.topicPrefix, where.replicationFactor ?? 1)]);
-  } finally {
-    await admin.close();
-  }
-  const producer = createDurableProducer({
-    brokers: where.brokers,
-    security: where.security,
-    clientId: `${where.name}.checkpoint-writer`,
-    transactionalId: producerTransactionalId(where.name),
-  });
-  try {
-    await producer.send([
-      {
-        topic: checkpointTopic(where.topicPrefix),
-        key: where.name,
-        value: checkpoint === null ? null : encodeCheckpoint(checkpoint),
-      },
-    ]);
-  } finally {
-    await producer.close();
-  }
 }

@@ -114,18 +114,15 @@ export class DutyRunner {
       const producer = deployment('producer');
       // This replica is the only writer: its own last procedure state is at least as new as the
       // status in the cache (which trails it until the reconcile has written it).
-      const own = (loop.outcome?.status.producer as { startFrom?: unknown } | undefined)?.startFrom;
-      const status = own
-        ? ({
-            ...pipeline.status,
-            producer: { ...pipeline.status?.producer, startFrom: own },
-          } as PipelineStatus)
+      const own = loop.outcome?.status.producer?.startFrom;
+      const status: PipelineStatus | undefined = own
+        ? { ...pipeline.status, producer: { ...pipeline.status?.producer, startFrom: own } }
         : pipeline.status;
       const r = await this.o.binlog.run(ref, spec, status, {
         readyReplicas: producer?.status?.readyReplicas ?? 0,
       });
       outcome.producerReplicas = r.producerReplicas;
-      outcome.status.producer = r.status as NonNullable<PipelineStatus['producer']>;
+      outcome.status.producer = r.status;
       outcome.conditions.push({ ...r.condition, observedGeneration: generation });
       for (const e of r.events) events.push({ ...e, action: 'Position' });
       nextMs = Math.min(nextMs, r.requeueAfterMs);

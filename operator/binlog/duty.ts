@@ -11,16 +11,13 @@ import { SPEC_REMEDIES } from './remedies.ts';
 import { resolveStartFrom } from './resolve.ts';
 
 export type PipelineKey = { namespace: string; name: string };
+type ProducerStatus = Pick<NonNullable<PipelineStatus['producer']>, 'position' | 'secondsBehindSource'>;
 type Condition = Omit<PipelineCondition, 'lastTransitionTime' | 'type'> & { type: 'BinlogPositionValid' };
 
 export type BinlogDutyResult = {
   /** Producer Deployment replicas: 0 while a startFrom change needs it stopped. */
   producerReplicas: 0 | 1;
-  status: {
-    position?: { gtid: string | null; file: string; pos: number };
-    secondsBehindSource?: number;
-    startFrom: ProcedureState;
-  };
+  status: ProducerStatus & { startFrom: ProcedureState };
   condition: Condition;
   events: StepEvent[];
   /** Come back soon while a change is in progress, otherwise at the refresh interval. */
@@ -29,8 +26,7 @@ export type BinlogDutyResult = {
 
 /** The procedure state kept in status.producer.startFrom (absent before the first reconcile). */
 export function procedureOf(status: PipelineStatus | undefined): ProcedureState {
-  const raw = (status?.producer as { startFrom?: ProcedureState } | undefined)?.startFrom;
-  return raw && typeof raw === 'object' ? raw : {};
+  return status?.producer?.startFrom ?? {};
 }
 
 /** Producer replicas implied by the procedure state alone (used until the duties have run once). */

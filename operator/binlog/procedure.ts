@@ -1,4 +1,5 @@
 import type { ResumePosition } from '../../runtime/core/binlog/validate.ts';
+import type { StartFromProcedure, StartFromTarget } from '../api/v1alpha1/status.ts';
 
 /**
  * Changing where the producer reads from, safely: the checkpoint may only be rewritten while no
@@ -13,16 +14,10 @@ import type { ResumePosition } from '../../runtime/core/binlog/validate.ts';
  * picks the procedure up from status where it stopped.
  */
 
-export type Target = { key: string; position: ResumePosition } | { key: string; clear: true };
+export type Target = StartFromTarget;
 
-export type ProcedurePhase = 'StoppingProducer' | 'RewritingCheckpoint' | 'StartingProducer';
-
-/** Kept in status.producer.startFrom. */
-export type ProcedureState = {
-  /** Key of the startFrom last applied; undefined before the first reconcile. */
-  applied?: string;
-  change?: { phase: ProcedurePhase; target: Target; startedAt: string };
-};
+/** Kept in status.producer.startFrom: the type is the status schema's (operator/api/v1alpha1/status.ts). */
+export type ProcedureState = StartFromProcedure;
 
 export type Observed = {
   /** Key of spec.producer.startFrom as it is now. */
@@ -46,18 +41,19 @@ export type Step = {
   event?: StepEvent;
 };
 
-const describeTarget = (t: Target) =>
-  'clear' in t
-    ? 'no checkpoint (the producer applies startFrom itself)'
-    : [
-        t.position.gtid ? `GTID ${t.position.gtid}` : '',
-        t.position.file ? `${t.position.file}:${t.position.pos ?? 4}` : '',
-      ]
-        .filter(Boolean)
-        .join(' / ');
+/** The target's position; a target that is not `clear` always has one (begin() is given either). */
+const positionOf = (t: Target): ResumePosition => t.position ?? {};
+
+const describeTarget = (t: Target) => {
+  if (t.clear) return 'no checkpoint (the producer applies startFrom itself)';
+  const p = positionOf(t);
+  return [p.gtid ? `GTID ${p.gtid}` : '', p.file ? `${p.file}:${p.pos ?? 4}` : '']
+    .filter(Boolean)
+    .join(' / ');
+};
 
 const checkpointMatches = (t: Target, cp: ResumePosition | null | undefined, same: Same) =>
-  'clear' in t ? cp === null : cp !== undefined && cp !== null && same(cp, t.position);
+  t.clear ? cp === null : cp !== undefined && cp !== null && same(cp, positionOf(t));
 
 type Same = (a: ResumePosition, b: ResumePosition) => boolean;
 
@@ -87,7 +83,7 @@ export function step(state: ProcedureState, seen: Observed, same: Same): Step {
         return {
           state,
           producerReplicas: 0,
-          write: 'clear' in t ? { clear: true } : { position: t.position },
+          write: t.clear ? { clear: true } : { position: positionOf(t) },
         };
       }
       return {

@@ -52,8 +52,7 @@ function specWith(producer: Record<string, unknown>): PipelineSpec {
   });
 }
 
-const statusOf = (r: BinlogDutyResult): PipelineStatus =>
-  ({ producer: { startFrom: r.status.startFrom } }) as unknown as PipelineStatus;
+const statusOf = (r: BinlogDutyResult): PipelineStatus => ({ producer: { startFrom: r.status.startFrom } });
 
 const insert = (id: number) => commitAndLocate(db.admin, 'INSERT INTO items VALUES (?, 1)', [id]);
 

@@ -136,9 +136,7 @@ describe('binlog positions through the operator on the real control plane', () =
         'startFrom applied',
         async () => {
           const p = await getPipeline();
-          const sf = (
-            p?.status?.producer as { startFrom?: { applied?: string; change?: unknown } } | undefined
-          )?.startFrom;
+          const sf = p?.status?.producer?.startFrom;
           return sf?.applied?.includes(target.file) && !sf.change ? p : undefined;
         },
         90_000,

@@ -14,27 +14,39 @@ export const pipelineCondition = z.object({
 });
 export type PipelineCondition = z.infer<typeof pipelineCondition>;
 
+/** A position to resume from, as the startFrom procedure records it (core/binlog/validate.ts ResumePosition). */
 const resumePosition = z.object({
   gtid: z.string().max(4096).nullable().optional(),
   file: z.string().max(255).optional(),
   pos: z.int().min(0).optional(),
 });
 
-/** State of the startFrom change procedure (operator/binlog/procedure.ts), kept in status so a new leader resumes it. */
-const startFromProcedure = z.object({
+export const PROCEDURE_PHASES = ['StoppingProducer', 'RewritingCheckpoint', 'StartingProducer'] as const;
+export type ProcedurePhase = (typeof PROCEDURE_PHASES)[number];
+
+/** Where a startFrom change moves the checkpoint: to `position`, or away (`clear`: the producer applies startFrom itself). */
+const startFromTarget = z.object({
+  key: z.string().max(8192),
+  position: resumePosition.optional(),
+  clear: z.boolean().optional(),
+});
+export type StartFromTarget = z.infer<typeof startFromTarget>;
+
+/**
+ * State of the startFrom change procedure (operator/binlog/procedure.ts), kept in status so a new
+ * leader resumes it. The procedure's own type is this schema's: one definition.
+ */
+export const startFromProcedure = z.object({
   applied: z.string().max(8192).optional().describe('canonical form of the startFrom last applied'),
   change: z
     .object({
-      phase: z.enum(['StoppingProducer', 'RewritingCheckpoint', 'StartingProducer']),
-      target: z.object({
-        key: z.string().max(8192),
-        position: resumePosition.optional(),
-        clear: z.boolean().optional(),
-      }),
+      phase: z.enum(PROCEDURE_PHASES),
+      target: startFromTarget,
       startedAt: z.iso.datetime(),
     })
     .optional(),
 });
+export type StartFromProcedure = z.infer<typeof startFromProcedure>;
 
 export const pipelineStatus = z.object({
   observedGeneration: z.int().min(0).optional(),

@@ -1,17 +1,17 @@
-import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/core/logger.ts';
 import type { OperatorEnv } from './config.ts';
-import { type ChildKind, Controller } from './controller.ts';
-import { createDuties } from './duty-factory.ts';
-import { EventRecorder } from './events.ts';
-import { ClusterEvents, ClusterLeases, ClusterWriter, listWatch } from './kube/cluster.ts';
-import { KubeHttp } from './kube/http.ts';
-import { RESOURCES, type Resource } from './kube/resources.ts';
-import { MANAGED_BY_SELECTOR } from './labels.ts';
-import { LeaderElector } from './leader.ts';
-import { createOperatorMetrics } from './metrics.ts';
-import type { PaymentPipeline } from './reconciler.ts';
+import { Controller, type ControllerOptions } from './controller/controller.ts';
+import { FIELD_MANAGER, REPORTING_CONTROLLER } from './controller/labels.ts';
+import { createOperatorMetrics } from './controller/metrics.ts';
+import { RESOURCES } from './controller/resources.ts';
+import { clusterSources } from './controller/sources.ts';
+import { createDuties } from './duties/factory.ts';
+import { EventRecorder } from './framework/events.ts';
+import { ClusterEvents, ClusterLeases, ClusterReader, ClusterWriter } from './framework/kube/cluster.ts';
+import { KubeHttp } from './framework/kube/http.ts';
+import { LeaderElector } from './framework/leader.ts';
 
 export type Operator = {
   elector: LeaderElector;
@@ -20,8 +20,9 @@ export type Operator = {
 };
 
 /**
- * Assembles one operator replica: leader election, and — only while leading — the informers, queue
- * and workers. Used by main.ts and by the tests against the real API server.
+ * Wires one operator replica: the API server ports, the duties and the controller's options are
+ * built once; leader election starts a controller with them while this replica leads. Used by
+ * main.ts and by the tests against the real API server.
  */
 export function createOperator(opts: {
   env: OperatorEnv;
@@ -35,21 +36,33 @@ export function createOperator(opts: {
   const http = new KubeHttp(kc);
   const metrics = createOperatorMetrics(opts.registry);
   // Created once per process (their metrics live in the registry); used only while leading.
-  const duties = createDuties(env, http, opts.registry);
-  // One list+watch per watched namespace (namespaced RBAC grants no cluster-wide list), or one for all.
-  const namespaces = env.WATCH_NAMESPACE.length > 0 ? env.WATCH_NAMESPACE : [undefined];
-  const sources = <T extends KubernetesObject>(resource: Resource, labelSelector?: string) =>
-    namespaces.map((namespace) =>
-      listWatch<T>(kc, http, resource, {
-        ...(namespace ? { namespace } : {}),
-        ...(labelSelector ? { labelSelector } : {}),
-        watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS,
-      }),
-    );
-  const children = (kind: ChildKind) => sources(RESOURCES[kind], MANAGED_BY_SELECTOR);
-  const policy = { images: env.ALLOWED_IMAGES, mysqlHosts: env.ALLOWED_MYSQL_HOSTS };
+  const duties = createDuties(env, new ClusterReader(http, RESOURCES), opts.registry);
+  const options: ControllerOptions = {
+    ...clusterSources(kc, http, {
+      namespaces: env.WATCH_NAMESPACE,
+      watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS,
+    }),
+    writer: new ClusterWriter(http, { fieldManager: FIELD_MANAGER, resources: RESOURCES }),
+    events: new EventRecorder({
+      sink: new ClusterEvents(http),
+      log,
+      controller: REPORTING_CONTROLLER,
+      instance: env.POD_NAME,
+    }),
+    log,
+    metrics,
+    workers: env.RECONCILE_WORKERS,
+    resyncMs: env.RESYNC_SECONDS * 1000,
+    duties,
+    policy: { images: env.ALLOWED_IMAGES, mysqlHosts: env.ALLOWED_MYSQL_HOSTS },
+  };
   let controller: Controller | undefined;
   let stopping = false;
+  const stopController = async () => {
+    const c = controller;
+    controller = undefined;
+    await c?.stop();
+  };
 
   const elector = new LeaderElector({
     store: new ClusterLeases(http),
@@ -62,25 +75,7 @@ export function createOperator(opts: {
     retryPeriodMs: env.RETRY_PERIOD_SECONDS * 1000,
     onStartedLeading: () => {
       metrics.leader.set(1);
-      controller = new Controller({
-        pipelines: sources<PaymentPipeline>(RESOURCES.PaymentPipeline),
-        children: {
-          Deployment: children('Deployment'),
-          ConfigMap: children('ConfigMap'),
-          Service: children('Service'),
-          PodDisruptionBudget: children('PodDisruptionBudget'),
-          NetworkPolicy: children('NetworkPolicy'),
-        },
-        pods: sources<V1Pod>(RESOURCES.Pod, MANAGED_BY_SELECTOR),
-        writer: new ClusterWriter(http),
-        events: new EventRecorder({ sink: new ClusterEvents(http), log, instance: env.POD_NAME }),
-        log,
-        metrics,
-        workers: env.RECONCILE_WORKERS,
-        resyncMs: env.RESYNC_SECONDS * 1000,
-        duties,
-        policy,
-      });
+      controller = new Controller(options);
       controller.start().catch((err: unknown) => {
         log.error({ err }, 'controller failed to start');
         opts.onLostLeadership();
@@ -88,9 +83,7 @@ export function createOperator(opts: {
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
-      const c = controller;
-      controller = undefined;
-      void c?.stop();
+      void stopController();
       if (!stopping) opts.onLostLeadership();
     },
   });
@@ -100,9 +93,7 @@ export function createOperator(opts: {
     elector,
     async stop() {
       stopping = true;
-      const c = controller;
-      controller = undefined;
-      await c?.stop();
+      await stopController();
       await elector.stop();
       await duties.close();
     },

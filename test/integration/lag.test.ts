@@ -1,8 +1,8 @@
 // The autoscaler's lag reader against the real broker: a backlog on a real topic, a real consumer
 // group with committed offsets, and the exact lag per partition and in total.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decide } from '../../operator/autoscaler/decide.ts';
-import { readGroupLag } from '../../operator/autoscaler/lag-reader.ts';
+import { decide } from '../../operator/duties/autoscaler/decide.ts';
+import { readGroupLag } from '../../operator/duties/autoscaler/lag-reader.ts';
 import {
   type ConsumedMessage,
   createDurableProducer,

@@ -4,7 +4,7 @@
 // checkpoint, within seconds, for any number of aborted transactions after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
-import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
+import { kafkaCheckpointStore } from '../../operator/duties/binlog/checkpoint-store.ts';
 import {
   type Checkpoint,
   checkpointTopic,

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
 import {
   type ConsumedMessage,
   createDurableProducer,

@@ -3,7 +3,7 @@
 // Kafka and scales back, all visible in status and Events; a purged checkpoint is reported.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
 import { readCheckpoint, writeCheckpoint } from '../../runtime/core/checkpoint/store.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';

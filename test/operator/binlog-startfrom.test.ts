@@ -2,7 +2,7 @@
 // replica started there sees exactly the next transaction, and bad positions are refused.
 import ZongJi, { type WriteRowsEvent } from '@vlasky/zongji';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveStartFrom } from '../../operator/binlog/resolve.ts';
+import { resolveStartFrom } from '../../operator/duties/binlog/resolve.ts';
 import { readServerBinlogState } from '../../runtime/core/binlog/server.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { commitAndLocate, createTestDatabase, type TestDatabase } from '../support/mysql.ts';

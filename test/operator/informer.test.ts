@@ -1,8 +1,8 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listWatch } from '../../operator/kube/cluster.ts';
-import { Informer, type ListWatchSource } from '../../operator/kube/informer.ts';
-import { RESOURCES } from '../../operator/kube/resources.ts';
+import { listWatch } from '../../operator/framework/kube/cluster.ts';
+import { Informer, type ListWatchSource } from '../../operator/framework/kube/informer.ts';
+import { KUBE_RESOURCES } from '../../operator/framework/kube/resources.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { createNamespace, deleteNamespace, type Kube, kubeClient, kubeConfig, waitFor } from './support.ts';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('Informer on a real API server', () => {
   it('resumes closed watches from their resourceVersion without relisting or losing changes', async () => {
-    const real = listWatch<KubernetesObject>(kc, kube.http, RESOURCES.ConfigMap, {
+    const real = listWatch<KubernetesObject>(kc, kube.http, KUBE_RESOURCES.ConfigMap, {
       namespace: ns,
       labelSelector: 'informer-test=yes',
       watchTimeoutSeconds: 1,

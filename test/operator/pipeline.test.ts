@@ -1,6 +1,6 @@
 import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
 import {
   type Kube,
   kubeClient,

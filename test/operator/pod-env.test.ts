@@ -5,11 +5,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PipelineSpec, pipelineSpec } from '../../operator/api/v1alpha1/spec.ts';
-import { consumerGroupOf } from '../../operator/autoscaler/duty.ts';
-import { createLagSource, type GroupLag } from '../../operator/autoscaler/lag-reader.ts';
-import { kafkaCheckpointStore } from '../../operator/binlog/checkpoint-store.ts';
-import { desiredChildren } from '../../operator/children.ts';
-import type { Component } from '../../operator/labels.ts';
+import { desiredChildren } from '../../operator/controller/children.ts';
+import type { Component } from '../../operator/controller/labels.ts';
+import { consumerGroupOf } from '../../operator/duties/autoscaler/duty.ts';
+import { createLagSource, type GroupLag } from '../../operator/duties/autoscaler/lag-reader.ts';
+import { kafkaCheckpointStore } from '../../operator/duties/binlog/checkpoint-store.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
 import { countKeys } from '../support/api.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';

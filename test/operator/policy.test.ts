@@ -1,7 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
 import type { Operator } from '../../operator/app.ts';
-import type { PaymentPipeline } from '../../operator/reconciler.ts';
 import {
   createNamespace,
   createSecrets,

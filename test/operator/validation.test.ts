@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeApiError } from '../../operator/kube/http.ts';
-import type { PaymentPipeline } from '../../operator/reconciler.ts';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
+import { KubeApiError } from '../../operator/framework/kube/http.ts';
 import {
   createNamespace,
   deleteNamespace,

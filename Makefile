@@ -9,7 +9,8 @@ NODE_STAMP := node_modules/.install-stamp
 .PHONY: help deps up down status test test-unit test-integration test-e2e test-operator lint format typecheck \
 	      test-pods test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
 	      cluster-node cluster-node-down deploy undeploy \
-	      verify rebuild repair token bench-api bench-redis-clients bench-redis-cluster bench-kafka-client bench-producer bench-e2e
+	      verify rebuild repair token bench-api bench-redis-clients bench-redis-cluster bench-kafka-client bench-producer bench-e2e \
+	      bench-operator
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -25,7 +26,7 @@ help:
 	@echo "make cluster-node | cluster-node-down          (a cluster of its own with a real node: containerd + kubelet)"
 	@echo "make deploy | undeploy     the pipeline as real pods on that node (helm install + PaymentPipeline)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
-	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-redis-cluster"
+	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-redis-cluster | bench-operator"
 
 # npm ci only when the lock file changed since the last install.
 $(NODE_STAMP): package.json package-lock.json
@@ -178,3 +179,8 @@ bench-producer: test-stack-up
 
 bench-e2e: test-stack-up
 	$(BENCH_ENV); node bench/e2e/freshness.ts
+
+# Reconcile latency on the kwok control plane (started if needed), the operator as its own process.
+bench-operator: $(NODE_STAMP)
+	dev/cluster.sh up
+	node bench/operator/reconcile.ts

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../runtime/core/logger.ts';
 import type { PipelineSpecInput } from '../api/v1alpha1/spec.ts';
@@ -24,6 +24,7 @@ class FakeCluster implements KubeWriter {
   objects = new Map<string, KubernetesObject & { spec?: unknown; status?: unknown }>();
   statuses: unknown[] = [];
   rv = 0;
+  applies = 0;
   failKind: string | undefined;
   invalidKind: string | undefined;
 
@@ -31,6 +32,7 @@ class FakeCluster implements KubeWriter {
     return `${o.kind}/${objectKey(o)}`;
   }
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
+    this.applies++;
     if (obj.kind === this.failKind) throw new Error('admission webhook said no');
     const old = this.objects.get(this.id(obj));
     if (old && obj.kind === this.invalidKind) {
@@ -168,6 +170,26 @@ describe('Reconciler', () => {
     expect(cluster.statuses.length).toBe(writes);
   });
 
+  it('applies only the children that can change: none nobody wrote since its own apply, the edited one', async () => {
+    const { cluster, reconciler, pipeline } = setup();
+    await reconciler.reconcile('ns/pp');
+    pipeline.status = { observedGeneration: 1 };
+    const first = cluster.applies;
+    expect(first).toBe(8);
+    await reconciler.reconcile('ns/pp');
+    expect(cluster.applies).toBe(first);
+    const svc = cluster.objects.get('Service/ns/pp-api') as V1Service;
+    cluster.objects.set('Service/ns/pp-api', {
+      ...svc,
+      spec: { ...svc.spec, type: 'NodePort' },
+      metadata: { ...svc.metadata, resourceVersion: 'edited' },
+    });
+    const out = await reconciler.reconcile('ns/pp');
+    expect(out.changed).toEqual(['Service/pp-api']);
+    expect(cluster.applies).toBe(first + 1);
+    expect((cluster.objects.get('Service/ns/pp-api') as V1Service).spec?.type).toBe('ClusterIP');
+  });
+
   it('puts a hand-edited child back and says so', async () => {
     const { cluster, reconciler, pipeline, events } = setup();
     await reconciler.reconcile('ns/pp');
@@ -215,6 +237,11 @@ describe('Reconciler', () => {
     const { cluster, reconciler, events } = setup();
     await reconciler.reconcile('ns/pp');
     cluster.invalidKind = 'Service';
+    // The hand edit (say, a second port named http) is a write: the Services get new resourceVersions.
+    for (const [k, o] of cluster.objects) {
+      if (o.kind !== 'Service') continue;
+      cluster.objects.set(k, { ...o, metadata: { ...o.metadata, resourceVersion: String(++cluster.rv) } });
+    }
     const out = await reconciler.reconcile('ns/pp');
     expect(out.changed).toEqual(['Service/pp-api', 'Service/pp-metrics']);
     expect(out.requeueAfterMs).toBeGreaterThan(0);

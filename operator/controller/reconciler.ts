@@ -11,6 +11,7 @@ import type { EventRecorder } from '../framework/events.ts';
 import { isInvalid, isNotFound } from '../framework/kube/http.ts';
 import { objectKey } from '../framework/kube/informer.ts';
 import type { KubeWriter } from '../framework/kube/ports.ts';
+import { AppliedChildren } from './applied.ts';
 import { desiredChildren, networkPolicy, type PipelineRef, serviceMonitor } from './children.ts';
 import { assess, type ConditionInput, rolloutOf, setCondition } from './conditions.ts';
 import { childName } from './labels.ts';
@@ -47,6 +48,7 @@ const RECREATE_RETRY_MS = 500;
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
+  private readonly applied = new AppliedChildren();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -58,6 +60,7 @@ export class Reconciler {
     // Deleted: the garbage collector removes the children through their owner references.
     if (!pipeline || pipeline.metadata?.deletionTimestamp) {
       this.d.duties?.untrack(key);
+      this.applied.forget(key);
       return { action: 'absent', changed: [] };
     }
     const generation = pipeline.metadata?.generation ?? 0;
@@ -115,8 +118,11 @@ export class Reconciler {
       desired.map(async (child) => {
         const id = `${child.kind}/${child.metadata?.name}`;
         const before = this.d.child(child.kind ?? '', objectKey(child));
+        const manifest = JSON.stringify(child);
+        if (this.applied.unchanged(key, id, manifest, before?.metadata?.resourceVersion)) return;
         try {
           const after = await this.d.writer.apply(child);
+          this.applied.record(key, id, manifest, after.metadata?.resourceVersion);
           if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) return;
           const change = !before
             ? 'created'
@@ -150,6 +156,7 @@ export class Reconciler {
             // Apply cannot remove fields another manager owns (say, a port added by hand), and the merge
             // of theirs and ours can be invalid. Such a child cannot be put back in place: recreate it.
             await this.d.writer.delete(child);
+            this.applied.forgetChild(key, id);
             this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change: 'recreated' });
             await this.d.events.record(
               pipeline,

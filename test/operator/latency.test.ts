@@ -11,12 +11,12 @@ import {
   waitFor,
 } from './support.ts';
 
-// Reconcile latency on the real API server: time from the PATCH of a PaymentPipeline's spec to the
-// moment a watch sees the child carrying the change. The change is the API Service's port, so every
-// round trip exercises watch → queue → reconcile → server-side apply → watch, without pod churn.
-// CHANGES (default 100) sequential changes; the figures go to docs/operator.md.
+// Successive spec changes on the real API server, each followed to the child it changes (the API
+// Service's port: watch → queue → reconcile → server-side apply → watch, no pod churn): every change
+// arrives, none is lost behind the previous one or skipped as "already applied", and a hand edit
+// between them is still put back. How fast: `make bench-operator` (bench/operator/reconcile.ts).
 
-const CHANGES = Number(process.env.OPERATOR_LATENCY_CHANGES ?? 100);
+const CHANGES = 20;
 const kc = kubeConfig();
 const kube: Kube = kubeClient(kc);
 let ns = '';
@@ -29,12 +29,8 @@ afterAll(async () => {
   await stop?.();
 });
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-describe('reconcile latency', () => {
-  it(`applies ${CHANGES} spec changes to the children quickly`, async () => {
+describe('successive spec changes', () => {
+  it(`reach the children, ${CHANGES} in a row, with a hand edit put back in between`, async () => {
     await kube.create('PaymentPipeline', ns, pipeline(ns, 'lat', pipelineSpec()));
     await waitFor('api service', () => kube.get<V1Service>('Service', ns, 'lat-api'));
 
@@ -48,37 +44,39 @@ describe('reconcile latency', () => {
       },
       () => {},
     );
-    const samples: number[] = [];
-    const patchMs: number[] = [];
+    const seenPorts: number[] = [];
+    const seen = (port: number, what: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${what} not applied within 30 s`)), 30_000);
+        waiters.set(port, () => {
+          clearTimeout(timer);
+          waiters.delete(port);
+          seenPorts.push(port);
+          resolve();
+        });
+      });
     try {
       for (let i = 0; i < CHANGES; i++) {
         const port = 10_000 + i;
-        const seen = new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`change ${i} not applied within 10 s`)), 10_000);
-          waiters.set(port, () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        const t0 = performance.now();
+        const applied = seen(port, `change ${i}`);
         await kube.mergePatch('PaymentPipeline', ns, 'lat', { spec: { api: { service: { port } } } });
-        patchMs.push(performance.now() - t0);
-        await seen;
-        samples.push(performance.now() - t0);
-        waiters.delete(port);
+        await applied;
+        if (i === CHANGES / 2) {
+          // Another writer changes the child the operator applied last: it is put back.
+          const putBack = seen(port, 'the hand-edited port put back');
+          await kube.mergePatch('Service', ns, 'lat-api', {
+            spec: { ports: [{ name: 'http', port: 9, targetPort: 'http', protocol: 'TCP' }] },
+          });
+          await putBack;
+        }
       }
     } finally {
       watch.abort();
     }
-    const sorted = [...samples].sort((a, b) => a - b);
-    const p50 = percentile(sorted, 50);
-    const p99 = percentile(sorted, 99);
-    const patchSorted = [...patchMs].sort((a, b) => a - b);
-    console.log(
-      `reconcile latency over ${samples.length} changes: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms` +
-        ` (of which the PATCH itself: p50 ${percentile(patchSorted, 50).toFixed(1)} ms, p99 ${percentile(patchSorted, 99).toFixed(1)} ms)`,
-    );
-    expect(samples).toHaveLength(CHANGES);
-    expect(p99).toBeLessThan(2_000);
+    const last = 10_000 + CHANGES - 1;
+    expect(seenPorts.at(-1)).toBe(last);
+    expect(seenPorts.filter((p) => p !== 9)).toHaveLength(CHANGES + 1);
+    const svc = await kube.get<V1Service>('Service', ns, 'lat-api');
+    expect(svc?.spec?.ports?.map((p) => p.port)).toEqual([last]);
   });
 });

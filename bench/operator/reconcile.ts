@@ -1,5 +1,6 @@
 import { loadavg } from 'node:os';
 import { type KubernetesObject, type V1ConfigMap, type V1Service, Watch } from '@kubernetes/client-node';
+import type { PaymentPipeline } from '../../operator/api/v1alpha1/types.ts';
 import {
   createNamespace,
   createSecrets,
@@ -25,12 +26,18 @@ import { summarise } from '../e2e/stats.ts';
  * PATCH of a plain ConfigMap until a watch sees it — and one raw GET round trip. The operator's own
  * share is the difference.
  *
- *   make bench-operator           (or: node bench/operator/reconcile.ts; CHANGES=100, TARGET_P99_MS=200)
+ *   make bench-operator    (or: node bench/operator/reconcile.ts; CHANGES=100, TARGET_P99_MS=200, BACK_TO_BACK=1)
  */
 
 const CHANGES = Number(process.env.CHANGES ?? 100);
+/**
+ * Settled (default): each change starts once the operator has finished the previous one (its status
+ * shows the previous generation observed), so a sample is one change's latency, not the tail of the
+ * last reconcile's status write. BACK_TO_BACK=1: the next change follows as soon as the child is seen.
+ */
+const BACK_TO_BACK = process.env.BACK_TO_BACK === '1';
 const TARGET_P99_MS = Number(process.env.TARGET_P99_MS ?? 200);
-const COMMAND = 'make bench-operator';
+const COMMAND = `${BACK_TO_BACK ? 'BACK_TO_BACK=1 ' : ''}make bench-operator`;
 
 /** Resolves when `watch` sees an object for which `match` holds; rejects after 10 s. */
 class Waiters<T> {
@@ -119,10 +126,18 @@ async function main(): Promise<void> {
 
     const services = new Waiters<V1Service>();
     const configMaps = new Waiters<V1ConfigMap>();
+    const pipelines = new Waiters<PaymentPipeline>();
     const watches = [
       await watchObject(kube.path('Service', ns), 'lat-api', services),
       await watchObject(kube.path('ConfigMap', ns), 'baseline', configMaps),
+      await watchObject(kube.path('PaymentPipeline', ns), 'lat', pipelines),
     ];
+    const observed = (p: PaymentPipeline) =>
+      p.metadata?.generation !== undefined && p.status?.observedGeneration === p.metadata.generation;
+    const current = await kube.get<PaymentPipeline>('PaymentPipeline', ns, 'lat');
+    if (!current || !observed(current)) await pipelines.wait(observed, 'the first reconcile');
+    // Every change below is a spec change: the generation goes up by one each time.
+    let generation = current?.metadata?.generation ?? 1;
     const reconcile: number[] = [];
     const patch: number[] = [];
     const baseline: number[] = [];
@@ -140,11 +155,18 @@ async function main(): Promise<void> {
         );
         get.push(await timed(() => kube.get('ConfigMap', ns, 'baseline')));
         const svcSeen = services.wait((s) => s.spec?.ports?.[0]?.port === port, `change ${i}`);
+        const expected = ++generation;
+        const settled = pipelines.wait(
+          (p) => (p.status?.observedGeneration ?? 0) >= expected,
+          `change ${i} observed`,
+        );
         const t0 = performance.now();
         await kube.mergePatch('PaymentPipeline', ns, 'lat', { spec: { api: { service: { port } } } });
         patch.push(performance.now() - t0);
         await svcSeen;
         reconcile.push(performance.now() - t0);
+        if (!BACK_TO_BACK) await settled;
+        else settled.catch(() => {});
       }
     } finally {
       for (const w of watches) w.abort();
@@ -153,7 +175,9 @@ async function main(): Promise<void> {
     const own = await operatorMetrics(opsPort);
     const r = summarise(reconcile);
     const b = summarise(baseline);
-    console.log(`operator reconcile latency, ${CHANGES} spec changes (${new Date().toISOString()})`);
+    console.log(
+      `operator reconcile latency, ${CHANGES} spec changes, ${BACK_TO_BACK ? 'back to back' : 'each after the previous one settled'} (${new Date().toISOString()})`,
+    );
     console.log(line('spec PATCH → child updated (watch sees it)', r));
     console.log(line('  of which the spec PATCH round trip', summarise(patch)));
     console.log(line('baseline: ConfigMap PATCH → watch sees it', b));

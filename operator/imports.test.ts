@@ -21,7 +21,7 @@ function sources(dir: string): string[] {
 }
 
 const IMPORT =
-  /(?:^|[\s;])(?:import|export)\s[^'";]*?from\s*'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+  /(?:^|[\s;])(?:import|export)\s[^'";]*?from\s*'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)|(?:^|[\s;])import\s*'(\.{1,2}\/[^']+)'/g;
 
 /** file → the repository files it imports (relative specifiers only; packages are leaves). */
 function importGraph(files: readonly string[]): Map<string, string[]> {
@@ -29,7 +29,7 @@ function importGraph(files: readonly string[]): Map<string, string[]> {
   for (const file of files) {
     const text = readFileSync(join(ROOT, file), 'utf8');
     const deps = [...text.matchAll(IMPORT)].map((m) =>
-      relative(ROOT, normalize(join(ROOT, dirname(file), m[1] ?? m[2] ?? ''))),
+      relative(ROOT, normalize(join(ROOT, dirname(file), m[1] ?? m[2] ?? m[3] ?? ''))),
     );
     graph.set(file, [...new Set(deps)]);
   }

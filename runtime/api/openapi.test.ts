@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, checked } from './openapi.ts';
+import { routeTable } from './routes/table.ts';
 import { createPurchaseBody } from './schemas.ts';
 
 type Media = { schema: unknown; examples?: Record<string, { summary: string; value: unknown }> };
@@ -52,5 +53,29 @@ describe('the OpenAPI document', () => {
 
   it("embeds no per-schema $schema (the dialect is the document's)", () => {
     expect(JSON.stringify(doc)).not.toContain('"$schema"');
+  });
+
+  it('documents each route of the table once, under its name, with its Idempotency-Key and scope rules', () => {
+    const documented = operations.map(({ what, op }) => `${what} ${op.operationId}`).sort();
+    const table = Object.entries(routeTable)
+      .map(([name, r]) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')} ${name}`)
+      .sort();
+    expect(documented).toEqual(table);
+    for (const [name, route] of Object.entries(routeTable)) {
+      const op = operations.find(({ op }) => op.operationId === name)?.op as Op & {
+        parameters?: { name: string; in: string; required?: boolean; schema: { pattern?: string } }[];
+      };
+      const key = op.parameters?.find((p) => p.name === 'Idempotency-Key');
+      if ('idempotencyKey' in route && route.idempotencyKey) {
+        expect(key, name).toMatchObject({
+          in: 'header',
+          required: true,
+          schema: { pattern: '^[A-Za-z0-9_.:-]{8,255}$' },
+        });
+      } else {
+        expect(key, name).toBeUndefined();
+      }
+      expect('403' in op.responses, name).toBe(route.auth === 'admin');
+    }
   });
 });

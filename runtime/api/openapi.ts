@@ -1,45 +1,10 @@
 import { z } from 'zod';
 import * as ex from './openapi-examples.ts';
-import { stripeEventBody } from './payments/stripe-webhooks.ts';
-import { SIGNATURE_HEADER, STRIPE_SIGNATURE_HEADER } from './payments/webhooks.ts';
-import { repairResponse } from './routes/admin.ts';
-import {
-  catalogResponse,
-  confirmPaymentBody,
-  createPurchaseBody,
-  createPurchaseResponse,
-  errorSchema,
-  packageListQuery,
-  packagePageSchema,
-  paymentResponse,
-  paymentSchema,
-  refundPaymentBody,
-  webhookBody,
-} from './schemas.ts';
+import { type Example, type RouteSpec, routeTable } from './routes/table.ts';
+import { errorSchema, idempotencyKeySchema, paymentSchema } from './schemas.ts';
 
-type Example = { summary: string; value: unknown };
-
-type Op = {
-  operationId: string;
-  tag: string;
-  summary: string;
-  description?: string;
-  body?: z.ZodType;
-  ok: {
-    status: number;
-    schema: z.ZodType;
-    examples: Record<string, Example>;
-    /** Response headers the operation sets, with their description. */
-    headers?: Record<string, string>;
-  };
-  /** Request body examples by name, each parsed with `body`. */
-  bodyExamples?: Record<string, Example>;
-  idempotent?: boolean;
-  auth?: boolean;
-  params?: Record<string, unknown>[];
-  /** Further error statuses the operation answers, with their description. */
-  errors?: Record<string, string>;
-};
+// The OpenAPI 3.1 document, generated from the route table (routes/table.ts) and the zod schemas
+// the handlers validate with: a route is documented as it is registered, never restated here.
 
 /** A JSON Schema for the document; its dialect is the document's (OpenAPI 3.1), so no `$schema` on each. */
 const json = (schema: z.ZodType, io: 'input' | 'output') => {
@@ -73,44 +38,86 @@ const retryAfter = {
   'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
 };
 
-function operation(op: Op) {
-  const parameters = [...(op.params ?? [])];
-  if (op.idempotent) {
+/** `/v1/payments/:payment_id` → `/v1/payments/{payment_id}`. */
+const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function parametersOf(spec: RouteSpec): Record<string, unknown>[] {
+  const parameters: Record<string, unknown>[] = [];
+  for (const [, name] of spec.url.matchAll(/:([A-Za-z0-9_]+)/g)) {
+    parameters.push({ name, in: 'path', required: true, schema: { type: 'string' } });
+  }
+  if (spec.query) {
+    for (const [name, field] of Object.entries(spec.query.schema.shape)) {
+      const optional = field instanceof z.ZodOptional;
+      const documented = spec.query.docs?.[name];
+      const { description: inner, ...schema } = documented
+        ? { description: undefined, ...documented }
+        : (json(optional ? field.unwrap() : field, 'input') as { description?: string });
+      const description = field.description ?? inner;
+      parameters.push({
+        name,
+        in: 'query',
+        ...(optional ? {} : { required: true }),
+        schema,
+        ...(description ? { description } : {}),
+      });
+    }
+  }
+  for (const header of spec.headers ?? []) {
+    parameters.push({
+      name: header.name,
+      in: 'header',
+      required: true,
+      schema: json(header.schema, 'input'),
+      description: header.description,
+    });
+  }
+  if (spec.idempotencyKey) {
     parameters.push({
       name: 'Idempotency-Key',
       in: 'header',
       required: true,
-      schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{8,255}$' },
+      schema: json(idempotencyKeySchema, 'input'),
       description: 'replays return the first response; reuse with other parameters is refused (422)',
     });
   }
+  return parameters;
+}
+
+function operation(operationId: string, spec: RouteSpec) {
+  const parameters = parametersOf(spec);
+  const { response, body } = spec;
+  const errors = {
+    ...(spec.auth === 'admin' ? { '403': 'the token lacks the admin scope' } : {}),
+    ...spec.errors,
+  };
   return {
-    operationId: op.operationId,
-    tags: [op.tag],
-    summary: op.summary,
-    ...(op.description ? { description: op.description } : {}),
-    ...(op.auth === false ? { security: [] } : {}),
+    operationId,
+    tags: [spec.tag],
+    summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
+    ...(spec.auth === 'none' ? { security: [] } : {}),
     ...(parameters.length ? { parameters } : {}),
-    ...(op.body
+    ...(body
       ? {
           requestBody: {
             required: true,
             content: {
               'application/json': {
-                schema: json(op.body, 'input'),
-                ...(op.bodyExamples ? { examples: checkedAll(op.body, op.bodyExamples) } : {}),
+                schema: json(body.schema, 'input'),
+                examples: checkedAll(body.schema, body.examples),
               },
             },
           },
         }
       : {}),
     responses: {
-      [op.ok.status]: {
+      [response.status]: {
         description: 'success',
-        ...(op.ok.headers
+        ...(response.headers
           ? {
               headers: Object.fromEntries(
-                Object.entries(op.ok.headers).map(([name, description]) => [
+                Object.entries(response.headers).map(([name, description]) => [
                   name,
                   { description, schema: { type: 'string' } },
                 ]),
@@ -119,13 +126,13 @@ function operation(op: Op) {
           : {}),
         content: {
           'application/json': {
-            schema: json(op.ok.schema, 'output'),
-            examples: checkedAll(op.ok.schema, op.ok.examples),
+            schema: json(response.schema, 'output'),
+            examples: checkedAll(response.schema, response.examples),
           },
         },
       },
       '400': errorResponse('400', 'invalid request'),
-      ...(op.auth === false ? {} : { '401': errorResponse('401', 'missing or invalid token') }),
+      ...(spec.auth === 'none' ? {} : { '401': errorResponse('401', 'missing or invalid token') }),
       '404': errorResponse('404', "not found (also: another user's object)"),
       '409': errorResponse(
         '409',
@@ -134,7 +141,7 @@ function operation(op: Op) {
       '405': errorResponse('405', 'the path does not take this method (see the Allow header)', {
         Allow: { description: 'the methods the path takes', schema: { type: 'string' } },
       }),
-      ...(op.body
+      ...(body
         ? {
             '413': errorResponse('413', 'the request body is too large'),
             '415': errorResponse('415', 'the body is not application/json'),
@@ -149,24 +156,20 @@ function operation(op: Op) {
         'a dependency (database, cache) is unavailable: retry after Retry-After',
         retryAfter,
       ),
-      ...Object.fromEntries(
-        Object.entries(op.errors ?? {}).map(([status, d]) => [status, errorResponse(status, d)]),
-      ),
+      ...Object.fromEntries(Object.entries(errors).map(([status, d]) => [status, errorResponse(status, d)])),
     },
   };
 }
 
-const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
-
-/** A query parameter documented from the field of the schema the route validates it with. */
-const queryParam = (name: keyof typeof packageListQuery.shape) => {
-  const { description, ...schema } = json(packageListQuery.shape[name].unwrap(), 'input') as {
-    description?: string;
-    $schema?: string;
-  };
-  delete schema.$schema;
-  return { name, in: 'query', schema, ...(description ? { description } : {}) };
-};
+/** The document's paths, in the table's order. */
+function paths(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [operationId, spec] of Object.entries(routeTable) as [string, RouteSpec][]) {
+    const path = openApiPath(spec.url);
+    out[path] = { ...out[path], [spec.method.toLowerCase()]: operation(operationId, spec) };
+  }
+  return out;
+}
 
 /** The OpenAPI 3.1 document, generated from the zod schemas the handlers validate with. */
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -198,193 +201,6 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       schemas: { Error: json(errorSchema, 'output'), Payment: json(paymentSchema, 'output') },
     },
     security: [{ bearer: [] }],
-    paths: {
-      '/v1/packages': {
-        get: operation({
-          operationId: 'listPackages',
-          tag: 'Catalog',
-          summary: 'The catalog',
-          ok: {
-            status: 200,
-            schema: catalogResponse,
-            examples: { catalog: { summary: 'two packages', value: ex.catalogExample } },
-          },
-        }),
-      },
-      '/v1/purchases': {
-        post: operation({
-          operationId: 'createPurchase',
-          tag: 'Purchases',
-          summary: 'Buy a package: creates the purchase and its pending payment',
-          description:
-            'The amount and currency come from the catalog row read in the same transaction, never from the client. Confirm the payment to charge it.',
-          body: createPurchaseBody,
-          bodyExamples: { starter: { summary: 'buy the Starter package', value: ex.createPurchaseExample } },
-          idempotent: true,
-          ok: {
-            status: 201,
-            schema: createPurchaseResponse,
-            examples: {
-              created: {
-                summary: 'purchase with its pending payment',
-                value: ex.createPurchaseResponseExample,
-              },
-            },
-          },
-        }),
-      },
-      '/v1/payments/{payment_id}': {
-        get: operation({
-          operationId: 'getPayment',
-          tag: 'Payments',
-          summary: 'A payment',
-          description: "The caller's own payment; admins (scope admin) read any.",
-          params: [pathId('payment_id')],
-          ok: {
-            status: 200,
-            schema: z.object({ payment: paymentSchema }),
-            examples: { pending: { summary: 'a pending payment', value: ex.paymentExample } },
-          },
-        }),
-      },
-      '/v1/payments/{payment_id}/confirm': {
-        post: operation({
-          operationId: 'confirmPayment',
-          tag: 'Payments',
-          summary: 'Charge the payment through the provider',
-          description: 'pending → processing → succeeded or failed (failure_code says why).',
-          params: [pathId('payment_id')],
-          body: confirmPaymentBody,
-          bodyExamples: {
-            card_ok: { summary: 'a card the simulated provider accepts', value: ex.confirmPaymentExample },
-            declined: {
-              summary: 'a card the simulated provider declines',
-              value: { payment_method: 'pm_card_declined' },
-            },
-          },
-          idempotent: true,
-          ok: {
-            status: 200,
-            schema: paymentResponse,
-            examples: { succeeded: { summary: 'charged', value: ex.confirmedPaymentExample } },
-          },
-        }),
-      },
-      '/v1/payments/{payment_id}/refund': {
-        post: operation({
-          summary:
-            'Refund a succeeded payment: refunded, back to succeeded with failure_code (declined), or refunding (no answer yet: settled later)',
-          operationId: 'refundPayment',
-          tag: 'Payments',
-          params: [pathId('payment_id')],
-          body: refundPaymentBody,
-          bodyExamples: { empty: { summary: 'no parameters', value: {} } },
-          idempotent: true,
-          ok: {
-            status: 200,
-            schema: paymentResponse,
-            examples: { refunded: { summary: 'refunded', value: ex.refundedPaymentExample } },
-          },
-        }),
-      },
-      '/v1/users/{user_id}/purchases': {
-        get: operation({
-          operationId: 'listUserPurchases',
-          tag: 'Purchase package',
-          summary: "The user's purchase package, newest first",
-          description:
-            'Answered from Redis in one round trip; from MySQL while Redis is behind a passed consistency_token.',
-          params: [
-            pathId('user_id'),
-            {
-              name: 'limit',
-              in: 'query',
-              schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-            },
-            queryParam('cursor'),
-            queryParam('consistency_token'),
-          ],
-          ok: {
-            status: 200,
-            schema: packagePageSchema,
-            examples: { page: { summary: 'one paid purchase, last page', value: ex.packagePageExample } },
-            headers: {
-              'X-Package-Source': 'where the page came from: redis | mysql_miss | mysql_behind',
-              'X-Package-Position':
-                "the source position (GTID, e.g. 0-1-4711) the page holds at least: Redis's applied position read with the page, or MySQL's committed position read before it",
-            },
-          },
-        }),
-      },
-      '/v1/admin/users/{user_id}/repair': {
-        post: operation({
-          operationId: 'repairUserCache',
-          tag: 'Admin',
-          summary:
-            "Admin scope: rebuild one user's cache from MySQL (version-guarded: a newer change from the stream is kept); idempotent by nature, no Idempotency-Key",
-          params: [pathId('user_id')],
-          ok: {
-            status: 200,
-            schema: repairResponse,
-            examples: { repaired: { summary: "one user's cache rebuilt", value: ex.repairExample } },
-          },
-          errors: {
-            '403': 'the token lacks the admin scope',
-          },
-        }),
-      },
-      '/v1/webhooks/provider': {
-        post: operation({
-          operationId: 'receiveProviderWebhook',
-          tag: 'Webhooks',
-          summary:
-            'Provider callbacks, signed with the webhook secret; 409 payment_not_found_yet + Retry-After while no payment has the reference (redeliver)',
-          auth: false,
-          params: [
-            {
-              name: SIGNATURE_HEADER,
-              in: 'header',
-              required: true,
-              schema: { type: 'string', pattern: '^t=\\d{1,12}(,v1=[0-9a-f]{64})+$' },
-              description:
-                't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>; the timestamp must be within the tolerance',
-            },
-          ],
-          body: webhookBody,
-          bodyExamples: { succeeded: { summary: 'the provider charged', value: ex.webhookExample } },
-          ok: {
-            status: 200,
-            schema: z.object({ received: z.boolean(), duplicate: z.boolean(), applied: z.boolean() }),
-            examples: { applied: { summary: 'recorded and applied', value: ex.webhookResponseExample } },
-          },
-        }),
-      },
-      '/v1/webhooks/stripe': {
-        post: operation({
-          operationId: 'receiveStripeWebhook',
-          tag: 'Webhooks',
-          summary:
-            "Stripe's event deliveries (PAYMENT_PROVIDER=stripe; 503 otherwise): payment_intent.succeeded, payment_intent.payment_failed and charge.refunded move the payment, other events are acknowledged",
-          auth: false,
-          params: [
-            {
-              name: STRIPE_SIGNATURE_HEADER,
-              in: 'header',
-              required: true,
-              schema: { type: 'string' },
-              description:
-                'Stripe\'s t=<unix seconds>,v1=<hex HMAC-SHA256(whsec_…, "<t>.<raw body>")>; within the tolerance (300 s)',
-            },
-          ],
-          body: stripeEventBody,
-          bodyExamples: { succeeded: { summary: 'Stripe charged', value: ex.stripeWebhookExample } },
-          ok: {
-            status: 200,
-            schema: z.object({ received: z.boolean(), duplicate: z.boolean(), applied: z.boolean() }),
-            examples: { applied: { summary: 'recorded and applied', value: ex.webhookResponseExample } },
-          },
-        }),
-      },
-    },
+    paths: paths(),
   };
 }

@@ -56,6 +56,11 @@ export const packageListQuery = z.strictObject({
     ),
 });
 
+/** How `limit` is documented: the integer it stands for, not the query-string text the schema parses. */
+export const packageListQueryDocs = {
+  limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
+};
+
 export const webhookBody = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/),
   type: z.enum(['payment.succeeded', 'payment.failed', 'payment.refunded']),
@@ -125,6 +130,30 @@ export const packagePageSchema = z.object({
 });
 
 export const catalogResponse = z.object({ items: z.array(packageSchema) });
+
+export const getPaymentResponse = z.object({ payment: paymentSchema });
+
+/** What a webhook delivery did: recorded (or a duplicate of one recorded) and applied to the payment. */
+export const webhookResponse = z.object({
+  received: z.boolean(),
+  duplicate: z.boolean(),
+  applied: z.boolean(),
+});
+
+const tableCounts = z.object({ packages: z.number(), purchases: z.number(), payments: z.number() });
+
+/** The answer of a repair: what MySQL held for the user and what was written. */
+export const repairResponse = z.object({
+  repaired: z.object({
+    user: z.string(),
+    gtid: z.string().nullable().describe('the source position of the snapshot the repair read'),
+    version: z.string().describe('the version it wrote with: newer changes in Redis were left alone'),
+    rows: tableCounts.describe("the user's rows read from MySQL"),
+    applied: z.number().describe('rows written (not newer in Redis)'),
+    tombstoned: z.number().describe('rows Redis held for the user that MySQL does not have'),
+    unlisted: z.number().describe("index members and entries of purchases that are not the user's"),
+  }),
+});
 
 export const errorSchema = z.object({
   error: z.object({

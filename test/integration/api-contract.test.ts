@@ -231,4 +231,40 @@ describe('OpenAPI document', () => {
     expect(post.responses['429']).toMatchObject({ headers: { 'Retry-After': expect.any(Object) } });
     expect(post.responses['503']).toMatchObject({ headers: { 'Retry-After': expect.any(Object) } });
   });
+
+  it('is what the server does: every operation answers with the auth and Idempotency-Key rule it documents', async () => {
+    const doc = (await call(api.url, 'GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, Operation & { security?: unknown[] }>>;
+    };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
+    );
+    expect(operations.length).toBeGreaterThan(5);
+    for (const { path, method, op } of operations) {
+      const url = path.replace(/\{[^}]+\}/g, `x_${uniqueSuffix()}`);
+      const what = `${method} ${path}`;
+      const body = method === 'POST' ? {} : undefined;
+      const anonymous = await call(api.url, method, url, body === undefined ? {} : { body });
+      expect(anonymous.status, what).not.toBe(404);
+      expect(anonymous.status, what).not.toBe(405);
+      const isPublic = Array.isArray(op.security) && op.security.length === 0;
+      if (isPublic) {
+        expect(anonymous.status, what).not.toBe(401);
+        continue;
+      }
+      expect(anonymous.status, what).toBe(401);
+      expect(op.responses, what).toHaveProperty('401');
+      const needsKey = op.parameters?.some((p) => p.name === 'Idempotency-Key' && p.required) ?? false;
+      const withToken = await call(api.url, method, url, body === undefined ? { token } : { token, body });
+      if (needsKey) {
+        expect(withToken.status, what).toBe(400);
+        expect(errorSchema.parse(withToken.body).error.code, what).toBe('idempotency_key_missing');
+      } else {
+        expect((withToken.body as { error?: { code?: string } } | null)?.error?.code, what).not.toBe(
+          'idempotency_key_missing',
+        );
+      }
+      if ('403' in op.responses) expect(withToken.status, what).toBe(403);
+    }
+  });
 });

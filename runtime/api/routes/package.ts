@@ -1,10 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ADMITTED, admissionOf, assertCanRead, principalOf } from '../http.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { assertCanRead } from '../http.ts';
 import type { PackageReadFn, PackageSource } from '../package/read-package.ts';
+import { ADMITTED, admissionOf, principalOf } from '../plugins/admission.ts';
 import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
+import type { RouteHandlers } from './table.ts';
 
 /**
- * GET /v1/users/:user_id/purchases — the hot path. The limiter answers first: a refused request gets
+ * GET /v1/users/:user_id/purchases (listUserPurchases in table.ts) — the hot path. The limiter answers first: a refused request gets
  * its 429 whatever the read would have found, and never reaches the MySQL fallback.
  * - Admitted synchronously (the limiter's local buckets had tokens) and the page is in the near cache:
  *   answered without a promise.
@@ -12,17 +14,21 @@ import { DEFAULT_PAGE_SIZE, packageListQuery, parseInput } from '../schemas.ts';
  *   lease tokens from Redis, that call and the Redis read leave in the same tick (one auto-pipelined
  *   write, one round trip), and the answer waits for the limiter's decision.
  */
-export function packageRoutes(app: FastifyInstance, deps: { readPackage: PackageReadFn }): void {
-  app.get('/v1/users/:user_id/purchases', { config: { auth: true, admitInHandler: true } }, (req, reply) => {
-    const admitted = admissionOf(req);
-    if (admitted === ADMITTED) {
-      // Admitted already: a 404 or 400 from the checks is the answer.
-      const query = queryOf(req);
-      const held = deps.readPackage.peek(query.userId, query.read);
-      if (held) return send(reply, held.body, 'redis', held.position);
-    }
-    return readAndSend(req, reply, admitted);
-  });
+export function packageHandlers(deps: {
+  readPackage: PackageReadFn;
+}): Pick<RouteHandlers, 'listUserPurchases'> {
+  return {
+    listUserPurchases: (req, reply) => {
+      const admitted = admissionOf(req);
+      if (admitted === ADMITTED) {
+        // Admitted already: a 404 or 400 from the checks is the answer.
+        const query = queryOf(req);
+        const held = deps.readPackage.peek(query.userId, query.read);
+        if (held) return send(reply, held.body, 'redis', held.position);
+      }
+      return readAndSend(req, reply, admitted);
+    },
+  };
 
   async function readAndSend(req: FastifyRequest, reply: FastifyReply, admitted: Promise<void>) {
     // Checks and read start now (the read rides the limiter's round trip); a 404 / 400 they throw

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { type Env, parseEnv } from '../runtime/core/config/env.ts';
 import { csvList, logLevel, port } from '../runtime/core/config/fields.ts';
 import { kafkaSecurityFields, kafkaSecurityRule } from '../runtime/core/config/kafka-security.ts';
 
@@ -61,3 +62,5 @@ export const operatorEnv = z
   .superRefine(...kafkaSecurityRule());
 
 export type OperatorEnv = z.infer<typeof operatorEnv>;
+
+export const loadOperatorConfig = (env: Env): OperatorEnv => parseEnv(operatorEnv, env);

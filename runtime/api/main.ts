@@ -1,5 +1,5 @@
 import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
-import { ConfigError } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
@@ -7,7 +7,7 @@ import { createRegistry, startOpsServer } from '../core/metrics.ts';
 import { createRedis } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { type ApiConfig, deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
+import { deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
 import { deriveTokenSecret } from './consistency-token.ts';
 import { createMaintenance } from './maintenance.ts';
 import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
@@ -17,14 +17,7 @@ import { createProvider } from './payments/select.ts';
 import { createReadinessProbe } from './readiness.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
-let config: ApiConfig;
-try {
-  config = loadApiConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfig('api', loadApiConfig);
 const log = createLogger('api', config.LOG_LEVEL);
 for (const warning of deprecatedSettings(process.env)) log.warn(warning);
 const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);

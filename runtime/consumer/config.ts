@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Env, parseEnv } from '../core/config/env.ts';
 import {
   boolFromEnv,
   kafkaBrokers,
@@ -16,6 +17,7 @@ import {
   topicPrefix,
 } from '../core/config/fields.ts';
 import { kafkaSecurityFields, kafkaSecurityRule } from '../core/config/kafka-security.ts';
+import { USER_ID_PATTERN } from '../core/ids.ts';
 
 const cache = {
   REDIS_URL: redisUrl,
@@ -44,6 +46,19 @@ export const toolEnvSchema = z
   .superRefine(...redisConnectionRule())
   .transform(withKeyPrefix);
 export type ToolConfig = z.infer<typeof toolEnvSchema>;
+export const loadToolConfig = (env: Env): ToolConfig => parseEnv(toolEnvSchema, env);
+
+/** `make repair USER_ID=...`: the one user whose cache is rebuilt. */
+export const repairEnvSchema = toolEnvSchema.and(
+  z.object({ USER_ID: z.string().regex(USER_ID_PATTERN, 'not a user id') }),
+);
+export const loadRepairConfig = (env: Env) => parseEnv(repairEnvSchema, env);
+
+/** `make verify`: VERIFY_WAIT_SECONDS re-checks for a while first, for a pipeline still catching up. */
+export const verifyEnvSchema = toolEnvSchema.and(
+  z.object({ VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) }),
+);
+export const loadVerifyConfig = (env: Env) => parseEnv(verifyEnvSchema, env);
 
 export const consumerEnvSchema = z
   .object({
@@ -124,3 +139,4 @@ export const consumerEnvSchema = z
     };
   });
 export type ConsumerConfig = z.infer<typeof consumerEnvSchema>;
+export const loadConsumerConfig = (env: Env): ConsumerConfig => parseEnv(consumerEnvSchema, env);

@@ -1,18 +1,12 @@
-import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
-import { consumerEnvSchema } from './config.ts';
+import { loadConsumerConfig } from './config.ts';
 import { startConsumerService } from './service.ts';
 
 // Payment Consumer entry point: wiring only (config → metrics server → service → shutdown hooks).
-let config: ReturnType<typeof parseEnv<typeof consumerEnvSchema>>;
-try {
-  config = parseEnv(consumerEnvSchema, process.env);
-} catch (err) {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-  process.exit(2);
-}
+const config = loadConfig('consumer', loadConsumerConfig);
 const log = createLogger('consumer', config.LOG_LEVEL);
 const lifecycle = new Lifecycle(log);
 lifecycle.installSignalHandlers();

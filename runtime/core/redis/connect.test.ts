@@ -184,7 +184,7 @@ describe('the services’ env schemas', () => {
         parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'rediss://cache:6380', REDIS_SENTINEL_TLS: 'true' }),
       ),
     ).toEqual([
-      'REDIS_SENTINEL_TLS: REDIS_SENTINEL_TLS only apply with REDIS_SENTINEL_MASTER (Sentinel mode)',
+      'REDIS_SENTINEL_TLS: REDIS_SENTINEL_TLS only apply with REDIS_SENTINEL_MASTER (Sentinel mode) (got "true")',
     ]);
     expect(
       problems(() =>
@@ -195,7 +195,7 @@ describe('the services’ env schemas', () => {
           REDIS_SENTINEL_USERNAME: 'app',
         }),
       ),
-    ).toEqual(['REDIS_SENTINEL_PASSWORD: REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD']);
+    ).toEqual(['REDIS_SENTINEL_PASSWORD: REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD (unset)']);
   });
 
   it('name REDIS_URL with the reason, together with every other problem', () => {
@@ -203,15 +203,15 @@ describe('the services’ env schemas', () => {
       problems(() => parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'redis://a:1,b:2', API_PORT: '0' })),
     ).toEqual([
       expect.stringMatching(/^API_PORT: /),
-      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server',
+      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server (got "redis://a:1,b:2")',
     ]);
     expect(
       problems(() =>
         parseEnv(consumerEnvSchema, { ...consumerBase, REDIS_URL: 'redis://s1', REDIS_SENTINEL_MASTER: 'm' }),
       ),
-    ).toEqual(['REDIS_URL: Sentinel "s1" needs its port (host:port, usually 26379)']);
+    ).toEqual(['REDIS_URL: Sentinel "s1" needs its port (host:port, usually 26379) (got "redis://s1")']);
     expect(problems(() => parseEnv(toolEnvSchema, { ...consumerBase, REDIS_URL: 'redis://c/x' }))).toEqual([
-      'REDIS_URL: the path must be the database number, got "/x"',
+      'REDIS_URL: the path must be the database number, got "/x" (got "redis://c/x")',
     ]);
     expect(
       problems(() =>
@@ -221,6 +221,6 @@ describe('the services’ env schemas', () => {
           REDIS_SENTINEL_MASTER: 'bad name',
         }),
       ),
-    ).toEqual(['REDIS_SENTINEL_MASTER: letters, digits and _ . : -']);
+    ).toEqual(['REDIS_SENTINEL_MASTER: letters, digits and _ . : - (got "bad name")']);
   });
 });

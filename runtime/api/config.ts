@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv } from '../core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../core/config/env.ts';
 import {
   boolFromEnv,
   logLevel,
@@ -170,11 +170,14 @@ export const apiEnvSchema = z
     path: ['PAYMENT_RECOVERY_STALE_AFTER_SECONDS'],
     when: () => true,
   })
-  .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
+  // The config object: API_OPS_PORT → opsPort, MYSQL_URL → mysqlUrl... (runtime/core/config/env.ts).
+  .transform((e) =>
+    camelConfig({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }, 'API_'),
+  );
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
-export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
+export function loadApiConfig(env: Env): ApiConfig {
   return parseEnv(apiEnvSchema, env);
 }
 

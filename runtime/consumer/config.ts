@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Env, parseEnv } from '../core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../core/config/env.ts';
 import {
   boolFromEnv,
   kafkaBrokers,
@@ -18,7 +18,7 @@ import {
   sqlIdentifier,
   topicPrefix,
 } from '../core/config/fields.ts';
-import { kafkaSecurityFields, kafkaSecurityRule } from '../core/config/kafka-security.ts';
+import { kafkaSecurityFields, kafkaSecurityOf, kafkaSecurityRule } from '../core/config/kafka-security.ts';
 import { USER_ID_PATTERN } from '../core/ids.ts';
 
 const cache = {
@@ -42,24 +42,28 @@ const withKeyPrefix = <T extends { TOPIC_PREFIX: string; REDIS_KEY_PREFIX?: stri
   REDIS_KEY_PREFIX: env.REDIS_KEY_PREFIX ?? env.TOPIC_PREFIX,
 });
 
-/** `rebuild` and `verify`: MySQL is the source of truth they read. */
+/** `rebuild`, `verify` and `repair`: MySQL is the source of truth they read. */
+const tool = { ...cache, MYSQL_URL: mysqlUrl };
+
 export const toolEnvSchema = z
-  .object({ ...cache, MYSQL_URL: mysqlUrl })
+  .object(tool)
   .superRefine(...redisConnectionRule())
-  .transform(withKeyPrefix);
+  .transform((env) => camelConfig(withKeyPrefix(env)));
 export type ToolConfig = z.infer<typeof toolEnvSchema>;
 export const loadToolConfig = (env: Env): ToolConfig => parseEnv(toolEnvSchema, env);
 
 /** `make repair USER_ID=...`: the one user whose cache is rebuilt. */
-export const repairEnvSchema = toolEnvSchema.and(
-  z.object({ USER_ID: z.string().regex(USER_ID_PATTERN, 'not a user id') }),
-);
+export const repairEnvSchema = z
+  .object({ ...tool, USER_ID: z.string().regex(USER_ID_PATTERN, 'not a user id') })
+  .superRefine(...redisConnectionRule())
+  .transform((env) => camelConfig(withKeyPrefix(env)));
 export const loadRepairConfig = (env: Env) => parseEnv(repairEnvSchema, env);
 
 /** `make verify`: VERIFY_WAIT_SECONDS re-checks for a while first, for a pipeline still catching up. */
-export const verifyEnvSchema = toolEnvSchema.and(
-  z.object({ VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) }),
-);
+export const verifyEnvSchema = z
+  .object({ ...tool, VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) })
+  .superRefine(...redisConnectionRule())
+  .transform((env) => camelConfig(withKeyPrefix(env)));
 export const loadVerifyConfig = (env: Env) => parseEnv(verifyEnvSchema, env);
 
 export const consumerEnvSchema = z
@@ -131,13 +135,21 @@ export const consumerEnvSchema = z
       });
       return z.NEVER;
     }
+    // The config object: CONSUMER_BATCH_MAX → batchMax, TOPIC_PREFIX → topicPrefix... (core/config/env.ts).
     return {
-      ...env,
-      SOURCE_DATABASE: database,
-      CONSUMER_REDIS_WAIT_REPLICAS:
-        env.CONSUMER_REDIS_WAIT_REPLICAS ??
-        (env.REDIS_SENTINEL_MASTER || env.REDIS_MODE === 'cluster' ? 1 : 0),
-      CONSUMER_GROUP: env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}.consumer`,
+      ...camelConfig(
+        {
+          ...env,
+          SOURCE_DATABASE: database,
+          CONSUMER_REDIS_WAIT_REPLICAS:
+            env.CONSUMER_REDIS_WAIT_REPLICAS ??
+            (env.REDIS_SENTINEL_MASTER || env.REDIS_MODE === 'cluster' ? 1 : 0),
+          CONSUMER_GROUP: env.CONSUMER_GROUP ?? `${env.TOPIC_PREFIX}.consumer`,
+        },
+        'CONSUMER_',
+      ),
+      /** The Kafka clients' TLS/SASL settings (certificate files read once, here). */
+      kafkaSecurity: kafkaSecurityOf(env),
     };
   });
 export type ConsumerConfig = z.infer<typeof consumerEnvSchema>;

@@ -7,15 +7,15 @@ import { startConsumerService } from './service.ts';
 
 // Payment Consumer entry point: wiring only (config → metrics server → service → shutdown hooks).
 const config = loadConfig('consumer', loadConsumerConfig);
-const log = createLogger('consumer', config.LOG_LEVEL);
+const log = createLogger('consumer', config.logLevel);
 const lifecycle = new Lifecycle(log);
 lifecycle.installSignalHandlers();
 const registry = createRegistry('consumer');
 let service: Awaited<ReturnType<typeof startConsumerService>> | undefined;
 const ops = await startOpsServer({
   registry,
-  port: config.CONSUMER_METRICS_PORT,
-  host: config.CONSUMER_METRICS_HOST,
+  port: config.metricsPort,
+  host: config.metricsHost,
   ready: () =>
     service?.ready() ?? { ready: false, reason: 'starting (joining Kafka, rebuilding an empty Redis)' },
 });

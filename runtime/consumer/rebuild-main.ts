@@ -9,16 +9,16 @@ import { rebuildCache } from './rebuild.ts';
 // `make rebuild`: repopulate Redis from MySQL (new or flushed Redis); safe while the consumer runs.
 const config = loadConfig('rebuild', loadToolConfig);
 try {
-  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const pool = createPool(config.mysqlUrl, { connectionLimit: 2 });
   const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
-    const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
+    const writer = new CacheWriter(redis, config.redisKeyPrefix);
     await writer.load();
     const result = await rebuildCache({
       pool,
       redis,
       writer,
-      prefix: config.REDIS_KEY_PREFIX,
+      prefix: config.redisKeyPrefix,
       progress: progressBar(),
     });
     process.stdout.write(`${JSON.stringify({ rebuilt: result })}\n`);

@@ -9,15 +9,15 @@ import { loadRepairConfig } from './config.ts';
 // consumer runs); prints what it wrote. Exit 2 when it cannot run.
 const config = loadConfig('repair', loadRepairConfig);
 try {
-  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const pool = createPool(config.mysqlUrl, { connectionLimit: 2 });
   const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const result = await repairUser({
       pool,
       redis,
-      writer: new CacheWriter(redis, config.REDIS_KEY_PREFIX),
-      prefix: config.REDIS_KEY_PREFIX,
-      userId: config.USER_ID,
+      writer: new CacheWriter(redis, config.redisKeyPrefix),
+      prefix: config.redisKeyPrefix,
+      userId: config.userId,
     });
     process.stdout.write(`${JSON.stringify({ repaired: result })}\n`);
   } finally {

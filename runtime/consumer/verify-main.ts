@@ -8,12 +8,12 @@ import { formatMismatch, verifyUntilConsistent } from './verify.ts';
 // VERIFY_WAIT_SECONDS re-checks for a while first, for a pipeline that is still catching up.
 const config = loadConfig('verify', loadVerifyConfig);
 try {
-  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const pool = createPool(config.mysqlUrl, { connectionLimit: 2 });
   const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const mismatches = await verifyUntilConsistent(
-      { pool, redis, prefix: config.REDIS_KEY_PREFIX },
-      config.VERIFY_WAIT_SECONDS * 1000,
+      { pool, redis, prefix: config.redisKeyPrefix },
+      config.verifyWaitSeconds * 1000,
     );
     for (const m of mismatches) process.stdout.write(`${formatMismatch(m)}\n`);
     process.stdout.write(

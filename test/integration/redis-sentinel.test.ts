@@ -32,7 +32,7 @@ const direct = new Redis(stackUrl);
 
 let sentinel: RedisProcess | undefined;
 let sentinelPort = 0;
-let config: { REDIS_URL: string; REDIS_SENTINEL_MASTER: string };
+let config: { redisUrl: string; redisSentinelMaster: string };
 const clients: Redis[] = [];
 
 async function startSentinel(): Promise<void> {
@@ -61,8 +61,8 @@ async function startSentinel(): Promise<void> {
     : '';
   const scheme = stack.tls ? 'rediss' : 'redis';
   config = {
-    REDIS_URL: `${scheme}://${auth}127.0.0.1:${sentinelPort}${stack.db === undefined ? '' : `/${stack.db}`}`,
-    REDIS_SENTINEL_MASTER: master,
+    redisUrl: `${scheme}://${auth}127.0.0.1:${sentinelPort}${stack.db === undefined ? '' : `/${stack.db}`}`,
+    redisSentinelMaster: master,
   };
 }
 

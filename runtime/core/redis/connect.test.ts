@@ -4,8 +4,8 @@ import { consumerEnvSchema, toolEnvSchema } from '../../consumer/config.ts';
 import { ConfigError, parseEnv } from '../config/env.ts';
 import { clusterNodes, redisConfigOf, redisOptions } from './connect.ts';
 
-const options = (REDIS_URL: string, REDIS_SENTINEL_MASTER?: string) =>
-  redisOptions({ REDIS_URL, REDIS_SENTINEL_MASTER });
+const options = (redisUrl: string, redisSentinelMaster?: string) =>
+  redisOptions({ redisUrl, redisSentinelMaster });
 
 describe('redisOptions: standalone (no REDIS_SENTINEL_MASTER)', () => {
   it('connects to the one host, port 6379 by default, with credentials, db and TLS from the URL', () => {
@@ -56,8 +56,8 @@ describe('redisOptions: Sentinel (REDIS_SENTINEL_MASTER set)', () => {
 });
 
 describe('Redis Cluster (REDIS_MODE=cluster)', () => {
-  const cluster = (REDIS_URL: string, extra: Record<string, string> = {}) =>
-    ({ REDIS_URL, REDIS_MODE: 'cluster', ...extra }) as const;
+  const cluster = (redisUrl: string, extra: Record<string, string> = {}) =>
+    ({ redisUrl, redisMode: 'cluster', ...extra }) as const;
 
   it('takes the hosts as seed nodes; credentials and TLS go to every node, no db', () => {
     const config = cluster('rediss://app:pw@10.0.0.1:7000,10.0.0.2:7001/0');
@@ -66,7 +66,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
       { host: '10.0.0.2', port: 7001 },
     ]);
     expect(redisOptions(config)).toEqual({ username: 'app', password: 'pw', tls: {} });
-    expect(clusterNodes({ REDIS_URL: 'redis://a:1' })).toBeNull();
+    expect(clusterNodes({ redisUrl: 'redis://a:1' })).toBeNull();
   });
 
   it('refuses what a cluster cannot do', () => {
@@ -76,7 +76,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
     expect(() => redisOptions(cluster('redis://a:7000,b'))).toThrow(
       'cluster node "b" needs its port (host:port)',
     );
-    expect(() => redisOptions(cluster('redis://a:7000', { REDIS_SENTINEL_MASTER: 'm' }))).toThrow(
+    expect(() => redisOptions(cluster('redis://a:7000', { redisSentinelMaster: 'm' }))).toThrow(
       'REDIS_MODE=cluster takes seed nodes, not Sentinels',
     );
   });
@@ -96,7 +96,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
       REDIS_URL: 'redis://127.0.0.1:7000',
       REDIS_MODE: 'cluster',
     });
-    expect(consumer.CONSUMER_REDIS_WAIT_REPLICAS).toBe(1);
+    expect(consumer.redisWaitReplicas).toBe(1);
   });
 });
 
@@ -175,7 +175,7 @@ describe('the services’ env schemas', () => {
     // Unset: the Sentinels in plain text without credentials, as before.
     const plain = parseEnv(apiEnvSchema, { ...apiBase, ...env, REDIS_SENTINEL_TLS: 'false' });
     expect(redisOptions(plain)).not.toHaveProperty('sentinelTLS');
-    expect(redisConfigOf(env)).toMatchObject({ REDIS_SENTINEL_TLS: true, REDIS_SENTINEL_USERNAME: 'app' });
+    expect(redisConfigOf(env)).toMatchObject({ redisSentinelTls: true, redisSentinelUsername: 'app' });
   });
 
   it('refuse REDIS_SENTINEL_* without Sentinel mode, and a Sentinel user without its password', () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv } from '../core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../core/config/env.ts';
 import {
   csvList,
   kafkaBrokers,
@@ -68,34 +68,36 @@ export const producerEnvSchema = z
       });
       return z.NEVER;
     }
+    // The variables the code reads under another name or derived; the rest come out by their own
+    // names in camelCase (PRODUCER_BATCH_RECORDS → batchRecords, SNAPSHOT_MODE → snapshotMode).
+    const {
+      MYSQL_CDC_URL,
+      KAFKA_BROKERS,
+      TOPIC_PARTITIONS,
+      TOPIC_REPLICATION_FACTOR,
+      PRODUCER_DATABASES: _databases,
+      PRODUCER_TABLES,
+      PRODUCER_NAME,
+      START_FROM: _startFrom,
+      ...rest
+    } = env;
     return {
-      mysqlUrl: env.MYSQL_CDC_URL,
+      ...camelConfig(rest, 'PRODUCER_'),
+      mysqlUrl: MYSQL_CDC_URL,
       databases,
-      tables: env.PRODUCER_TABLES ?? [],
-      ops: env.PRODUCER_OPS,
-      brokers: env.KAFKA_BROKERS,
+      tables: PRODUCER_TABLES ?? [],
+      brokers: KAFKA_BROKERS,
       security: kafkaSecurityOf(env),
-      topicPrefix: env.TOPIC_PREFIX,
-      partitions: env.TOPIC_PARTITIONS,
-      replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-      serverId: env.PRODUCER_SERVER_ID,
-      name: env.PRODUCER_NAME ?? env.TOPIC_PREFIX,
+      partitions: TOPIC_PARTITIONS,
+      replicationFactor: TOPIC_REPLICATION_FACTOR,
+      name: PRODUCER_NAME ?? env.TOPIC_PREFIX,
       startFrom: startFrom satisfies StartFrom,
-      snapshotMode: env.SNAPSHOT_MODE,
-      snapshotChunkRows: env.SNAPSHOT_CHUNK_ROWS,
-      batchRecords: env.PRODUCER_BATCH_RECORDS,
-      lingerMs: env.PRODUCER_LINGER_MS,
-      maxQueuedRecords: env.PRODUCER_MAX_QUEUED_RECORDS,
-      lockWaitSeconds: env.PRODUCER_LOCK_WAIT_SECONDS,
-      metricsPort: env.PRODUCER_METRICS_PORT,
-      metricsHost: env.PRODUCER_METRICS_HOST,
-      logLevel: env.LOG_LEVEL,
     };
   });
 
 export type ProducerConfig = z.output<typeof producerEnvSchema>;
 
-export function loadProducerConfig(env: Record<string, string | undefined> = process.env): ProducerConfig {
+export function loadProducerConfig(env: Env = process.env): ProducerConfig {
   return parseEnv(producerEnvSchema, env);
 }
 

@@ -60,8 +60,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.output<S> 
 
 /**
  * An entry point's configuration, or the process ends: every problem on stderr, one line each
- * (`<component>: invalid configuration: NAME: ... (got ...)`), exit code CONFIG_EXIT_CODE.
- * Deprecation warnings of the loader go to stderr too (before any logger exists).
+ * (`<component>: invalid configuration: NAME: ... (got ...)`), exit code CONFIG_EXIT_CODE. Plain
+ * lines, not JSON logs: no logger exists yet, and this is what a person reads in a failed pod.
  */
 export function loadConfig<T>(component: string, load: (env: Env) => T, env: Env = process.env): T {
   try {

@@ -162,7 +162,8 @@ describe('Redis through a real Sentinel', () => {
       output,
       exited,
     } = spawnService('api', {
-      ...config,
+      REDIS_URL: config.redisUrl,
+      REDIS_SENTINEL_MASTER: config.redisSentinelMaster,
       MYSQL_URL: requireEnv('MYSQL_URL'),
       AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
       REDIS_KEY_PREFIX: prefix,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { csvList, logLevel, port } from '../runtime/core/config/fields.ts';
+import { type Env, parseEnv } from '../runtime/core/config/env.ts';
+import { csvList, logLevel, nonNegativeInt, port, positiveInt } from '../runtime/core/config/fields.ts';
 import { kafkaSecurityFields, kafkaSecurityRule } from '../runtime/core/config/kafka-security.ts';
 
 /** The operator's environment. */
@@ -33,25 +34,25 @@ export const operatorEnv = z
       .default('payment-pipeline-operator'),
     /** Unique per replica: the pod name in a cluster (downward API), host+pid elsewhere. */
     POD_NAME: z.string().min(1).default(`${hostname()}-${process.pid}`),
-    LEASE_DURATION_SECONDS: z.coerce.number().int().min(2).max(300).default(15),
-    RENEW_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(299).default(10),
-    RETRY_PERIOD_SECONDS: z.coerce.number().int().min(1).max(60).default(2),
-    RECONCILE_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
+    LEASE_DURATION_SECONDS: positiveInt.min(2).max(300).default(15),
+    RENEW_DEADLINE_SECONDS: positiveInt.max(299).default(10),
+    RETRY_PERIOD_SECONDS: positiveInt.max(60).default(2),
+    RECONCILE_WORKERS: positiveInt.max(32).default(2),
     /** Watches are closed by the server after this long and resumed from their resourceVersion. */
-    WATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(29).default(25),
-    RESYNC_SECONDS: z.coerce.number().int().min(10).max(86400).default(600),
-    SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(20),
+    WATCH_TIMEOUT_SECONDS: positiveInt.max(29).default(25),
+    RESYNC_SECONDS: positiveInt.min(10).max(86400).default(600),
+    SHUTDOWN_TIMEOUT_SECONDS: positiveInt.max(300).default(20),
     /** Background duties (docs/operator-duties.md): consumer autoscaling and binlog-position management. */
     /** Comma-separated: autoscaler, binlog, or none. */
     OPERATOR_DUTIES: csvList
       .pipe(z.array(z.enum(['autoscaler', 'binlog', 'none'])))
       .default(['autoscaler', 'binlog']),
     /** How often each pipeline's consumer lag is read and the replica count decided. */
-    AUTOSCALE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    AUTOSCALE_INTERVAL_SECONDS: positiveInt.max(3600).default(15),
     /** Total lag at or below which lag does not drive scaling (replicas settle at minReplicas). */
-    AUTOSCALE_ACTIVATION_LAG: z.coerce.number().int().min(0).default(0),
+    AUTOSCALE_ACTIVATION_LAG: nonNegativeInt.default(0),
     /** How often the producer's checkpoint is read and checked against the source's binlogs. */
-    POSITION_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    POSITION_REFRESH_SECONDS: positiveInt.max(3600).default(15),
     /**
      * The operator's own Kafka identity (lag and checkpoint reads for every pipeline): describe
      * groups and read the checkpoint topics; the same variables as the services.
@@ -61,3 +62,5 @@ export const operatorEnv = z
   .superRefine(...kafkaSecurityRule());
 
 export type OperatorEnv = z.infer<typeof operatorEnv>;
+
+export const loadOperatorConfig = (env: Env): OperatorEnv => parseEnv(operatorEnv, env);

@@ -1,13 +1,13 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseEnv } from '../runtime/core/config/env.ts';
+import { loadConfig } from '../runtime/core/config/env.ts';
 import { Lifecycle } from '../runtime/core/lifecycle.ts';
 import { createLogger } from '../runtime/core/logger.ts';
 import { createRegistry, startOpsServer } from '../runtime/core/metrics.ts';
 import { createOperator } from './app.ts';
-import { operatorEnv } from './config.ts';
+import { loadOperatorConfig } from './config.ts';
 
 // Wiring only: configuration, the ops server, the operator replica and graceful shutdown.
-const env = parseEnv(operatorEnv, process.env);
+const env = loadConfig('operator', loadOperatorConfig);
 const log = createLogger('operator', env.LOG_LEVEL);
 const lifecycle = new Lifecycle(log, env.SHUTDOWN_TIMEOUT_SECONDS * 1000);
 lifecycle.installSignalHandlers();

@@ -140,8 +140,8 @@ await stack.run('up');
 const clusterUrl = stack.env().REDIS_URL as string;
 const prefix = `benchrc${Date.now().toString(36)}`;
 const targets: Target[] = [
-  { name: 'standalone', config: { REDIS_URL: standaloneUrl } },
-  { name: 'cluster', config: { REDIS_URL: clusterUrl, REDIS_MODE: 'cluster' } },
+  { name: 'standalone', config: { redisUrl: standaloneUrl } },
+  { name: 'cluster', config: { redisUrl: clusterUrl, redisMode: 'cluster' } },
 ].map((t) => ({
   ...t,
   config: t.config as RedisConnectionConfig,

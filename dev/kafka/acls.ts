@@ -2,7 +2,7 @@
 // only what that service does, for the stack's topic prefix. Run by kafka_start as the admin user.
 // Env: KAFKA_BROKERS, the KAFKA_SECURITY_* / KAFKA_SASL_* / KAFKA_TLS_* settings, KAFKA_ACL_PREFIX.
 import { z } from 'zod';
-import { parseEnv } from '../../runtime/core/config/env.ts';
+import { loadConfig, parseEnv } from '../../runtime/core/config/env.ts';
 import { kafkaBrokers, topicPrefix } from '../../runtime/core/config/fields.ts';
 import {
   kafkaSecurityFields,
@@ -11,11 +11,13 @@ import {
 } from '../../runtime/core/config/kafka-security.ts';
 import { type AclGrant, grantAcls } from '../../runtime/core/kafka/acls.ts';
 
-const env = parseEnv(
-  z
-    .object({ KAFKA_BROKERS: kafkaBrokers, KAFKA_ACL_PREFIX: topicPrefix, ...kafkaSecurityFields })
-    .superRefine(...kafkaSecurityRule()),
-  process.env,
+const env = loadConfig('kafka-acls', (e) =>
+  parseEnv(
+    z
+      .object({ KAFKA_BROKERS: kafkaBrokers, KAFKA_ACL_PREFIX: topicPrefix, ...kafkaSecurityFields })
+      .superRefine(...kafkaSecurityRule()),
+    e,
+  ),
 );
 
 /** What each service's user may do under `prefix` (the names in runtime/core/checkpoint/ and runtime/consumer). */

@@ -158,23 +158,23 @@ describe('pod environment against the services’ env schemas', () => {
     const { spec, envOf } = render(base);
     const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
     expect(cfg).toMatchObject({
-      CONSUMER_GROUP: consumerGroup(spec),
-      SOURCE_DATABASE: 'payments',
-      MYSQL_URL: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
-      REDIS_URL: 'redis://redis.cache.svc:6379/0',
-      REDIS_KEY_PREFIX: 'pay-eu',
-      TOPIC_PREFIX: 'pay.eu',
-      KAFKA_BROKERS: ['kafka-0:9092', 'kafka-1:9092'],
-      TOPIC_PARTITIONS: 12,
-      TOPIC_REPLICATION_FACTOR: 3,
+      group: consumerGroup(spec),
+      sourceDatabase: 'payments',
+      mysqlUrl: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
+      redisUrl: 'redis://redis.cache.svc:6379/0',
+      redisKeyPrefix: 'pay-eu',
+      topicPrefix: 'pay.eu',
+      kafkaBrokers: ['kafka-0:9092', 'kafka-1:9092'],
+      topicPartitions: 12,
+      topicReplicationFactor: 3,
     });
   });
 
   it('points the autoscaler at the group and topics the consumer pods use', () => {
     const { spec, envOf } = render(base);
     const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
-    const read = CACHED_TABLES.map((t) => topicName(cfg.TOPIC_PREFIX, cfg.SOURCE_DATABASE, t));
-    expect(consumerGroupOf(spec)).toEqual({ groupId: cfg.CONSUMER_GROUP, topics: read });
+    const read = CACHED_TABLES.map((t) => topicName(cfg.topicPrefix, cfg.sourceDatabase, t));
+    expect(consumerGroupOf(spec)).toEqual({ groupId: cfg.group, topics: read });
   });
 
   it('gives the api its MySQL URL, the consumer’s Redis keys, the JWT and webhook secrets', () => {
@@ -182,12 +182,12 @@ describe('pod environment against the services’ env schemas', () => {
     const api = parseEnv(apiEnvSchema, envOf('api'));
     const consumer = parseEnv(consumerEnvSchema, envOf('consumer'));
     expect(api).toMatchObject({
-      MYSQL_URL: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
-      REDIS_URL: consumer.REDIS_URL,
-      REDIS_KEY_PREFIX: consumer.REDIS_KEY_PREFIX,
-      AUTH_JWT_SECRET: 'j'.repeat(32),
-      WEBHOOK_SECRET: 'w'.repeat(16),
-      LOG_LEVEL: 'debug',
+      mysqlUrl: 'mysql://app:app-secret@mariadb.db.svc:3307/payments',
+      redisUrl: consumer.redisUrl,
+      redisKeyPrefix: consumer.redisKeyPrefix,
+      authJwtSecret: 'j'.repeat(32),
+      webhookSecret: 'w'.repeat(16),
+      logLevel: 'debug',
     });
   });
 
@@ -207,9 +207,9 @@ describe('pod environment against the services’ env schemas', () => {
     expect(() => parseEnv(apiEnvSchema, env(base))).toThrow(/ALLOW_SIMULATED_PROVIDER=true/);
     const allowed = { ...base, api: { ...base.api, allowSimulatedProvider: true } };
     expect(parseEnv(apiEnvSchema, env(allowed))).toMatchObject({
-      PAYMENT_PROVIDER: 'simulated',
-      ALLOW_SIMULATED_PROVIDER: true,
-      CONSISTENCY_TOKEN_SECRET: 'c'.repeat(32),
+      paymentProvider: 'simulated',
+      allowSimulatedProvider: true,
+      consistencyTokenSecret: 'c'.repeat(32),
     });
     expect(() => parseEnv(apiEnvSchema, production(allowed))).toThrow(/CONSISTENCY_TOKEN_SECRET/);
   });
@@ -229,9 +229,9 @@ describe('pod environment against the services’ env schemas', () => {
       'shop-stripe': { secretKey: 'sk_live_abc123' },
     });
     expect(parseEnv(apiEnvSchema, { ...envOf('api'), NODE_ENV: 'production' })).toMatchObject({
-      PAYMENT_PROVIDER: 'stripe',
-      STRIPE_SECRET_KEY: 'sk_live_abc123',
-      STRIPE_API_VERSION: '2025-01-27.acacia',
+      paymentProvider: 'stripe',
+      stripeSecretKey: 'sk_live_abc123',
+      stripeApiVersion: '2025-01-27.acacia',
     });
     expect(() => pipelineSpec.parse({ ...base, api: { ...base.api, paymentProvider: 'stripe' } })).toThrow(
       /api.stripe is required when api.paymentProvider is stripe/,
@@ -265,9 +265,9 @@ describe('pod environment against the services’ env schemas', () => {
       tls: { ca },
     });
     expect(parseEnv(consumerEnvSchema, envOf('consumer'))).toMatchObject({
-      KAFKA_SASL_USERNAME: 'pipeline-consumer',
-      KAFKA_SASL_PASSWORD: 'c-secret',
-      KAFKA_TLS_CA_PEM: ca,
+      kafkaSaslUsername: 'pipeline-consumer',
+      kafkaSaslPassword: 'c-secret',
+      kafkaTlsCaPem: ca,
     });
     expect(() =>
       pipelineSpec.parse({ ...base, kafka: { ...base.kafka, security: { protocol: 'SASL_SSL' } } }),
@@ -297,7 +297,7 @@ describe('pod environment against the services’ env schemas', () => {
   it('starts the api without a webhook secret when the auth Secret has none', () => {
     const { envOf } = render(base, { ...secrets, 'shop-auth': { jwtSecret: 'j'.repeat(32) } });
     const api = parseEnv(apiEnvSchema, envOf('api'));
-    expect(api.WEBHOOK_SECRET).toBeUndefined();
+    expect(api.webhookSecret).toBeUndefined();
   });
 
   it('configures JWKS verification with issuer and audience, and no HS256 secret', () => {
@@ -317,12 +317,12 @@ describe('pod environment against the services’ env schemas', () => {
     const { envOf, container, configMaps } = render(input, withKey);
     const api = parseEnv(apiEnvSchema, envOf('api'));
     expect(api).toMatchObject({
-      AUTH_JWKS_URL: jwksUrl,
-      AUTH_JWT_ISSUER: 'https://idp.example.com/',
-      AUTH_JWT_AUDIENCE: 'payments',
-      WEBHOOK_SECRET: 'w'.repeat(16),
+      authJwksUrl: jwksUrl,
+      authJwtIssuer: 'https://idp.example.com/',
+      authJwtAudience: 'payments',
+      webhookSecret: 'w'.repeat(16),
     });
-    expect(api.AUTH_JWT_SECRET).toBeUndefined();
+    expect(api.authJwtSecret).toBeUndefined();
     // Non-secret settings come from the ConfigMap; the other components are not given them.
     expect(configMaps.get('shop-config')).toMatchObject({ AUTH_JWKS_URL: jwksUrl });
     for (const component of ['producer', 'consumer'] as const) {
@@ -337,18 +337,18 @@ describe('pod environment against the services’ env schemas', () => {
     });
     const api = parseEnv(apiEnvSchema, envOf('api'));
     expect(api).toMatchObject({
-      AUTH_JWT_SECRET: 'j'.repeat(32),
-      AUTH_JWT_ISSUER: 'shop',
-      AUTH_JWT_AUDIENCE: 'api',
+      authJwtSecret: 'j'.repeat(32),
+      authJwtIssuer: 'shop',
+      authJwtAudience: 'api',
     });
-    expect(api.AUTH_JWKS_URL).toBeUndefined();
+    expect(api.authJwksUrl).toBeUndefined();
   });
 
   it('takes the Redis URL from redis.secretName for the consumer and the api', () => {
     const { envOf } = render({ ...base, redis: { secretName: 'shop-redis', keyPrefix: 'pay-eu' } });
     for (const component of ['consumer', 'api'] as const) {
       const cfg = parseEnv(schemas[component], envOf(component));
-      expect(cfg.REDIS_URL).toBe('redis://:redis-secret@redis.cache.svc:6379/1');
+      expect(cfg.redisUrl).toBe('redis://:redis-secret@redis.cache.svc:6379/1');
     }
   });
 
@@ -377,10 +377,10 @@ describe('pod environment against the services’ env schemas', () => {
         keyPrefix: 'pay-eu',
       },
     });
-    expect(parseEnv(consumerEnvSchema, both.envOf('consumer')).REDIS_URL).toBe(
+    expect(parseEnv(consumerEnvSchema, both.envOf('consumer')).redisUrl).toBe(
       'rediss://consumer:writer-secret@redis.cache.svc:6380/1',
     );
-    expect(parseEnv(apiEnvSchema, both.envOf('api')).REDIS_URL).toBe(
+    expect(parseEnv(apiEnvSchema, both.envOf('api')).redisUrl).toBe(
       'rediss://api:reader-secret@redis.cache.svc:6380/1',
     );
     // A secret reference, never the URL itself in the pod spec or a ConfigMap.
@@ -389,12 +389,12 @@ describe('pod environment against the services’ env schemas', () => {
     // Only one of them: the other keeps the shared url; same key prefix for both.
     const one = render({ ...base, redis: { ...base.redis, apiSecretName: 'shop-redis-api' } });
     expect(parseEnv(consumerEnvSchema, one.envOf('consumer'))).toMatchObject({
-      REDIS_URL: 'redis://redis.cache.svc:6379/0',
-      REDIS_KEY_PREFIX: 'pay-eu',
+      redisUrl: 'redis://redis.cache.svc:6379/0',
+      redisKeyPrefix: 'pay-eu',
     });
     expect(parseEnv(apiEnvSchema, one.envOf('api'))).toMatchObject({
-      REDIS_URL: 'rediss://api:reader-secret@redis.cache.svc:6380/1',
-      REDIS_KEY_PREFIX: 'pay-eu',
+      redisUrl: 'rediss://api:reader-secret@redis.cache.svc:6380/1',
+      redisKeyPrefix: 'pay-eu',
     });
   });
 
@@ -406,7 +406,7 @@ describe('pod environment against the services’ env schemas', () => {
     });
     for (const component of ['consumer', 'api'] as const) {
       const cfg = parseEnv(schemas[component], envOf(component));
-      expect(cfg).toMatchObject({ REDIS_URL: sentinels, REDIS_SENTINEL_MASTER: 'payments' });
+      expect(cfg).toMatchObject({ redisUrl: sentinels, redisSentinelMaster: 'payments' });
       expect(redisOptions(cfg)).toMatchObject({
         name: 'payments',
         sentinels: [
@@ -465,7 +465,7 @@ describe('pod environment against the services’ env schemas', () => {
     });
     for (const component of ['consumer', 'api'] as const) {
       const cfg = parseEnv(schemas[component], envOf(component));
-      expect(cfg).toMatchObject({ REDIS_URL: seeds, REDIS_MODE: 'cluster' });
+      expect(cfg).toMatchObject({ redisUrl: seeds, redisMode: 'cluster' });
       expect(clusterNodes(cfg)).toEqual([
         { host: 'redis-0.cache.svc', port: 6379 },
         { host: 'redis-1.cache.svc', port: 6379 },
@@ -484,13 +484,13 @@ describe('pod environment against the services’ env schemas', () => {
       },
       consumer: () => {
         const cfg = parseEnv(consumerEnvSchema, envOf('consumer'));
-        return { ops: { port: cfg.CONSUMER_METRICS_PORT, host: cfg.CONSUMER_METRICS_HOST } };
+        return { ops: { port: cfg.metricsPort, host: cfg.metricsHost } };
       },
       api: () => {
         const cfg = parseEnv(apiEnvSchema, envOf('api'));
         return {
-          ops: { port: cfg.API_OPS_PORT, host: cfg.API_OPS_HOST },
-          http: { port: cfg.API_PORT, host: cfg.API_HOST },
+          ops: { port: cfg.opsPort, host: cfg.opsHost },
+          http: { port: cfg.port, host: cfg.host },
         };
       },
     };

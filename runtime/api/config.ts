@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { parseEnv } from '../core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../core/config/env.ts';
 import {
   boolFromEnv,
   logLevel,
   mysqlUrl,
+  nonNegativeInt,
   port,
+  positiveInt,
   redisConnectionRule,
   redisKeyPrefix,
   redisMode,
@@ -15,8 +17,6 @@ import {
   topicPrefix,
 } from '../core/config/fields.ts';
 import { isLegacyTrustProxy, PRIVATE_PROXY_RANGES, trustProxySetting } from './trust-proxy.ts';
-
-const positiveInt = z.coerce.number().int().positive();
 
 /** Environments that may run without production safeguards (the simulated provider, a derived token key). */
 export const isDevelopment = (nodeEnv: string) => nodeEnv === 'development' || nodeEnv === 'test';
@@ -77,7 +77,7 @@ export const apiEnvSchema = z
       .optional(),
     /** One Stripe request's timeout; retried (same Idempotency-Key) up to STRIPE_MAX_RETRIES times. */
     STRIPE_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
-    STRIPE_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+    STRIPE_MAX_RETRIES: nonNegativeInt.max(5).default(2),
     /** Lets a production NODE_ENV run the simulated provider (demo and test clusters: no money moves). */
     ALLOW_SIMULATED_PROVIDER: boolFromEnv.default(false),
     /**
@@ -85,24 +85,19 @@ export const apiEnvSchema = z
      * development, it is derived from AUTH_JWT_SECRET.
      */
     CONSISTENCY_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    RATE_LIMIT_USER_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
-    RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+    RATE_LIMIT_USER_PER_MINUTE: nonNegativeInt.default(1200),
+    RATE_LIMIT_IP_PER_MINUTE: nonNegativeInt.default(6000),
     /** Purchase pages kept in process memory, invalidated by Redis (0 turns the near cache off). */
-    PACKAGE_NEAR_CACHE_BYTES: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(4 * 1024 ** 3)
-      .default(64 * 1024 ** 2),
+    PACKAGE_NEAR_CACHE_BYTES: nonNegativeInt.max(4 * 1024 ** 3).default(64 * 1024 ** 2),
     /** Safety net only (invalidations keep pages fresh): a page older than this is read again. */
     PACKAGE_NEAR_CACHE_MAX_AGE_MS: positiveInt.max(3_600_000).default(30_000),
     BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(16_384),
     /** A charge not answered by then has an unknown outcome: the payment stays processing. */
     PROVIDER_TIMEOUT_MS: positiveInt.max(300_000).default(20_000),
     /** A request not answered by then gets 503 (a hung MySQL or Redis holds it); 0 = no limit. */
-    API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+    API_REQUEST_TIMEOUT_MS: nonNegativeInt.max(600_000).default(30_000),
     /** How often each replica looks for payments left processing (0 turns the recovery off). */
-    PAYMENT_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+    PAYMENT_RECOVERY_INTERVAL_MS: nonNegativeInt.max(3_600_000).default(60_000),
     /** Only payments processing for this long are recovered; must stay well above the provider timeout. */
     PAYMENT_RECOVERY_STALE_AFTER_SECONDS: positiveInt.max(86_400).default(300),
     IDEMPOTENCY_TTL_HOURS: positiveInt.min(24, 'keys are kept at least 24 h').default(24),
@@ -175,11 +170,14 @@ export const apiEnvSchema = z
     path: ['PAYMENT_RECOVERY_STALE_AFTER_SECONDS'],
     when: () => true,
   })
-  .transform((e) => ({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }));
+  // The config object: API_OPS_PORT → opsPort, MYSQL_URL → mysqlUrl... (runtime/core/config/env.ts).
+  .transform((e) =>
+    camelConfig({ ...e, REDIS_KEY_PREFIX: e.REDIS_KEY_PREFIX ?? e.TOPIC_PREFIX ?? 'payments' }, 'API_'),
+  );
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
-export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
+export function loadApiConfig(env: Env): ApiConfig {
   return parseEnv(apiEnvSchema, env);
 }
 

@@ -1,5 +1,5 @@
 import { RedisPurchasePackageReader } from '../core/cache/reader.ts';
-import { ConfigError } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
@@ -7,7 +7,7 @@ import { createRegistry, startOpsServer } from '../core/metrics.ts';
 import { createRedis } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { type ApiConfig, deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
+import { deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
 import { deriveTokenSecret } from './consistency-token.ts';
 import { createMaintenance } from './maintenance.ts';
 import { createMaintenanceMetrics, createRecoveryMetrics } from './metrics.ts';
@@ -17,48 +17,41 @@ import { createProvider } from './payments/select.ts';
 import { createReadinessProbe } from './readiness.ts';
 
 // Wiring only: configuration, connections, the app, and the order things stop in.
-let config: ApiConfig;
-try {
-  config = loadApiConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(2);
-}
-const log = createLogger('api', config.LOG_LEVEL);
+const config = loadConfig('api', loadApiConfig);
+const log = createLogger('api', config.logLevel);
 for (const warning of deprecatedSettings(process.env)) log.warn(warning);
-const lifecycle = new Lifecycle(log, config.SHUTDOWN_TIMEOUT_MS);
+const lifecycle = new Lifecycle(log, config.shutdownTimeoutMs);
 lifecycle.installSignalHandlers();
 
-const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_SIZE });
+const pool = createPool(config.mysqlUrl, { connectionLimit: config.mysqlPoolSize });
 const redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
-const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
+const redisReader = new RedisPurchasePackageReader(redis, config.redisKeyPrefix);
 const registry = createRegistry('api');
 const nearCache =
-  config.PACKAGE_NEAR_CACHE_BYTES > 0
+  config.packageNearCacheBytes > 0
     ? createNearCache({
         redis: config,
-        prefix: config.REDIS_KEY_PREFIX,
+        prefix: config.redisKeyPrefix,
         reader: redisReader,
         settings: {
-          maxBytes: config.PACKAGE_NEAR_CACHE_BYTES,
-          maxAgeMs: config.PACKAGE_NEAR_CACHE_MAX_AGE_MS,
+          maxBytes: config.packageNearCacheBytes,
+          maxAgeMs: config.packageNearCacheMaxAgeMs,
         },
         registry,
         log,
       })
     : null;
 const provider = createProvider(config);
-if (config.PAYMENT_PROVIDER === 'simulated' && !isDevelopment(config.NODE_ENV)) {
+if (config.paymentProvider === 'simulated' && !isDevelopment(config.nodeEnv)) {
   log.warn('ALLOW_SIMULATED_PROVIDER=true: payments are simulated, no money moves');
 }
-const auth = { issuer: config.AUTH_JWT_ISSUER, audience: config.AUTH_JWT_AUDIENCE };
+const auth = { issuer: config.authJwtIssuer, audience: config.authJwtAudience };
 const authenticate = createAuthenticator(
-  config.AUTH_JWKS_URL
-    ? { kind: 'jwks', url: config.AUTH_JWKS_URL, ...auth }
-    : { kind: 'hs256', secret: config.AUTH_JWT_SECRET ?? '', ...auth },
+  config.authJwksUrl
+    ? { kind: 'jwks', url: config.authJwksUrl, ...auth }
+    : { kind: 'hs256', secret: config.authJwtSecret ?? '', ...auth },
 );
 
 const ready = createReadinessProbe({ pool, redis, isStopping: () => lifecycle.isStopping });
@@ -72,21 +65,20 @@ const app = await buildApp({
   logger: log,
   registry,
   settings: {
-    redisKeyPrefix: config.REDIS_KEY_PREFIX,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    idempotencyTtlHours: config.IDEMPOTENCY_TTL_HOURS,
+    redisKeyPrefix: config.redisKeyPrefix,
+    bodyLimitBytes: config.bodyLimitBytes,
+    idempotencyTtlHours: config.idempotencyTtlHours,
     // The config refuses to start without either (and without the first outside development).
-    consistencyTokenSecret:
-      config.CONSISTENCY_TOKEN_SECRET ?? deriveTokenSecret(config.AUTH_JWT_SECRET ?? ''),
-    providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
-    webhookSecret: config.WEBHOOK_SECRET,
-    webhookToleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
-    rateLimitUserPerMinute: config.RATE_LIMIT_USER_PER_MINUTE,
-    rateLimitIpPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
-    trustProxy: config.API_TRUST_PROXY,
-    publicOpsRoutes: config.API_PUBLIC_OPS_ROUTES,
-    requestTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
-    docsEnabled: config.API_DOCS_ENABLED,
+    consistencyTokenSecret: config.consistencyTokenSecret ?? deriveTokenSecret(config.authJwtSecret ?? ''),
+    providerTimeoutMs: config.providerTimeoutMs,
+    webhookSecret: config.webhookSecret,
+    webhookToleranceSeconds: config.webhookToleranceSeconds,
+    rateLimitUserPerMinute: config.rateLimitUserPerMinute,
+    rateLimitIpPerMinute: config.rateLimitIpPerMinute,
+    trustProxy: config.trustProxy,
+    publicOpsRoutes: config.publicOpsRoutes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    docsEnabled: config.docsEnabled,
   },
   isStopping: () => lifecycle.isStopping,
   ready,
@@ -95,14 +87,14 @@ const app = await buildApp({
 // Probes answer from the start; ready only once the public port listens and the dependencies answer.
 const ops = await startOpsServer({
   registry,
-  port: config.API_OPS_PORT,
-  host: config.API_OPS_HOST,
+  port: config.opsPort,
+  host: config.opsHost,
   ready: async () => app.server.listening && (await ready()),
 });
 
 const maintenance = createMaintenance({
   pool,
-  webhookRetentionDays: config.WEBHOOK_EVENT_RETENTION_DAYS,
+  webhookRetentionDays: config.webhookEventRetentionDays,
   log,
   onPurged: createMaintenanceMetrics(registry),
 });
@@ -110,11 +102,11 @@ maintenance.start(10 * 60_000);
 const recovery = createPaymentRecovery({
   pool,
   provider,
-  staleAfterSeconds: config.PAYMENT_RECOVERY_STALE_AFTER_SECONDS,
+  staleAfterSeconds: config.paymentRecoveryStaleAfterSeconds,
   log,
   onRecovered: createRecoveryMetrics(registry),
 });
-if (config.PAYMENT_RECOVERY_INTERVAL_MS > 0) recovery.start(config.PAYMENT_RECOVERY_INTERVAL_MS);
+if (config.paymentRecoveryIntervalMs > 0) recovery.start(config.paymentRecoveryIntervalMs);
 
 // Stop intake and finish in-flight requests first, then close the connections they used.
 lifecycle.onShutdown('http', () => app.close());
@@ -136,14 +128,14 @@ nearCache?.feed
 await redisReader
   .load()
   .catch((err: unknown) => log.warn({ err }, 'Redis not reachable yet: reader script loads on first use'));
-await app.listen({ port: config.API_PORT, host: config.API_HOST });
+await app.listen({ port: config.port, host: config.host });
 log.info(
   {
-    port: config.API_PORT,
-    host: config.API_HOST,
-    opsPort: config.API_OPS_PORT,
-    opsHost: config.API_OPS_HOST,
-    redisPrefix: config.REDIS_KEY_PREFIX,
+    port: config.port,
+    host: config.host,
+    opsPort: config.opsPort,
+    opsHost: config.opsHost,
+    redisPrefix: config.redisKeyPrefix,
   },
   'api listening',
 );

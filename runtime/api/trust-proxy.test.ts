@@ -11,7 +11,7 @@ const base = {
 
 /** The address fastify assigns a request from `peer` with this X-Forwarded-For, under the setting. */
 async function clientIp(setting: string | undefined, peer: string, forwardedFor?: string): Promise<string> {
-  const trust = loadApiConfig({ ...base, API_TRUST_PROXY: setting }).API_TRUST_PROXY;
+  const trust = loadApiConfig({ ...base, API_TRUST_PROXY: setting }).trustProxy;
   const app = Fastify({ trustProxy: trust.length ? trust : false });
   app.get('/', (req) => ({ ip: req.ip }));
   const res = await app.inject({
@@ -42,9 +42,7 @@ describe('trusted proxies', () => {
   });
 
   it('the deprecated true trusts loopback and private ranges only, never the client-written leftmost hop', async () => {
-    expect(loadApiConfig({ ...base, API_TRUST_PROXY: 'true' }).API_TRUST_PROXY).toEqual([
-      ...PRIVATE_PROXY_RANGES,
-    ]);
+    expect(loadApiConfig({ ...base, API_TRUST_PROXY: 'true' }).trustProxy).toEqual([...PRIVATE_PROXY_RANGES]);
     expect(await clientIp('true', '127.0.0.1', '1.2.3.4, 198.51.100.7')).toBe('198.51.100.7');
     expect(await clientIp('true', '172.20.0.5', '1.2.3.4, 10.9.9.9, 198.51.100.7, 10.0.0.2')).toBe(
       '198.51.100.7',

@@ -1,27 +1,21 @@
-import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
-import { consumerEnvSchema } from './config.ts';
+import { loadConsumerConfig } from './config.ts';
 import { startConsumerService } from './service.ts';
 
 // Payment Consumer entry point: wiring only (config → metrics server → service → shutdown hooks).
-let config: ReturnType<typeof parseEnv<typeof consumerEnvSchema>>;
-try {
-  config = parseEnv(consumerEnvSchema, process.env);
-} catch (err) {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
-  process.exit(2);
-}
-const log = createLogger('consumer', config.LOG_LEVEL);
+const config = loadConfig('consumer', loadConsumerConfig);
+const log = createLogger('consumer', config.logLevel);
 const lifecycle = new Lifecycle(log);
 lifecycle.installSignalHandlers();
 const registry = createRegistry('consumer');
 let service: Awaited<ReturnType<typeof startConsumerService>> | undefined;
 const ops = await startOpsServer({
   registry,
-  port: config.CONSUMER_METRICS_PORT,
-  host: config.CONSUMER_METRICS_HOST,
+  port: config.metricsPort,
+  host: config.metricsHost,
   ready: () =>
     service?.ready() ?? { ready: false, reason: 'starting (joining Kafka, rebuilding an empty Redis)' },
 });

@@ -1,28 +1,23 @@
-import { z } from 'zod';
 import { repairUser } from '../core/cache/repair.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
-import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
-import { USER_ID_PATTERN } from '../core/ids.ts';
 import { createRedis } from '../core/redis/connect.ts';
-import { toolEnvSchema } from './config.ts';
+import { loadRepairConfig } from './config.ts';
 
 // `make repair USER_ID=alice`: rebuilds one user's cache from MySQL (version-guarded, safe while the
 // consumer runs); prints what it wrote. Exit 2 when it cannot run.
+const config = loadConfig('repair', loadRepairConfig);
 try {
-  const config = parseEnv(
-    toolEnvSchema.and(z.object({ USER_ID: z.string().regex(USER_ID_PATTERN, 'not a user id') })),
-    process.env,
-  );
-  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const pool = createPool(config.mysqlUrl, { connectionLimit: 2 });
   const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const result = await repairUser({
       pool,
       redis,
-      writer: new CacheWriter(redis, config.REDIS_KEY_PREFIX),
-      prefix: config.REDIS_KEY_PREFIX,
-      userId: config.USER_ID,
+      writer: new CacheWriter(redis, config.redisKeyPrefix),
+      prefix: config.redisKeyPrefix,
+      userId: config.userId,
     });
     process.stdout.write(`${JSON.stringify({ repaired: result })}\n`);
   } finally {
@@ -30,8 +25,6 @@ try {
     redis.disconnect();
   }
 } catch (err) {
-  process.stderr.write(
-    `repair failed: ${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`,
-  );
+  process.stderr.write(`repair failed: ${String((err as Error)?.stack ?? err)}\n`);
   process.exitCode = 2;
 }

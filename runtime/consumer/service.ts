@@ -3,7 +3,6 @@ import { backoffDelay, sleep } from '../core/backoff.ts';
 import { readSourceState } from '../core/binlog/source.ts';
 import { CACHED_TABLES, type CachedTable } from '../core/cache/rows.ts';
 import { CacheWriter } from '../core/cache/writer.ts';
-import { kafkaSecurityOf } from '../core/config/kafka-security.ts';
 import { createPool, type Pool } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import {
@@ -52,15 +51,15 @@ export async function startConsumerService(
 ): Promise<ConsumerService> {
   const metrics = consumerMetrics(registry);
   const tables = new Map<string, CachedTable>(
-    CACHED_TABLES.map((t) => [topicName(config.TOPIC_PREFIX, config.SOURCE_DATABASE, t), t]),
+    CACHED_TABLES.map((t) => [topicName(config.topicPrefix, config.sourceDatabase, t), t]),
   );
   const topics = [...tables.keys()];
   // A dead-letter series per topic from the start: the first dead letter is then an increase.
   for (const topic of topics) metrics.dlq.inc({ topic }, 0);
   const kafka = {
-    brokers: config.KAFKA_BROKERS,
-    clientId: `${config.CONSUMER_GROUP}-${process.pid}`,
-    security: kafkaSecurityOf(config),
+    brokers: config.kafkaBrokers,
+    clientId: `${config.group}-${process.pid}`,
+    security: config.kafkaSecurity,
   };
   // Auto-pipelined: a batch's script calls go out as one pipeline per node (a cluster: per master).
   const redis = createRedis(config, {
@@ -69,7 +68,7 @@ export async function startConsumerService(
     enableAutoPipelining: true,
   });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const writer = new CacheWriter(redis, config.REDIS_KEY_PREFIX);
+  const writer = new CacheWriter(redis, config.redisKeyPrefix);
   const admin = createKafkaAdmin(kafka);
   let pool: Pool | undefined;
   let stopping = false;
@@ -77,16 +76,16 @@ export async function startConsumerService(
   await writer.load();
   // Same settings as the producer (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR), so whichever service
   // starts first creates them; subscribing to a missing topic would let the broker auto-create it.
-  const replicationFactor = config.TOPIC_REPLICATION_FACTOR;
-  const dlqTopic = deadLetterTopic(config.TOPIC_PREFIX);
+  const replicationFactor = config.topicReplicationFactor;
+  const dlqTopic = deadLetterTopic(config.topicPrefix);
   const ensureTopics = () =>
     admin.ensureTopics([
-      ...topics.map((name) => ({ name, partitions: config.TOPIC_PARTITIONS, replicationFactor })),
+      ...topics.map((name) => ({ name, partitions: config.topicPartitions, replicationFactor })),
       { name: dlqTopic, partitions: 1, replicationFactor },
     ]);
   const dlqProducer = createDurableProducer(kafka);
 
-  const mysql = config.MYSQL_URL ? createPool(config.MYSQL_URL, { connectionLimit: 2 }) : undefined;
+  const mysql = config.mysqlUrl ? createPool(config.mysqlUrl, { connectionLimit: 2 }) : undefined;
   pool = mysql;
   const guard = mysql
     ? startCacheGuard({
@@ -99,7 +98,7 @@ export async function startConsumerService(
             pool: mysql,
             redis,
             writer,
-            prefix: config.REDIS_KEY_PREFIX,
+            prefix: config.redisKeyPrefix,
             progress: silentProgress,
           }).finally(() => metrics.rebuildRunning.set(0));
         },
@@ -108,36 +107,36 @@ export async function startConsumerService(
   // Versions beyond what the source has produced are dead-lettered; that needs MySQL to ask.
   const horizon = mysql ? new SourceHorizon(async () => (await readSourceState(mysql)).sequence) : undefined;
   const replicas =
-    config.CONSUMER_REDIS_WAIT_REPLICAS > 0
+    config.redisWaitReplicas > 0
       ? new ReplicaAcks(redis, {
-          replicas: config.CONSUMER_REDIS_WAIT_REPLICAS,
-          timeoutMs: config.CONSUMER_REDIS_WAIT_TIMEOUT_MS,
+          replicas: config.redisWaitReplicas,
+          timeoutMs: config.redisWaitTimeoutMs,
         })
       : undefined;
   if (!horizon) log.warn('MYSQL_URL is not set: change versions cannot be checked against the source');
-  if (guard && config.CONSUMER_AUTO_REBUILD) await guard.check();
-  if (guard && !config.CONSUMER_AUTO_REBUILD) await guard.stop();
+  if (guard && config.autoRebuild) await guard.check();
+  if (guard && !config.autoRebuild) await guard.stop();
 
-  const deadLetters = new DeadLetters(dlqProducer, dlqTopic, config.CONSUMER_GROUP);
+  const deadLetters = new DeadLetters(dlqProducer, dlqTopic, config.group);
   const checker =
-    pool && config.CONSISTENCY_CHECK_RATE > 0
+    pool && config.consistencyCheckRate > 0
       ? new ConsistencyChecker({
           pool,
           redis,
-          prefix: config.REDIS_KEY_PREFIX,
+          prefix: config.redisKeyPrefix,
           settings: {
-            ratePerSecond: config.CONSISTENCY_CHECK_RATE,
-            graceMs: config.CONSISTENCY_CHECK_GRACE_MS,
-            maxPending: config.CONSISTENCY_CHECK_MAX_PENDING,
+            ratePerSecond: config.consistencyCheckRate,
+            graceMs: config.consistencyCheckGraceMs,
+            maxPending: config.consistencyCheckMaxPending,
           },
           registry,
           log,
         })
       : undefined;
-  if (!pool && config.CONSISTENCY_CHECK_RATE > 0) log.warn('no MYSQL_URL: the consistency check is off');
+  if (!pool && config.consistencyCheckRate > 0) log.warn('no MYSQL_URL: the consistency check is off');
   checker?.start();
-  const recordPosition = appliedPositionRecorder(redis, config.REDIS_KEY_PREFIX, log);
-  const lag = startLagMonitor({ admin, group: config.CONSUMER_GROUP, topics, metrics, log });
+  const recordPosition = appliedPositionRecorder(redis, config.redisKeyPrefix, log);
+  const lag = startLagMonitor({ admin, group: config.group, topics, metrics, log });
   const stopSignal = new AbortController();
   /** The group member of the moment: replaced after Kafka was lost (see `consumeForever`). */
   let current: { materialiser: Materialiser; runner: BatchRunner } | undefined;
@@ -157,8 +156,8 @@ export async function startConsumerService(
   const consumeOnce = async (onJoined: () => void): Promise<void> => {
     const consumer: GroupConsumer = createGroupConsumer({
       ...kafka,
-      groupId: config.CONSUMER_GROUP,
-      sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+      groupId: config.group,
+      sessionTimeoutMs: config.sessionTimeoutMs,
     });
     let stopCommittingSettled = () => {};
     let materialiser: Materialiser | undefined;
@@ -185,8 +184,8 @@ export async function startConsumerService(
         if (!stopping) m.commitSettled();
       });
       const runner = runBatches(stream, {
-        maxBatch: config.CONSUMER_BATCH_MAX,
-        maxQueued: config.CONSUMER_BATCH_MAX * 4,
+        maxBatch: config.batchMax,
+        maxQueued: config.batchMax * 4,
         handle: (batch) => m.apply(batch),
       });
       current = { materialiser: m, runner };
@@ -194,7 +193,7 @@ export async function startConsumerService(
       joinedFirst();
       kafkaDown = undefined;
       metrics.kafkaConnected.set(1);
-      log.info({ topics, group: config.CONSUMER_GROUP, keyPrefix: config.REDIS_KEY_PREFIX }, 'consuming');
+      log.info({ topics, group: config.group, keyPrefix: config.redisKeyPrefix }, 'consuming');
       await runner.done;
       if (!stopping) throw new Error('the change stream ended');
     } finally {
@@ -228,13 +227,16 @@ export async function startConsumerService(
         if (stopping || err instanceof ShutdownInterrupted) return;
         // Wrong credentials or a missing ACL: no reconnection can fix that; stop and say why.
         if (isAccessError(err)) {
-          throw new Error(accessErrorMessage(err, `user ${config.KAFKA_SASL_USERNAME ?? '(none)'}`), {
-            cause: err,
-          });
+          throw new Error(
+            accessErrorMessage(err, `user ${config.kafkaSecurity.sasl?.username ?? '(none)'}`),
+            {
+              cause: err,
+            },
+          );
         }
         const delayMs = backoffDelay(attempt++, {
           baseMs: 500,
-          maxMs: config.CONSUMER_KAFKA_RECONNECT_MAX_MS,
+          maxMs: config.kafkaReconnectMaxMs,
         });
         kafkaDown = `kafka: ${(err instanceof Error ? err.message : String(err)).slice(0, 300)}; reconnecting`;
         metrics.kafkaConnected.set(0);

@@ -1,23 +1,19 @@
-import { z } from 'zod';
-import { ConfigError, parseEnv } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { createPool } from '../core/db/pool.ts';
 import { createRedis } from '../core/redis/connect.ts';
-import { toolEnvSchema } from './config.ts';
+import { loadVerifyConfig } from './config.ts';
 import { formatMismatch, verifyUntilConsistent } from './verify.ts';
 
 // `make verify`: prints every difference between Redis and MySQL; exit 1 on any, 2 when it cannot run.
 // VERIFY_WAIT_SECONDS re-checks for a while first, for a pipeline that is still catching up.
+const config = loadConfig('verify', loadVerifyConfig);
 try {
-  const config = parseEnv(
-    toolEnvSchema.and(z.object({ VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) })),
-    process.env,
-  );
-  const pool = createPool(config.MYSQL_URL, { connectionLimit: 2 });
+  const pool = createPool(config.mysqlUrl, { connectionLimit: 2 });
   const redis = createRedis(config, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   try {
     const mismatches = await verifyUntilConsistent(
-      { pool, redis, prefix: config.REDIS_KEY_PREFIX },
-      config.VERIFY_WAIT_SECONDS * 1000,
+      { pool, redis, prefix: config.redisKeyPrefix },
+      config.verifyWaitSeconds * 1000,
     );
     for (const m of mismatches) process.stdout.write(`${formatMismatch(m)}\n`);
     process.stdout.write(
@@ -31,8 +27,6 @@ try {
     redis.disconnect();
   }
 } catch (err) {
-  process.stderr.write(
-    `verify failed: ${err instanceof ConfigError ? err.message : String((err as Error)?.stack ?? err)}\n`,
-  );
+  process.stderr.write(`verify failed: ${String((err as Error)?.stack ?? err)}\n`);
   process.exitCode = 2;
 }

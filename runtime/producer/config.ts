@@ -1,18 +1,18 @@
 import { z } from 'zod';
-import { parseEnv } from '../core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../core/config/env.ts';
 import {
   csvList,
   kafkaBrokers,
   logLevel,
   mysqlUrl,
+  nonNegativeInt,
   port,
+  positiveInt,
   sqlIdentifier,
   topicPrefix,
 } from '../core/config/fields.ts';
 import { kafkaSecurityFields, kafkaSecurityOf, kafkaSecurityRule } from '../core/config/kafka-security.ts';
 import { parseStartFrom, type StartFrom } from './start-from.ts';
-
-const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** `db.table` or `table` (any database in PRODUCER_DATABASES). */
 const tableRef = z.string().regex(/^([A-Za-z0-9_]{1,64}\.)?[A-Za-z0-9_]{1,64}$/, 'table or database.table');
@@ -28,10 +28,10 @@ export const producerEnvSchema = z
     KAFKA_BROKERS: kafkaBrokers,
     ...kafkaSecurityFields,
     TOPIC_PREFIX: topicPrefix,
-    TOPIC_PARTITIONS: positiveInt(1, 1000).default(6),
-    TOPIC_REPLICATION_FACTOR: positiveInt(1, 7).default(1),
+    TOPIC_PARTITIONS: positiveInt.max(1000).default(6),
+    TOPIC_REPLICATION_FACTOR: positiveInt.max(7).default(1),
     /** server_id this producer announces to the source as a replica; unique among its replicas. */
-    PRODUCER_SERVER_ID: positiveInt(1, 4294967295),
+    PRODUCER_SERVER_ID: positiveInt.max(4294967295),
     /** Logical name of the pipeline: source.name, lock name, checkpoint key, transactional.id. */
     PRODUCER_NAME: z
       .string()
@@ -39,14 +39,14 @@ export const producerEnvSchema = z
       .optional(),
     START_FROM: z.string().default('latest'),
     SNAPSHOT_MODE: z.enum(['initial', 'never', 'when_needed']).default('never'),
-    SNAPSHOT_CHUNK_ROWS: positiveInt(1, 1_000_000).default(5000),
+    SNAPSHOT_CHUNK_ROWS: positiveInt.max(1_000_000).default(5000),
     /** Max records per Kafka transaction, and the lingering time before a smaller one is sent. */
-    PRODUCER_BATCH_RECORDS: positiveInt(1, 100_000).default(5000),
-    PRODUCER_LINGER_MS: positiveInt(0, 10_000).default(5),
+    PRODUCER_BATCH_RECORDS: positiveInt.max(100_000).default(5000),
+    PRODUCER_LINGER_MS: nonNegativeInt.max(10_000).default(5),
     /** Binlog reading pauses while this many records wait for Kafka (bounded memory). */
-    PRODUCER_MAX_QUEUED_RECORDS: positiveInt(100, 1_000_000).default(50_000),
+    PRODUCER_MAX_QUEUED_RECORDS: positiveInt.min(100).max(1_000_000).default(50_000),
     /** How long a second instance waits for the pipeline lock per attempt before logging and retrying. */
-    PRODUCER_LOCK_WAIT_SECONDS: positiveInt(1, 3600).default(10),
+    PRODUCER_LOCK_WAIT_SECONDS: positiveInt.max(3600).default(10),
     PRODUCER_METRICS_PORT: port.default(9464),
     PRODUCER_METRICS_HOST: z.string().default('127.0.0.1'),
     LOG_LEVEL: logLevel.default('info'),
@@ -68,34 +68,36 @@ export const producerEnvSchema = z
       });
       return z.NEVER;
     }
+    // The variables the code reads under another name or derived; the rest come out by their own
+    // names in camelCase (PRODUCER_BATCH_RECORDS → batchRecords, SNAPSHOT_MODE → snapshotMode).
+    const {
+      MYSQL_CDC_URL,
+      KAFKA_BROKERS,
+      TOPIC_PARTITIONS,
+      TOPIC_REPLICATION_FACTOR,
+      PRODUCER_DATABASES: _databases,
+      PRODUCER_TABLES,
+      PRODUCER_NAME,
+      START_FROM: _startFrom,
+      ...rest
+    } = env;
     return {
-      mysqlUrl: env.MYSQL_CDC_URL,
+      ...camelConfig(rest, 'PRODUCER_'),
+      mysqlUrl: MYSQL_CDC_URL,
       databases,
-      tables: env.PRODUCER_TABLES ?? [],
-      ops: env.PRODUCER_OPS,
-      brokers: env.KAFKA_BROKERS,
+      tables: PRODUCER_TABLES ?? [],
+      brokers: KAFKA_BROKERS,
       security: kafkaSecurityOf(env),
-      topicPrefix: env.TOPIC_PREFIX,
-      partitions: env.TOPIC_PARTITIONS,
-      replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-      serverId: env.PRODUCER_SERVER_ID,
-      name: env.PRODUCER_NAME ?? env.TOPIC_PREFIX,
+      partitions: TOPIC_PARTITIONS,
+      replicationFactor: TOPIC_REPLICATION_FACTOR,
+      name: PRODUCER_NAME ?? env.TOPIC_PREFIX,
       startFrom: startFrom satisfies StartFrom,
-      snapshotMode: env.SNAPSHOT_MODE,
-      snapshotChunkRows: env.SNAPSHOT_CHUNK_ROWS,
-      batchRecords: env.PRODUCER_BATCH_RECORDS,
-      lingerMs: env.PRODUCER_LINGER_MS,
-      maxQueuedRecords: env.PRODUCER_MAX_QUEUED_RECORDS,
-      lockWaitSeconds: env.PRODUCER_LOCK_WAIT_SECONDS,
-      metricsPort: env.PRODUCER_METRICS_PORT,
-      metricsHost: env.PRODUCER_METRICS_HOST,
-      logLevel: env.LOG_LEVEL,
     };
   });
 
 export type ProducerConfig = z.output<typeof producerEnvSchema>;
 
-export function loadProducerConfig(env: Record<string, string | undefined> = process.env): ProducerConfig {
+export function loadProducerConfig(env: Env = process.env): ProducerConfig {
   return parseEnv(producerEnvSchema, env);
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { sleep } from '../core/backoff.ts';
-import { mysqlEndpoint } from '../core/db/pool.ts';
+import { connectMysql } from '../core/db/pool.ts';
 import type { Logger } from '../core/logger.ts';
 
 /**
@@ -48,10 +48,7 @@ type Options = {
   recoverSeconds?: number;
 };
 
-async function connect(url: string) {
-  const { host, port, user, password, ssl } = mysqlEndpoint(url);
-  return mysql.createConnection({ host, port, user, password, ...(ssl && { ssl }), enableKeepAlive: true });
-}
+const connect = (url: string) => connectMysql(url, { enableKeepAlive: true });
 
 async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number): Promise<boolean> {
   const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, waitSeconds]);

@@ -1,5 +1,5 @@
 // Producer entry point: configuration, logging, metrics, graceful shutdown; the work is in service.ts.
-import { ConfigError } from '../core/config/env.ts';
+import { loadConfig } from '../core/config/env.ts';
 import { accessErrorMessage, isAccessError } from '../core/kafka/index.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
@@ -8,16 +8,7 @@ import { loadProducerConfig } from './config.ts';
 import { createProducerMetrics } from './metrics.ts';
 import { startProducer } from './service.ts';
 
-let cfg: ReturnType<typeof loadProducerConfig>;
-try {
-  cfg = loadProducerConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`producer: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const cfg = loadConfig('producer', loadProducerConfig);
 
 const log = createLogger('producer', cfg.logLevel);
 const registry = createRegistry('producer');

@@ -63,7 +63,7 @@ export const advanceGtidPosition = advanceState;
  * Streams the binlog into the publisher, resuming from the last acknowledged checkpoint after any
  * stream error (MariaDB restart, network), with back-pressure from Kafka pausing the reader.
  */
-export class Streamer {
+export class ResumingBinlogStream {
   private readonly reader: BinlogReader;
   private readonly publisher: Publisher;
   private readonly src: SourceIdentity;

@@ -1,4 +1,4 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import {
   CAPTURE_VARIABLES,
   captureProblems,
@@ -6,7 +6,7 @@ import {
   flavorOfVersion,
   readSourcePosition,
 } from '../core/binlog/source.ts';
-import { mysqlEndpoint } from '../core/db/pool.ts';
+import { connectMysql } from '../core/db/pool.ts';
 
 export type SourceInfo = {
   flavor: Flavor;
@@ -25,11 +25,6 @@ export class SourceNotSupportedError extends Error {
   }
 }
 
-async function connect(url: string) {
-  const { host, port, user, password, ssl } = mysqlEndpoint(url);
-  return mysql.createConnection({ host, port, user, password, ...(ssl && { ssl }) });
-}
-
 /**
  * Checks the server's binlog settings and returns where its binlog ends. Refuses (with the setting
  * to change) anything that would make capture lossy or undecodable, and captured databases the user
@@ -40,7 +35,7 @@ export async function checkSource(
   producerServerId: number,
   databases: readonly string[] = [],
 ): Promise<SourceInfo> {
-  const conn = await connect(mysqlUrl);
+  const conn = await connectMysql(mysqlUrl);
   try {
     const [vars] = await conn.query<mysql.RowDataPacket[]>(
       'SHOW GLOBAL VARIABLES WHERE Variable_name IN (?)',

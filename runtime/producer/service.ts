@@ -5,7 +5,12 @@ import { BinlogReader } from './binlog/reader.ts';
 import { type ProducerConfig, tableSelected } from './config.ts';
 import { acquirePipelineLock } from './lock.ts';
 import type { ProducerMetrics } from './metrics.ts';
-import { initialCheckpoint, readerStartOf, readerStartOfStartFrom, Streamer } from './pipeline.ts';
+import {
+  initialCheckpoint,
+  ResumingBinlogStream,
+  readerStartOf,
+  readerStartOfStartFrom,
+} from './pipeline.ts';
 import { checkPositionOnServer, resumePositionOf } from './position-check.ts';
 import { BinlogPositionUnavailableError } from './position-errors.ts';
 import { checkSource } from './preflight.ts';
@@ -62,7 +67,7 @@ export async function startProducer(
     ops: cfg.ops,
     log,
   });
-  const streamer = new Streamer({ reader, publisher, src, log, metrics });
+  const streamer = new ResumingBinlogStream({ reader, publisher, src, log, metrics });
   let lag: { stop: () => Promise<void> } | undefined;
   let stopped = false;
 
@@ -73,7 +78,7 @@ export async function startProducer(
     metrics.lockHeld.set(0);
   };
 
-  let first: Parameters<Streamer['run']>[0];
+  let first: Parameters<ResumingBinlogStream['run']>[0];
   try {
     await publisher.init();
     let checkpoint = await readCheckpoint({

@@ -1,8 +1,8 @@
 import type { Connection as CallbackConnection } from 'mysql2';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { openConsistentSnapshot, sequenceOfState } from '../core/binlog/source.ts';
 import type { Checkpoint } from '../core/checkpoint/format.ts';
-import { mysqlEndpoint } from '../core/db/pool.ts';
+import { connectMysql } from '../core/db/pool.ts';
 import { topicName } from '../core/events/envelope.ts';
 import type { Logger } from '../core/logger.ts';
 import { converterFor } from './binlog/values.ts';
@@ -25,13 +25,7 @@ type TableRef = {
 const FLOAT_TYPE_CODE = 4;
 
 async function connect(url: string) {
-  const { host, port, user, password, ssl } = mysqlEndpoint(url);
-  return mysql.createConnection({
-    host,
-    port,
-    user,
-    password,
-    ...(ssl && { ssl }),
+  return connectMysql(url, {
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     dateStrings: true,

@@ -1,7 +1,6 @@
-import mysql from 'mysql2/promise';
 import { readSourceState } from '../core/binlog/source.ts';
 import type { Checkpoint } from '../core/checkpoint/format.ts';
-import { mysqlEndpoint } from '../core/db/pool.ts';
+import { createPool } from '../core/db/pool.ts';
 
 /**
  * Seconds behind source, kept visible on idle databases: every few seconds the source's binlog end
@@ -15,16 +14,7 @@ export function startLagMonitor(opts: {
   set: (seconds: number) => void;
   intervalMs?: number;
 }): { stop: () => Promise<void> } {
-  const { host, port, user, password, ssl } = mysqlEndpoint(opts.mysqlUrl);
-  const pool = mysql.createPool({
-    host,
-    port,
-    user,
-    password,
-    ...(ssl && { ssl }),
-    connectionLimit: 1,
-    enableKeepAlive: true,
-  });
+  const pool = createPool(opts.mysqlUrl, { connectionLimit: 1 });
   let behindSince: number | undefined;
   const tick = async () => {
     try {

@@ -32,7 +32,7 @@ const near = new NearCachedPackageReader(direct, () => feed.healthy, prefix, {
   maxAgeMs: 60_000,
   onLookup: (r) => lookups.push(r),
 });
-feed = new RedisInvalidationFeed(redisOptions({ REDIS_URL: url }), near, {
+feed = new RedisInvalidationFeed(redisOptions({ redisUrl: url }), near, {
   prefixes: NearCachedPackageReader.watchedPrefixes(prefix),
 });
 

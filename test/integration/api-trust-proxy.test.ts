@@ -23,7 +23,7 @@ const trusted = (value: string) =>
     REDIS_URL: 'redis://127.0.0.1:6379/0',
     AUTH_JWT_SECRET: 'x'.repeat(32),
     API_TRUST_PROXY: value,
-  }).API_TRUST_PROXY;
+  }).trustProxy;
 
 async function statuses(harness: ApiHarness, forwardedFor: (i: number) => string, n: number) {
   const token = await mintToken(`tp_${uniqueSuffix()}`);

@@ -11,7 +11,7 @@ import { BinlogReader } from '../../runtime/producer/binlog/reader.ts';
 import type { ProducerConfig } from '../../runtime/producer/config.ts';
 import { lockName } from '../../runtime/producer/lock.ts';
 import { createProducerMetrics } from '../../runtime/producer/metrics.ts';
-import { Streamer } from '../../runtime/producer/pipeline.ts';
+import { ResumingBinlogStream } from '../../runtime/producer/pipeline.ts';
 import { BinlogPositionNotOnServerError, BinlogPurgedError } from '../../runtime/producer/position-errors.ts';
 import { Publisher, publisherOptionsFrom } from '../../runtime/producer/publisher.ts';
 import { requireEnv } from '../support/env.ts';
@@ -276,7 +276,7 @@ describe('producer: checkpoint position the server cannot serve', () => {
       log,
     });
     const src = { name: cfg.name, serverId: 0, topicPrefix: cfg.topicPrefix };
-    const streamer = new Streamer({ reader, publisher, src, log, metrics });
+    const streamer = new ResumingBinlogStream({ reader, publisher, src, log, metrics });
     // Any other outcome would be retried forever: stop after a while so the test fails instead.
     const giveUp = setTimeout(() => void streamer.stop(), 20_000);
     try {

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 const connect = (url: string, ca = `${pki}/ca.crt`) => {
   const c = createRedis(
-    { REDIS_URL: url, REDIS_TLS_CA_FILE: ca },
+    { redisUrl: url, redisTlsCaFile: ca },
     { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true },
   );
   c.on('error', () => undefined);
@@ -90,7 +90,7 @@ describe('Redis over TLS with ACL users', () => {
 
   it('trusts a CA given as PEM text (REDIS_TLS_CA_PEM, what a pod gets from redis.tls.caSecret)', async () => {
     const c = createRedis(
-      { REDIS_URL: url('api', 'api-secret'), REDIS_TLS_CA_PEM: readFileSync(`${pki}/ca.crt`, 'utf8') },
+      { redisUrl: url('api', 'api-secret'), redisTlsCaPem: readFileSync(`${pki}/ca.crt`, 'utf8') },
       { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true },
     );
     c.on('error', () => undefined);

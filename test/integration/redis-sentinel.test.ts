@@ -32,7 +32,7 @@ const direct = new Redis(stackUrl);
 
 let sentinel: RedisProcess | undefined;
 let sentinelPort = 0;
-let config: { REDIS_URL: string; REDIS_SENTINEL_MASTER: string };
+let config: { redisUrl: string; redisSentinelMaster: string };
 const clients: Redis[] = [];
 
 async function startSentinel(): Promise<void> {
@@ -61,8 +61,8 @@ async function startSentinel(): Promise<void> {
     : '';
   const scheme = stack.tls ? 'rediss' : 'redis';
   config = {
-    REDIS_URL: `${scheme}://${auth}127.0.0.1:${sentinelPort}${stack.db === undefined ? '' : `/${stack.db}`}`,
-    REDIS_SENTINEL_MASTER: master,
+    redisUrl: `${scheme}://${auth}127.0.0.1:${sentinelPort}${stack.db === undefined ? '' : `/${stack.db}`}`,
+    redisSentinelMaster: master,
   };
 }
 
@@ -162,7 +162,8 @@ describe('Redis through a real Sentinel', () => {
       output,
       exited,
     } = spawnService('api', {
-      ...config,
+      REDIS_URL: config.redisUrl,
+      REDIS_SENTINEL_MASTER: config.redisSentinelMaster,
       MYSQL_URL: requireEnv('MYSQL_URL'),
       AUTH_JWT_SECRET: requireEnv('AUTH_JWT_SECRET'),
       REDIS_KEY_PREFIX: prefix,

@@ -67,7 +67,7 @@ export async function startApi(
   let feed: InvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
-      redis: { REDIS_URL: redisUrl },
+      redis: { redisUrl },
       prefix,
       reader: new RedisPurchasePackageReader(redis, prefix),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },

@@ -1,4 +1,5 @@
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay } from '../../core/backoff.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createCluster } from '../../core/redis/connect.ts';
 
@@ -68,7 +69,7 @@ export class RedisInvalidationFeed implements InvalidationFeed {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: heartbeatMs,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+      retryStrategy: (attempt) => backoffDelay(attempt, { baseMs: 50, maxMs: 2000, jitter: 0 }),
     };
     this.redis = new Redis(options);
     this.redis.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) =>
@@ -143,7 +144,7 @@ export class RedisInvalidationFeed implements InvalidationFeed {
     } catch (err) {
       if (connection !== this.connection || this.stopped) return;
       // The connection itself works, so ioredis would retry at once: back off here instead.
-      const delayMs = Math.min(250 * 2 ** this.setUpFailures++, 10_000);
+      const delayMs = backoffDelay(this.setUpFailures++, { baseMs: 250, maxMs: 10_000, jitter: 0 });
       this.opts.log?.warn({ err, retryInMs: delayMs }, 'invalidation feed: set-up failed, reconnecting');
       this.redis.disconnect();
       this.retry = setTimeout(() => {

@@ -6,20 +6,20 @@ import { createStripeProvider } from './stripe.ts';
 export function createProvider(
   config: Pick<
     ApiConfig,
-    | 'PAYMENT_PROVIDER'
-    | 'STRIPE_SECRET_KEY'
-    | 'STRIPE_API_BASE'
-    | 'STRIPE_API_VERSION'
-    | 'STRIPE_TIMEOUT_MS'
-    | 'STRIPE_MAX_RETRIES'
+    | 'paymentProvider'
+    | 'stripeSecretKey'
+    | 'stripeApiBase'
+    | 'stripeApiVersion'
+    | 'stripeTimeoutMs'
+    | 'stripeMaxRetries'
   >,
 ): PaymentProvider {
-  if (config.PAYMENT_PROVIDER === 'simulated') return createSimulatedProvider();
+  if (config.paymentProvider === 'simulated') return createSimulatedProvider();
   return createStripeProvider({
-    apiKey: config.STRIPE_SECRET_KEY ?? '',
-    apiBase: config.STRIPE_API_BASE,
-    apiVersion: config.STRIPE_API_VERSION,
-    timeoutMs: config.STRIPE_TIMEOUT_MS,
-    maxRetries: config.STRIPE_MAX_RETRIES,
+    apiKey: config.stripeSecretKey ?? '',
+    apiBase: config.stripeApiBase,
+    apiVersion: config.stripeApiVersion,
+    timeoutMs: config.stripeTimeoutMs,
+    maxRetries: config.stripeMaxRetries,
   });
 }

@@ -22,6 +22,23 @@ export type ServerBinlogState = {
   nowMs: number;
 };
 
+/** What a flavor's binlog cannot tell by itself, so a decoder must ask the table definition instead. */
+export type BinlogTraits = {
+  /**
+   * TIMESTAMP / TIME / DATETIME type codes in a TableMap may hide MariaDB's 5.3-era "hires" columns
+   * (other byte order and width, same zero metadata, FULL row metadata included): a table with such
+   * columns must be decoded from information_schema, not from its TableMap.
+   */
+  temporalCodesAmbiguous: boolean;
+};
+
+const TRAITS: Record<GtidFlavor, BinlogTraits> = {
+  mariadb: { temporalCodesAmbiguous: true },
+  mysql: { temporalCodesAmbiguous: false },
+};
+
+export const binlogTraits = (flavor: GtidFlavor): BinlogTraits => TRAITS[flavor];
+
 type Row = Record<string, unknown>;
 
 async function rows(pool: Pool, sql: string, params: unknown[] = []): Promise<Row[]> {

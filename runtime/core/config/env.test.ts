@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, parseEnv } from './env.ts';
+import { ConfigError, camelConfig, parseEnv, shownValue } from './env.ts';
 import { kafkaBrokers, mysqlUrl, port, topicPrefix } from './fields.ts';
 
 const schema = z.object({
@@ -32,10 +32,39 @@ describe('parseEnv', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const issues = (err as ConfigError).issues.join('\n');
-      expect(issues).toMatch(/^PORT: /m);
-      expect(issues).toMatch(/^MYSQL_URL: must be a mysql:\/\/ URL/m);
-      expect(issues).toMatch(/^KAFKA_BROKERS: /m);
-      expect(issues).toMatch(/^TOPIC_PREFIX: /m);
+      expect(issues).toMatch(/^PORT: .* \(got "70000"\)$/m);
+      expect(issues).toMatch(/^MYSQL_URL: must be a mysql:\/\/ URL \(got "postgres:\/\/x@y\/z"\)$/m);
+      expect(issues).toMatch(/^KAFKA_BROKERS: .* \(unset\)$/m);
+      expect(issues).toMatch(/^TOPIC_PREFIX: .* \(got "bad prefix"\)$/m);
     }
+  });
+});
+
+describe('shownValue', () => {
+  it('quotes what a variable got, hiding secrets and the passwords of URLs', () => {
+    expect(shownValue('API_PORT', 'eighty')).toBe('got "eighty"');
+    expect(shownValue('API_PORT', undefined)).toBe('unset');
+    expect(shownValue('AUTH_JWT_SECRET', 'short')).toBe('got a hidden value of 5 characters');
+    expect(shownValue('KAFKA_SASL_PASSWORD', 'pw')).toBe('got a hidden value of 2 characters');
+    expect(shownValue('MYSQL_URL', 'mysql://app:p%40ss@db:3306/payments')).toBe(
+      'got "mysql://app:***@db:3306/payments"',
+    );
+    expect(shownValue('REDIS_URL', 'redis://:pw@a:1,b:2/0')).toBe('got "redis://:***@a:1,b:2/0"');
+  });
+});
+
+describe('camelConfig', () => {
+  it("names each variable in camelCase without the component's prefix", () => {
+    expect(camelConfig({ API_OPS_PORT: 1, LOG_LEVEL: 'info', MYSQL_URL: 'u' }, 'API_')).toEqual({
+      opsPort: 1,
+      logLevel: 'info',
+      mysqlUrl: 'u',
+    });
+  });
+
+  it('refuses two variables that would become the same field', () => {
+    expect(() => camelConfig({ API_PORT: 1, PORT: 2 }, 'API_')).toThrow(
+      /PORT and another variable both become port/,
+    );
   });
 });

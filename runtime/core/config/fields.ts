@@ -4,7 +4,13 @@ import { parseRedisUrl, REDIS_MODES, type RedisMode, RedisUrlError, redisConnect
 
 // Field schemas shared by the services' env parsing and the PaymentPipeline CRD, so both agree.
 
-export const port = z.coerce.number().int().min(1).max(65535);
+/** An integer of at least 1 (a count, a size, a duration that cannot be zero). */
+export const positiveInt = z.coerce.number().int().min(1);
+
+/** An integer of at least 0 (where 0 means none or off, as the field's comment says). */
+export const nonNegativeInt = z.coerce.number().int().min(0);
+
+export const port = positiveInt.max(65535);
 
 export const mysqlUrl = z
   .string()

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { parseEnv } from '../config/env.ts';
+import { loadConfig, parseEnv } from '../config/env.ts';
 import { mysqlUrl } from '../config/fields.ts';
 import { migrateUp } from './migrate.ts';
 import { createPool } from './pool.ts';
 import { seedCatalog } from './seed.ts';
 
 // Usage: node runtime/core/db/cli.ts migrate|seed   (MYSQL_ADMIN_URL = a user allowed to run DDL)
-const env = parseEnv(z.object({ MYSQL_ADMIN_URL: mysqlUrl }), process.env);
+const env = loadConfig('db', (e) => parseEnv(z.object({ MYSQL_ADMIN_URL: mysqlUrl }), e));
 const command = process.argv[2];
 if (command !== 'migrate' && command !== 'seed') {
   console.error('usage: cli.ts migrate|seed');

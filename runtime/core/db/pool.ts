@@ -1,4 +1,4 @@
-import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions, type Pool, type PoolOptions } from 'mysql2/promise';
 import { type MysqlTls, mysqlTlsOf } from './tls.ts';
 
 export type { Pool };
@@ -26,6 +26,22 @@ export function mysqlEndpoint(url: string): {
     database: u.pathname.replace(/^\//, '') || undefined,
     ...(ssl ? { ssl } : {}),
   };
+}
+
+/** Host, port, credentials and TLS of a mysql:// URL as a MySQL client takes them (mysql2, zongji). */
+export function mysqlClientOptions(
+  url: string,
+): Pick<ConnectionOptions, 'host' | 'port' | 'user' | 'password' | 'ssl'> {
+  const { host, port, user, password, ssl } = mysqlEndpoint(url);
+  return { host, port, user, password, ...(ssl && { ssl }) };
+}
+
+/**
+ * One connection from a mysql:// URL, for a session a pool cannot share (a named lock, a snapshot's
+ * consistent read, a short preflight); `overrides` add the session's own settings.
+ */
+export function connectMysql(url: string, overrides: ConnectionOptions = {}): Promise<Connection> {
+  return mysql.createConnection({ ...mysqlClientOptions(url), ...overrides });
 }
 
 /**

@@ -4,8 +4,8 @@ import { consumerEnvSchema, toolEnvSchema } from '../../consumer/config.ts';
 import { ConfigError, parseEnv } from '../config/env.ts';
 import { clusterNodes, redisConfigOf, redisOptions } from './connect.ts';
 
-const options = (REDIS_URL: string, REDIS_SENTINEL_MASTER?: string) =>
-  redisOptions({ REDIS_URL, REDIS_SENTINEL_MASTER });
+const options = (redisUrl: string, redisSentinelMaster?: string) =>
+  redisOptions({ redisUrl, redisSentinelMaster });
 
 describe('redisOptions: standalone (no REDIS_SENTINEL_MASTER)', () => {
   it('connects to the one host, port 6379 by default, with credentials, db and TLS from the URL', () => {
@@ -56,8 +56,8 @@ describe('redisOptions: Sentinel (REDIS_SENTINEL_MASTER set)', () => {
 });
 
 describe('Redis Cluster (REDIS_MODE=cluster)', () => {
-  const cluster = (REDIS_URL: string, extra: Record<string, string> = {}) =>
-    ({ REDIS_URL, REDIS_MODE: 'cluster', ...extra }) as const;
+  const cluster = (redisUrl: string, extra: Record<string, string> = {}) =>
+    ({ redisUrl, redisMode: 'cluster', ...extra }) as const;
 
   it('takes the hosts as seed nodes; credentials and TLS go to every node, no db', () => {
     const config = cluster('rediss://app:pw@10.0.0.1:7000,10.0.0.2:7001/0');
@@ -66,7 +66,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
       { host: '10.0.0.2', port: 7001 },
     ]);
     expect(redisOptions(config)).toEqual({ username: 'app', password: 'pw', tls: {} });
-    expect(clusterNodes({ REDIS_URL: 'redis://a:1' })).toBeNull();
+    expect(clusterNodes({ redisUrl: 'redis://a:1' })).toBeNull();
   });
 
   it('refuses what a cluster cannot do', () => {
@@ -76,7 +76,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
     expect(() => redisOptions(cluster('redis://a:7000,b'))).toThrow(
       'cluster node "b" needs its port (host:port)',
     );
-    expect(() => redisOptions(cluster('redis://a:7000', { REDIS_SENTINEL_MASTER: 'm' }))).toThrow(
+    expect(() => redisOptions(cluster('redis://a:7000', { redisSentinelMaster: 'm' }))).toThrow(
       'REDIS_MODE=cluster takes seed nodes, not Sentinels',
     );
   });
@@ -96,7 +96,7 @@ describe('Redis Cluster (REDIS_MODE=cluster)', () => {
       REDIS_URL: 'redis://127.0.0.1:7000',
       REDIS_MODE: 'cluster',
     });
-    expect(consumer.CONSUMER_REDIS_WAIT_REPLICAS).toBe(1);
+    expect(consumer.redisWaitReplicas).toBe(1);
   });
 });
 
@@ -175,7 +175,7 @@ describe('the services’ env schemas', () => {
     // Unset: the Sentinels in plain text without credentials, as before.
     const plain = parseEnv(apiEnvSchema, { ...apiBase, ...env, REDIS_SENTINEL_TLS: 'false' });
     expect(redisOptions(plain)).not.toHaveProperty('sentinelTLS');
-    expect(redisConfigOf(env)).toMatchObject({ REDIS_SENTINEL_TLS: true, REDIS_SENTINEL_USERNAME: 'app' });
+    expect(redisConfigOf(env)).toMatchObject({ redisSentinelTls: true, redisSentinelUsername: 'app' });
   });
 
   it('refuse REDIS_SENTINEL_* without Sentinel mode, and a Sentinel user without its password', () => {
@@ -184,7 +184,7 @@ describe('the services’ env schemas', () => {
         parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'rediss://cache:6380', REDIS_SENTINEL_TLS: 'true' }),
       ),
     ).toEqual([
-      'REDIS_SENTINEL_TLS: REDIS_SENTINEL_TLS only apply with REDIS_SENTINEL_MASTER (Sentinel mode)',
+      'REDIS_SENTINEL_TLS: REDIS_SENTINEL_TLS only apply with REDIS_SENTINEL_MASTER (Sentinel mode) (got "true")',
     ]);
     expect(
       problems(() =>
@@ -195,7 +195,7 @@ describe('the services’ env schemas', () => {
           REDIS_SENTINEL_USERNAME: 'app',
         }),
       ),
-    ).toEqual(['REDIS_SENTINEL_PASSWORD: REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD']);
+    ).toEqual(['REDIS_SENTINEL_PASSWORD: REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD (unset)']);
   });
 
   it('name REDIS_URL with the reason, together with every other problem', () => {
@@ -203,15 +203,15 @@ describe('the services’ env schemas', () => {
       problems(() => parseEnv(apiEnvSchema, { ...apiBase, REDIS_URL: 'redis://a:1,b:2', API_PORT: '0' })),
     ).toEqual([
       expect.stringMatching(/^API_PORT: /),
-      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server',
+      'REDIS_URL: names several hosts: set REDIS_SENTINEL_MASTER to reach them as Sentinels, REDIS_MODE=cluster for cluster seed nodes, or give the one Redis server (got "redis://a:1,b:2")',
     ]);
     expect(
       problems(() =>
         parseEnv(consumerEnvSchema, { ...consumerBase, REDIS_URL: 'redis://s1', REDIS_SENTINEL_MASTER: 'm' }),
       ),
-    ).toEqual(['REDIS_URL: Sentinel "s1" needs its port (host:port, usually 26379)']);
+    ).toEqual(['REDIS_URL: Sentinel "s1" needs its port (host:port, usually 26379) (got "redis://s1")']);
     expect(problems(() => parseEnv(toolEnvSchema, { ...consumerBase, REDIS_URL: 'redis://c/x' }))).toEqual([
-      'REDIS_URL: the path must be the database number, got "/x"',
+      'REDIS_URL: the path must be the database number, got "/x" (got "redis://c/x")',
     ]);
     expect(
       problems(() =>
@@ -221,6 +221,6 @@ describe('the services’ env schemas', () => {
           REDIS_SENTINEL_MASTER: 'bad name',
         }),
       ),
-    ).toEqual(['REDIS_SENTINEL_MASTER: letters, digits and _ . : -']);
+    ).toEqual(['REDIS_SENTINEL_MASTER: letters, digits and _ . : - (got "bad name")']);
   });
 });

@@ -5,28 +5,28 @@ import { REDIS_MODES, type RedisConnection, type RedisMode, redisConnection } fr
 
 /** The part of a service's config that says how to reach Redis (see url.ts for the format). */
 export type RedisConnectionConfig = {
-  REDIS_URL: string;
-  REDIS_SENTINEL_MASTER?: string | undefined;
-  REDIS_MODE?: RedisMode | undefined;
+  redisUrl: string;
+  redisSentinelMaster?: string | undefined;
+  redisMode?: RedisMode | undefined;
   /** PEM file of the CA that signed the server's certificate (rediss://); unset: the system trust store. */
-  REDIS_TLS_CA_FILE?: string | undefined;
+  redisTlsCaFile?: string | undefined;
   /** The same CA as PEM text (a pod's env from a Secret). */
-  REDIS_TLS_CA_PEM?: string | undefined;
+  redisTlsCaPem?: string | undefined;
   /** Sentinel mode: TLS to the Sentinels themselves too (same CA file); the master's follows `rediss://`. */
-  REDIS_SENTINEL_TLS?: boolean | undefined;
+  redisSentinelTls?: boolean | undefined;
   /** Sentinel mode: the ACL user (and password) the Sentinels themselves require; the URL's are the master's. */
-  REDIS_SENTINEL_USERNAME?: string | undefined;
-  REDIS_SENTINEL_PASSWORD?: string | undefined;
+  redisSentinelUsername?: string | undefined;
+  redisSentinelPassword?: string | undefined;
 };
 
 /** TLS options of a rediss:// connection: the server's certificate and host name are verified. */
 function tlsOf(config: RedisConnectionConfig): RedisOptions['tls'] {
-  if (config.REDIS_TLS_CA_PEM) return { ca: config.REDIS_TLS_CA_PEM };
-  return config.REDIS_TLS_CA_FILE ? { ca: readFileSync(config.REDIS_TLS_CA_FILE, 'utf8') } : {};
+  if (config.redisTlsCaPem) return { ca: config.redisTlsCaPem };
+  return config.redisTlsCaFile ? { ca: readFileSync(config.redisTlsCaFile, 'utf8') } : {};
 }
 
 export function connectionOf(config: RedisConnectionConfig): RedisConnection {
-  return redisConnection(config.REDIS_URL, config.REDIS_SENTINEL_MASTER, config.REDIS_MODE);
+  return redisConnection(config.redisUrl, config.redisSentinelMaster, config.redisMode);
 }
 
 function authOf(c: RedisConnection): RedisOptions {
@@ -54,9 +54,9 @@ export function redisOptions(config: RedisConnectionConfig): RedisOptions {
     ...auth,
     // ioredis applies `tls` to the master only with this flag; the Sentinels have their own settings.
     ...(c.tls && { tls: tlsOf(config), enableTLSForSentinelMode: true }),
-    ...(config.REDIS_SENTINEL_TLS && { sentinelTLS: tlsOf(config) }),
-    ...(config.REDIS_SENTINEL_USERNAME && { sentinelUsername: config.REDIS_SENTINEL_USERNAME }),
-    ...(config.REDIS_SENTINEL_PASSWORD && { sentinelPassword: config.REDIS_SENTINEL_PASSWORD }),
+    ...(config.redisSentinelTls && { sentinelTLS: tlsOf(config) }),
+    ...(config.redisSentinelUsername && { sentinelUsername: config.redisSentinelUsername }),
+    ...(config.redisSentinelPassword && { sentinelPassword: config.redisSentinelPassword }),
   };
 }
 
@@ -111,13 +111,13 @@ export function redisConfigOf(env: Record<string, string | undefined>): RedisCon
   if (mode !== undefined && mode !== '' && !(REDIS_MODES as readonly string[]).includes(mode))
     throw new Error(`REDIS_MODE must be one of ${REDIS_MODES.join(', ')}, got ${mode}`);
   return {
-    REDIS_URL: url,
-    ...(env.REDIS_SENTINEL_MASTER && { REDIS_SENTINEL_MASTER: env.REDIS_SENTINEL_MASTER }),
-    ...(mode && { REDIS_MODE: mode as RedisMode }),
-    ...(env.REDIS_TLS_CA_FILE && { REDIS_TLS_CA_FILE: env.REDIS_TLS_CA_FILE }),
-    ...(env.REDIS_TLS_CA_PEM && { REDIS_TLS_CA_PEM: env.REDIS_TLS_CA_PEM }),
-    ...(['true', '1', 'yes'].includes(env.REDIS_SENTINEL_TLS ?? '') && { REDIS_SENTINEL_TLS: true }),
-    ...(env.REDIS_SENTINEL_USERNAME && { REDIS_SENTINEL_USERNAME: env.REDIS_SENTINEL_USERNAME }),
-    ...(env.REDIS_SENTINEL_PASSWORD && { REDIS_SENTINEL_PASSWORD: env.REDIS_SENTINEL_PASSWORD }),
+    redisUrl: url,
+    ...(env.REDIS_SENTINEL_MASTER && { redisSentinelMaster: env.REDIS_SENTINEL_MASTER }),
+    ...(mode && { redisMode: mode as RedisMode }),
+    ...(env.REDIS_TLS_CA_FILE && { redisTlsCaFile: env.REDIS_TLS_CA_FILE }),
+    ...(env.REDIS_TLS_CA_PEM && { redisTlsCaPem: env.REDIS_TLS_CA_PEM }),
+    ...(['true', '1', 'yes'].includes(env.REDIS_SENTINEL_TLS ?? '') && { redisSentinelTls: true }),
+    ...(env.REDIS_SENTINEL_USERNAME && { redisSentinelUsername: env.REDIS_SENTINEL_USERNAME }),
+    ...(env.REDIS_SENTINEL_PASSWORD && { redisSentinelPassword: env.REDIS_SENTINEL_PASSWORD }),
   };
 }

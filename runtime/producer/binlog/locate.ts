@@ -1,15 +1,10 @@
 import ZongJi, { type AnyBinlogEvent } from '@vlasky/zongji';
-import mysql from 'mysql2/promise';
-import { mysqlEndpoint } from '../../core/db/pool.ts';
-
-function connectionOptions(url: string) {
-  const { host, port, user, password, ssl } = mysqlEndpoint(url);
-  return { host, port, user, password, ...(ssl && { ssl }) };
-}
+import type mysql from 'mysql2/promise';
+import { connectMysql, mysqlClientOptions } from '../../core/db/pool.ts';
 
 /** Binlog files still on the server, oldest first. */
 export async function listBinlogs(mysqlUrl: string): Promise<string[]> {
-  const conn = await mysql.createConnection(connectionOptions(mysqlUrl));
+  const conn = await connectMysql(mysqlUrl);
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
     return rows.map((r) => String(r.Log_name));
@@ -21,7 +16,7 @@ export async function listBinlogs(mysqlUrl: string): Promise<string[]> {
 /** Creation time of a binlog file: the timestamp of its format description event. */
 function fileStartMs(mysqlUrl: string, file: string, serverId: number, timeoutMs = 10_000): Promise<number> {
   return new Promise((resolve, reject) => {
-    const z = new ZongJi(connectionOptions(mysqlUrl));
+    const z = new ZongJi(mysqlClientOptions(mysqlUrl));
     const done = (err: Error | null, ms?: number) => {
       clearTimeout(timer);
       z.removeAllListeners('binlog');

@@ -1,6 +1,7 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
-import { nextStreamSequence } from '../../core/binlog/source.ts';
-import { mysqlEndpoint } from '../../core/db/pool.ts';
+import { binlogTraits } from '../../core/binlog/server.ts';
+import { flavorOfVersion, nextStreamSequence } from '../../core/binlog/source.ts';
+import { mysqlClientOptions } from '../../core/db/pool.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
   COLUMN_FACTS_SQL,
@@ -96,14 +97,21 @@ function is<N extends BinlogEventName>(e: AnyBinlogEvent, name: N): e is BinlogE
 
 type TableInfo = { converters: Map<string, ColumnConverter>; primaryKey: string[] };
 
-/** Whether zongji decoded this TableMap from its own FULL metadata (see zongji's index.js). */
+/**
+ * Whether zongji decoded this TableMap from its own FULL metadata (see zongji's index.js): not when
+ * the server's flavor makes its temporal type codes ambiguous (core/binlog/server.ts).
+ */
 function selfDescribing(e: AnyBinlogEvent, zongji: ZongJi): boolean {
   const t = e as unknown as {
     hasSelfDescribingMetadata?: () => boolean;
     hasAmbiguousTemporalColumns?: () => boolean;
   };
-  const mariadb = (zongji as unknown as { isMariaDb?: boolean }).isMariaDb === true;
-  return t.hasSelfDescribingMetadata?.() === true && !(mariadb && t.hasAmbiguousTemporalColumns?.() === true);
+  // zongji reads the server's VERSION() before it streams anything.
+  const flavor = flavorOfVersion((zongji as unknown as { serverVersion?: string }).serverVersion ?? '');
+  return (
+    t.hasSelfDescribingMetadata?.() === true &&
+    !(binlogTraits(flavor).temporalCodesAmbiguous && t.hasAmbiguousTemporalColumns?.() === true)
+  );
 }
 
 /**
@@ -138,13 +146,8 @@ export class BinlogReader {
 
   /** Starts streaming; resolves once the dump is running. */
   start(from: ReaderStart, handlers: ReaderHandlers): Promise<void> {
-    const { host, port, user, password, ssl } = mysqlEndpoint(this.opts.mysqlUrl);
     const zongji = new ZongJi({
-      host,
-      port,
-      user,
-      password,
-      ...(ssl && { ssl }),
+      ...mysqlClientOptions(this.opts.mysqlUrl),
       charset: 'utf8mb4_unicode_ci',
       dateStrings: true,
       timezone: 'Z',

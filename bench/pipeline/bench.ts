@@ -68,6 +68,7 @@ const TUNING = [
   'PRODUCER_BATCH_RECORDS',
   'PRODUCER_MAX_QUEUED_RECORDS',
   'CONSUMER_BATCH_MAX',
+  'CONSUMER_APPLY_DEPTH',
 ];
 const tuning = (prefix: string) =>
   Object.fromEntries(

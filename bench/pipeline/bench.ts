@@ -93,6 +93,8 @@ type Phase = {
   /** CPU (µs) per change of each service during the phase, and its share of one core. */
   cpu: Record<'producer' | 'consumer', { usPerChange: number; cores: number }>;
   load: number;
+  /** Services that exited during the phase (see their logs under .local/tmp/e2e). */
+  died: string[];
   stages: Record<string, { p50: number; p99: number }>;
 };
 type Condition = { delayMs: number; hop: Summary; phases: Phase[] };
@@ -165,6 +167,12 @@ async function runCondition(delayMs: number): Promise<Condition> {
       `[delay ${delayMs} ms] ${rate}/s: achieved ${phase.achieved.toFixed(0)}, p50 ${phase.freshness.p50.toFixed(1)} p99 ${phase.freshness.p99.toFixed(1)} ms, lost ${phase.lost}, load ${phase.load.toFixed(1)}`,
     );
     phases.push(phase);
+    if (phase.died.length > 0) {
+      console.error(
+        `[delay ${delayMs} ms] ${phase.died.join(', ')} exited: the rest of this ladder is skipped`,
+      );
+      break;
+    }
   }
   await teardown();
   await ns?.close();
@@ -287,7 +295,11 @@ async function measure(
   );
   await sub.psubscribe(...patterns);
   const metricsUrl = (svc: 'producer' | 'consumer') => `http://127.0.0.1:${pipeline[svc].port}/metrics`;
-  const scrape = () => Promise.all(STAGES.map(([, svc, m, f]) => scrapeHistogram(metricsUrl(svc), m, f)));
+  // A service that died mid-phase (reported below) has no metrics: empty buckets, not a failed run.
+  const scrape = () =>
+    Promise.all(
+      STAGES.map(([, svc, m, f]) => scrapeHistogram(metricsUrl(svc), m, f).catch((): Buckets => new Map())),
+    );
   const before: Buckets[] = await scrape();
   const cpuBefore = {
     producer: cpuSeconds(pipeline.producer.pid),
@@ -326,8 +338,9 @@ async function measure(
   const unseen = () => [...pending.values()].reduce((n, l) => n + l.length, 0);
   const deadline = writesDone + 15_000;
   while (unseen() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const died = (['producer', 'consumer'] as const).filter((svc) => !pipeline[svc].running);
   const cpu = (svc: 'producer' | 'consumer') => {
-    const used = cpuSeconds(pipeline[svc].pid) - cpuBefore[svc];
+    const used = died.includes(svc) ? Number.NaN : cpuSeconds(pipeline[svc].pid) - cpuBefore[svc];
     const wall = (performance.now() - started) / 1000;
     return { usPerChange: (used * 1e6) / (result.issued * rowsPerTx), cores: used / wall };
   };
@@ -350,6 +363,7 @@ async function measure(
     drainMs: Math.max(0, lastVisible - writesDone),
     cpu: { producer: cpu('producer'), consumer: cpu('consumer') },
     load: loadavg()[0] ?? Number.NaN,
+    died,
     stages: Object.fromEntries(
       after.map((a, i) => [
         STAGES[i]?.[0] ?? '',
@@ -365,6 +379,7 @@ async function measure(
 /** Sustained with bounded lag: the offered rate reached, nothing lost, the lag not growing, drained. */
 function bounded(p: Phase): boolean {
   return (
+    p.died.length === 0 &&
     p.lost === 0 &&
     p.achieved >= p.target * 0.95 &&
     p.drainMs < 2000 &&
@@ -391,7 +406,7 @@ function report(): void {
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|');
     for (const p of c.phases) {
       console.log(
-        `| ${p.target} | ${p.rowsPerTx} | ${p.seconds} | ${p.achieved.toFixed(0)} | ${ms(p.freshness.p50)} | ${ms(p.freshness.p99)} | ${ms(p.freshness.max)} | ${x(p.freshness.p50, c.hop.p50)} | ${x(p.freshness.p99, c.hop.p99)} | ${ms(p.firstP99)} / ${ms(p.lastP99)} | ${p.lost} | ${p.drainMs.toFixed(0)} | ${p.cpu.producer.usPerChange.toFixed(0)} (${p.cpu.producer.cores.toFixed(2)}) | ${p.cpu.consumer.usPerChange.toFixed(0)} (${p.cpu.consumer.cores.toFixed(2)}) | ${p.load.toFixed(1)} | ${bounded(p) ? 'yes' : 'no'} |`,
+        `| ${p.target} | ${p.rowsPerTx} | ${p.seconds} | ${p.achieved.toFixed(0)} | ${ms(p.freshness.p50)} | ${ms(p.freshness.p99)} | ${ms(p.freshness.max)} | ${x(p.freshness.p50, c.hop.p50)} | ${x(p.freshness.p99, c.hop.p99)} | ${ms(p.firstP99)} / ${ms(p.lastP99)} | ${p.lost} | ${p.drainMs.toFixed(0)} | ${p.cpu.producer.usPerChange.toFixed(0)} (${p.cpu.producer.cores.toFixed(2)}) | ${p.cpu.consumer.usPerChange.toFixed(0)} (${p.cpu.consumer.cores.toFixed(2)}) | ${p.load.toFixed(1)} | ${bounded(p) ? 'yes' : p.died.length > 0 ? `no: ${p.died.join(', ')} exited` : 'no'} |`,
       );
     }
     console.log('\nwhere the time goes (histogram bucket bounds, ms, p50 / p99):');

@@ -184,9 +184,12 @@ export async function startConsumerService(
       stopCommittingSettled = stream.onFetched(() => {
         if (!stopping) m.commitSettled();
       });
-      const runner = runBatches(stream, {
+      // Batches by backlog: everything fetched (up to CONSUMER_BATCH_MAX), several under way at once,
+      // so neither a Redis nor a MySQL round trip bounds the throughput.
+      const runner = runBatches(stream.chunks(config.CONSUMER_BATCH_MAX), {
         maxBatch: config.CONSUMER_BATCH_MAX,
-        maxQueued: config.CONSUMER_BATCH_MAX * 4,
+        maxQueued: config.CONSUMER_BATCH_MAX * (config.CONSUMER_APPLY_DEPTH + 2),
+        depth: config.CONSUMER_APPLY_DEPTH,
         handle: (batch) => m.apply(batch),
       });
       current = { materialiser: m, runner };

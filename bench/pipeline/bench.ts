@@ -4,7 +4,8 @@
  * offered rates, with the broker as near as it is and then with added round-trip latency.
  *
  * For each broker delay (default 0 and 20 ms per round trip):
- *   1. the baseline of that condition: one bare Kafka hop (acks=all produce → group consume, 1,000/s);
+ *   1. the baseline of that condition: one bare Kafka hop (acks=all produce → group consume, 1,000/s;
+ *      with a delay fewer, one record per half round trip, so that it times a hop and not a queue);
  *   2. each offered rate (default 1k, 2k, 5k, 10k changes/s) for `--seconds`, the highest for
  *      `--sustain` seconds: achieved rate, commit → Redis p50/p99/max, its ratio to the hop, the lag
  *      trend (p99 of the first and the last 10 s), drain time after the writes stop, CPU of the producer
@@ -155,7 +156,7 @@ async function runCondition(delayMs: number): Promise<Condition> {
   cleanups.push(() => pool.end());
   console.error(`[delay ${delayMs} ms] seeding ${ROWS} rows`);
   await seed(pool, pipeline);
-  const hop = await runHop(pipeline.prefix, ns);
+  const hop = await runHop(pipeline.prefix, ns, delayMs);
   console.error(
     `[delay ${delayMs} ms] one Kafka hop: p50 ${hop.p50.toFixed(1)} ms, p99 ${hop.p99.toFixed(1)} ms`,
   );
@@ -208,14 +209,20 @@ async function seed(pool: Pool, pipeline: Pipeline): Promise<void> {
   }
 }
 
-/** The hop baseline as a child process, in the namespace when there is one (it must see the delay). */
-async function runHop(prefix: string, ns: SlowBroker | undefined): Promise<Summary> {
+/**
+ * The hop baseline as a child process, in the namespace when there is one (it must see the delay). One
+ * record per send, and the idempotent producer has one request in flight per partition: at 1,000/s a
+ * +20 ms round trip would measure a queue of sends, not a hop, so with a delay the rate stays below one
+ * record per round trip.
+ */
+async function runHop(prefix: string, ns: SlowBroker | undefined, delayMs: number): Promise<Summary> {
+  const rate = delayMs > 0 ? Math.min(1000, Math.floor(500 / delayMs)) : 1000;
   const [cmd, ...args] = [
     ...(ns?.wrap ?? []),
     process.execPath,
     join(ROOT, 'bench/pipeline/hop.ts'),
     prefix,
-    '1000',
+    String(rate),
     '10',
   ];
   const child = spawn(cmd as string, args, {
@@ -398,7 +405,7 @@ function report(): void {
       `\n### broker delay +${c.delayMs} ms per round trip${c.delayMs ? ' (network namespace, delaying relay)' : ' (host loopback)'}`,
     );
     console.log(
-      `one Kafka hop (1,000/s): p50 ${ms(c.hop.p50)} ms, p99 ${ms(c.hop.p99)} ms, max ${ms(c.hop.max)} ms (n ${c.hop.n})\n`,
+      `one Kafka hop (${c.delayMs > 0 ? Math.min(1000, Math.floor(500 / c.delayMs)) : 1000}/s): p50 ${ms(c.hop.p50)} ms, p99 ${ms(c.hop.p99)} ms, max ${ms(c.hop.max)} ms (n ${c.hop.n})\n`,
     );
     console.log(
       '| offered/s | rows/tx | s | achieved/s | p50 ms | p99 ms | max ms | p50/hop | p99/hop | p99 first/last 10 s | lost | drain ms | producer µs/change (cores) | consumer µs/change (cores) | load 1m | bounded |',

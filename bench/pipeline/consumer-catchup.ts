@@ -107,8 +107,8 @@ try {
   console.error(`${total} changes published`);
   const sample = [...last.entries()].filter(([r]) => r % 97 === 0);
   const results: { depth: number; seconds: number; perSecond: number }[] = [];
-  for (const depth of DEPTHS) {
-    const prefix = `${pipeline.prefix}cu${depth}`;
+  for (const [run, depth] of DEPTHS.entries()) {
+    const prefix = `${pipeline.prefix}cu${run}d${depth}`;
     const keys = cacheKeys(prefix);
     const port = await freePort();
     await ns?.expose([port]);

@@ -83,8 +83,8 @@ export const consumerEnvSchema = z
     CONSUMER_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
-    /** Most batches applied at once (their offsets are still committed in order); 1 = one by one. */
-    CONSUMER_APPLY_DEPTH: z.coerce.number().int().min(1).max(16).default(4),
+    /** Most batches applied at once (offsets still committed in order); >1 for a Redis far away. */
+    CONSUMER_APPLY_DEPTH: z.coerce.number().int().min(1).max(16).default(1),
     /**
      * Continuous consistency check: most sampled rows checked per second, i.e. most MySQL primary-key
      * point reads per second it adds (needs MYSQL_URL). 0 = off.

@@ -184,8 +184,8 @@ export async function startConsumerService(
       stopCommittingSettled = stream.onFetched(() => {
         if (!stopping) m.commitSettled();
       });
-      // Batches by backlog: everything fetched (up to CONSUMER_BATCH_MAX), several under way at once,
-      // so neither a Redis nor a MySQL round trip bounds the throughput.
+      // Batches by backlog: everything fetched (up to CONSUMER_BATCH_MAX); up to CONSUMER_APPLY_DEPTH
+      // under way at once, for a Redis whose round trip would otherwise bound the throughput.
       const runner = runBatches(stream.chunks(config.CONSUMER_BATCH_MAX), {
         maxBatch: config.CONSUMER_BATCH_MAX,
         maxQueued: config.CONSUMER_BATCH_MAX * (config.CONSUMER_APPLY_DEPTH + 2),

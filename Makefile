@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.install-stamp
 	      test-pods test-stack-up test-stack-down migrate seed cluster cluster-build cluster-status cluster-down operator images \
 	      cluster-node cluster-node-down deploy undeploy \
 	      verify rebuild repair token bench-api bench-redis-clients bench-redis-cluster bench-kafka-client bench-producer bench-e2e \
-	      bench-operator
+	      bench-operator bench-pipeline
 
 help:
 	@echo "make up        install what is missing, start MariaDB, Redis, Kafka and the services"
@@ -26,7 +26,7 @@ help:
 	@echo "make cluster-node | cluster-node-down          (a cluster of its own with a real node: containerd + kubelet)"
 	@echo "make deploy | undeploy     the pipeline as real pods on that node (helm install + PaymentPipeline)"
 	@echo "make images    the runtime and operator images as OCI archives, without Docker (.local/images)"
-	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-redis-cluster | bench-operator"
+	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-pipeline | bench-redis-cluster | bench-operator"
 
 # npm ci only when the lock file changed since the last install.
 $(NODE_STAMP): package.json package-lock.json
@@ -184,3 +184,8 @@ bench-e2e: test-stack-up
 bench-operator: $(NODE_STAMP)
 	dev/cluster.sh up
 	node bench/operator/reconcile.ts
+
+# Offered rates 1k..10k changes/s through the real producer and consumer, with the broker as near as it
+# is and +20 ms per round trip (a network namespace of its own; needs root). BENCH_ARGS: see the script.
+bench-pipeline: test-stack-up
+	$(BENCH_ENV); node bench/pipeline/bench.ts $(BENCH_ARGS)

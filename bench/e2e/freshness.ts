@@ -17,13 +17,9 @@
 import { Redis } from 'ioredis';
 import { cacheKeys, userKeyPattern } from '../../runtime/core/cache/keys.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
-import {
-  createDurableProducer,
-  createGroupConsumer,
-  createKafkaAdmin,
-} from '../../runtime/core/kafka/index.ts';
 import { startPipeline } from '../../test/e2e/harness.ts';
 import { loadStackEnv, need } from '../api/stack.ts';
+import { kafkaHop as oneKafkaHop } from '../pipeline/hop.ts';
 import { type Buckets, bucketQuantileMs, scrapeHistogram } from './prom.ts';
 import { paced, type Summary, summarise } from './stats.ts';
 
@@ -193,51 +189,8 @@ async function measure(name: string, rate: number, duration: number): Promise<Ph
 }
 
 /** The baseline: produce (acks=all, idempotent) → consume on one topic of the same broker. */
-async function kafkaHop(rate: number, duration: number): Promise<Summary> {
-  const conn = { brokers: need('KAFKA_BROKERS').split(','), clientId: `${pipeline.prefix}-hop` };
-  const topic = `${pipeline.prefix}.bench.hop`;
-  const kafkaAdmin = createKafkaAdmin(conn);
-  await kafkaAdmin.ensureTopics([{ name: topic, partitions: 1, replicationFactor: 1 }]);
-  await kafkaAdmin.close();
-  const producer = createDurableProducer(conn);
-  const consumer = createGroupConsumer({
-    ...conn,
-    groupId: `${pipeline.prefix}.hop`,
-    startWhenNoOffsets: 'latest',
-  });
-  const sentAt = new Map<number, number>();
-  const samples: number[] = [];
-  try {
-    await producer.send([{ topic, key: 'warmup', value: '-1' }]);
-    const stream = await consumer.consume([topic]);
-    let warm = false;
-    const reading = (async () => {
-      for await (const m of stream) {
-        const i = Number(m.value);
-        if (i < 0) warm = true;
-        const t = sentAt.get(i);
-        if (t !== undefined) {
-          samples.push(performance.now() - t);
-          sentAt.delete(i);
-        }
-        if (i === -2) return;
-      }
-    })();
-    while (!warm) {
-      await producer.send([{ topic, key: 'warmup', value: '-1' }]);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await paced(rate, duration, MAX_IN_FLIGHT, async (i) => {
-      sentAt.set(i, performance.now());
-      await producer.send([{ topic, key: String(i % ROWS), value: String(i) }]);
-    });
-    await producer.send([{ topic, key: 'end', value: '-2' }]);
-    await Promise.race([reading, new Promise((r) => setTimeout(r, 10_000))]);
-    return summarise(samples);
-  } finally {
-    await consumer.close();
-    await producer.close();
-  }
+function kafkaHop(rate: number, duration: number): Promise<Summary> {
+  return oneKafkaHop(need('KAFKA_BROKERS').split(','), pipeline.prefix, rate, duration);
 }
 
 function report(hop: Summary): void {

@@ -1,24 +1,39 @@
 /**
- * Pulls items from an async source into a bounded queue and hands them to `handle` in batches: whatever
- * has arrived while the previous batch was being applied, up to `maxBatch`. No lingering, so an idle
- * pipeline applies each message at once and a busy one amortises round trips. The queue bound gives
- * backpressure: the source is not read while `maxQueued` items wait.
+ * Pulls chunks of items from an async source into a bounded queue and hands them to `handle` in
+ * batches: everything that has arrived, up to `maxBatch`. No lingering, so an idle pipeline applies each
+ * message at once and a busy one amortises round trips. Up to `depth` batches are handled at once (the
+ * next one is prepared and sent while the previous one's round trips are under way); `handle` itself
+ * keeps what must happen in order (commits) in order. The queue bound gives backpressure: the source is
+ * not read while `maxQueued` items wait.
  */
 export type BatchRunner = {
-  /** Resolves when the source ended or `stop()` was called and the in-flight batch finished. */
+  /**
+   * Resolves when the source ended or `stop()` was called and the batches in flight finished; rejects
+   * with the first failure (of the source or of a batch) once the batches in flight settled.
+   */
   done: Promise<void>;
   /** Stops taking new batches; items read but not handled are dropped (never acknowledged). */
   stop: () => void;
 };
 
 export function runBatches<T>(
-  source: AsyncIterable<T>,
-  opts: { maxBatch: number; maxQueued: number; handle: (batch: T[]) => Promise<void> },
+  source: AsyncIterable<readonly T[]>,
+  opts: {
+    maxBatch: number;
+    maxQueued: number;
+    /** Most batches handled at once (default 1: one after the other). */
+    depth?: number;
+    handle: (batch: T[]) => Promise<void>;
+  },
 ): BatchRunner {
+  const depth = Math.max(1, opts.depth ?? 1);
   const queue: T[] = [];
   let stopped = false;
   let ended = false;
-  let failure: unknown;
+  /** The source failed: what it delivered before is still handed over. */
+  let sourceFailure: { err: unknown } | undefined;
+  /** A batch failed: nothing more is started. */
+  let batchFailure: { err: unknown } | undefined;
   let wakeApplier: (() => void) | undefined;
   let wakePump: (() => void) | undefined;
   const wake = () => {
@@ -30,9 +45,9 @@ export function runBatches<T>(
 
   void (async () => {
     try {
-      for await (const item of source) {
+      for await (const chunk of source) {
         if (stopped) return;
-        queue.push(item);
+        for (const item of chunk) queue.push(item);
         wakeApplier?.();
         wakeApplier = undefined;
         while (queue.length >= opts.maxQueued && !stopped) {
@@ -42,21 +57,19 @@ export function runBatches<T>(
         }
       }
     } catch (err) {
-      failure = err;
+      sourceFailure = { err };
     } finally {
       ended = true;
       wake();
     }
   })();
 
+  const inFlight = new Set<Promise<void>>();
   const done = (async () => {
     for (;;) {
-      if (stopped) return;
-      if (queue.length === 0) {
-        if (ended) {
-          if (failure !== undefined) throw failure;
-          return;
-        }
+      if (stopped || batchFailure) break;
+      if (queue.length === 0 && ended) break;
+      if (queue.length === 0 || inFlight.size >= depth) {
         await new Promise<void>((resolve) => {
           wakeApplier = resolve;
         });
@@ -65,8 +78,21 @@ export function runBatches<T>(
       const batch = queue.splice(0, opts.maxBatch);
       wakePump?.();
       wakePump = undefined;
-      await opts.handle(batch);
+      const p: Promise<void> = opts
+        .handle(batch)
+        .catch((err: unknown) => {
+          batchFailure ??= { err };
+        })
+        .finally(() => {
+          inFlight.delete(p);
+          wakeApplier?.();
+          wakeApplier = undefined;
+        });
+      inFlight.add(p);
     }
+    await Promise.all([...inFlight]);
+    if (batchFailure) throw batchFailure.err;
+    if (sourceFailure && !stopped) throw sourceFailure.err;
   })();
 
   return {

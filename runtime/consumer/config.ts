@@ -104,6 +104,8 @@ export const consumerEnvSchema = z
     CONSUMER_REDIS_WAIT_TIMEOUT_MS: positiveInt.min(10).max(60_000).default(1000),
     /** Most messages applied per Redis round trip. */
     CONSUMER_BATCH_MAX: positiveInt.max(10_000).default(500),
+    /** Most batches applied at once (offsets still committed in order); >1 for a Redis far away. */
+    CONSUMER_APPLY_DEPTH: positiveInt.max(16).default(1),
     /**
      * Continuous consistency check: most sampled rows checked per second, i.e. most MySQL primary-key
      * point reads per second it adds (needs MYSQL_URL). 0 = off.

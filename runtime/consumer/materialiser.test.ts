@@ -234,4 +234,62 @@ describe('Materialiser', () => {
     expect(sent).toEqual([expect.objectContaining({ offset: 2n, reason: 'version beyond the source' })]);
     expect(kafka.committed).toEqual(['p0@3']);
   });
+
+  it('records batches applied side by side in the order they were handed over', async () => {
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const { materialiser } = setup(
+      async (changes) => {
+        const id = changes[0]?.id ?? '';
+        order.push(`apply ${id}`);
+        await new Promise<void>((r) => gates.set(id, r));
+        return changes.map(() => true);
+      },
+      () => false,
+      order,
+      { onApplied: (changes) => order.push(`applied ${changes.map((c) => c.id).join(',')}`) },
+    );
+    const first = materialiser.apply([message(0, 1, change(1))]);
+    const second = materialiser.apply([message(0, 2, change(2))]);
+    await new Promise((r) => setTimeout(r, 5));
+    gates.get('pur_2')?.(); // the later batch reaches Redis first
+    await new Promise((r) => setTimeout(r, 5));
+    expect(order).toEqual(['apply pur_1', 'apply pur_2']);
+    gates.get('pur_1')?.();
+    await Promise.all([first, second]);
+    await materialiser.flushCommits();
+    expect(order).toEqual([
+      'apply pur_1',
+      'apply pur_2',
+      'applied pur_1',
+      'commit p0@2',
+      'applied pur_2',
+      'commit p0@3',
+    ]);
+  });
+
+  it('commits nothing after a batch that shutdown interrupted, even a later one that was applied', async () => {
+    let stopping = false;
+    const recorded: string[] = [];
+    const { materialiser, kafka } = setup(
+      async (changes) => {
+        if (changes[0]?.id === 'pur_1') {
+          await new Promise((r) => setTimeout(r, 10));
+          stopping = true;
+          throw new Error('redis down');
+        }
+        return changes.map(() => true);
+      },
+      () => stopping,
+      [],
+      { onApplied: (changes) => recorded.push(...changes.map((c) => c.id)) },
+    );
+    const first = materialiser.apply([message(0, 1, change(1))]);
+    const second = materialiser.apply([message(0, 2, change(2))]);
+    await expect(first).rejects.toBeInstanceOf(ShutdownInterrupted);
+    await expect(second).rejects.toBeInstanceOf(ShutdownInterrupted);
+    await materialiser.flushCommits();
+    expect(kafka.committed).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
 });

@@ -43,12 +43,22 @@ export class Materialiser {
     onApplied?: (changes: readonly DecodedChange[], applied: readonly boolean[]) => void;
   };
   private readonly commits = new Set<Promise<void>>();
+  /**
+   * Settles once every batch handed to `apply` so far has finished: true if all of them were applied.
+   * Batches may be applied side by side; what follows a batch (its applied positions, its offsets) waits
+   * for this, so a marker or an offset never runs ahead of an earlier batch that is still retrying.
+   */
+  private ordered: Promise<boolean> = Promise.resolve(true);
+  private readonly freshness: Record<'source' | 'producer' | 'kafka', { observe: (v: number) => void }>;
   /** Per partition: the last applied message and the highest offset requested for it. */
   private readonly tails = new Map<string, { last: ConsumedMessage; requested: bigint }>();
   private healthy = true;
 
   constructor(deps: Materialiser['deps']) {
     this.deps = deps;
+    // Labelled children once: a labelled observe per change would hash the labels every time.
+    const f = deps.metrics.freshness;
+    this.freshness = { source: f.labels('source'), producer: f.labels('producer'), kafka: f.labels('kafka') };
   }
 
   /** False while Redis or the DLQ is failing. */
@@ -56,7 +66,33 @@ export class Materialiser {
     return this.healthy;
   }
 
+  /**
+   * Applies one batch. Several may be under way at once (each is idempotent and order-independent in
+   * Redis); their applied positions and offsets are recorded in the order the batches were handed over,
+   * and not at all after a batch that was not applied (shutdown): those offsets are replayed.
+   */
   async apply(messages: readonly ConsumedMessage[]): Promise<void> {
+    const previous = this.ordered;
+    let settle: (applied: boolean) => void = () => {};
+    this.ordered = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    try {
+      const applied = await this.write(messages);
+      if (!(await previous)) throw new ShutdownInterrupted();
+      if (applied) this.deps.onApplied?.(applied.changes, applied.applied);
+      this.commit(messages);
+      settle(true);
+    } catch (err) {
+      settle(false);
+      throw err;
+    }
+  }
+
+  /** Decodes, dead-letters and writes a batch; what was applied, for `onApplied`. */
+  private async write(
+    messages: readonly ConsumedMessage[],
+  ): Promise<{ changes: DecodedChange[]; applied: boolean[] } | undefined> {
     const { metrics } = this.deps;
     let changes: DecodedChange[] = [];
     let changeMessages: ConsumedMessage[] = [];
@@ -113,6 +149,7 @@ export class Materialiser {
       }
     }
 
+    let result: { changes: DecodedChange[]; applied: boolean[] } | undefined;
     if (changes.length > 0) {
       const started = performance.now();
       // Applied again when the replicas did not confirm it: after a failover the new master may lack it.
@@ -124,21 +161,25 @@ export class Materialiser {
         return firstApplied;
       });
       metrics.applySeconds.observe((performance.now() - started) / 1000);
-      this.deps.onApplied?.(changes, applied);
+      result = { changes, applied };
       const now = (this.deps.now ?? Date.now)();
+      const outcomes = new Map<string, number>(); // one counter increment per topic and outcome
       changes.forEach((c, i) => {
         const m = changeMessages[i];
-        metrics.messages.inc({ topic: m?.topic ?? '', outcome: applied[i] ? 'applied' : 'stale' });
-        if (c.sourceTsMs > 0)
-          metrics.freshness.observe({ from: 'source' }, Math.max(0, now - c.sourceTsMs) / 1000);
-        if (c.emittedTsMs > 0)
-          metrics.freshness.observe({ from: 'producer' }, Math.max(0, now - c.emittedTsMs) / 1000);
+        const outcome = `${m?.topic ?? ''}\u0000${applied[i] ? 'applied' : 'stale'}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        if (c.sourceTsMs > 0) this.freshness.source.observe(Math.max(0, now - c.sourceTsMs) / 1000);
+        if (c.emittedTsMs > 0) this.freshness.producer.observe(Math.max(0, now - c.emittedTsMs) / 1000);
         const kafkaTs = Number(m?.timestamp ?? 0);
-        if (kafkaTs > 0) metrics.freshness.observe({ from: 'kafka' }, Math.max(0, now - kafkaTs) / 1000);
+        if (kafkaTs > 0) this.freshness.kafka.observe(Math.max(0, now - kafkaTs) / 1000);
       });
+      for (const [key, n] of outcomes) {
+        const [topic, outcome] = key.split('\u0000');
+        metrics.messages.inc({ topic, outcome }, n);
+      }
     }
     metrics.batchSize.observe(messages.length);
-    this.commit(messages);
+    return result;
   }
 
   /** Waits for every commit requested so far (shutdown calls this before closing the consumer). */

@@ -183,9 +183,12 @@ export async function startConsumerService(
       stopCommittingSettled = stream.onFetched(() => {
         if (!stopping) m.commitSettled();
       });
-      const runner = runBatches(stream, {
+      // Batches by backlog: everything fetched (up to CONSUMER_BATCH_MAX); up to CONSUMER_APPLY_DEPTH
+      // under way at once, for a Redis whose round trip would otherwise bound the throughput.
+      const runner = runBatches(stream.chunks(config.batchMax), {
         maxBatch: config.batchMax,
-        maxQueued: config.batchMax * 4,
+        maxQueued: config.batchMax * (config.applyDepth + 2),
+        depth: config.applyDepth,
         handle: (batch) => m.apply(batch),
       });
       current = { materialiser: m, runner };

@@ -25,13 +25,16 @@ export class ServiceProcess {
   readonly name: ServiceName;
   readonly port: number;
   private readonly env: Record<string, string>;
+  /** Command the process is started under, e.g. `ip netns exec <ns>` (default none). */
+  private readonly wrap: string[];
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> | undefined;
 
-  constructor(name: ServiceName, port: number, env: Record<string, string>) {
+  constructor(name: ServiceName, port: number, env: Record<string, string>, wrap: string[] = []) {
     this.name = name;
     this.port = port;
     this.env = env;
+    this.wrap = wrap;
   }
 
   get pid(): number | undefined {
@@ -54,7 +57,8 @@ export class ServiceProcess {
   async start(timeoutMs = 90_000): Promise<void> {
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(join(LOG_DIR, `${this.env.TOPIC_PREFIX}-${this.name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [join(ROOT, 'runtime', this.name, 'main.ts')], {
+    const [command, ...args] = [...this.wrap, process.execPath, join(ROOT, 'runtime', this.name, 'main.ts')];
+    const child = spawn(command as string, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,6 +152,8 @@ export async function startPipeline(
     prefix?: string;
     /** How the teardown's Kafka admin connects (a secured broker: its admin user). */
     adminSecurity?: KafkaSecurity;
+    /** Command the services are started under (e.g. `ip netns exec <ns>`: a network namespace). */
+    wrap?: string[];
   } = {},
 ): Promise<Pipeline> {
   const services = opts.services ?? ['producer', 'consumer', 'api'];
@@ -178,19 +184,29 @@ export async function startPipeline(
     LOG_LEVEL: opts.logLevel ?? 'warn',
   };
   const toolEnv = { ...env, MYSQL_URL: db.appUrl };
-  const producer = new ServiceProcess('producer', producerPort, {
-    ...env,
-    MYSQL_CDC_URL: db.cdcUrl,
-    PRODUCER_SERVER_ID: String(10_000 + Math.floor(Math.random() * 50_000)),
-    PRODUCER_METRICS_PORT: String(producerPort),
-    START_FROM: 'latest',
-    ...opts.producerEnv,
-  });
-  const consumer = new ServiceProcess('consumer', consumerPort, {
-    ...toolEnv,
-    CONSUMER_METRICS_PORT: String(consumerPort),
-    ...opts.consumerEnv,
-  });
+  const producer = new ServiceProcess(
+    'producer',
+    producerPort,
+    {
+      ...env,
+      MYSQL_CDC_URL: db.cdcUrl,
+      PRODUCER_SERVER_ID: String(10_000 + Math.floor(Math.random() * 50_000)),
+      PRODUCER_METRICS_PORT: String(producerPort),
+      START_FROM: 'latest',
+      ...opts.producerEnv,
+    },
+    opts.wrap,
+  );
+  const consumer = new ServiceProcess(
+    'consumer',
+    consumerPort,
+    {
+      ...toolEnv,
+      CONSUMER_METRICS_PORT: String(consumerPort),
+      ...opts.consumerEnv,
+    },
+    opts.wrap,
+  );
   // Its process is watched on the ops port (readiness, metrics), like the producer's and consumer's.
   const api = new ServiceProcess('api', apiOpsPort, {
     ...env,

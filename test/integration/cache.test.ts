@@ -146,6 +146,31 @@ describe('cache writer: version-guarded apply', () => {
   });
 });
 
+describe('cache writer: ready markers', () => {
+  it('tells a complete Redis from one that lost a marker, in a handful of commands on one server', async () => {
+    const w = new CacheWriter(redis, `${prefix}:ready`);
+    const k = cacheKeys(`${prefix}:ready`);
+    let commands = 0;
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((...args: Parameters<typeof send>) => {
+      commands++;
+      return send(...args);
+    }) as typeof redis.sendCommand;
+    try {
+      expect(await w.isReady()).toBe(false);
+      await w.markReady(null);
+      commands = 0;
+      expect(await w.isReady()).toBe(true);
+      // The consumer's guard asks every few seconds: one command per slot (16,384) was real load.
+      expect(commands).toBeLessThanOrEqual(16);
+      await redis.del(k.ready(16_383));
+      expect(await w.isReady()).toBe(false);
+    } finally {
+      redis.sendCommand = send;
+    }
+  });
+});
+
 describe('cache reader', () => {
   it('answers miss until Redis is marked ready', async () => {
     const fresh = new RedisPurchasePackageReader(redis, `${prefix}:fresh`);

@@ -1,4 +1,4 @@
-import { type RedisClient, retryRedirects } from '../redis/client.ts';
+import { isCluster, type RedisClient, retryRedirects } from '../redis/client.ts';
 import { SLOTS } from '../redis/slots.ts';
 import { packageNameFragment, paymentFragment, purchaseFragments } from './entries.ts';
 import { cacheKeys } from './keys.ts';
@@ -18,6 +18,9 @@ export type RowChange = {
    */
   before: CanonicalRow | null;
 };
+
+/** Ready markers asked for per EXISTS on a single server. */
+const READY_CHUNK = 2048;
 
 /** One call of the apply script: its keys share one hash tag (one slot). */
 type Call = { keys: string[]; args: (string | number)[] };
@@ -79,7 +82,17 @@ export class CacheWriter {
 
   /** True when every slot's ready marker is there (a flush of any master makes it false). */
   async isReady(): Promise<boolean> {
-    return (await this.missingSlots(1)).length === 0;
+    if (isCluster(this.redis)) return (await this.missingSlots(1)).length === 0;
+    // One server holds every marker: a few multi-key EXISTS instead of one command per slot (the
+    // consumer asks every few seconds; 16,384 commands each time cost it and Redis real CPU).
+    const counts: Promise<number>[] = [];
+    for (let from = 0; from < SLOTS; from += READY_CHUNK) {
+      const keys = Array.from({ length: Math.min(READY_CHUNK, SLOTS - from) }, (_, i) =>
+        this.keys.ready(from + i),
+      );
+      counts.push(this.redis.exists(...keys));
+    }
+    return (await Promise.all(counts)).reduce((a, b) => a + b, 0) === SLOTS;
   }
 
   /** Slots whose ready marker is missing (at most `limit`). */

@@ -28,6 +28,12 @@ export type GroupConsumerOptions = KafkaConnection & {
  */
 export type MessageStream = AsyncIterable<ConsumedMessage> & {
   /**
+   * The same messages in chunks: each chunk is everything the client has fetched and not yet handed
+   * out (at most `max`), read in one synchronous step, so a consumer can size its batches by the
+   * backlog instead of taking messages one await at a time. Use either this or the message iterator.
+   */
+  chunks: (max: number) => AsyncIterable<ConsumedMessage[]>;
+  /**
    * The offset to commit once `last` and everything read before it in its partition are applied.
    * Normally `last.offset + 1`. A transaction's data records are followed by its commit marker, a
    * control record the client never hands out; once the client has fetched past such records, `last`
@@ -92,6 +98,9 @@ export function createGroupConsumer(opts: GroupConsumerOptions): GroupConsumer {
       const lastRead = new Map<string, ConsumedMessage>();
       return {
         [Symbol.asyncIterator]: () => readMessages(stream, (m) => lastRead.set(positionKey(m), m)),
+        chunks: (max) => ({
+          [Symbol.asyncIterator]: () => readChunks(stream, (m) => lastRead.set(positionKey(m), m), max),
+        }),
         offsetAfter(last) {
           const next = last.offset + 1n;
           const key = positionKey(last);
@@ -181,6 +190,15 @@ async function* readMessages(
   stream: Readable,
   onRead: (m: ConsumedMessage) => void,
 ): AsyncGenerator<ConsumedMessage> {
+  for await (const chunk of readChunks(stream, onRead, 1)) yield* chunk;
+}
+
+/** As readMessages, but each step takes everything buffered (up to `max` messages) at once. */
+async function* readChunks(
+  stream: Readable,
+  onRead: (m: ConsumedMessage) => void,
+  max: number,
+): AsyncGenerator<ConsumedMessage[]> {
   let wake: (() => void) | undefined;
   let failure: unknown;
   let ended = false;
@@ -202,10 +220,15 @@ async function* readMessages(
   stream.on('close', onEnd);
   try {
     for (;;) {
-      const m: ConsumedMessage | null = stream.destroyed ? null : stream.read();
-      if (m !== null) {
+      const chunk: ConsumedMessage[] = [];
+      while (chunk.length < max && !stream.destroyed) {
+        const m: ConsumedMessage | null = stream.read();
+        if (m === null) break;
         onRead(m);
-        yield m;
+        chunk.push(m);
+      }
+      if (chunk.length > 0) {
+        yield chunk;
         continue;
       }
       if (failure !== undefined) throw failure;

@@ -104,6 +104,7 @@ export class Publisher {
       this.rejectFatal = reject;
     });
     this.fatal.catch(() => undefined);
+    opts.metrics.reportQueuedRecords(() => this.queued);
   }
 
   async init(): Promise<void> {
@@ -172,9 +173,8 @@ export class Publisher {
     if (this.fatalError) throw this.fatalError;
     this.queue.push(item);
     this.queued += item.records.length;
-    // Also here, not only around sends: while Kafka is down one send retries for as long as the
-    // outage lasts, and the gauge must show the queue filling up to its bound meanwhile.
-    this.opts.metrics.queuedRecords.set(this.queued);
+    // The queue gauge is read at scrape time (see the constructor): it shows the queue filling up to
+    // its bound while one send retries for as long as a Kafka outage lasts.
     this.pump();
   }
 
@@ -208,7 +208,6 @@ export class Publisher {
       if (this.queued < this.opts.batchRecords && !this.flushRequested && this.opts.lingerMs > 0) {
         await sleep(this.opts.lingerMs);
       }
-      this.opts.metrics.queuedRecords.set(this.queued);
       const batch = await this.publishNext();
       if (this.fatalError || !batch) return;
       const last = batch[batch.length - 1];
@@ -217,7 +216,6 @@ export class Publisher {
       for (const item of batch) count += item.records.length;
       this.queue.splice(0, batch.length);
       this.queued -= count;
-      this.opts.metrics.queuedRecords.set(this.queued);
       this.acked = last.progress;
       this.observeAck(batch);
       if (this.queued < this.opts.maxQueuedRecords / 2) {
@@ -229,10 +227,19 @@ export class Publisher {
   private observeAck(batch: QueueItem[]): void {
     const now = Date.now();
     const m = this.opts.metrics;
+    // Counted per table and op for the whole batch: a labelled inc per event costs more than the event's encoding.
+    const events = new Map<string, { db: string; table: string; op: string; n: number }>();
     for (const item of batch) {
-      if (item.event) m.events.inc({ db: item.event.db, table: item.event.table, op: item.event.op });
+      const e = item.event;
+      if (e) {
+        const key = `${e.db}\u0000${e.table}\u0000${e.op}`;
+        const c = events.get(key);
+        if (c) c.n++;
+        else events.set(key, { db: e.db, table: e.table, op: e.op, n: 1 });
+      }
       if (item.commitTsMs) m.commitToAckSeconds.observe(Math.max(0, now - item.commitTsMs) / 1000);
     }
+    for (const { db, table, op, n } of events.values()) m.events.inc({ db, table, op }, n);
     const cp = this.acked;
     if (cp) {
       m.binlogPosition.reset();
@@ -260,9 +267,9 @@ export class Publisher {
       let records: OutgoingRecord[] = [];
       try {
         const candidate = this.candidate();
-        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        await this.ensureTopics(candidate);
         for (const item of candidate) this.divertOversized(item);
-        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        await this.ensureTopics(candidate);
         const last = candidate[candidate.length - 1];
         if (!last) return undefined;
         const requests = this.requestsOf(candidate);
@@ -308,10 +315,13 @@ export class Publisher {
   /** The records of `items`, in order, cut into produce requests that fit the byte budgets. */
   private requestsOf(items: QueueItem[]): OutgoingRecord[][] {
     const requests: OutgoingRecord[][] = [];
-    for (let rest = items; rest.length > 0; ) {
-      const n = itemsThatFit(rest, this.opts.batchRecords, (t) => this.budget(t));
-      requests.push(rest.slice(0, n).flatMap((item) => item.records));
-      rest = rest.slice(n);
+    const budget = (t: string) => this.budget(t);
+    for (let from = 0; from < items.length; ) {
+      const n = itemsThatFit(items, this.opts.batchRecords, budget, from);
+      const request: OutgoingRecord[] = [];
+      for (let i = from; i < from + n; i++) for (const r of (items[i] as QueueItem).records) request.push(r);
+      requests.push(request);
+      from += n;
     }
     return requests;
   }
@@ -336,6 +346,7 @@ export class Publisher {
    */
   private divertOversized(item: QueueItem): void {
     const dlq = oversizedTopic(this.opts.topicPrefix);
+    if (item.records.every((r) => r.topic === dlq || recordBytes(r) <= this.budget(r.topic))) return;
     item.records = item.records.map((r) => {
       if (r.topic === dlq) return r;
       const bytes = recordBytes(r);
@@ -343,14 +354,15 @@ export class Publisher {
       if (bytes <= limit) return r;
       let envelope: { op?: unknown; source?: unknown } = {};
       try {
-        envelope = JSON.parse(r.value ?? 'null') ?? {};
+        envelope = JSON.parse(r.value === null ? 'null' : String(r.value)) ?? {};
       } catch {
         // not JSON: the reference carries no envelope fields
       }
+      const key = r.key === null ? null : String(r.key);
       const reference = {
         reason: 'message_too_large',
         topic: r.topic,
-        key: r.key,
+        key,
         bytes,
         limit_bytes: limit,
         op: envelope.op ?? null,
@@ -359,7 +371,7 @@ export class Publisher {
       };
       this.opts.metrics.oversizedEvents.inc({ topic: r.topic });
       this.opts.log.error(
-        { topic: r.topic, key: r.key, bytes, limitBytes: limit, source: envelope.source },
+        { topic: r.topic, key, bytes, limitBytes: limit, source: envelope.source },
         `change event of ${bytes} bytes exceeds the Kafka limit (${limit} bytes usable): published a reference to ${dlq} instead`,
       );
       return { topic: dlq, key: r.key, value: JSON.stringify(reference) };
@@ -398,9 +410,10 @@ export class Publisher {
   }
 
   /** Creates the topics not seen yet and reads their message size limits. */
-  private async ensureTopics(records: OutgoingRecord[]): Promise<void> {
+  private async ensureTopics(items: QueueItem[]): Promise<void> {
     const missing = new Set<string>();
-    for (const r of records) if (!this.knownTopics.has(r.topic)) missing.add(r.topic);
+    for (const item of items)
+      for (const r of item.records) if (!this.knownTopics.has(r.topic)) missing.add(r.topic);
     if (missing.size === 0) return;
     if (!this.admin || !this.limits) throw new Error('publisher not initialised');
     await this.admin.ensureTopics(

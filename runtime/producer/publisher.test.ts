@@ -78,16 +78,47 @@ function publisher(
 describe('Publisher', () => {
   it('sends batches with the checkpoint of their last item as the final record', async () => {
     const kafka = fakeKafka([]);
-    const { p } = publisher(kafka, { lingerMs: 5 }); // lingering lets all five queue up first
+    const { p } = publisher(kafka, { lingerMs: 5, maxQueuedRecords: 8 }); // lingering lets all five queue up first
     await p.init();
     for (let i = 1; i <= 5; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
     await p.flush();
-    expect(kafka.sent.map((b) => b.length)).toEqual([4, 3]); // 3 events + checkpoint, 2 events + checkpoint
+    // Transactions of half the queue bound (4): 4 events + checkpoint, 1 event + checkpoint.
+    expect(kafka.sent.map((b) => b.length)).toEqual([5, 2]);
     const last = kafka.sent.at(-1)?.at(-1);
     expect(last?.topic).toBe('p.__checkpoints');
     expect(last?.key).toBe('p');
     expect(JSON.parse(String(last?.value))).toMatchObject({ gtid: '0-2-5', pos: 1005 });
     expect(p.acked?.pos).toBe(1005);
+    await p.close();
+  });
+
+  it('sizes a transaction by the backlog: all that is queued up to half the bound, in requests of batchRecords', async () => {
+    const kafka = fakeKafka([]);
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 3, maxQueuedRecords: 40 });
+    await p.init();
+    for (let i = 1; i <= 25; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    await p.flush();
+    // 20 + 5 events (and a checkpoint each), not 9 transactions of 3.
+    expect(kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t').length)).toEqual([20, 5]);
+    expect(kafka.requests.slice(0, 7).map((r) => r.filter((x) => x.topic === 'p.db.t').length)).toEqual([
+      3, 3, 3, 3, 3, 3, 2,
+    ]);
+    expect(p.acked?.pos).toBe(1025);
+    await p.close();
+  });
+
+  it('lets the reader go on once a transaction is acknowledged, while the next one is in flight', async () => {
+    const kafka = fakeKafka([]);
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 2, maxQueuedRecords: 10 });
+    let rooms = 0;
+    p.onRoom(() => rooms++);
+    await p.init();
+    for (let i = 1; i <= 12; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    expect(p.full).toBe(true);
+    await p.flush();
+    // Each acknowledged transaction (at most 5) leaves the queue below its bound: room every time.
+    expect(kafka.sent.length).toBeGreaterThanOrEqual(3);
+    expect(rooms).toBe(kafka.sent.length);
     await p.close();
   });
 

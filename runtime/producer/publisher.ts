@@ -40,6 +40,7 @@ export type PublisherOptions = {
   topicPrefix: string;
   partitions: number;
   replicationFactor: number;
+  /** Records per produce request; also the backlog from which a transaction goes without lingering. */
   batchRecords: number;
   lingerMs: number;
   maxQueuedRecords: number;
@@ -218,7 +219,10 @@ export class Publisher {
       this.queued -= count;
       this.acked = last.progress;
       this.observeAck(batch);
-      if (this.queued < this.opts.maxQueuedRecords / 2) {
+      // Room again once a transaction is acknowledged: the reader then fills the queue while the
+      // next one (at most half the bound) is in flight. Waiting for half empty would leave it paused
+      // for a whole transaction whenever the backlog is large.
+      if (!this.full) {
         for (const l of this.roomListeners) l();
       }
     }
@@ -258,7 +262,7 @@ export class Publisher {
   /**
    * Sends the next transaction from the head of the queue, retrying until Kafka accepts it; returns
    * the items it carried. The batch is chosen anew on every attempt (the head of the queue does not
-   * change meanwhile, so order is kept): up to `batchRecords` records, split into produce requests
+   * change meanwhile, so order is kept): the whole backlog up to `transactionRecords`, split into produce requests
    * that each fit the topics' byte limits.
    */
   private async publishNext(): Promise<QueueItem[] | undefined> {
@@ -326,12 +330,23 @@ export class Publisher {
     return requests;
   }
 
-  /** Items from the head of the queue up to `batchRecords` records (the first one always). */
+  /**
+   * Records one transaction takes at most: half the queue bound, so the reader keeps decoding and
+   * encoding the next batch into the other half while this one's round trips (AddPartitions,
+   * produce requests, EndTxn) are in flight. Sized by the backlog, not by time: the further the
+   * reader is ahead (a slow broker, a catch-up), the larger the transaction, so catch-up throughput
+   * is not bound by the broker's round trip.
+   */
+  private get transactionRecords(): number {
+    return Math.max(this.opts.batchRecords, Math.floor(this.opts.maxQueuedRecords / 2));
+  }
+
+  /** Items from the head of the queue up to `transactionRecords` records (the first one always). */
   private candidate(): QueueItem[] {
     const out: QueueItem[] = [];
     let count = 0;
     for (const item of this.queue) {
-      if (out.length > 0 && count + item.records.length > this.opts.batchRecords) break;
+      if (out.length > 0 && count + item.records.length > this.transactionRecords) break;
       out.push(item);
       count += item.records.length;
     }

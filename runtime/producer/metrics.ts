@@ -6,7 +6,6 @@ export function createProducerMetrics(registry: Registry) {
   const registers = [registry];
   // Read at scrape time from the running service (main.ts wires it once the service exists).
   let streaming: () => boolean = () => false;
-  let queued: (() => number) | undefined;
   return {
     streaming: new Gauge({
       name: 'producer_streaming',
@@ -78,15 +77,7 @@ export function createProducerMetrics(registry: Registry) {
       name: 'producer_queued_records',
       help: 'Records read from the binlog and waiting for Kafka',
       registers,
-      // Read at scrape time (the publisher reports its queue): setting it per queued event cost
-      // more than a percent of the producer's CPU.
-      collect() {
-        if (queued) this.set(queued());
-      },
     }),
-    reportQueuedRecords(read: () => number) {
-      queued = read;
-    },
     readerPaused: new Gauge({
       name: 'producer_reader_paused',
       help: '1 while binlog reading is paused because Kafka is behind',

@@ -78,12 +78,11 @@ function publisher(
 describe('Publisher', () => {
   it('sends batches with the checkpoint of their last item as the final record', async () => {
     const kafka = fakeKafka([]);
-    const { p } = publisher(kafka, { lingerMs: 5, maxQueuedRecords: 8 }); // lingering lets all five queue up first
+    const { p } = publisher(kafka, { lingerMs: 5 }); // lingering lets all five queue up first
     await p.init();
     for (let i = 1; i <= 5; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
     await p.flush();
-    // Transactions of half the queue bound (4): 4 events + checkpoint, 1 event + checkpoint.
-    expect(kafka.sent.map((b) => b.length)).toEqual([5, 2]);
+    expect(kafka.sent.map((b) => b.length)).toEqual([4, 3]); // 3 events + checkpoint, 2 events + checkpoint
     const last = kafka.sent.at(-1)?.at(-1);
     expect(last?.topic).toBe('p.__checkpoints');
     expect(last?.key).toBe('p');
@@ -96,29 +95,59 @@ describe('Publisher', () => {
     const kafka = fakeKafka([]);
     const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 3, maxQueuedRecords: 40 });
     await p.init();
+    // The first transaction, before any send rate is known, takes batchRecords.
+    p.enqueue({ records: [record(0)], progress: progress(0) });
+    await p.flush();
     for (let i = 1; i <= 25; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
     await p.flush();
     // 20 + 5 events (and a checkpoint each), not 9 transactions of 3.
-    expect(kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t').length)).toEqual([20, 5]);
-    expect(kafka.requests.slice(0, 7).map((r) => r.filter((x) => x.topic === 'p.db.t').length)).toEqual([
+    expect(kafka.sent.slice(1).map((b) => b.filter((r) => r.topic === 'p.db.t').length)).toEqual([20, 5]);
+    expect(kafka.requests.slice(1, 8).map((r) => r.filter((x) => x.topic === 'p.db.t').length)).toEqual([
       3, 3, 3, 3, 3, 3, 2,
     ]);
     expect(p.acked?.pos).toBe(1025);
     await p.close();
   });
 
+  it('keeps a transaction to about TRANSACTION_TARGET_MS at the measured send rate', async () => {
+    const kafka = fakeKafka([]);
+    const slow = kafka.clients.producer;
+    // Each produce request of this broker takes 100 ms: ~10 requests of 3 records per second.
+    kafka.clients.producer = () => {
+      const p = slow();
+      const send = p.sendRequests.bind(p);
+      p.sendRequests = async (requests) => {
+        await new Promise((r) => setTimeout(r, 100 * requests.length));
+        await send(requests);
+      };
+      return p;
+    };
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 3, maxQueuedRecords: 1000 });
+    await p.init();
+    for (let i = 1; i <= 120; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    await p.flush();
+    const sizes = kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t').length);
+    // Never half the queue (500) at once: about 30–40 records (a second's worth), not 120.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(60);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(120);
+    await p.close();
+  }, 30_000);
+
   it('lets the reader go on once a transaction is acknowledged, while the next one is in flight', async () => {
     const kafka = fakeKafka([]);
     const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 2, maxQueuedRecords: 10 });
     let rooms = 0;
-    p.onRoom(() => rooms++);
     await p.init();
+    p.enqueue({ records: [record(0)], progress: progress(0) }); // a first transaction: the send rate
+    await p.flush();
+    p.onRoom(() => rooms++);
+    const before = kafka.sent.length;
     for (let i = 1; i <= 12; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
     expect(p.full).toBe(true);
     await p.flush();
     // Each acknowledged transaction (at most 5) leaves the queue below its bound: room every time.
-    expect(kafka.sent.length).toBeGreaterThanOrEqual(3);
-    expect(rooms).toBe(kafka.sent.length);
+    expect(kafka.sent.length - before).toBeGreaterThanOrEqual(3);
+    expect(rooms).toBe(kafka.sent.length - before);
     await p.close();
   });
 

@@ -68,6 +68,12 @@ export function oversizedTopic(topicPrefix: string): string {
   return `${topicPrefix}.__oversized`;
 }
 
+/**
+ * How long one Kafka transaction should take at most (sized from the measured send rate): a fifth of
+ * the client's transaction timeout (5 s), after which the broker would abort it and fence the producer.
+ */
+export const TRANSACTION_TARGET_MS = 1000;
+
 /** Failed transactions in a row after which the producer reports that it cannot make progress. */
 export const STALLED_AFTER_FAILURES = 3;
 
@@ -98,6 +104,8 @@ export class Publisher {
   private budgetFactor = 1;
   private failuresInARow = 0;
   private lastFailure = '';
+  /** Send rate of the recent transactions (moving average); 0 until one was sent. */
+  private recordsPerMs = 0;
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -105,7 +113,6 @@ export class Publisher {
       this.rejectFatal = reject;
     });
     this.fatal.catch(() => undefined);
-    opts.metrics.reportQueuedRecords(() => this.queued);
   }
 
   async init(): Promise<void> {
@@ -174,8 +181,9 @@ export class Publisher {
     if (this.fatalError) throw this.fatalError;
     this.queue.push(item);
     this.queued += item.records.length;
-    // The queue gauge is read at scrape time (see the constructor): it shows the queue filling up to
-    // its bound while one send retries for as long as a Kafka outage lasts.
+    // Also here, not only around sends: while Kafka is down one send retries for as long as the
+    // outage lasts, and the gauge must show the queue filling up to its bound meanwhile.
+    this.opts.metrics.queuedRecords.set(this.queued);
     this.pump();
   }
 
@@ -209,6 +217,7 @@ export class Publisher {
       if (this.queued < this.opts.batchRecords && !this.flushRequested && this.opts.lingerMs > 0) {
         await sleep(this.opts.lingerMs);
       }
+      this.opts.metrics.queuedRecords.set(this.queued);
       const batch = await this.publishNext();
       if (this.fatalError || !batch) return;
       const last = batch[batch.length - 1];
@@ -217,6 +226,7 @@ export class Publisher {
       for (const item of batch) count += item.records.length;
       this.queue.splice(0, batch.length);
       this.queued -= count;
+      this.opts.metrics.queuedRecords.set(this.queued);
       this.acked = last.progress;
       this.observeAck(batch);
       // Room again once a transaction is acknowledged: the reader then fills the queue while the
@@ -284,8 +294,11 @@ export class Publisher {
         });
         records = requests.flat();
         const timer = this.opts.metrics.sendSeconds.startTimer();
+        const t0 = performance.now();
         await this.producerOrThrow().sendRequests(requests);
         timer();
+        const rate = records.length / Math.max(1, performance.now() - t0);
+        this.recordsPerMs = this.recordsPerMs === 0 ? rate : 0.5 * this.recordsPerMs + 0.5 * rate;
         this.failuresInARow = 0;
         this.opts.metrics.publishStalled.set(0);
         this.opts.metrics.failuresInARow.set(0);
@@ -335,10 +348,13 @@ export class Publisher {
    * encoding the next batch into the other half while this one's round trips (AddPartitions,
    * produce requests, EndTxn) are in flight. Sized by the backlog, not by time: the further the
    * reader is ahead (a slow broker, a catch-up), the larger the transaction, so catch-up throughput
-   * is not bound by the broker's round trip.
+   * is not bound by the broker's round trip. Also bounded by time: at the rate the last transactions
+   * went (records per ms of their send), one lasts about `TRANSACTION_TARGET_MS`, far below the
+   * transaction timeout after which the broker aborts it and fences this producer.
    */
   private get transactionRecords(): number {
-    return Math.max(this.opts.batchRecords, Math.floor(this.opts.maxQueuedRecords / 2));
+    const byTime = Math.floor(this.recordsPerMs * TRANSACTION_TARGET_MS);
+    return Math.max(this.opts.batchRecords, Math.min(Math.floor(this.opts.maxQueuedRecords / 2), byTime));
   }
 
   /** Items from the head of the queue up to `transactionRecords` records (the first one always). */

@@ -151,6 +151,24 @@ describe('Publisher', () => {
     await p.close();
   });
 
+  it('counts acknowledged events per table and op', async () => {
+    const kafka = fakeKafka([]);
+    const { p, registry } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
+    await p.init();
+    const orders = { db: 'db', table: 'orders', op: 'c' };
+    const users = { db: 'db', table: 'users', op: 'u' };
+    const events = [orders, orders, users, { ...orders }, orders];
+    for (const [i, event] of events.entries())
+      p.enqueue({ records: [record(i)], progress: progress(i), event });
+    await p.flush();
+    const values = (await registry.getSingleMetric('producer_events_total')?.get())?.values ?? [];
+    expect(values.map((v) => [v.labels.table, v.labels.op, v.value]).sort()).toEqual([
+      ['orders', 'c', 4],
+      ['users', 'u', 1],
+    ]);
+    await p.close();
+  });
+
   it('retries a failed transaction on a fresh client until Kafka accepts it, without reordering', async () => {
     const kafka = fakeKafka([new Error('broker unavailable'), new Error('request timed out')]);
     const { p, registry } = publisher(kafka);

@@ -242,18 +242,14 @@ export class Publisher {
     const now = Date.now();
     const m = this.opts.metrics;
     // Counted per table and op for the whole batch: a labelled inc per event costs more than the event's encoding.
-    const events = new Map<string, { db: string; table: string; op: string; n: number }>();
+    // Items of a run of changes share their event object (pipeline.ts): counted per object first.
+    const counts = new Map<{ db: string; table: string; op: string }, number>();
     for (const item of batch) {
       const e = item.event;
-      if (e) {
-        const key = `${e.db}\u0000${e.table}\u0000${e.op}`;
-        const c = events.get(key);
-        if (c) c.n++;
-        else events.set(key, { db: e.db, table: e.table, op: e.op, n: 1 });
-      }
+      if (e) counts.set(e, (counts.get(e) ?? 0) + 1);
       if (item.commitTsMs) m.commitToAckSeconds.observe(Math.max(0, now - item.commitTsMs) / 1000);
     }
-    for (const { db, table, op, n } of events.values()) m.events.inc({ db, table, op }, n);
+    for (const [{ db, table, op }, n] of counts) m.events.inc({ db, table, op }, n);
     const cp = this.acked;
     if (cp) {
       m.binlogPosition.reset();

@@ -67,13 +67,8 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
   useClientApiVersions(producer);
   useFastProduceEncoding(producer);
 
-  const toMessages = (records: OutgoingRecord[]) =>
-    records.map((r) => ({
-      topic: r.topic,
-      key: r.key,
-      value: r.value,
-      ...(r.headers ? { headers: r.headers } : {}),
-    }));
+  // The client reads topic, key, value and headers of each message and builds its own copies.
+  const toMessages = (records: OutgoingRecord[]) => records;
 
   const sendRequests = async (requests: OutgoingRecord[][]): Promise<void> => {
     const nonEmpty = requests.filter((r) => r.length > 0);

@@ -10,8 +10,12 @@
 //   node bench/producer/bench.ts [catchUpRows=30000] [liveTxns=300] [rowsPerTxn=100]
 // `make bench-producer` runs it on MariaDB and then on the MySQL 9.7 test server (its MYSQL_* URLs):
 // each flavor's producer rate is given as a ratio against that flavor's raw binlog read.
+// BENCH_KAFKA_DELAY_MS=20 runs the catch-up a second time, in the same run, with every Kafka round
+// trip 20 ms longer (latency-proxy.ts between the producer and the broker): `catchUpDelayed`.
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import os from 'node:os';
 import mysql from 'mysql2/promise';
 import { Registry } from 'prom-client';
 import {
@@ -91,11 +95,11 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
-function config(start: string) {
+function config(start: string, over: { brokers?: string; prefix?: string } = {}) {
   return loadProducerConfig({
     MYSQL_CDC_URL: withDb(need('MYSQL_CDC_URL')),
-    KAFKA_BROKERS: need('KAFKA_BROKERS'),
-    TOPIC_PREFIX: prefix,
+    KAFKA_BROKERS: over.brokers ?? need('KAFKA_BROKERS'),
+    TOPIC_PREFIX: over.prefix ?? prefix,
     PRODUCER_SERVER_ID: String(100_000 + Math.floor(Math.random() * 1_000_000)),
     START_FROM: start,
     LOG_LEVEL: 'error',
@@ -151,44 +155,85 @@ try {
   });
 
   // 1b. the producer over the same range (timed from when it is up, so startup is not counted).
-  let ackedAt: (t: number) => void = () => undefined;
-  const lastAck = new Promise<number>((r) => {
-    ackedAt = r;
-  });
-  const catchUpRegistry = new Registry();
-  const first = await startProducer(config(`gtid:${startGtid}`), {
-    log,
-    metrics: createProducerMetrics(catchUpRegistry),
-    onAck: (cp) => {
-      if (cp.gtid && stateCovers(flavor, cp.gtid, endGtid)) ackedAt(performance.now());
-    },
-  });
-  if (profiler) {
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
+  async function catchUpRun(over: { brokers?: string; prefix?: string }, profile: boolean) {
+    let ackedAt: (t: number) => void = () => undefined;
+    const lastAck = new Promise<number>((r) => {
+      ackedAt = r;
+    });
+    const catchUpRegistry = new Registry();
+    const first = await startProducer(config(`gtid:${startGtid}`, over), {
+      log,
+      metrics: createProducerMetrics(catchUpRegistry),
+      onAck: (cp) => {
+        if (cp.gtid && stateCovers(flavor, cp.gtid, endGtid)) ackedAt(performance.now());
+      },
+    });
+    if (profile && profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const tEnd = await Promise.race([
+      lastAck,
+      first.done.then(() => {
+        throw new Error('producer stopped before the catch-up finished');
+      }),
+    ]);
+    const cpuUsPerEvent = cpuSince(cpu0) / rows;
+    // Kafka transactions the catch-up took, and their mean duration (the producer_send_seconds histogram).
+    const sends = ((await catchUpRegistry.getSingleMetric('producer_kafka_send_seconds')?.get())?.values ??
+      []) as { metricName?: string; value: number }[];
+    const sendCount = sends.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    const sendSum = sends.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    if (profile && profiler && profileFile) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(profileFile, JSON.stringify(profile));
+      profiler.disconnect();
+    }
+    await first.stop();
+    return {
+      eventsPerSec: rows / ((tEnd - t0) / 1000),
+      cpuUsPerEvent,
+      transactions: sendCount,
+      eventsPerTransaction: Math.round(rows / Math.max(1, sendCount)),
+      transactionMsMean: Number(((sendSum / Math.max(1, sendCount)) * 1000).toFixed(1)),
+    };
   }
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  const tEnd = await Promise.race([
-    lastAck,
-    first.done.then(() => {
-      throw new Error('producer stopped before the catch-up finished');
-    }),
-  ]);
-  const producerCpuUsPerEvent = cpuSince(cpu0) / rows;
-  // Kafka transactions the catch-up took, and their mean duration (the producer_send_seconds histogram).
-  const sends = ((await catchUpRegistry.getSingleMetric('producer_kafka_send_seconds')?.get())?.values ??
-    []) as { metricName?: string; value: number }[];
-  const sendCount = sends.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-  const sendSum = sends.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
-  if (profiler && profileFile) {
-    const { profile } = await profiler.post('Profiler.stop');
-    writeFileSync(profileFile, JSON.stringify(profile));
-    profiler.disconnect();
+  const load = () => os.loadavg().map((l) => Number(l.toFixed(1)));
+  const loadAtCatchUp = load();
+  const direct = await catchUpRun({}, true);
+  const catchUp = direct.eventsPerSec;
+  const producerCpuUsPerEvent = direct.cpuUsPerEvent;
+
+  // 1c. the same catch-up with every Kafka round trip `kafkaDelayMs` longer (a fresh pipeline name).
+  const kafkaDelayMs = Number(process.env.BENCH_KAFKA_DELAY_MS ?? 0);
+  let delayed: (Awaited<ReturnType<typeof catchUpRun>> & { delayMs: number }) | undefined;
+  if (kafkaDelayMs > 0) {
+    const proxy = spawn(
+      process.execPath,
+      [
+        new URL('./latency-proxy.ts', import.meta.url).pathname,
+        need('KAFKA_BROKERS').split(',')[0] ?? '',
+        String(kafkaDelayMs),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        proxy.once('exit', (code) => reject(new Error(`latency proxy exited (${code})`)));
+        proxy.stdout?.on('data', (d: Buffer) => {
+          const m = /port (\d+)/.exec(String(d));
+          if (m) resolve(Number(m[1]));
+        });
+      });
+      const run = await catchUpRun({ brokers: `127.0.0.1:${port}`, prefix: `${prefix}d` }, false);
+      delayed = { delayMs: kafkaDelayMs, ...run };
+    } finally {
+      proxy.kill('SIGTERM');
+    }
   }
-  await first.stop();
-  const catchUp = rows / ((tEnd - t0) / 1000);
 
   // 2. live: commit → ack per transaction while the producer streams.
   const commits = new Map<string, { sequence: bigint; at: number }>();
@@ -243,10 +288,27 @@ try {
           // CPU of this process per row: the decoder alone, and the producer (decode + envelope + Kafka).
           rawCpuUsPerRow: Number(rawCpuUsPerRow.toFixed(1)),
           producerCpuUsPerEvent: Number(producerCpuUsPerEvent.toFixed(1)),
-          transactions: sendCount,
-          eventsPerTransaction: Math.round(rows / Math.max(1, sendCount)),
-          transactionMsMean: Number(((sendSum / Math.max(1, sendCount)) * 1000).toFixed(1)),
+          cpuRatio: Number((rawCpuUsPerRow / producerCpuUsPerEvent).toFixed(2)),
+          transactions: direct.transactions,
+          eventsPerTransaction: direct.eventsPerTransaction,
+          transactionMsMean: direct.transactionMsMean,
+          loadAverage: loadAtCatchUp,
         },
+        ...(delayed
+          ? {
+              catchUpDelayed: {
+                kafkaDelayMsPerRoundTrip: delayed.delayMs,
+                producerEventsPerSec: Math.round(delayed.eventsPerSec),
+                ratio: Number((delayed.eventsPerSec / raw).toFixed(2)),
+                versusUndelayed: Number((delayed.eventsPerSec / catchUp).toFixed(2)),
+                producerCpuUsPerEvent: Number(delayed.cpuUsPerEvent.toFixed(1)),
+                transactions: delayed.transactions,
+                eventsPerTransaction: delayed.eventsPerTransaction,
+                transactionMsMean: delayed.transactionMsMean,
+                loadAverage: load(),
+              },
+            }
+          : {}),
         live: {
           txns: liveTxns,
           rows: liveTxns * rowsPerTxn,
@@ -266,7 +328,8 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
   await admin.end();
   const kafka = createKafkaAdmin({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'bench-cleanup' });
-  const topics = (await kafka.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+  // ${prefix}. and the delayed run's ${prefix}d.
+  const topics = (await kafka.listTopics()).filter((t) => t.startsWith(prefix));
   await kafka.deleteTopics(topics).catch(() => undefined);
   await kafka.close();
 }

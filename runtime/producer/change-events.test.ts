@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RowChange } from './binlog/reader.ts';
-import { keyOf, recordsOf } from './change-events.ts';
+import { envelope, keyOf, recordsOf } from './change-events.ts';
 
 const src = { name: 'payments', serverId: 2, topicPrefix: 'payments' };
 const change = (over: Partial<RowChange>): RowChange => ({
@@ -28,8 +28,8 @@ describe('change events', () => {
   it('builds a Debezium envelope with the source position', () => {
     const [rec] = recordsOf(src, change({}), 42);
     expect(rec?.topic).toBe('payments.shop.purchases');
-    expect(rec?.key).toBe('{"id":"pur_1"}');
-    expect(JSON.parse(rec?.value ?? '')).toEqual({
+    expect(String(rec?.key)).toBe('{"id":"pur_1"}');
+    expect(JSON.parse(String(rec?.value))).toEqual({
       before: null,
       after: { id: 'pur_1', amount_minor: 1999 },
       source: {
@@ -53,9 +53,17 @@ describe('change events', () => {
     });
   });
 
+  it('carries key and value as the UTF-8 bytes of their JSON', () => {
+    const c = change({ after: { id: 'pur_é', note: 'paid — ✓ 😀' } });
+    const [rec] = recordsOf(src, c, 42);
+    const expected = JSON.stringify(envelope(src, { ...c, snapshot: 'false' }, 42));
+    expect(Buffer.isBuffer(rec?.value) && rec.value.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(Buffer.isBuffer(rec?.key) && rec.key.equals(Buffer.from('{"id":"pur_é"}', 'utf8'))).toBe(true);
+  });
+
   it('follows a delete with a tombstone', () => {
     const recs = recordsOf(src, change({ op: 'd', before: { id: 'pur_1' }, after: null }), 1);
-    expect(recs.map((r) => [r.key, r.value === null])).toEqual([
+    expect(recs.map((r) => [String(r.key), r.value === null])).toEqual([
       ['{"id":"pur_1"}', false],
       ['{"id":"pur_1"}', true],
     ]);
@@ -63,7 +71,9 @@ describe('change events', () => {
 
   it('splits a primary-key change into delete, tombstone and create', () => {
     const recs = recordsOf(src, change({ op: 'u', before: { id: 'pur_1' }, after: { id: 'pur_2' } }), 1);
-    expect(recs.map((r) => [r.key, r.value === null ? null : JSON.parse(r.value).op])).toEqual([
+    expect(
+      recs.map((r) => [String(r.key), r.value === null ? null : JSON.parse(String(r.value)).op]),
+    ).toEqual([
       ['{"id":"pur_1"}', 'd'],
       ['{"id":"pur_1"}', null],
       ['{"id":"pur_2"}', 'c'],

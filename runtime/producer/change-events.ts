@@ -58,36 +58,62 @@ export function envelope(src: SourceIdentity, e: EnvelopeInput, nowMs: number): 
   };
 }
 
+/** Topic names per prefix, database and table, built once: the same string object for every event. */
+const topics = new Map<string, Map<string, Map<string, string>>>();
+function topicOf(prefix: string, db: string, table: string): string {
+  let byDb = topics.get(prefix);
+  if (!byDb) {
+    byDb = new Map();
+    topics.set(prefix, byDb);
+  }
+  let byTable = byDb.get(db);
+  if (!byTable) {
+    byTable = new Map();
+    byDb.set(db, byTable);
+  }
+  let topic = byTable.get(table);
+  if (topic === undefined) {
+    topic = topicName(prefix, db, table);
+    byTable.set(table, topic);
+  }
+  return topic;
+}
+
+const utf8 = (s: string | null) => (s === null ? null : Buffer.from(s, 'utf8'));
+
 /**
  * The Kafka records of one row change: the event, plus a tombstone after a delete. An update that
  * changes the primary key becomes a delete (+ tombstone) of the old key and a create of the new one,
- * as Debezium does, so each key's partition sees its own history.
+ * as Debezium does, so each key's partition sees its own history. Key and value are UTF-8 JSON,
+ * encoded here once: the publisher sizes batches by their length and the Kafka client sends them as
+ * they are.
  */
 export function recordsOf(src: SourceIdentity, change: RowChange, nowMs: number): OutgoingRecord[] {
-  const topic = topicName(src.topicPrefix, change.db, change.table);
+  const topic = topicOf(src.topicPrefix, change.db, change.table);
   const base = { ...change, snapshot: 'false' as const };
   if (change.op === 'u' && change.before && change.after) {
     const oldKey = keyOf(change.primaryKey, change.before);
     const newKey = keyOf(change.primaryKey, change.after);
     if (oldKey !== newKey) {
+      const old = utf8(oldKey);
       return [
         {
           topic,
-          key: oldKey,
-          value: JSON.stringify(envelope(src, { ...base, op: 'd', after: null }, nowMs)),
+          key: old,
+          value: utf8(JSON.stringify(envelope(src, { ...base, op: 'd', after: null }, nowMs))),
         },
-        { topic, key: oldKey, value: null },
+        { topic, key: old, value: null },
         {
           topic,
-          key: newKey,
-          value: JSON.stringify(envelope(src, { ...base, op: 'c', before: null }, nowMs)),
+          key: utf8(newKey),
+          value: utf8(JSON.stringify(envelope(src, { ...base, op: 'c', before: null }, nowMs))),
         },
       ];
     }
   }
   const row = change.after ?? change.before;
-  const key = row ? keyOf(change.primaryKey, row) : null;
-  const records: OutgoingRecord[] = [{ topic, key, value: JSON.stringify(envelope(src, base, nowMs)) }];
+  const key = utf8(row ? keyOf(change.primaryKey, row) : null);
+  const records: OutgoingRecord[] = [{ topic, key, value: utf8(JSON.stringify(envelope(src, base, nowMs))) }];
   if (change.op === 'd' && key !== null) records.push({ topic, key, value: null });
   return records;
 }

@@ -40,7 +40,7 @@ export const producerEnvSchema = z
     START_FROM: z.string().default('latest'),
     SNAPSHOT_MODE: z.enum(['initial', 'never', 'when_needed']).default('never'),
     SNAPSHOT_CHUNK_ROWS: positiveInt.max(1_000_000).default(5000),
-    /** Max records per Kafka transaction, and the lingering time before a smaller one is sent. */
+    /** Max records per produce request (a transaction takes the backlog up to half the queue bound), and the lingering time below that. */
     PRODUCER_BATCH_RECORDS: positiveInt.max(100_000).default(5000),
     PRODUCER_LINGER_MS: nonNegativeInt.max(10_000).default(5),
     /** Binlog reading pauses while this many records wait for Kafka (bounded memory). */

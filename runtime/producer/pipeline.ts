@@ -75,6 +75,7 @@ export class ResumingBinlogStream {
   /** State after the last commit seen by the reader (not necessarily acknowledged yet). */
   private last: { gtid: string | null; file: string; pos: number; tsMs: number } | null = null;
   streaming = false;
+  private lastEvent: { db: string; table: string; op: string } | undefined;
 
   constructor(deps: {
     reader: BinlogReader;
@@ -164,7 +165,7 @@ export class ResumingBinlogStream {
     const last = this.last;
     this.publisher.enqueue({
       records,
-      event: { db: change.db, table: change.table, op: change.op },
+      event: this.eventOf(change),
       progress: {
         v: 1,
         gtid: last?.gtid ?? null,
@@ -179,6 +180,14 @@ export class ResumingBinlogStream {
       this.reader.pause();
       this.metrics.readerPaused.set(1);
     }
+  }
+
+  /** The metrics label of a change: one object per run of same table and op (counted per object at ack). */
+  private eventOf(change: RowChange): { db: string; table: string; op: string } {
+    const last = this.lastEvent;
+    if (last && last.op === change.op && last.table === change.table && last.db === change.db) return last;
+    this.lastEvent = { db: change.db, table: change.table, op: change.op };
+    return this.lastEvent;
   }
 
   private onCommit(commit: Commit): void {

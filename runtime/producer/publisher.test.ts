@@ -86,8 +86,86 @@ describe('Publisher', () => {
     const last = kafka.sent.at(-1)?.at(-1);
     expect(last?.topic).toBe('p.__checkpoints');
     expect(last?.key).toBe('p');
-    expect(JSON.parse(last?.value ?? '{}')).toMatchObject({ gtid: '0-2-5', pos: 1005 });
+    expect(JSON.parse(String(last?.value))).toMatchObject({ gtid: '0-2-5', pos: 1005 });
     expect(p.acked?.pos).toBe(1005);
+    await p.close();
+  });
+
+  it('sizes a transaction by the backlog: all that is queued up to half the bound, in requests of batchRecords', async () => {
+    const kafka = fakeKafka([]);
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 3, maxQueuedRecords: 40 });
+    await p.init();
+    // The first transaction, before any send rate is known, takes batchRecords.
+    p.enqueue({ records: [record(0)], progress: progress(0) });
+    await p.flush();
+    for (let i = 1; i <= 25; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    await p.flush();
+    // 20 + 5 events (and a checkpoint each), not 9 transactions of 3.
+    expect(kafka.sent.slice(1).map((b) => b.filter((r) => r.topic === 'p.db.t').length)).toEqual([20, 5]);
+    expect(kafka.requests.slice(1, 8).map((r) => r.filter((x) => x.topic === 'p.db.t').length)).toEqual([
+      3, 3, 3, 3, 3, 3, 2,
+    ]);
+    expect(p.acked?.pos).toBe(1025);
+    await p.close();
+  });
+
+  it('keeps a transaction to about TRANSACTION_TARGET_MS at the measured send rate', async () => {
+    const kafka = fakeKafka([]);
+    const slow = kafka.clients.producer;
+    // Each produce request of this broker takes 100 ms: ~10 requests of 3 records per second.
+    kafka.clients.producer = () => {
+      const p = slow();
+      const send = p.sendRequests.bind(p);
+      p.sendRequests = async (requests) => {
+        await new Promise((r) => setTimeout(r, 100 * requests.length));
+        await send(requests);
+      };
+      return p;
+    };
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 3, maxQueuedRecords: 1000 });
+    await p.init();
+    for (let i = 1; i <= 120; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    await p.flush();
+    const sizes = kafka.sent.map((b) => b.filter((r) => r.topic === 'p.db.t').length);
+    // Never half the queue (500) at once: about 30–40 records (a second's worth), not 120.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(60);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(120);
+    await p.close();
+  }, 30_000);
+
+  it('lets the reader go on once a transaction is acknowledged, while the next one is in flight', async () => {
+    const kafka = fakeKafka([]);
+    const { p } = publisher(kafka, { lingerMs: 5, batchRecords: 2, maxQueuedRecords: 10 });
+    let rooms = 0;
+    await p.init();
+    p.enqueue({ records: [record(0)], progress: progress(0) }); // a first transaction: the send rate
+    await p.flush();
+    p.onRoom(() => rooms++);
+    const before = kafka.sent.length;
+    for (let i = 1; i <= 12; i++) p.enqueue({ records: [record(i)], progress: progress(i) });
+    expect(p.full).toBe(true);
+    await p.flush();
+    // Each acknowledged transaction (at most 5) leaves the queue below its bound: room every time.
+    expect(kafka.sent.length - before).toBeGreaterThanOrEqual(3);
+    expect(rooms).toBe(kafka.sent.length - before);
+    await p.close();
+  });
+
+  it('counts acknowledged events per table and op', async () => {
+    const kafka = fakeKafka([]);
+    const { p, registry } = publisher(kafka, { lingerMs: 5, batchRecords: 5000 });
+    await p.init();
+    const orders = { db: 'db', table: 'orders', op: 'c' };
+    const users = { db: 'db', table: 'users', op: 'u' };
+    const events = [orders, orders, users, { ...orders }, orders];
+    for (const [i, event] of events.entries())
+      p.enqueue({ records: [record(i)], progress: progress(i), event });
+    await p.flush();
+    const values = (await registry.getSingleMetric('producer_events_total')?.get())?.values ?? [];
+    expect(values.map((v) => [v.labels.table, v.labels.op, v.value]).sort()).toEqual([
+      ['orders', 'c', 4],
+      ['users', 'u', 1],
+    ]);
     await p.close();
   });
 
@@ -188,7 +266,9 @@ describe('Publisher', () => {
       after: { body: 'y'.repeat(200_000) },
     });
     p.enqueue({ records: [record(1)], progress: progress(1) });
-    p.enqueue({ records: [{ topic: 'p.db.t', key: '{"id":"big"}', value: big }], progress: progress(2) });
+    // As the binlog path queues them: key and value as UTF-8 bytes.
+    const bigRecord = { topic: 'p.db.t', key: Buffer.from('{"id":"big"}'), value: Buffer.from(big) };
+    p.enqueue({ records: [bigRecord], progress: progress(2) });
     p.enqueue({ records: [record(3)], progress: progress(3) });
     await p.flush();
     const all = kafka.sent.flat().filter((r) => r.topic !== 'p.__checkpoints');
@@ -197,7 +277,7 @@ describe('Publisher', () => {
       'p.__oversized {"id":"big"}',
       'p.db.t {"id":3}',
     ]);
-    expect(JSON.parse(all[1]?.value ?? '{}')).toMatchObject({
+    expect(JSON.parse(String(all[1]?.value))).toMatchObject({
       reason: 'message_too_large',
       topic: 'p.db.t',
       key: '{"id":"big"}',

@@ -40,6 +40,7 @@ export type PublisherOptions = {
   topicPrefix: string;
   partitions: number;
   replicationFactor: number;
+  /** Records per produce request; also the backlog from which a transaction goes without lingering. */
   batchRecords: number;
   lingerMs: number;
   maxQueuedRecords: number;
@@ -66,6 +67,12 @@ export class FencedError extends Error {
 export function oversizedTopic(topicPrefix: string): string {
   return `${topicPrefix}.__oversized`;
 }
+
+/**
+ * How long one Kafka transaction should take at most (sized from the measured send rate): a fifth of
+ * the client's transaction timeout (5 s), after which the broker would abort it and fence the producer.
+ */
+export const TRANSACTION_TARGET_MS = 1000;
 
 /** Failed transactions in a row after which the producer reports that it cannot make progress. */
 export const STALLED_AFTER_FAILURES = 3;
@@ -97,6 +104,8 @@ export class Publisher {
   private budgetFactor = 1;
   private failuresInARow = 0;
   private lastFailure = '';
+  /** Send rate of the recent transactions (moving average); 0 until one was sent. */
+  private recordsPerMs = 0;
 
   constructor(opts: PublisherOptions) {
     this.opts = opts;
@@ -220,7 +229,10 @@ export class Publisher {
       this.opts.metrics.queuedRecords.set(this.queued);
       this.acked = last.progress;
       this.observeAck(batch);
-      if (this.queued < this.opts.maxQueuedRecords / 2) {
+      // Room again once a transaction is acknowledged: the reader then fills the queue while the
+      // next one (at most half the bound) is in flight. Waiting for half empty would leave it paused
+      // for a whole transaction whenever the backlog is large.
+      if (!this.full) {
         for (const l of this.roomListeners) l();
       }
     }
@@ -229,10 +241,15 @@ export class Publisher {
   private observeAck(batch: QueueItem[]): void {
     const now = Date.now();
     const m = this.opts.metrics;
+    // Counted per table and op for the whole batch: a labelled inc per event costs more than the event's encoding.
+    // Items of a run of changes share their event object (pipeline.ts): counted per object first.
+    const counts = new Map<{ db: string; table: string; op: string }, number>();
     for (const item of batch) {
-      if (item.event) m.events.inc({ db: item.event.db, table: item.event.table, op: item.event.op });
+      const e = item.event;
+      if (e) counts.set(e, (counts.get(e) ?? 0) + 1);
       if (item.commitTsMs) m.commitToAckSeconds.observe(Math.max(0, now - item.commitTsMs) / 1000);
     }
+    for (const [{ db, table, op }, n] of counts) m.events.inc({ db, table, op }, n);
     const cp = this.acked;
     if (cp) {
       m.binlogPosition.reset();
@@ -251,7 +268,7 @@ export class Publisher {
   /**
    * Sends the next transaction from the head of the queue, retrying until Kafka accepts it; returns
    * the items it carried. The batch is chosen anew on every attempt (the head of the queue does not
-   * change meanwhile, so order is kept): up to `batchRecords` records, split into produce requests
+   * change meanwhile, so order is kept): the whole backlog up to `transactionRecords`, split into produce requests
    * that each fit the topics' byte limits.
    */
   private async publishNext(): Promise<QueueItem[] | undefined> {
@@ -260,9 +277,9 @@ export class Publisher {
       let records: OutgoingRecord[] = [];
       try {
         const candidate = this.candidate();
-        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        await this.ensureTopics(candidate);
         for (const item of candidate) this.divertOversized(item);
-        await this.ensureTopics(candidate.flatMap((item) => item.records));
+        await this.ensureTopics(candidate);
         const last = candidate[candidate.length - 1];
         if (!last) return undefined;
         const requests = this.requestsOf(candidate);
@@ -273,8 +290,11 @@ export class Publisher {
         });
         records = requests.flat();
         const timer = this.opts.metrics.sendSeconds.startTimer();
+        const t0 = performance.now();
         await this.producerOrThrow().sendRequests(requests);
         timer();
+        const rate = records.length / Math.max(1, performance.now() - t0);
+        this.recordsPerMs = this.recordsPerMs === 0 ? rate : 0.5 * this.recordsPerMs + 0.5 * rate;
         this.failuresInARow = 0;
         this.opts.metrics.publishStalled.set(0);
         this.opts.metrics.failuresInARow.set(0);
@@ -308,20 +328,37 @@ export class Publisher {
   /** The records of `items`, in order, cut into produce requests that fit the byte budgets. */
   private requestsOf(items: QueueItem[]): OutgoingRecord[][] {
     const requests: OutgoingRecord[][] = [];
-    for (let rest = items; rest.length > 0; ) {
-      const n = itemsThatFit(rest, this.opts.batchRecords, (t) => this.budget(t));
-      requests.push(rest.slice(0, n).flatMap((item) => item.records));
-      rest = rest.slice(n);
+    const budget = (t: string) => this.budget(t);
+    for (let from = 0; from < items.length; ) {
+      const n = itemsThatFit(items, this.opts.batchRecords, budget, from);
+      const request: OutgoingRecord[] = [];
+      for (let i = from; i < from + n; i++) for (const r of (items[i] as QueueItem).records) request.push(r);
+      requests.push(request);
+      from += n;
     }
     return requests;
   }
 
-  /** Items from the head of the queue up to `batchRecords` records (the first one always). */
+  /**
+   * Records one transaction takes at most: half the queue bound, so the reader keeps decoding and
+   * encoding the next batch into the other half while this one's round trips (AddPartitions,
+   * produce requests, EndTxn) are in flight. Sized by the backlog, not by time: the further the
+   * reader is ahead (a slow broker, a catch-up), the larger the transaction, so catch-up throughput
+   * is not bound by the broker's round trip. Also bounded by time: at the rate the last transactions
+   * went (records per ms of their send), one lasts about `TRANSACTION_TARGET_MS`, far below the
+   * transaction timeout after which the broker aborts it and fences this producer.
+   */
+  private get transactionRecords(): number {
+    const byTime = Math.floor(this.recordsPerMs * TRANSACTION_TARGET_MS);
+    return Math.max(this.opts.batchRecords, Math.min(Math.floor(this.opts.maxQueuedRecords / 2), byTime));
+  }
+
+  /** Items from the head of the queue up to `transactionRecords` records (the first one always). */
   private candidate(): QueueItem[] {
     const out: QueueItem[] = [];
     let count = 0;
     for (const item of this.queue) {
-      if (out.length > 0 && count + item.records.length > this.opts.batchRecords) break;
+      if (out.length > 0 && count + item.records.length > this.transactionRecords) break;
       out.push(item);
       count += item.records.length;
     }
@@ -336,6 +373,7 @@ export class Publisher {
    */
   private divertOversized(item: QueueItem): void {
     const dlq = oversizedTopic(this.opts.topicPrefix);
+    if (item.records.every((r) => r.topic === dlq || recordBytes(r) <= this.budget(r.topic))) return;
     item.records = item.records.map((r) => {
       if (r.topic === dlq) return r;
       const bytes = recordBytes(r);
@@ -343,14 +381,15 @@ export class Publisher {
       if (bytes <= limit) return r;
       let envelope: { op?: unknown; source?: unknown } = {};
       try {
-        envelope = JSON.parse(r.value ?? 'null') ?? {};
+        envelope = JSON.parse(r.value === null ? 'null' : String(r.value)) ?? {};
       } catch {
         // not JSON: the reference carries no envelope fields
       }
+      const key = r.key === null ? null : String(r.key);
       const reference = {
         reason: 'message_too_large',
         topic: r.topic,
-        key: r.key,
+        key,
         bytes,
         limit_bytes: limit,
         op: envelope.op ?? null,
@@ -359,7 +398,7 @@ export class Publisher {
       };
       this.opts.metrics.oversizedEvents.inc({ topic: r.topic });
       this.opts.log.error(
-        { topic: r.topic, key: r.key, bytes, limitBytes: limit, source: envelope.source },
+        { topic: r.topic, key, bytes, limitBytes: limit, source: envelope.source },
         `change event of ${bytes} bytes exceeds the Kafka limit (${limit} bytes usable): published a reference to ${dlq} instead`,
       );
       return { topic: dlq, key: r.key, value: JSON.stringify(reference) };
@@ -398,9 +437,10 @@ export class Publisher {
   }
 
   /** Creates the topics not seen yet and reads their message size limits. */
-  private async ensureTopics(records: OutgoingRecord[]): Promise<void> {
+  private async ensureTopics(items: QueueItem[]): Promise<void> {
     const missing = new Set<string>();
-    for (const r of records) if (!this.knownTopics.has(r.topic)) missing.add(r.topic);
+    for (const item of items)
+      for (const r of item.records) if (!this.knownTopics.has(r.topic)) missing.add(r.topic);
     if (missing.size === 0) return;
     if (!this.admin || !this.limits) throw new Error('publisher not initialised');
     await this.admin.ensureTopics(

@@ -8,11 +8,11 @@ export type KafkaConnection = {
   security?: KafkaSecurity | undefined;
 };
 
-/** One record to publish; a null value is a tombstone (compaction deletes the key). */
+/** One record to publish; a null value is a tombstone (compaction deletes the key). Strings go as UTF-8. */
 export type OutgoingRecord = {
   topic: string;
-  key: string | null;
-  value: string | null;
+  key: string | Buffer | null;
+  value: string | Buffer | null;
   headers?: Record<string, string>;
 };
 

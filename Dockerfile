@@ -10,20 +10,18 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 
 # Production dependencies of one npm workspace (`runtime` or `operator`) and of the root (the npm
 # package `node`): each image ships only the packages its component imports. The lock file pins
-# every version.
-FROM ${NODE_IMAGE} AS deps-runtime
+# every version; npm needs every workspace's package.json to read it.
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY runtime/package.json ./runtime/
 COPY operator/package.json ./operator/
+
+FROM manifests AS deps-runtime
 RUN npm ci --omit=dev --workspace=runtime --include-workspace-root --no-audit --no-fund --loglevel=error \
   && npm cache clean --force
 
-FROM ${NODE_IMAGE} AS deps-operator
-WORKDIR /app
-COPY package.json package-lock.json ./
-COPY runtime/package.json ./runtime/
-COPY operator/package.json ./operator/
+FROM manifests AS deps-operator
 RUN npm ci --omit=dev --workspace=operator --include-workspace-root --no-audit --no-fund --loglevel=error \
   && npm cache clean --force
 

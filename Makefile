@@ -29,7 +29,7 @@ help:
 	@echo "make bench-api | bench-kafka-client | bench-producer | bench-e2e | bench-pipeline | bench-redis-cluster | bench-operator"
 
 # npm ci only when the lock file changed since the last install.
-$(NODE_STAMP): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json runtime/package.json operator/package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

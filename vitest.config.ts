@@ -42,7 +42,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['runtime/**/*.test.ts', 'operator/**/*.test.ts', 'crds/**/*.test.ts'],
+          include: ['runtime/**/*.test.ts', 'operator/**/*.test.ts', 'crds/**/*.test.ts', 'dev/**/*.test.ts'],
           environment: 'node',
         },
       },

@@ -10,6 +10,7 @@ import {
 } from '../operator/api/v1alpha1/group.ts';
 import { pipelineSpec } from '../operator/api/v1alpha1/spec.ts';
 import { pipelineStatus } from '../operator/api/v1alpha1/status.ts';
+import { structuralErrors } from './structural.ts';
 
 /**
  * Generates the PaymentPipeline CRD (do not edit the output by hand) from the zod schemas in operator/api/v1alpha1/ (spec.ts, status.ts).
@@ -69,6 +70,22 @@ function schemaOf(schema: z.ZodType): JsonSchema {
 
 export function buildCrd(): JsonSchema {
   const ready = '.status.conditions[?(@.type=="Ready")].status';
+  const openAPIV3Schema = {
+    type: 'object',
+    description: 'A MySQL binlog → Kafka → Redis payment pipeline with its API.',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: schemaOf(pipelineSpec),
+      status: schemaOf(pipelineStatus),
+    },
+  };
+  // The API server refuses a CRD whose schema is not structural: refuse to generate one.
+  const errors = structuralErrors(openAPIV3Schema);
+  if (errors.length > 0)
+    throw new Error(`the PaymentPipeline schema is not structural:\n${errors.join('\n')}`);
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -102,20 +119,7 @@ export function buildCrd(): JsonSchema {
             { name: 'Replicas', type: 'integer', jsonPath: '.status.consumer.currentReplicas' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'A MySQL binlog → Kafka → Redis payment pipeline with its API.',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: schemaOf(pipelineSpec),
-                status: schemaOf(pipelineStatus),
-              },
-            },
-          },
+          schema: { openAPIV3Schema },
         },
       ],
     },

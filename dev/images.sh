@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Dockerfile's two targets (`runtime`, `operator`) as OCI images, built without Docker, a daemon,
-# a registry or an image pull: Debian packages for the base, the lock file's production dependencies
-# (which include the pinned Node of the npm package `node`), the sources. See dev/cluster/README.md
-# "Images without Docker".
+# a registry or an image pull: Debian packages for the base, the pinned Node (npm package `node`), the
+# production dependencies of the image's own npm workspace (`runtime` or `operator`) from the lock
+# file, the sources. See dev/cluster/README.md "Images without Docker".
 #
 #   dev/images.sh build   # build what is missing (a warm rebuild with unchanged inputs is a no-op)
 #   dev/images.sh list    # the built images, their digests and sizes
@@ -11,7 +11,7 @@
 # Output (per checkout, built from its sources): .local/images/oci (one OCI layout, tags `runtime`
 # and `operator`) and .local/images/<name>-<version>.oci.tar (an OCI archive per image, named
 # docker.io/library/<name>:<version>, for `ctr images import`). Cached per machine, shared between
-# checkouts: the downloaded .debs and the base + production-dependency layouts in
+# checkouts: the downloaded .debs and the base + per-workspace production-dependency layouts in
 # ${PAYMENTS_CACHE_DIR:-~/.cache/payment-pipeline}/images, keyed by a hash of what they are made from.
 set -euo pipefail
 STACK_NAME=images
@@ -34,6 +34,8 @@ TAR_OPTS=(--sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --clamp-mti
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime)
 # Bumped when the way an image is assembled changes (part of every cache key).
 FORMAT=1
+# npm workspaces, one per image: `runtime` (api, producer, consumer) and `operator`.
+WORKSPACES=(runtime operator)
 
 sha() { sha256sum | cut -c1-16; }
 
@@ -108,24 +110,35 @@ build_base() {
   rm -rf "$work"
 }
 
-# Dependency layer: `npm ci --omit=dev` of the lock file in a staging directory (npm's cache makes a
-# second machine-local install offline), as the Dockerfile's `deps` stage does. Node itself is the
-# production dependency `node` (the version the lock file pins); /usr/local/bin/node points at it, so
-# the image carries one Node binary.
+# Dependency layers: `npm ci --omit=dev --workspace=<workspace> --include-workspace-root` of the lock
+# file in a staging directory (npm's cache makes a second machine-local install offline), as the
+# Dockerfile's `deps-<workspace>` stages do: the root's one production dependency, the npm package
+# `node` (the Node the lock file pins), and the workspace's own dependencies, so each image ships only
+# the packages its component imports. Node gets a layer of its own (byte-identical in both images,
+# so a node stores and pulls it once); /usr/local/bin/node points at it, so an image carries one Node.
 build_deps() {
-  local dir="$1" base="$2" work
+  local dir="$1" base="$2" workspace="$3" work w
   work="$(mktemp -d "$IMAGE_CACHE/.deps.XXXXXX")"
   mkdir -p "$work/rootfs/app" "$work/rootfs/usr/local/bin"
   cp package.json package-lock.json "$work/rootfs/app/"
-  log "npm ci --omit=dev (staging)"
-  (cd "$work/rootfs/app" && NODE_ENV=production npm ci --omit=dev --prefer-offline --no-audit --no-fund \
-    --loglevel=error >&2)
+  for w in "${WORKSPACES[@]}"; do mkdir -p "$work/rootfs/app/$w" && cp "$w/package.json" "$work/rootfs/app/$w/"; done
+  log "npm ci --omit=dev --workspace=$workspace (staging)"
+  (cd "$work/rootfs/app" && NODE_ENV=production npm ci --omit=dev --workspace="$workspace" --include-workspace-root \
+    --prefer-offline --no-audit --no-fund --loglevel=error >&2)
   rm -f "$work/rootfs/app/package.json" "$work/rootfs/app/package-lock.json"
+  # The workspaces' package.json files come with their sources (the source layers).
+  for w in "${WORKSPACES[@]}"; do rm -f "$work/rootfs/app/$w/package.json" && rmdir "$work/rootfs/app/$w" 2>/dev/null || true; done
   [ -x "$work/rootfs/app/node_modules/node/bin/node" ] || die "npm ci --omit=dev installed no node binary"
   ln -s /app/node_modules/node/bin/node "$work/rootfs/usr/local/bin/node"
-  tar "${TAR_OPTS[@]}" -C "$work/rootfs" -cf "$work/deps.tar" .
+  tar "${TAR_OPTS[@]}" -C "$work/rootfs" -cf "$work/node.tar" --no-recursion ./app ./app/node_modules ./usr ./usr/local \
+    ./usr/local/bin ./usr/local/bin/node --recursion ./app/node_modules/node
+  tar "${TAR_OPTS[@]}" -C "$work/rootfs" -cf "$work/deps.tar" --exclude=./app/node_modules/node \
+    --exclude=./usr/local/bin/node .
   cp -r "$base" "$work/oci"
-  umoci raw add-layer --image "$work/oci:base" --history.created_by "npm ci --omit=dev" "$work/deps.tar"
+  umoci raw add-layer --image "$work/oci:base" --history.created_by "npm package node (the lock file's Node)" \
+    "$work/node.tar"
+  umoci raw add-layer --image "$work/oci:base" --history.created_by "npm ci --omit=dev --workspace=$workspace" \
+    "$work/deps.tar"
   mv "$work/oci" "$dir"
   rm -rf "$work"
 }
@@ -147,45 +160,55 @@ build() {
   mkdir -p "$IMAGE_CACHE" "$OUT_DIR"
   exec 9>"$IMAGE_CACHE/.lock"
   flock 9
-  local uris base_key deps_key key
+  local uris base_key deps_keys=() key w
   uris="$(deb_uris)"
   base_key="$(printf '%s\n%s\n%s\n' "$FORMAT" "$uris" "$(declare -f build_base)" | sha)"
-  deps_key="$(cat <(echo "$base_key") package.json package-lock.json <(declare -f build_deps) | sha)"
-  key="$(printf '%s %s %s %s\n' "$deps_key" "$(files_hash package.json runtime operator)" \
+  local manifests=(package.json package-lock.json)
+  for w in "${WORKSPACES[@]}"; do manifests+=("$w/package.json"); done
+  for w in "${WORKSPACES[@]}"; do
+    deps_keys+=("$(cat <(echo "$base_key $w") "${manifests[@]}" <(declare -f build_deps) | sha)")
+  done
+  key="$(printf '%s %s %s %s\n' "${deps_keys[*]}" "$(files_hash package.json runtime operator)" \
     "$(declare -f build source_layer)" "$VERSION" | sha)"
   if [ "$(cat "$OUT_DIR/.key" 2>/dev/null)" = "$key" ] && [ -f "$OUT_DIR/$RUNTIME_NAME-$VERSION.oci.tar" ] &&
     [ -f "$OUT_DIR/$OPERATOR_NAME-$VERSION.oci.tar" ]; then
     log "images up to date ($key)"
     return 0
   fi
-  local base="$IMAGE_CACHE/base-$base_key" deps="$IMAGE_CACHE/deps-$deps_key"
+  local base="$IMAGE_CACHE/base-$base_key" deps_runtime="$IMAGE_CACHE/deps-runtime-${deps_keys[0]}"
+  local deps_operator="$IMAGE_CACHE/deps-operator-${deps_keys[1]}"
   local t0=$SECONDS
   [ -d "$base" ] || { log "base layer from Debian packages"; build_base "$base" "$uris"; log "base layer: $((SECONDS - t0)) s"; }
   t0=$SECONDS
-  [ -d "$deps" ] || { log "production dependencies"; build_deps "$deps" "$base"; log "dependency layer: $((SECONDS - t0)) s"; }
+  [ -d "$deps_runtime" ] || { build_deps "$deps_runtime" "$base" runtime; log "runtime dependency layer: $((SECONDS - t0)) s"; }
+  t0=$SECONDS
+  [ -d "$deps_operator" ] || { build_deps "$deps_operator" "$base" operator; log "operator dependency layer: $((SECONDS - t0)) s"; }
   t0=$SECONDS
 
   local work
   work="$(mktemp -d "$OUT_DIR/.build.XXXXXX")"
-  cp -r "$deps" "$work/oci"
+  cp -r "$deps_runtime" "$work/oci"
   local L="$work/oci"
+  umoci tag --image "$L:base" runtime
+  umoci rm --image "$L:base"
+  # The operator's dependency image into the same layout (the base and node layers are the same blobs).
+  skopeo copy -q "oci:$deps_operator:base" "oci:$L:operator"
   source_layer "$work/runtime.tar" package.json runtime
   source_layer "$work/operator.tar" operator
-  # `base` stage: sources, environment, workdir, user.
-  umoci raw add-layer --image "$L:base" --history.created_by "COPY package.json runtime" "$work/runtime.tar"
-  umoci config --image "$L:base" --no-history --config.workingdir /app --config.user 1000:1000 \
-    --config.env NODE_ENV=production --config.env NODE_OPTIONS=--enable-source-maps
+  # `base` stage: sources, environment, workdir, user (on each target's own dependency stage).
+  for tag in runtime operator; do
+    umoci raw add-layer --image "$L:$tag" --history.created_by "COPY package.json runtime" "$work/runtime.tar"
+    umoci config --image "$L:$tag" --no-history --config.workingdir /app --config.user 1000:1000 \
+      --config.env NODE_ENV=production --config.env NODE_OPTIONS=--enable-source-maps
+  done
   # `runtime` target: api, producer, consumer (the operator picks one with the container command).
-  umoci tag --image "$L:base" runtime
   umoci config --image "$L:runtime" --no-history --config.cmd node --config.cmd runtime/api/main.ts \
     --config.exposedports 8080/tcp --config.exposedports 9464/tcp \
     --config.label "org.opencontainers.image.version=$VERSION"
   # `operator` target.
-  umoci tag --image "$L:base" operator
   umoci raw add-layer --image "$L:operator" --history.created_by "COPY operator" "$work/operator.tar"
   umoci config --image "$L:operator" --no-history --config.cmd node --config.cmd operator/main.ts \
     --config.exposedports 9470/tcp --config.label "org.opencontainers.image.version=$VERSION"
-  umoci rm --image "$L:base"
   umoci gc --layout "$L"
   skopeo copy -q "oci:$L:runtime" "oci-archive:$work/$RUNTIME_NAME-$VERSION.oci.tar:docker.io/library/$RUNTIME_NAME:$VERSION"
   skopeo copy -q "oci:$L:operator" "oci-archive:$work/$OPERATOR_NAME-$VERSION.oci.tar:docker.io/library/$OPERATOR_NAME:$VERSION"

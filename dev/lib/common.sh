@@ -58,6 +58,34 @@ start_daemon() {
   ( setsid "$@" >>"$logfile" 2>&1 < /dev/null & echo $! > "$(pid_file "$name")" )
 }
 
+# start_and_wait NAME LOGFILE TIMEOUT READY... -- COMMAND...: start COMMAND as daemon NAME
+# (start_daemon) and poll the command READY... until it succeeds. If the daemon exits first, or
+# TIMEOUT seconds pass (then it is stopped), the log's tail goes to stderr and the script dies naming
+# the log.
+start_and_wait() {
+  local name="$1" logfile="$2" timeout="$3"; shift 3
+  local -a ready=()
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do ready+=("$1"); shift; done
+  [ "$#" -gt 1 ] && [ "${#ready[@]}" -gt 0 ] || die "usage: start_and_wait NAME LOGFILE TIMEOUT READY... -- COMMAND..."
+  shift
+  start_daemon "$name" "$logfile" "$@"
+  local deadline=$(( $(date +%s) + timeout ))
+  until "${ready[@]}" >/dev/null 2>&1; do
+    if ! is_running "$name"; then
+      rm -f "$(pid_file "$name")"
+      tail -n 20 "$logfile" >&2 || true
+      die "$name exited during startup; see $logfile"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      tail -n 20 "$logfile" >&2 || true
+      stop_daemon "$name" 30
+      die "$name did not become ready within ${timeout}s (stopped it); see $logfile"
+    fi
+    sleep 0.2
+  done
+  log "$name is ready"
+}
+
 # stop_daemon NAME [TIMEOUT]: SIGTERM the recorded pid, wait, then SIGKILL. Only our own pid.
 stop_daemon() {
   local name="$1" timeout="${2:-30}" pid

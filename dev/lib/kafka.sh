@@ -294,24 +294,10 @@ kafka_start() {
   local logfile="$STACK_DIR/logs/kafka.log"
   local -a opts; mapfile -t opts < <(_kafka_java_opts)
   log "starting Kafka $(kafka_version) on 127.0.0.1:$KAFKA_PORT (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT), log $logfile"
-  start_daemon kafka "$logfile" java "${opts[@]}" -cp "$(kafka_libs)/*" kafka.Kafka "$STACK_DIR/kafka/server.properties"
+  # Written before it is ready: kafka_ready reads it to choose the probe.
   echo "${KAFKA_SECURITY:-plaintext}" > "$STACK_DIR/run/kafka.security"
-
-  local timeout="${KAFKA_START_TIMEOUT:-90}"
-  local deadline=$(( $(date +%s) + timeout ))
-  until kafka_ready; do
-    if ! is_running kafka; then
-      rm -f "$(pid_file kafka)"
-      tail -n 20 "$logfile" >&2
-      die "kafka exited during startup; see $logfile"
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      tail -n 20 "$logfile" >&2
-      stop_daemon kafka 30
-      die "kafka did not answer on 127.0.0.1:$KAFKA_PORT within ${timeout}s (stopped it); see $logfile"
-    fi
-    sleep 0.5
-  done
+  start_and_wait kafka "$logfile" "${KAFKA_START_TIMEOUT:-90}" kafka_ready -- \
+    java "${opts[@]}" -cp "$(kafka_libs)/*" kafka.Kafka "$STACK_DIR/kafka/server.properties"
   if _kafka_secure; then _kafka_apply_acls || { stop_daemon kafka 30; die "could not apply the Kafka ACLs (see above)"; }; fi
   log "kafka is ready on 127.0.0.1:$KAFKA_PORT (pid $(running_pid kafka)$(_kafka_secure && echo ', SASL_SSL'))"
 }

@@ -58,16 +58,12 @@ prometheus_start() {
   mkdir -p "$dir/data" "$STACK_DIR/logs"
   prometheus_write_config "$dir/prometheus.yml"
   promtool check config "$dir/prometheus.yml" >&2 || die "invalid $dir/prometheus.yml"
-  start_daemon prometheus "$STACK_DIR/logs/prometheus.log" prometheus \
+  log "starting prometheus on 127.0.0.1:$PROMETHEUS_PORT"
+  start_and_wait prometheus "$STACK_DIR/logs/prometheus.log" 60 prometheus_ready -- prometheus \
     --config.file="$dir/prometheus.yml" \
     --storage.tsdb.path="$dir/data" \
     --storage.tsdb.retention.time="${PROMETHEUS_RETENTION:-7d}" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
-  if ! wait_for "prometheus on 127.0.0.1:$PROMETHEUS_PORT" 60 prometheus_ready; then
-    tail -n 20 "$STACK_DIR/logs/prometheus.log" >&2 || true
-    stop_daemon prometheus 10
-    die "prometheus did not start; see $STACK_DIR/logs/prometheus.log"
-  fi
 }
 
 prometheus_stop() { stop_daemon prometheus 30; }

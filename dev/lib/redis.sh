@@ -51,9 +51,8 @@ redis_start() {
   local dir="$STACK_DIR/redis"
   mkdir -p "$dir" "$STACK_DIR/logs"
   redis_conf "$REDIS_PORT" "$dir" > "$dir/redis.conf"
-  start_daemon redis "$STACK_DIR/logs/redis.log" redis-server "$dir/redis.conf"
-  wait_for "redis on 127.0.0.1:$REDIS_PORT" 30 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping \
-    || die "redis did not start; see $STACK_DIR/logs/redis.log"
+  start_and_wait redis "$STACK_DIR/logs/redis.log" 30 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping \
+    -- redis-server "$dir/redis.conf"
 }
 
 redis_cluster_start() {

@@ -35,7 +35,7 @@ service_start() {
   if [ "$svc" = api ]; then require_free_port api "$API_PORT" API_PORT; fi
   # The env file first, then defaults only the local stack needs (a replica server_id and the
   # captured tables for the producer).
-  start_daemon "$svc" "$logfile" bash -c '
+  start_and_wait "$svc" "$logfile" "${SERVICE_START_TIMEOUT:-90}" service_ready "$port" -- bash -c '
     cd "$1" || exit 1
     set -a; . "$2"; set +a
     export PATH="$1/node_modules/.bin:$PATH" PRODUCER_SERVER_ID="${PRODUCER_SERVER_ID:-4201}"
@@ -45,11 +45,6 @@ service_start() {
     user="KAFKA_${4^^}_USERNAME" password="KAFKA_${4^^}_PASSWORD"
     if [ -n "${!user:-}" ]; then export KAFKA_SASL_USERNAME="${!user}" KAFKA_SASL_PASSWORD="${!password}"; fi
     exec node "$3"' _ "$ROOT_DIR" "$STACK_ENV_FILE" "$entry" "$svc"
-  if ! wait_for "$svc on 127.0.0.1:$port" "${SERVICE_START_TIMEOUT:-90}" service_ready "$port"; then
-    tail -n 20 "$logfile" >&2 || true
-    stop_daemon "$svc" 10
-    die "$svc did not become ready; see $logfile"
-  fi
 }
 
 services_start() {

@@ -59,14 +59,9 @@ stripe_start() {
   local fixtures; fixtures="$(_stripe_fixtures)"
   # HTTPS is on unless given an address of its own (stripe-mock would bind *:12112): a free loopback port.
   [ -f "$fixtures" ] || die "STRIPE_MOCK_FIXTURES=$fixtures does not exist"
-  mkdir -p "$STACK_DIR/logs"
-  start_daemon stripe "$STACK_DIR/logs/stripe-mock.log" "$(stripe_home)/bin/stripe-mock" \
+  log "starting stripe-mock on 127.0.0.1:$STRIPE_MOCK_PORT"
+  start_and_wait stripe "$STACK_DIR/logs/stripe-mock.log" 30 stripe_ready -- "$(stripe_home)/bin/stripe-mock" \
     -http-addr "127.0.0.1:$STRIPE_MOCK_PORT" -https-addr 127.0.0.1:0 -fixtures "$fixtures"
-  if ! wait_for "stripe-mock on 127.0.0.1:$STRIPE_MOCK_PORT" 30 stripe_ready; then
-    tail -n 20 "$STACK_DIR/logs/stripe-mock.log" >&2 || true
-    stop_daemon stripe 10
-    die "stripe-mock did not start; see $STACK_DIR/logs/stripe-mock.log"
-  fi
 }
 
 stripe_stop() { stop_daemon stripe 10; }

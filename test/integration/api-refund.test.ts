@@ -4,10 +4,11 @@ import {
   createPaymentRecovery,
   REFUND_INTERRUPTED_FAILURE_CODE,
 } from '../../runtime/api/payments/recovery.ts';
-import { createPurchaseResponse, paymentResponse } from '../../runtime/api/schemas.ts';
-import { type ApiHarness, call, startApi } from '../support/api.ts';
+import { paymentResponse } from '../../runtime/api/schemas.ts';
+import { type ApiHarness, startApi } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
+import { confirmedPayment } from '../support/payments.ts';
 
 /*
  * Refunds in two phases against the real MariaDB: `refunding` is committed, the provider is asked
@@ -63,20 +64,7 @@ afterAll(async () => {
 });
 
 /** A succeeded payment. */
-async function paid(on: ApiHarness = api): Promise<string> {
-  const res = await call(on.url, 'POST', '/v1/purchases', {
-    token,
-    body: { package_id: 'pkg_plus' },
-    headers: { 'idempotency-key': `buy_${uniqueSuffix()}` },
-  });
-  const id = createPurchaseResponse.parse(res.body).payment.id;
-  const confirmed = await call(on.url, 'POST', `/v1/payments/${id}/confirm`, {
-    token,
-    headers: { 'idempotency-key': `confirm_${uniqueSuffix()}` },
-  });
-  expect(confirmed.body).toMatchObject({ payment: { status: 'succeeded' } });
-  return id;
-}
+const paid = (on: ApiHarness = api) => confirmedPayment(on, token, { status: 'succeeded' });
 
 const refund = (id: string, key: string, signal?: AbortSignal, on: ApiHarness = api) =>
   fetch(`${on.url}/v1/payments/${id}/refund`, {

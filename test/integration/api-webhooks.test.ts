@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMaintenance } from '../../runtime/api/maintenance.ts';
-import { purgeWebhookEvents, SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhooks.ts';
+import { purgeWebhookEvents, signPayload } from '../../runtime/api/payments/webhooks.ts';
 import { createPurchaseResponse, errorSchema } from '../../runtime/api/schemas.ts';
-import { type ApiHarness, call, startApi, TEST_WEBHOOK_SECRET } from '../support/api.ts';
+import { type ApiHarness, call, startApi } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
+import {
+  confirmedPayment,
+  paymentRow,
+  postWebhook,
+  signWebhook,
+  unixNow,
+  WEBHOOKS,
+} from '../support/payments.ts';
 
 let api: ApiHarness;
 let token: string;
@@ -17,36 +25,14 @@ afterAll(async () => {
   await api?.close();
 });
 
-const now = () => Math.floor(Date.now() / 1000);
+const now = unixNow;
 
 /** A purchase whose payment the simulated provider left processing (settled by webhook). */
-async function processingPayment(): Promise<string> {
-  const created = await call(api.url, 'POST', '/v1/purchases', {
-    token,
-    body: { package_id: 'pkg_plus' },
-    headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
-  });
-  const id = createPurchaseResponse.parse(created.body).payment.id;
-  const confirmed = await call(api.url, 'POST', `/v1/payments/${id}/confirm`, {
-    token,
-    body: { payment_method: 'pm_card_async' },
-    headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
-  });
-  expect(confirmed.body).toMatchObject({ payment: { status: 'processing' } });
-  return id;
-}
-
-function send(body: string, signature: string | undefined) {
-  return call(api.url, 'POST', '/v1/webhooks/provider', {
-    rawBody: body,
-    headers: signature === undefined ? {} : { [SIGNATURE_HEADER]: signature },
-  });
-}
-
-async function statusOf(id: string): Promise<string> {
-  const [rows] = await api.db.admin.query('SELECT status FROM payments WHERE id = ?', [id]);
-  return (rows as { status: string }[])[0]?.status ?? 'missing';
-}
+const processingPayment = () =>
+  confirmedPayment(api, token, { paymentMethod: 'pm_card_async', status: 'processing' });
+const send = (body: string, signature: string | undefined) =>
+  postWebhook(api, WEBHOOKS.provider, body, signature);
+const statusOf = async (id: string) => (await paymentRow(api, id)).status;
 
 async function eventCount(): Promise<number> {
   const [rows] = await api.db.admin.query('SELECT COUNT(*) AS n FROM webhook_events');
@@ -61,12 +47,12 @@ describe('provider webhooks', () => {
       type: 'payment.succeeded',
       data: { provider_ref: `sim_${id}` },
     });
-    const first = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const first = await send(body, signWebhook(body));
     expect(first.status).toBe(200);
     expect(first.body).toEqual({ received: true, duplicate: false, applied: true });
     expect(await statusOf(id)).toBe('succeeded');
 
-    const replay = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const replay = await send(body, signWebhook(body));
     expect(replay.body).toEqual({ received: true, duplicate: true, applied: false });
     expect(await statusOf(id)).toBe('succeeded');
 
@@ -76,7 +62,7 @@ describe('provider webhooks', () => {
       type: 'payment.failed',
       data: { provider_ref: `sim_${id}` },
     });
-    const res = await send(late, signPayload(TEST_WEBHOOK_SECRET, late, now()));
+    const res = await send(late, signWebhook(late));
     expect(res.body).toEqual({ received: true, duplicate: false, applied: false });
     expect(await statusOf(id)).toBe('succeeded');
   });
@@ -95,7 +81,7 @@ describe('provider webhooks', () => {
       data: { provider_ref: `sim_${id}` },
     });
     const before = await eventCount();
-    const early = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const early = await send(body, signWebhook(body));
     expect(early.status).toBe(409);
     expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(errorSchema.parse(early.body).error).toMatchObject({
@@ -111,7 +97,7 @@ describe('provider webhooks', () => {
       headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
     });
     expect(confirmed.body).toMatchObject({ payment: { status: 'processing' } });
-    const redelivered = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const redelivered = await send(body, signWebhook(body));
     expect(redelivered.status).toBe(200);
     expect(redelivered.body).toEqual({ received: true, duplicate: false, applied: true });
     expect(await statusOf(id)).toBe('succeeded');
@@ -122,14 +108,14 @@ describe('provider webhooks', () => {
     const event = (type: string) =>
       JSON.stringify({ id: `evt_${uniqueSuffix()}`, type, data: { provider_ref: `sim_${id}` } });
     const succeeded = event('payment.succeeded');
-    await send(succeeded, signPayload(TEST_WEBHOOK_SECRET, succeeded, now()));
+    await send(succeeded, signWebhook(succeeded));
     await api.db.admin.query("UPDATE payments SET status = 'refunding' WHERE id = ?", [id]);
     const stale = event('payment.succeeded');
-    const late = await send(stale, signPayload(TEST_WEBHOOK_SECRET, stale, now()));
+    const late = await send(stale, signWebhook(stale));
     expect(late.body).toEqual({ received: true, duplicate: false, applied: false });
     expect(await statusOf(id)).toBe('refunding');
     const refunded = event('payment.refunded');
-    const res = await send(refunded, signPayload(TEST_WEBHOOK_SECRET, refunded, now()));
+    const res = await send(refunded, signWebhook(refunded));
     expect(res.body).toEqual({ received: true, duplicate: false, applied: true });
     expect(await statusOf(id)).toBe('refunded');
   });
@@ -145,14 +131,10 @@ describe('provider webhooks', () => {
     const cases: [string | undefined, string, string][] = [
       [undefined, body, 'signature_missing'],
       ['v1=abc', body, 'signature_malformed'],
-      [signPayload(TEST_WEBHOOK_SECRET, body, now() - 3600), body, 'signature_expired'],
-      [signPayload(TEST_WEBHOOK_SECRET, body, now() + 3600), body, 'signature_expired'],
+      [signWebhook(body, -3600), body, 'signature_expired'],
+      [signWebhook(body, 3600), body, 'signature_expired'],
       [signPayload('some-other-secret-value', body, now()), body, 'signature_invalid'],
-      [
-        signPayload(TEST_WEBHOOK_SECRET, body, now()),
-        body.replace('payment.failed', 'payment.succeeded'),
-        'signature_invalid',
-      ],
+      [signWebhook(body), body.replace('payment.failed', 'payment.succeeded'), 'signature_invalid'],
       [`t=${now()},v1=zz`, body, 'signature_invalid'],
     ];
     for (const [signature, sent, code] of cases) {
@@ -170,7 +152,7 @@ describe('provider webhooks', () => {
       '{"id":',
       JSON.stringify({ id: 'evt_1', type: 'payment.exploded', data: { provider_ref: 'x' } }),
     ]) {
-      const res = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+      const res = await send(body, signWebhook(body));
       expect(res.status).toBe(400);
       errorSchema.parse(res.body);
     }

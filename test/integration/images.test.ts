@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGES, installedPaths, type Lock, readManifest } from '../../dev/workspaces.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { type ImageConfig, Runc, readImage, unpackedRootfs } from '../support/oci.ts';
@@ -116,26 +117,46 @@ describe('images built without Docker', () => {
     expect(want.expose.sort()).toEqual(ports);
   });
 
-  it('holds the production dependencies of the lock file and none of the development ones', () => {
+  it('each holds its own workspace’s production dependencies of the lock file, none of the other’s, none for development', () => {
     // npm marks what only development needs with `dev: true` in the lock file (e.g. @types/node is
     // not one: a production dependency depends on it).
-    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
-      packages: Record<string, { dev?: boolean; optional?: boolean }>;
-    };
+    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as Lock;
     const entries = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'));
     const dev = entries.filter(([, p]) => p.dev).map(([path]) => path);
-    const prod = entries.filter(([, p]) => !p.dev && !p.optional).map(([path]) => path);
     expect(dev).toEqual(expect.arrayContaining(['node_modules/vitest', 'node_modules/typescript']));
     expect(dev).toContain('node_modules/@biomejs/biome');
-    for (const rootfs of [runtime.rootfs, operator.rootfs]) {
-      const app = join(rootfs, 'app');
+    const images = { runtime, operator };
+    for (const [name, spec] of Object.entries(IMAGES)) {
+      const app = join(images[name as keyof typeof images].rootfs, 'app');
+      const installed = installedPaths(lock, spec.workspace);
+      const wanted = [...installed].filter((p) => !lock.packages[p]?.optional);
       expect(dev.filter((path) => existsSync(join(app, path)))).toEqual([]);
-      expect(prod.filter((path) => !existsSync(join(app, path)))).toEqual([]);
+      expect(wanted.filter((path) => !existsSync(join(app, path)))).toEqual([]);
+      // The other workspace's direct dependencies that nothing of this one needs are not there.
+      const own = Object.keys(readManifest(spec.workspace).dependencies ?? {});
+      const others = Object.values(IMAGES)
+        .filter((i) => i !== spec)
+        .flatMap((i) => Object.keys(readManifest(i.workspace).dependencies ?? {}))
+        .filter((dep) => !own.includes(dep) && !installed.has(`node_modules/${dep}`));
+      expect(others.length).toBeGreaterThan(0);
+      expect(others.filter((dep) => existsSync(join(app, 'node_modules', dep)))).toEqual([]);
       expect(existsSync(join(app, 'runtime/api/main.ts'))).toBe(true);
+      expect(existsSync(join(app, 'runtime/package.json'))).toBe(true);
       expect(existsSync(join(app, 'runtime/api/app.test.ts'))).toBe(false); // .dockerignore
     }
+    expect(existsSync(join(runtime.rootfs, 'app/node_modules/fastify'))).toBe(true);
+    expect(existsSync(join(runtime.rootfs, 'app/node_modules/@kubernetes/client-node'))).toBe(false);
+    expect(existsSync(join(operator.rootfs, 'app/node_modules/@kubernetes/client-node'))).toBe(true);
+    expect(existsSync(join(operator.rootfs, 'app/node_modules/fastify'))).toBe(false);
     expect(existsSync(join(operator.rootfs, 'app/operator/main.ts'))).toBe(true);
     expect(existsSync(join(runtime.rootfs, 'app/operator'))).toBe(false);
+  });
+
+  it('the two images share the base and Node layers (a node stores and pulls them once)', () => {
+    const layers = (tag: string) => readImage(tag).layerDigests;
+    const [rt, op] = [layers('runtime'), layers('operator')];
+    expect(rt.slice(0, 2)).toEqual(op.slice(0, 2));
+    expect(rt[2]).not.toBe(op[2]); // each its own dependencies
   });
 
   it('runs as 1000:1000 with the pinned Node, and cannot write to its root filesystem', async () => {

@@ -57,6 +57,38 @@ afterAll(async () => {
 const one = async (pool: Pool, sql: string) =>
   ((await pool.query(sql))[0] as Record<string, unknown>[])[0] ?? {};
 
+/**
+ * The CDC user's zongji client with `on`'s handlers, started at the end of the binlog on `tables` of
+ * the payments database; resolved once it streams (stopped again if it cannot start).
+ */
+async function cdcStream(
+  serverId: number,
+  tables: string[],
+  on: { binlog: (e: AnyBinlogEvent) => void; error: (err: Error) => void },
+  includeEvents?: string[],
+): Promise<ZongJi> {
+  const { host, port, user, password } = mysqlEndpoint(env.MYSQL_CDC_URL ?? '');
+  const zongji = new ZongJi({ host, port, user, password, charset: 'utf8mb4_unicode_ci', dateStrings: true });
+  zongji.on('error', on.error);
+  zongji.on('binlog', on.binlog);
+  try {
+    await new Promise<void>((done, fail) => {
+      zongji.once('ready', () => done());
+      zongji.once('error', fail);
+      zongji.start({
+        serverId,
+        startAtEnd: true,
+        ...(includeEvents && { includeEvents }),
+        includeSchema: { payments: tables },
+      });
+    });
+  } catch (err) {
+    zongji.stop();
+    throw err;
+  }
+  return zongji;
+}
+
 describe('MySQL 9.7 test server', () => {
   it('is MySQL 9.7, with the stack env pointing at it', async () => {
     expect(env.DB_FLAVOR).toBe('mysql');
@@ -149,47 +181,33 @@ describe('MySQL 9.7 test server', () => {
     await admin.query(
       'CREATE TABLE payments.smoke (id INT PRIMARY KEY, note VARCHAR(40) NOT NULL, at DATETIME(6) NOT NULL)',
     );
-    const { host, port, user, password } = mysqlEndpoint(env.MYSQL_CDC_URL ?? '');
-    const zongji = new ZongJi({
-      host,
-      port,
-      user,
-      password,
-      charset: 'utf8mb4_unicode_ci',
-      dateStrings: true,
-    });
     const seen: { gtid?: string; rows?: unknown[]; error?: unknown } = {};
-    const got = new Promise<void>((done, fail) => {
-      let gtid: string | undefined;
-      zongji.on('error', (err: unknown) => fail(err));
-      zongji.on('binlog', (e: AnyBinlogEvent) => {
-        const name = e.getEventName();
-        if (name === 'gtid') gtid = (e as unknown as { gtid: string }).gtid;
-        if (name === 'writerows') {
-          const w = e as unknown as {
-            tableMap: Record<number, { tableName: string }>;
-            tableId: number;
-            rows: unknown[];
-          };
-          if (w.tableMap[w.tableId]?.tableName !== 'smoke') return;
-          seen.gtid = gtid;
-          seen.rows = w.rows;
-          done();
-        }
-      });
-    });
-    const ready = new Promise<void>((done, fail) => {
-      zongji.once('ready', () => done());
-      zongji.once('error', fail);
-    });
-    zongji.start({
-      serverId: 26006,
-      startAtEnd: true,
-      includeEvents: ['rotate', 'gtid', 'tablemap', 'writerows', 'xid'],
-      includeSchema: { payments: ['smoke'] },
-    });
+    const got = Promise.withResolvers<void>();
+    let gtid: string | undefined;
+    const zongji = await cdcStream(
+      26006,
+      ['smoke'],
+      {
+        error: (err) => got.reject(err),
+        binlog: (e) => {
+          const name = e.getEventName();
+          if (name === 'gtid') gtid = (e as unknown as { gtid: string }).gtid;
+          if (name === 'writerows') {
+            const w = e as unknown as {
+              tableMap: Record<number, { tableName: string }>;
+              tableId: number;
+              rows: unknown[];
+            };
+            if (w.tableMap[w.tableId]?.tableName !== 'smoke') return;
+            seen.gtid = gtid;
+            seen.rows = w.rows;
+            got.resolve();
+          }
+        },
+      },
+      ['rotate', 'gtid', 'tablemap', 'writerows', 'xid'],
+    );
     try {
-      await ready;
       const conn = await app.getConnection();
       let committed: string;
       try {
@@ -204,7 +222,7 @@ describe('MySQL 9.7 test server', () => {
         conn.release();
       }
       await Promise.race([
-        got,
+        got.promise,
         new Promise((_, fail) => setTimeout(() => fail(new Error('no row event in 20 s')), 20_000)),
       ]);
       expect(seen.gtid).toBe(committed);
@@ -218,26 +236,14 @@ describe('MySQL 9.7 test server', () => {
       'CREATE TABLE IF NOT EXISTS payments.smoke_tagged (id INT PRIMARY KEY, j JSON NOT NULL)',
     );
     await admin.query('DELETE FROM payments.smoke_tagged');
-    const { host, port, user, password } = mysqlEndpoint(env.MYSQL_CDC_URL ?? '');
-    const zongji = new ZongJi({
-      host,
-      port,
-      user,
-      password,
-      charset: 'utf8mb4_unicode_ci',
-      dateStrings: true,
-    });
     const events: { name: string; gtid: string; rows?: unknown[] }[] = [];
     const errors: Error[] = [];
-    zongji.on('error', (err: Error) => errors.push(err));
-    zongji.on('binlog', (e: AnyBinlogEvent) => {
-      const { gtid, rows } = e as unknown as { gtid?: string; rows?: unknown[] };
-      events.push({ name: e.getEventName(), gtid: gtid ?? '', ...(rows ? { rows } : {}) });
-    });
-    await new Promise<void>((done, fail) => {
-      zongji.once('ready', () => done());
-      zongji.once('error', fail);
-      zongji.start({ serverId: 26007, startAtEnd: true, includeSchema: { payments: ['smoke_tagged'] } });
+    const zongji = await cdcStream(26007, ['smoke_tagged'], {
+      error: (err) => errors.push(err),
+      binlog: (e) => {
+        const { gtid, rows } = e as unknown as { gtid?: string; rows?: unknown[] };
+        events.push({ name: e.getEventName(), gtid: gtid ?? '', ...(rows ? { rows } : {}) });
+      },
     });
     const conn = await admin.getConnection();
     try {

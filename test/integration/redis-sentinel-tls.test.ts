@@ -17,7 +17,7 @@ import type { RedisClient } from '../../runtime/core/redis/client.ts';
 import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 import { at, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { uniqueSuffix } from '../support/env.ts';
-import { type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
+import { makeServerCert, type RedisProcess, startRedisProcess } from '../support/redis-process.ts';
 import { freeStablePort, waitFor } from '../support/wait.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -71,11 +71,7 @@ async function startSentinel(primaryPort: number): Promise<RedisProcess> {
 }
 
 beforeAll(async () => {
-  await run(
-    'bash',
-    ['-c', `. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis`, '_', pki],
-    { cwd: ROOT },
-  );
+  await makeServerCert(pki);
   const tls = { dir: pki, cert: 'redis' };
   primary = await startRedisProcess({
     port: await freeStablePort(),

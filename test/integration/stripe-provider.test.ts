@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentRecovery } from '../../runtime/api/payments/recovery.ts';
 import { createStripeProvider } from '../../runtime/api/payments/stripe.ts';
 import { StripeUnavailableError } from '../../runtime/api/payments/stripe-client.ts';
-import { STRIPE_SIGNATURE_HEADER, signPayload } from '../../runtime/api/payments/webhooks.ts';
+import { STRIPE_SIGNATURE_HEADER } from '../../runtime/api/payments/webhooks.ts';
 import { createPurchaseResponse } from '../../runtime/api/schemas.ts';
-import { type ApiHarness, call, startApi, TEST_WEBHOOK_SECRET } from '../support/api.ts';
+import { type ApiHarness, call, startApi } from '../support/api.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { mintToken } from '../support/jwt.ts';
+import { confirmedPayment, paymentRow, postWebhook, signWebhook, WEBHOOKS } from '../support/payments.ts';
 import { type StripeMock, startStripeMock } from '../support/stripe-mock.ts';
 
 type Sent = {
@@ -307,24 +308,10 @@ describe('Stripe webhooks (Stripe-Signature)', () => {
     await api?.close();
   });
 
-  const now = () => Math.floor(Date.now() / 1000);
-
   /** A payment Stripe left processing, and its PaymentIntent id. */
   async function processingPayment(): Promise<{ id: string; ref: string }> {
-    const created = await call(api.url, 'POST', '/v1/purchases', {
-      token,
-      body: { package_id: 'pkg_plus' },
-      headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
-    });
-    const id = createPurchaseResponse.parse(created.body).payment.id;
-    const confirmed = await call(api.url, 'POST', `/v1/payments/${id}/confirm`, {
-      token,
-      body: { payment_method: 'pm_card_visa' },
-      headers: { 'idempotency-key': `k_${uniqueSuffix()}` },
-    });
-    expect(confirmed.body).toMatchObject({ payment: { status: 'processing' } });
-    const [rows] = await api.db.admin.query('SELECT provider_ref FROM payments WHERE id = ?', [id]);
-    return { id, ref: String((rows as { provider_ref: string }[])[0]?.provider_ref) };
+    const id = await confirmedPayment(api, token, { paymentMethod: 'pm_card_visa', status: 'processing' });
+    return { id, ref: (await paymentRow(api, id)).providerRef };
   }
 
   const event = (ref: string) =>
@@ -334,20 +321,13 @@ describe('Stripe webhooks (Stripe-Signature)', () => {
       type: 'payment_intent.succeeded',
       data: { object: { id: ref, object: 'payment_intent', status: 'succeeded' } },
     });
-  const send = (body: string, signature: string) =>
-    call(api.url, 'POST', '/v1/webhooks/stripe', {
-      rawBody: body,
-      headers: { [STRIPE_SIGNATURE_HEADER]: signature },
-    });
-  async function statusOf(id: string): Promise<string> {
-    const [rows] = await api.db.admin.query('SELECT status FROM payments WHERE id = ?', [id]);
-    return (rows as { status: string }[])[0]?.status ?? 'missing';
-  }
+  const send = (body: string, signature: string) => postWebhook(api, WEBHOOKS.stripe, body, signature);
+  const statusOf = async (id: string) => (await paymentRow(api, id)).status;
 
   it('a valid signature settles the payment', async () => {
     const { id, ref } = await processingPayment();
     const body = event(ref);
-    const res = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const res = await send(body, signWebhook(body));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true, duplicate: false, applied: true });
     expect(await statusOf(id)).toBe('succeeded');
@@ -356,7 +336,7 @@ describe('Stripe webhooks (Stripe-Signature)', () => {
   it('a tampered body is refused and changes nothing', async () => {
     const { id, ref } = await processingPayment();
     const body = event(ref);
-    const signature = signPayload(TEST_WEBHOOK_SECRET, body, now());
+    const signature = signWebhook(body);
     const res = await send(
       body.replace('payment_intent.succeeded', 'payment_intent.payment_failed'),
       signature,
@@ -369,12 +349,12 @@ describe('Stripe webhooks (Stripe-Signature)', () => {
   it('a signature older than the 300 s tolerance is refused', async () => {
     const { id, ref } = await processingPayment();
     const body = event(ref);
-    const res = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now() - 301));
+    const res = await send(body, signWebhook(body, -301));
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: { code: 'signature_expired' } });
     expect(await statusOf(id)).toBe('processing');
     // Within the tolerance it is applied.
-    const fresh = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now() - 290));
+    const fresh = await send(body, signWebhook(body, -290));
     expect(fresh.body).toMatchObject({ applied: true });
   });
 
@@ -384,7 +364,7 @@ describe('Stripe webhooks (Stripe-Signature)', () => {
       type: 'customer.created',
       data: { object: {} },
     });
-    const res = await send(body, signPayload(TEST_WEBHOOK_SECRET, body, now()));
+    const res = await send(body, signWebhook(body));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ applied: false });
   });

@@ -52,6 +52,29 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
   const jwtSecret = `pods-${uniqueSuffix()}-${uniqueSuffix()}`;
   let redis: Redis;
 
+  /** The PaymentPipeline as the API server has it. */
+  const getPipeline = <T extends Pipeline = Pipeline>() =>
+    kubectlJson<T>(['-n', NS, 'get', 'paymentpipeline', PIPELINE]);
+  /** A merge patch of its spec. */
+  const patchSpec = (spec: Record<string, unknown>) =>
+    kubectl(['-n', NS, 'patch', 'paymentpipeline', PIPELINE, '--type=merge', '-p', JSON.stringify({ spec })]);
+  /** The label selector of the pipeline's pods of one component. */
+  const componentSelector = (component: string) =>
+    `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=${component}`;
+  /** Those pods, less the ones being deleted. */
+  const componentPods = async (component: string) =>
+    (await pods(NS, componentSelector(component))).filter((p) => !p.metadata.deletionTimestamp);
+  /** The shipped checker (verify-main.ts) of Redis against MySQL for this pipeline. */
+  const verifyCache = () =>
+    runTool('runtime/consumer/verify-main.ts', {
+      MYSQL_URL: db.appUrl,
+      REDIS_URL: requireEnv('REDIS_URL'),
+      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+      TOPIC_PREFIX: prefix,
+      REDIS_KEY_PREFIX: prefix,
+      VERIFY_WAIT_SECONDS: '60',
+    });
+
   beforeAll(async () => {
     requireRealNode();
     db = await createTestDatabase();
@@ -217,7 +240,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
   });
 
   it('serves a purchase made through the api pod from Redis, and kubectl shows the pipeline Ready', async () => {
-    const [api] = await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=api`);
+    const [api] = await pods(NS, componentSelector('api'));
     const client = apiClient(`http://${api?.status.podIP}:8080`, { secret: jwtSecret, timeoutMs: 10_000 });
     const user = `u_pods_${uniqueSuffix()}`;
     const created = await client.createPurchase(user, 'pkg_plus');
@@ -245,7 +268,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     const status = await waitFor(
       'PaymentPipeline Ready with a position and lag',
       async () => {
-        const p = await kubectlJson<Pipeline>(['-n', NS, 'get', 'paymentpipeline', PIPELINE]);
+        const p = await getPipeline();
         const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
         return ready && p.status?.producer?.position?.gtid && p.status?.consumer?.lag !== undefined
           ? p.status
@@ -268,11 +291,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     expect(Number(cells[4])).toBeGreaterThanOrEqual(1);
   });
   it('recovers by itself from a consumer container killed with SIGKILL and a deleted producer pod, losing nothing', async () => {
-    const byComponent = async (component: string) =>
-      (
-        await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=${component}`)
-      ).filter((p) => !p.metadata.deletionTimestamp);
-    const [api] = await byComponent('api');
+    const [api] = await componentPods('api');
     const client = apiClient(`http://${api?.status.podIP}:8080`, { secret: jwtSecret, timeoutMs: 10_000 });
     const users = [0, 1, 2].map((i) => `u_crash_${i}_${uniqueSuffix()}`);
     const made = new Map<string, string[]>(users.map((u) => [u, []]));
@@ -287,8 +306,8 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     };
     await buy(1);
 
-    const [consumer] = await byComponent('consumer');
-    const [producer] = await byComponent('producer');
+    const [consumer] = await componentPods('consumer');
+    const [producer] = await componentPods('producer');
     const consumerStatus = consumer?.status.containerStatuses?.[0];
     const [proc] = hostPids(consumerStatus?.containerID ?? '').filter((p) =>
       p.cmdline.includes('runtime/consumer'),
@@ -302,8 +321,10 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     await waitFor(
       'the consumer container restarted and Ready, a new producer pod Ready',
       async () => {
-        const [c] = await byComponent('consumer');
-        const p = (await byComponent('producer')).filter((x) => x.metadata.name !== producer?.metadata.name);
+        const [c] = await componentPods('consumer');
+        const p = (await componentPods('producer')).filter(
+          (x) => x.metadata.name !== producer?.metadata.name,
+        );
         const restarted =
           (c?.status.containerStatuses?.[0]?.restartCount ?? 0) > (consumerStatus?.restartCount ?? 0);
         return c && restarted && podReady(c) && p.length === 1 && p.every(podReady);
@@ -326,14 +347,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
       const ids = ((page.body.items ?? []) as { purchase_id: string }[]).map((i) => i.purchase_id).sort();
       expect(ids).toEqual([...(made.get(user) ?? [])].sort());
     }
-    const verify = await runTool('runtime/consumer/verify-main.ts', {
-      MYSQL_URL: db.appUrl,
-      REDIS_URL: requireEnv('REDIS_URL'),
-      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
-      TOPIC_PREFIX: prefix,
-      REDIS_KEY_PREFIX: prefix,
-      VERIFY_WAIT_SECONDS: '60',
-    });
+    const verify = await verifyCache();
     expect(verify.output).toContain('verify: Redis equals MySQL');
     expect(verify.code).toBe(0);
   });
@@ -356,22 +370,13 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
         return v?.after?.id === `pkg_sf_${n}`;
       }).length;
     await readTopic(topic, (m) => count(m, 3) >= 1, 60_000);
-    const producerPods = () =>
-      pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=producer`);
+    // Terminating pods included: the new pod alone runs once the old one is gone.
+    const producerPods = () => pods(NS, componentSelector('producer'));
     const [before] = await producerPods();
 
-    await kubectl([
-      '-n',
-      NS,
-      'patch',
-      'paymentpipeline',
-      PIPELINE,
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        spec: { producer: { startFrom: { kind: 'position', file: afterFirst.file, pos: afterFirst.pos } } },
-      }),
-    ]);
+    await patchSpec({
+      producer: { startFrom: { kind: 'position', file: afterFirst.file, pos: afterFirst.pos } },
+    });
     const reasons = async () =>
       (
         await kubectlJson<{ items: { reason: string; involvedObject: { name: string } }[] }>([
@@ -423,27 +428,15 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
           `${PIPELINE}-consumer`,
         ])
       ).spec.replicas;
-    const lag = async () =>
-      (await kubectlJson<Pipeline>(['-n', NS, 'get', 'paymentpipeline', PIPELINE])).status?.consumer?.lag;
-    await kubectl([
-      '-n',
-      NS,
-      'patch',
-      'paymentpipeline',
-      PIPELINE,
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        spec: {
-          consumer: {
-            minReplicas: 1,
-            maxReplicas: 3,
-            lagThreshold: LAG_THRESHOLD,
-            scaleDownStabilizationSeconds: WINDOW_S,
-          },
-        },
-      }),
-    ]);
+    const lag = async () => (await getPipeline()).status?.consumer?.lag;
+    await patchSpec({
+      consumer: {
+        minReplicas: 1,
+        maxReplicas: 3,
+        lagThreshold: LAG_THRESHOLD,
+        scaleDownStabilizationSeconds: WINDOW_S,
+      },
+    });
     await waitFor(
       'lag 0 and one consumer',
       async () => (await lag()) === 0 && (await replicas()) === 1,
@@ -464,10 +457,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
     const scaledAt = performance.now();
     await waitFor(
       'more than one consumer pod Ready',
-      async () =>
-        (
-          await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=consumer`)
-        ).filter(podReady).length > 1,
+      async () => (await pods(NS, componentSelector('consumer'))).filter(podReady).length > 1,
       120_000,
       1000,
     );
@@ -500,25 +490,15 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
       (WINDOW_S - 6) * 1000,
     );
     // Drained means applied: Redis holds every row of the backlog as MySQL does.
-    const verify = await runTool('runtime/consumer/verify-main.ts', {
-      MYSQL_URL: db.appUrl,
-      REDIS_URL: requireEnv('REDIS_URL'),
-      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
-      TOPIC_PREFIX: prefix,
-      REDIS_KEY_PREFIX: prefix,
-      VERIFY_WAIT_SECONDS: '60',
-    });
+    const verify = await verifyCache();
     expect(verify.output).toContain('verify: Redis equals MySQL');
   });
 
   it('reports a producer crash-looping on a wrong MySQL password as Degraded, and recovers when the Secret is fixed, the CR untouched', async () => {
     type Cr = Pipeline & { metadata: { generation: number } };
-    const cr = () => kubectlJson<Cr>(['-n', NS, 'get', 'paymentpipeline', PIPELINE]);
+    const cr = () => getPipeline<Cr>();
     const condition = (p: Cr, type: string) => p.status?.conditions?.find((c) => c.type === type);
-    const producers = async () =>
-      (await pods(NS, `app.kubernetes.io/instance=${PIPELINE},app.kubernetes.io/component=producer`)).filter(
-        (p) => !p.metadata.deletionTimestamp,
-      );
+    const producers = () => componentPods('producer');
     const healthy = (p: Cr) =>
       condition(p, 'Ready')?.status === 'True' && condition(p, 'Degraded')?.status === 'False';
     const before = await eventually('the pipeline Ready, not Degraded', cr, healthy, 240_000);
@@ -635,16 +615,7 @@ describe('the pipeline on a real node (helm install + kubectl apply)', () => {
         120_000,
         1000,
       );
-      await kubectl([
-        '-n',
-        NS,
-        'patch',
-        'paymentpipeline',
-        PIPELINE,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ spec: { image: `payment-pipeline:${next}` } }),
-      ]);
+      await patchSpec({ image: `payment-pipeline:${next}` });
       await waitFor(
         'producer, consumer and api rolled to the new tag and Ready',
         async () => {

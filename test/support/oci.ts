@@ -42,13 +42,19 @@ function readIndex(): { manifests: { digest: string; annotations?: Record<string
 const layoutDigests = () => readIndex().manifests.map((m) => m.digest);
 
 /** Manifest digest and config of a tag in the layout (read as a runtime would, from the blobs). */
-export function readImage(tag: string): { digest: string; config: ImageConfig; layers: number } {
+export function readImage(tag: string): {
+  digest: string;
+  config: ImageConfig;
+  layers: number;
+  layerDigests: string[];
+} {
   const idx = readIndex();
   const entry = idx.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
   if (!entry) throw new Error(`tag ${tag} not in ${LAYOUT}`);
-  const manifest = blob(entry.digest) as { config: { digest: string }; layers: unknown[] };
+  const manifest = blob(entry.digest) as { config: { digest: string }; layers: { digest: string }[] };
   const config = (blob(manifest.config.digest) as { config: ImageConfig }).config;
-  return { digest: entry.digest, config, layers: manifest.layers.length };
+  const layerDigests = manifest.layers.map((l) => l.digest);
+  return { digest: entry.digest, config, layers: layerDigests.length, layerDigests };
 }
 
 /**

@@ -116,31 +116,24 @@ export async function startRedisProcess(
   return { port, dir, probe, pause: () => signal('SIGSTOP'), resume: () => signal('SIGCONT'), kill, stop };
 }
 
+/** A server certificate `${pki}/${name}.crt|key` for 127.0.0.1 from a CA of its own, `${pki}/ca.crt` (dev/lib/tls.sh). */
+export async function makeServerCert(pki: string, name = 'redis'): Promise<void> {
+  await promisify(execFile)(
+    'bash',
+    ['-c', '. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" "$2"', '_', pki, name],
+    { cwd: join(import.meta.dirname, '../..') },
+  );
+}
+
 /**
- * A redis-server that also listens on a TLS port, with a certificate from a CA of its own
- * (dev/lib/tls.sh, made in `pki`): `${pki}/ca.crt` is what clients trust. `config` adds lines
- * (users, for instance).
+ * A TLS-only redis-server (startRedisProcess with `tls`) with a certificate from a CA of its own made
+ * in `pki`: `${pki}/ca.crt` is what clients trust. `config` adds lines (users, for instance).
  */
 export async function startTlsRedisProcess(
   pki: string,
   config: string[] = [],
 ): Promise<RedisProcess & { tlsPort: number; caFile: string }> {
-  const root = join(import.meta.dirname, '../..');
-  await promisify(execFile)(
-    'bash',
-    ['-c', '. dev/lib/common.sh && . dev/lib/tls.sh && tls_server_cert "$1" redis', '_', pki],
-    { cwd: root },
-  );
-  const tlsPort = await freePort();
-  const server = await startRedisProcess({
-    config: [
-      `tls-port ${tlsPort}`,
-      `tls-cert-file ${pki}/redis.crt`,
-      `tls-key-file ${pki}/redis.key`,
-      `tls-ca-cert-file ${pki}/ca.crt`,
-      'tls-auth-clients no',
-      ...config,
-    ],
-  });
-  return { ...server, tlsPort, caFile: `${pki}/ca.crt` };
+  await makeServerCert(pki);
+  const server = await startRedisProcess({ tls: { dir: pki, cert: 'redis' }, config });
+  return { ...server, tlsPort: server.port, caFile: `${pki}/ca.crt` };
 }

@@ -69,8 +69,9 @@ export function oversizedTopic(topicPrefix: string): string {
 }
 
 /**
- * How long one Kafka transaction should take at most (sized from the measured send rate): a fifth of
- * the client's transaction timeout (5 s), after which the broker would abort it and fence the producer.
+ * How long one Kafka transaction should take at most (sized from the measured send rate): far below the
+ * transaction timeout (TRANSACTION_TIMEOUT_MS, 15 s), after which the broker would abort it and fence
+ * the producer, and short enough that read_committed readers are not held back long.
  */
 export const TRANSACTION_TARGET_MS = 1000;
 

@@ -24,10 +24,11 @@ const stack = privateStack('chaos', ['mariadb', 'redis', 'kafka']);
 const READY_BOUND_MS = 60_000;
 /**
  * How long the producer stays dead after being killed with a transaction open: longer than the
- * broker takes to abort it (the client's transaction timeout, 5 s, plus the broker's expiry sweep,
- * `transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s): the restart finds it aborted.
+ * broker takes to abort it (the producer's transaction timeout, TRANSACTION_TIMEOUT_MS = 15 s, plus the
+ * broker's expiry sweep, `transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s): the
+ * restart finds it aborted.
  */
-const PRODUCER_DOWN_MS = 30_000;
+const PRODUCER_DOWN_MS = 40_000;
 /** A write the api does not answer 2xx/4xx for within this long (retrying) counts as lost. */
 const WRITE_DEADLINE_MS = 120_000;
 const USERS = 4;

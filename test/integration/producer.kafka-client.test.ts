@@ -1,5 +1,6 @@
 // runtime/core/kafka against the real broker: topic creation, transactional durable writes,
 // tombstones, key → partition stability, read_committed consumption and consumer-group lag.
+import { Connection, describeTransactionsV0 } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConsumedMessage,
@@ -9,6 +10,7 @@ import {
   isFencedError,
   type KafkaAdmin,
 } from '../../runtime/core/kafka/index.ts';
+import { TRANSACTION_TIMEOUT_MS } from '../../runtime/core/kafka/producer.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 
 const brokers = () => requireEnv('KAFKA_BROKERS').split(',');
@@ -188,5 +190,25 @@ describe('core kafka module', () => {
     expect(isFencedError(err)).toBe(true);
     await a.close().catch(() => undefined);
     await b.close();
+  });
+
+  it('asks the broker for a transaction timeout that a slow transaction on a loaded machine survives', async () => {
+    // The client's default (5 s) made the broker abort long transactions and fence the producer.
+    const id = `${prefix}-timeout`;
+    const p = createDurableProducer({ brokers: brokers(), clientId: `${prefix}-t`, transactionalId: id });
+    await p.send([{ topic, key: 't', value: '1' }]);
+    // The test stack is one broker: it is the coordinator of every transactional id.
+    const [host = '', port = ''] = (brokers()[0] ?? '').split(':');
+    const conn = new Connection(`${prefix}-describe`);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        conn.connect(host, Number(port), (e) => (e ? reject(e) : resolve())),
+      );
+      const res = await describeTransactionsV0.api.async(conn, [id]);
+      expect(res.transactionStates[0]?.transactionTimeoutMs).toBe(TRANSACTION_TIMEOUT_MS);
+    } finally {
+      await new Promise<void>((resolve) => conn.close(() => resolve()));
+      await p.close();
+    }
   });
 });

@@ -38,6 +38,14 @@ export type DurableProducer = {
 const utf8OrNull = (data?: string | Buffer | null): Buffer | undefined =>
   typeof data === 'string' ? Buffer.from(data, 'utf8') : (data ?? undefined);
 
+/**
+ * The transaction timeout a transactional producer asks the broker for. Three times the client's
+ * default (5 s), which a transaction slowed by a loaded machine overran: the broker aborted it and
+ * fenced the producer. Not the Java client's 60 s: a producer killed with a transaction open and not
+ * restarted holds read_committed readers back until the broker aborts it (this plus its 10 s sweep).
+ */
+export const TRANSACTION_TIMEOUT_MS = 15_000;
+
 export function createDurableProducer(opts: DurableProducerOptions): DurableProducer {
   const producer = new Producer<string | Buffer | null, string | Buffer | null, string, string>({
     clientId: opts.clientId,
@@ -60,6 +68,9 @@ export function createDurableProducer(opts: DurableProducerOptions): DurableProd
           // as the id already has a producer, so a restarted instance could never take over.
           producerId: -1n,
           producerEpoch: -1,
+          // The client sends its `timeout` as the transaction timeout in InitProducerId (and as the
+          // broker's wait for acks=all in Produce); the broker caps it at transaction.max.timeout.ms.
+          timeout: TRANSACTION_TIMEOUT_MS,
         }
       : {}),
   });

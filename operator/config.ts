@@ -1,8 +1,12 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { type Env, parseEnv } from '../runtime/core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../runtime/core/config/env.ts';
 import { csvList, logLevel, nonNegativeInt, port, positiveInt } from '../runtime/core/config/fields.ts';
-import { kafkaSecurityFields, kafkaSecurityRule } from '../runtime/core/config/kafka-security.ts';
+import {
+  kafkaSecurityFields,
+  kafkaSecurityOf,
+  kafkaSecurityRule,
+} from '../runtime/core/config/kafka-security.ts';
 
 /** The operator's environment. */
 export const operatorEnv = z
@@ -59,8 +63,14 @@ export const operatorEnv = z
      */
     ...kafkaSecurityFields,
   })
-  .superRefine(...kafkaSecurityRule());
+  .superRefine(...kafkaSecurityRule())
+  // The config object: WATCH_NAMESPACE → watchNamespace, OPERATOR_DUTIES → duties... (core/config/env.ts).
+  .transform((env) => ({
+    ...camelConfig(env, 'OPERATOR_'),
+    /** The Kafka clients' TLS/SASL settings (certificate files read once, here). */
+    kafkaSecurity: kafkaSecurityOf(env),
+  }));
 
-export type OperatorEnv = z.infer<typeof operatorEnv>;
+export type OperatorConfig = z.infer<typeof operatorEnv>;
 
-export const loadOperatorConfig = (env: Env): OperatorEnv => parseEnv(operatorEnv, env);
+export const loadOperatorConfig = (env: Env): OperatorConfig => parseEnv(operatorEnv, env);

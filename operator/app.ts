@@ -52,7 +52,7 @@ export function createOperator(opts: {
     log,
     metrics,
     workers: config.reconcileWorkers,
-    resyncMs: config.resyncSeconds * 1000,
+    resyncMs: config.resyncMs,
     duties,
     policy: { images: config.allowedImages, mysqlHosts: config.allowedMysqlHosts },
   };
@@ -70,9 +70,9 @@ export function createOperator(opts: {
     name: config.leaderElectionName,
     identity: config.podName,
     log,
-    leaseDurationMs: config.leaseDurationSeconds * 1000,
-    renewDeadlineMs: config.renewDeadlineSeconds * 1000,
-    retryPeriodMs: config.retryPeriodSeconds * 1000,
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: config.renewDeadlineMs,
+    retryPeriodMs: config.retryPeriodMs,
     onStartedLeading: () => {
       metrics.leader.set(1);
       controller = new Controller(options);

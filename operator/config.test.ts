@@ -24,10 +24,12 @@ describe('operator environment', () => {
     expect(config.allowedMysqlHosts).toEqual(['*.db.example.com']);
   });
 
-  it('reads as camelCase without the OPERATOR_ prefix, with the Kafka security settings resolved', () => {
+  it('reads as camelCase without the OPERATOR_ prefix, durations in ms, Kafka security resolved', () => {
     const config = parseEnv(operatorEnv, { OPERATOR_DUTIES: 'binlog', RESYNC_SECONDS: '60' });
     expect(config.duties).toEqual(['binlog']);
-    expect(config.resyncSeconds).toBe(60);
+    expect(config.resyncMs).toBe(60_000);
+    expect(config.leaseDurationMs).toBe(15_000);
+    expect(config.watchTimeoutSeconds).toBe(25);
     expect(config.leaderElectionName).toBe('payment-pipeline-operator');
     expect(config.kafkaSecurity).toEqual({ protocol: 'PLAINTEXT' });
   });

@@ -65,11 +65,32 @@ export const operatorEnv = z
   })
   .superRefine(...kafkaSecurityRule())
   // The config object: WATCH_NAMESPACE → watchNamespace, OPERATOR_DUTIES → duties... (core/config/env.ts).
-  .transform((env) => ({
-    ...camelConfig(env, 'OPERATOR_'),
-    /** The Kafka clients' TLS/SASL settings (certificate files read once, here). */
-    kafkaSecurity: kafkaSecurityOf(env),
-  }));
+  // Durations come out in milliseconds, the operator's unit inside; the variables keep their seconds.
+  // WATCH_TIMEOUT_SECONDS stays in seconds: it is the API server's own watch parameter.
+  .transform((env) => {
+    const {
+      LEASE_DURATION_SECONDS,
+      RENEW_DEADLINE_SECONDS,
+      RETRY_PERIOD_SECONDS,
+      RESYNC_SECONDS,
+      SHUTDOWN_TIMEOUT_SECONDS,
+      AUTOSCALE_INTERVAL_SECONDS,
+      POSITION_REFRESH_SECONDS,
+      ...rest
+    } = env;
+    return {
+      ...camelConfig(rest, 'OPERATOR_'),
+      leaseDurationMs: LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: RETRY_PERIOD_SECONDS * 1000,
+      resyncMs: RESYNC_SECONDS * 1000,
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SECONDS * 1000,
+      autoscaleIntervalMs: AUTOSCALE_INTERVAL_SECONDS * 1000,
+      positionRefreshMs: POSITION_REFRESH_SECONDS * 1000,
+      /** The Kafka clients' TLS/SASL settings (certificate files read once, here). */
+      kafkaSecurity: kafkaSecurityOf(env),
+    };
+  });
 
 export type OperatorConfig = z.infer<typeof operatorEnv>;
 

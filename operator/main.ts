@@ -9,7 +9,7 @@ import { loadOperatorConfig } from './config.ts';
 // Wiring only: configuration, the ops server, the operator replica and graceful shutdown.
 const config = loadConfig('operator', loadOperatorConfig);
 const log = createLogger('operator', config.logLevel);
-const lifecycle = new Lifecycle(log, config.shutdownTimeoutSeconds * 1000);
+const lifecycle = new Lifecycle(log, config.shutdownTimeoutMs);
 lifecycle.installSignalHandlers();
 
 const kc = new KubeConfig();

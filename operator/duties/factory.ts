@@ -28,7 +28,7 @@ export function createDuties(config: OperatorConfig, kube: KubeReader, registry:
   const closers: (() => Promise<void>)[] = [];
   const security = config.kafkaSecurity;
   const duties: Duties = {
-    intervalMs: config.autoscaleIntervalSeconds * 1000,
+    intervalMs: config.autoscaleIntervalMs,
     close: async () => {
       await Promise.allSettled(closers.map((c) => c()));
     },
@@ -60,7 +60,7 @@ export function createDuties(config: OperatorConfig, kube: KubeReader, registry:
       producerPods: async (key) =>
         (await kube.list('Pod', key.namespace, selectorLabels(key.name, 'producer'))).length,
       metrics: createBinlogMetrics(registry),
-      refreshMs: config.positionRefreshSeconds * 1000,
+      refreshMs: config.positionRefreshMs,
     });
     duties.binlog = {
       ...binlog,

@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../runtime/core/logger.ts';
-import type { OperatorEnv } from './config.ts';
+import type { OperatorConfig } from './config.ts';
 import { Controller, type ControllerOptions } from './controller/controller.ts';
 import { FIELD_MANAGER, REPORTING_CONTROLLER } from './controller/labels.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
@@ -25,36 +25,36 @@ export type Operator = {
  * main.ts and by the tests against the real API server.
  */
 export function createOperator(opts: {
-  env: OperatorEnv;
+  config: OperatorConfig;
   kc: KubeConfig;
   log: Logger;
   registry: Registry;
   /** Called when leadership is lost while running (main.ts exits the process). */
   onLostLeadership: () => void;
 }): Operator {
-  const { env, kc, log } = opts;
+  const { config, kc, log } = opts;
   const http = new KubeHttp(kc);
   const metrics = createOperatorMetrics(opts.registry);
   // Created once per process (their metrics live in the registry); used only while leading.
-  const duties = createDuties(env, new ClusterReader(http, RESOURCES), opts.registry);
+  const duties = createDuties(config, new ClusterReader(http, RESOURCES), opts.registry);
   const options: ControllerOptions = {
     ...clusterSources(kc, http, {
-      namespaces: env.WATCH_NAMESPACE,
-      watchTimeoutSeconds: env.WATCH_TIMEOUT_SECONDS,
+      namespaces: config.watchNamespace,
+      watchTimeoutSeconds: config.watchTimeoutSeconds,
     }),
     writer: new ClusterWriter(http, { fieldManager: FIELD_MANAGER, resources: RESOURCES }),
     events: new EventRecorder({
       sink: new ClusterEvents(http),
       log,
       controller: REPORTING_CONTROLLER,
-      instance: env.POD_NAME,
+      instance: config.podName,
     }),
     log,
     metrics,
-    workers: env.RECONCILE_WORKERS,
-    resyncMs: env.RESYNC_SECONDS * 1000,
+    workers: config.reconcileWorkers,
+    resyncMs: config.resyncMs,
     duties,
-    policy: { images: env.ALLOWED_IMAGES, mysqlHosts: env.ALLOWED_MYSQL_HOSTS },
+    policy: { images: config.allowedImages, mysqlHosts: config.allowedMysqlHosts },
   };
   let controller: Controller | undefined;
   let stopping = false;
@@ -66,13 +66,13 @@ export function createOperator(opts: {
 
   const elector = new LeaderElector({
     store: new ClusterLeases(http),
-    namespace: env.LEADER_ELECTION_NAMESPACE,
-    name: env.LEADER_ELECTION_NAME,
-    identity: env.POD_NAME,
+    namespace: config.leaderElectionNamespace,
+    name: config.leaderElectionName,
+    identity: config.podName,
     log,
-    leaseDurationMs: env.LEASE_DURATION_SECONDS * 1000,
-    renewDeadlineMs: env.RENEW_DEADLINE_SECONDS * 1000,
-    retryPeriodMs: env.RETRY_PERIOD_SECONDS * 1000,
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: config.renewDeadlineMs,
+    retryPeriodMs: config.retryPeriodMs,
     onStartedLeading: () => {
       metrics.leader.set(1);
       controller = new Controller(options);

@@ -1,8 +1,12 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { type Env, parseEnv } from '../runtime/core/config/env.ts';
+import { camelConfig, type Env, parseEnv } from '../runtime/core/config/env.ts';
 import { csvList, logLevel, nonNegativeInt, port, positiveInt } from '../runtime/core/config/fields.ts';
-import { kafkaSecurityFields, kafkaSecurityRule } from '../runtime/core/config/kafka-security.ts';
+import {
+  kafkaSecurityFields,
+  kafkaSecurityOf,
+  kafkaSecurityRule,
+} from '../runtime/core/config/kafka-security.ts';
 
 /** The operator's environment. */
 export const operatorEnv = z
@@ -59,8 +63,35 @@ export const operatorEnv = z
      */
     ...kafkaSecurityFields,
   })
-  .superRefine(...kafkaSecurityRule());
+  .superRefine(...kafkaSecurityRule())
+  // The config object: WATCH_NAMESPACE → watchNamespace, OPERATOR_DUTIES → duties... (core/config/env.ts).
+  // Durations come out in milliseconds, the operator's unit inside; the variables keep their seconds.
+  // WATCH_TIMEOUT_SECONDS stays in seconds: it is the API server's own watch parameter.
+  .transform((env) => {
+    const {
+      LEASE_DURATION_SECONDS,
+      RENEW_DEADLINE_SECONDS,
+      RETRY_PERIOD_SECONDS,
+      RESYNC_SECONDS,
+      SHUTDOWN_TIMEOUT_SECONDS,
+      AUTOSCALE_INTERVAL_SECONDS,
+      POSITION_REFRESH_SECONDS,
+      ...rest
+    } = env;
+    return {
+      ...camelConfig(rest, 'OPERATOR_'),
+      leaseDurationMs: LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: RETRY_PERIOD_SECONDS * 1000,
+      resyncMs: RESYNC_SECONDS * 1000,
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_SECONDS * 1000,
+      autoscaleIntervalMs: AUTOSCALE_INTERVAL_SECONDS * 1000,
+      positionRefreshMs: POSITION_REFRESH_SECONDS * 1000,
+      /** The Kafka clients' TLS/SASL settings (certificate files read once, here). */
+      kafkaSecurity: kafkaSecurityOf(env),
+    };
+  });
 
-export type OperatorEnv = z.infer<typeof operatorEnv>;
+export type OperatorConfig = z.infer<typeof operatorEnv>;
 
-export const loadOperatorConfig = (env: Env): OperatorEnv => parseEnv(operatorEnv, env);
+export const loadOperatorConfig = (env: Env): OperatorConfig => parseEnv(operatorEnv, env);

@@ -7,17 +7,17 @@ import { createOperator } from './app.ts';
 import { loadOperatorConfig } from './config.ts';
 
 // Wiring only: configuration, the ops server, the operator replica and graceful shutdown.
-const env = loadConfig('operator', loadOperatorConfig);
-const log = createLogger('operator', env.LOG_LEVEL);
-const lifecycle = new Lifecycle(log, env.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+const config = loadConfig('operator', loadOperatorConfig);
+const log = createLogger('operator', config.logLevel);
+const lifecycle = new Lifecycle(log, config.shutdownTimeoutMs);
 lifecycle.installSignalHandlers();
 
 const kc = new KubeConfig();
 kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, or the in-cluster service account
 const registry = createRegistry('operator');
-const ops = await startOpsServer({ registry, port: env.OPS_PORT, host: env.OPS_HOST, ready: () => true });
+const ops = await startOpsServer({ registry, port: config.opsPort, host: config.opsHost, ready: () => true });
 const operator = createOperator({
-  env,
+  config,
   kc,
   log,
   registry,
@@ -30,9 +30,9 @@ const operator = createOperator({
 });
 log.info(
   {
-    identity: env.POD_NAME,
-    namespaces: env.WATCH_NAMESPACE.length > 0 ? env.WATCH_NAMESPACE : '(all)',
-    opsPort: env.OPS_PORT,
+    identity: config.podName,
+    namespaces: config.watchNamespace.length > 0 ? config.watchNamespace : '(all)',
+    opsPort: config.opsPort,
   },
   'operator started',
 );

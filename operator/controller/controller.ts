@@ -55,7 +55,7 @@ export function ownerKey(obj: KubernetesObject): string | undefined {
  * hand edits are put back and how Ready follows the Deployments. A periodic resync is the safety net.
  */
 export class Controller {
-  private readonly o: ControllerOptions;
+  private readonly options: ControllerOptions;
   private readonly queue = new WorkQueue({ baseDelayMs: 50, maxDelayMs: 120_000 });
   private readonly pipelines: ObjectCache<PaymentPipeline>;
   private readonly children: Map<string, ObjectCache<KubernetesObject>>;
@@ -66,7 +66,7 @@ export class Controller {
   private resync: NodeJS.Timeout | undefined;
 
   constructor(opts: ControllerOptions) {
-    this.o = opts;
+    this.options = opts;
     const onRestart = (resource: string) => () => opts.metrics.informerRestarts.inc({ resource });
     const informers = <T extends KubernetesObject>(resource: string, sources: Sources<T>) =>
       new InformerGroup<T>(
@@ -78,18 +78,18 @@ export class Controller {
     this.pipelines = informers(PIPELINE_KIND, opts.pipelines);
     this.children = new Map(CHILD_KINDS.map((kind) => [kind, informers(kind, opts.children[kind])]));
     this.pods = opts.pods ? informers('Pod', opts.pods) : undefined;
-    const d = opts.duties;
+    const duties = opts.duties;
     this.duties =
-      d && (d.autoscaler || d.binlog)
+      duties && (duties.autoscaler || duties.binlog)
         ? new DutyRunner({
-            ...(d.autoscaler ? { autoscaler: d.autoscaler } : {}),
-            ...(d.binlog ? { binlog: d.binlog } : {}),
+            ...(duties.autoscaler ? { autoscaler: duties.autoscaler } : {}),
+            ...(duties.binlog ? { binlog: duties.binlog } : {}),
             pipeline: (key) => this.pipelines.get(key),
             child: (kind, key) => this.children.get(kind)?.get(key),
             events: opts.events,
             log: opts.log,
             onChange: (key) => this.enqueue(key),
-            intervalMs: d.intervalMs,
+            intervalMs: duties.intervalMs,
             ...(opts.policy ? { policy: opts.policy } : {}),
           })
         : undefined;
@@ -137,7 +137,7 @@ export class Controller {
 
   private enqueue(key: string): void {
     this.queue.add(key);
-    this.o.metrics.queueDepth.set(this.queue.length);
+    this.options.metrics.queueDepth.set(this.queue.length);
   }
 
   /** Starts the informers, waits for their first lists, then starts the workers. */
@@ -145,9 +145,9 @@ export class Controller {
     const informers = this.informers();
     for (const i of informers) i.start();
     await Promise.all(informers.map((i) => i.waitForSync()));
-    this.o.log.info({ pipelines: this.pipelines.list().length }, 'caches synced: reconciling');
-    for (let n = 0; n < (this.o.workers ?? 2); n++) this.workers.push(this.work());
-    const resyncMs = this.o.resyncMs ?? 10 * 60_000;
+    this.options.log.info({ pipelines: this.pipelines.list().length }, 'caches synced: reconciling');
+    for (let n = 0; n < (this.options.workers ?? 2); n++) this.workers.push(this.work());
+    const resyncMs = this.options.resyncMs ?? 10 * 60_000;
     this.resync = setInterval(() => {
       for (const p of this.pipelines.list()) this.enqueue(objectKey(p));
     }, resyncMs);
@@ -158,19 +158,20 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      this.o.metrics.queueDepth.set(this.queue.length);
-      const end = this.o.metrics.reconcileDuration.startTimer();
+      this.options.metrics.queueDepth.set(this.queue.length);
+      const end = this.options.metrics.reconcileDuration.startTimer();
       try {
         const outcome = await this.reconciler.reconcile(key);
         end({ result: 'success' });
         this.queue.forget(key);
-        if (outcome.changed.length > 0) this.o.log.info({ key, changed: outcome.changed }, 'reconciled');
+        if (outcome.changed.length > 0)
+          this.options.log.info({ key, changed: outcome.changed }, 'reconciled');
         if (outcome.requeueAfterMs) this.queue.addAfter(key, outcome.requeueAfterMs);
       } catch (err) {
         end({ result: 'error' });
-        this.o.metrics.reconcileErrors.inc();
+        this.options.metrics.reconcileErrors.inc();
         const delayMs = this.queue.addRateLimited(key);
-        this.o.log.warn({ key, err, retryInMs: delayMs }, 'reconcile failed: retrying');
+        this.options.log.warn({ key, err, retryInMs: delayMs }, 'reconcile failed: retrying');
       } finally {
         this.queue.done(key);
       }

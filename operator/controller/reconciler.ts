@@ -46,20 +46,20 @@ const RECREATE_RETRY_MS = 500;
 
 /** Reads "ns/name" → applies the desired children → writes conditions. One pass, idempotent. */
 export class Reconciler {
-  private readonly d: ReconcilerDeps;
+  private readonly deps: ReconcilerDeps;
   private readonly now: () => Date;
   private readonly applied = new AppliedChildren();
 
   constructor(deps: ReconcilerDeps) {
-    this.d = deps;
+    this.deps = deps;
     this.now = deps.now ?? (() => new Date());
   }
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
-    const pipeline = this.d.pipeline(key);
+    const pipeline = this.deps.pipeline(key);
     // Deleted: the garbage collector removes the children through their owner references.
     if (!pipeline || pipeline.metadata?.deletionTimestamp) {
-      this.d.duties?.untrack(key);
+      this.deps.duties?.untrack(key);
       this.applied.forget(key);
       return { action: 'absent', changed: [] };
     }
@@ -69,7 +69,7 @@ export class Reconciler {
       const message = parsed.error.issues
         .map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`)
         .join('; ');
-      await this.d.events.record(pipeline, 'Warning', 'InvalidSpec', 'Validate', message);
+      await this.deps.events.record(pipeline, 'Warning', 'InvalidSpec', 'Validate', message);
       await this.writeStatus(pipeline, [
         { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: generation },
         {
@@ -89,7 +89,7 @@ export class Reconciler {
       namespace: pipeline.metadata?.namespace ?? '',
       uid: pipeline.metadata?.uid ?? '',
     };
-    const refused = refusal(spec, this.d.policy ?? OPEN_POLICY);
+    const refused = refusal(spec, this.deps.policy ?? OPEN_POLICY);
     if (refused) return this.refused(pipeline, key, generation, refused);
     if (spec.paused) return this.paused(pipeline, ref, generation);
 
@@ -99,8 +99,8 @@ export class Reconciler {
     let retry = false; // a failed apply that backoff may fix (not a missing monitoring CRD)
     let requeueAfterMs: number | undefined;
     // Children are independent: apply them concurrently (one round trip of latency, not eight).
-    this.d.duties?.track(key);
-    const duty = this.d.duties?.latest(key);
+    this.deps.duties?.track(key);
+    const duty = this.deps.duties?.latest(key);
     const replicas = {
       consumerReplicas: duty?.consumerReplicas ?? this.consumerReplicas(ref, spec),
       // Before the first duty pass (e.g. a new leader), a startFrom change in progress keeps the producer stopped.
@@ -117,11 +117,11 @@ export class Reconciler {
     await Promise.all(
       desired.map(async (child) => {
         const id = `${child.kind}/${child.metadata?.name}`;
-        const before = this.d.child(child.kind ?? '', objectKey(child));
+        const before = this.deps.child(child.kind ?? '', objectKey(child));
         const manifest = JSON.stringify(child);
         if (this.applied.unchanged(key, id, manifest, before?.metadata?.resourceVersion)) return;
         try {
-          const after = await this.d.writer.apply(child);
+          const after = await this.deps.writer.apply(child);
           this.applied.record(key, id, manifest, after.metadata?.resourceVersion);
           if (before?.metadata?.resourceVersion === after.metadata?.resourceVersion) return;
           const change = !before
@@ -132,10 +132,10 @@ export class Reconciler {
                 ? 'drift'
                 : 'updated';
           changed.push(id);
-          this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
+          this.deps.metrics?.childChanges.inc({ kind: child.kind ?? '', change });
           if (change === 'scaled') return;
           if (change === 'drift') {
-            await this.d.events.record(
+            await this.deps.events.record(
               pipeline,
               'Normal',
               'DriftCorrected',
@@ -143,7 +143,7 @@ export class Reconciler {
               `${id} was changed by hand; put back`,
             );
           } else {
-            await this.d.events.record(
+            await this.deps.events.record(
               pipeline,
               'Normal',
               change === 'created' ? 'Created' : 'Updated',
@@ -155,10 +155,10 @@ export class Reconciler {
           if (before && isInvalid(err)) {
             // Apply cannot remove fields another manager owns (say, a port added by hand), and the merge
             // of theirs and ours can be invalid. Such a child cannot be put back in place: recreate it.
-            await this.d.writer.delete(child);
+            await this.deps.writer.delete(child);
             this.applied.forgetChild(key, id);
-            this.d.metrics?.childChanges.inc({ kind: child.kind ?? '', change: 'recreated' });
-            await this.d.events.record(
+            this.deps.metrics?.childChanges.inc({ kind: child.kind ?? '', change: 'recreated' });
+            await this.deps.events.record(
               pipeline,
               'Warning',
               'Recreating',
@@ -186,7 +186,7 @@ export class Reconciler {
     if (!spec.networkPolicy.enabled) await this.pruneNetworkPolicy(ref, spec, errors, changed);
 
     const applyError = errors.length > 0 ? errors.join('; ') : undefined;
-    if (applyError) await this.d.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
+    if (applyError) await this.deps.events.record(pipeline, 'Warning', 'ApplyFailed', 'Apply', applyError);
     const a = assess(this.rollouts(ref), generation, applyError, this.problems(ref));
     const status = this.replicaStatus(ref, spec);
     await this.writeStatus(pipeline, [a.ready, a.progressing, a.degraded, ...(duty?.conditions ?? [])], {
@@ -216,8 +216,8 @@ export class Reconciler {
     generation: number,
     r: Refusal,
   ): Promise<ReconcileOutcome> {
-    this.d.duties?.untrack(key);
-    await this.d.events.record(pipeline, 'Warning', r.reason, 'Validate', r.message);
+    this.deps.duties?.untrack(key);
+    await this.deps.events.record(pipeline, 'Warning', r.reason, 'Validate', r.message);
     const condition = { reason: r.reason, message: r.message, observedGeneration: generation };
     await this.writeStatus(pipeline, [
       { type: 'Ready', status: 'False', ...condition },
@@ -236,7 +236,7 @@ export class Reconciler {
       (c) => c.type === 'Progressing' && c.reason === 'Paused',
     );
     if (!wasPaused) {
-      await this.d.events.record(
+      await this.deps.events.record(
         pipeline,
         'Normal',
         'Paused',
@@ -261,7 +261,7 @@ export class Reconciler {
 
   private async pruneServiceMonitor(ref: PipelineRef, spec: PipelineSpec, errors: string[]): Promise<void> {
     try {
-      await this.d.writer.delete(serviceMonitor(ref, spec));
+      await this.deps.writer.delete(serviceMonitor(ref, spec));
     } catch (err) {
       if (!isNotFound(err)) errors.push(`ServiceMonitor cleanup: ${(err as Error).message}`);
     }
@@ -275,9 +275,9 @@ export class Reconciler {
     changed: string[],
   ): Promise<void> {
     const policy = networkPolicy(ref, spec);
-    if (!this.d.child('NetworkPolicy', objectKey(policy))) return;
+    if (!this.deps.child('NetworkPolicy', objectKey(policy))) return;
     try {
-      await this.d.writer.delete(policy);
+      await this.deps.writer.delete(policy);
       changed.push(`NetworkPolicy/${policy.metadata?.name}`);
     } catch (err) {
       if (!isNotFound(err)) errors.push(`NetworkPolicy cleanup: ${(err as Error).message}`);
@@ -285,13 +285,13 @@ export class Reconciler {
   }
 
   private deployment(ref: PipelineRef, component: string): V1Deployment | undefined {
-    return this.d.child('Deployment', `${ref.namespace}/${childName(ref.name, component)}`) as
+    return this.deps.child('Deployment', `${ref.namespace}/${childName(ref.name, component)}`) as
       | V1Deployment
       | undefined;
   }
 
   private problems(ref: PipelineRef) {
-    return this.d.pods ? pipelineProblems(ref.name, ref.namespace, this.d.pods()) : [];
+    return this.deps.pods ? pipelineProblems(ref.name, ref.namespace, this.deps.pods()) : [];
   }
 
   private rollouts(ref: PipelineRef) {
@@ -337,7 +337,7 @@ export class Reconciler {
     };
     if (JSON.stringify(canonical(status)) === JSON.stringify(canonical(old))) return;
     try {
-      await this.d.writer.applyStatus({
+      await this.deps.writer.applyStatus({
         apiVersion: PIPELINE_API_VERSION,
         kind: PIPELINE_KIND,
         metadata: { name: pipeline.metadata?.name, namespace: pipeline.metadata?.namespace },

@@ -1,8 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { kafkaSecurityOf } from '../../runtime/core/config/kafka-security.ts';
 import { createKafkaAdmin } from '../../runtime/core/kafka/index.ts';
-import type { OperatorEnv } from '../config.ts';
+import type { OperatorConfig } from '../config.ts';
 import { selectorLabels } from '../controller/labels.ts';
 import type { KubeReader } from '../framework/kube/ports.ts';
 import { consumerGroupOf, createAutoscalingDuty } from './autoscaler/duty.ts';
@@ -25,16 +24,16 @@ export type Duties = {
  * for lag, the pipeline's credentials Secret and source pool for binlog positions, and a pod list
  * to confirm the producer is gone.
  */
-export function createDuties(env: OperatorEnv, kube: KubeReader, registry: Registry): Duties {
+export function createDuties(config: OperatorConfig, kube: KubeReader, registry: Registry): Duties {
   const closers: (() => Promise<void>)[] = [];
-  const security = kafkaSecurityOf(env);
+  const security = config.kafkaSecurity;
   const duties: Duties = {
-    intervalMs: env.AUTOSCALE_INTERVAL_SECONDS * 1000,
+    intervalMs: config.autoscaleIntervalMs,
     close: async () => {
       await Promise.allSettled(closers.map((c) => c()));
     },
   };
-  if (env.OPERATOR_DUTIES.includes('autoscaler')) {
+  if (config.duties.includes('autoscaler')) {
     const lag = createLagSource(
       (brokers) => createKafkaAdmin({ brokers, clientId: 'payment-pipeline-operator', security }),
       consumerGroupOf,
@@ -43,10 +42,10 @@ export function createDuties(env: OperatorEnv, kube: KubeReader, registry: Regis
     duties.autoscaler = createAutoscalingDuty({
       lagOf: lag.lagOf,
       metrics: createAutoscalerMetrics(registry),
-      activationLag: env.AUTOSCALE_ACTIVATION_LAG,
+      activationLag: config.autoscaleActivationLag,
     });
   }
-  if (env.OPERATOR_DUTIES.includes('binlog')) {
+  if (config.duties.includes('binlog')) {
     const pools = createSourcePools(async (ns, name) => {
       const secret = await kube.get<V1Secret>('Secret', ns, name);
       if (!secret) throw new Error(`Secret ${ns}/${name} not found`);
@@ -61,7 +60,7 @@ export function createDuties(env: OperatorEnv, kube: KubeReader, registry: Regis
       producerPods: async (key) =>
         (await kube.list('Pod', key.namespace, selectorLabels(key.name, 'producer'))).length,
       metrics: createBinlogMetrics(registry),
-      refreshMs: env.POSITION_REFRESH_SECONDS * 1000,
+      refreshMs: config.positionRefreshMs,
     });
     duties.binlog = {
       ...binlog,

@@ -14,14 +14,14 @@ function pod(
   name: string,
   component: 'api' | 'producer' | 'consumer',
   statuses: Partial<V1ContainerStatus>[],
-  o: { namespace?: string; pipeline?: string; deleting?: boolean } = {},
+  options: { namespace?: string; pipeline?: string; deleting?: boolean } = {},
 ): V1Pod {
   return {
     metadata: {
       name,
-      namespace: o.namespace ?? 'ns',
-      labels: componentLabels(o.pipeline ?? 'p', component),
-      ...(o.deleting ? { deletionTimestamp: new Date() } : {}),
+      namespace: options.namespace ?? 'ns',
+      labels: componentLabels(options.pipeline ?? 'p', component),
+      ...(options.deleting ? { deletionTimestamp: new Date() } : {}),
     },
     status: {
       containerStatuses: statuses.map((s) => ({

@@ -18,32 +18,34 @@ export type DutyOutcome = {
   conditions: ConditionInput[];
 };
 
+export type DutyRunnerOptions = {
+  autoscaler?: AutoscalingDuty;
+  binlog?: BinlogDuty;
+  pipeline: (key: string) => PaymentPipeline | undefined;
+  child: (kind: string, key: string) => KubernetesObject | undefined;
+  events: EventRecorder;
+  log: Logger;
+  onChange: (key: string) => void;
+  intervalMs: number;
+  /** A pipeline the policy refuses gets no duty pass: the binlog duty would connect to its host. */
+  policy?: PipelinePolicy;
+};
+
 /**
  * Runs the autoscaling and binlog-position duties of every pipeline in the background, one loop per
  * pipeline, so the broker and database round trips never slow down a reconcile. A loop keeps the
  * latest outcome for the reconciler to apply and queues a reconcile whenever it changes.
  */
 export class DutyRunner {
-  private readonly o: {
-    autoscaler?: AutoscalingDuty;
-    binlog?: BinlogDuty;
-    pipeline: (key: string) => PaymentPipeline | undefined;
-    child: (kind: string, key: string) => KubernetesObject | undefined;
-    events: EventRecorder;
-    log: Logger;
-    onChange: (key: string) => void;
-    intervalMs: number;
-    /** A pipeline the policy refuses gets no duty pass: the binlog duty would connect to its host. */
-    policy?: PipelinePolicy;
-  };
+  private readonly options: DutyRunnerOptions;
   private readonly loops = new Map<
     string,
     { timer?: NodeJS.Timeout; running?: Promise<void>; outcome?: DutyOutcome }
   >();
   private stopped = false;
 
-  constructor(opts: DutyRunner['o']) {
-    this.o = opts;
+  constructor(opts: DutyRunnerOptions) {
+    this.options = opts;
   }
 
   /** The latest outcome for a pipeline (undefined until its first run finished). */
@@ -63,8 +65,8 @@ export class DutyRunner {
     if (loop?.timer) clearTimeout(loop.timer);
     this.loops.delete(key);
     const [namespace = '', name = ''] = key.split('/');
-    this.o.autoscaler?.forget({ namespace, name });
-    this.o.binlog?.forget({ namespace, name });
+    this.options.autoscaler?.forget({ namespace, name });
+    this.options.binlog?.forget({ namespace, name });
   }
 
   async stop(): Promise<void> {
@@ -84,8 +86,8 @@ export class DutyRunner {
       loop.running = this.runOnce(key).then(
         (next) => this.schedule(key, next),
         (err: unknown) => {
-          this.o.log.warn({ err, key }, 'pipeline duties failed: retrying');
-          this.schedule(key, this.o.intervalMs);
+          this.options.log.warn({ err, key }, 'pipeline duties failed: retrying');
+          this.schedule(key, this.options.intervalMs);
         },
       );
     }, delayMs);
@@ -94,23 +96,25 @@ export class DutyRunner {
 
   /** One pass of both duties; returns the delay until the next pass. */
   private async runOnce(key: string): Promise<number> {
-    const pipeline = this.o.pipeline(key);
+    const pipeline = this.options.pipeline(key);
     const loop = this.loops.get(key);
-    if (!pipeline || !loop) return this.o.intervalMs;
+    if (!pipeline || !loop) return this.options.intervalMs;
     const parsed = pipelineSpec.safeParse(pipeline.spec);
-    if (!parsed.success || parsed.data.paused) return this.o.intervalMs;
-    if (refusal(parsed.data, this.o.policy ?? OPEN_POLICY)) return this.o.intervalMs;
+    if (!parsed.success || parsed.data.paused) return this.options.intervalMs;
+    if (refusal(parsed.data, this.options.policy ?? OPEN_POLICY)) return this.options.intervalMs;
     const spec: PipelineSpec = parsed.data;
     const ref = { namespace: pipeline.metadata?.namespace ?? '', name: pipeline.metadata?.name ?? '' };
     const deployment = (c: string) =>
-      this.o.child('Deployment', `${ref.namespace}/${childName(ref.name, c)}`) as V1Deployment | undefined;
+      this.options.child('Deployment', `${ref.namespace}/${childName(ref.name, c)}`) as
+        | V1Deployment
+        | undefined;
 
     const outcome: DutyOutcome = { status: {}, conditions: [] };
-    let nextMs = this.o.intervalMs;
+    let nextMs = this.options.intervalMs;
     const generation = pipeline.metadata?.generation ?? 0;
     const events: { type: 'Normal' | 'Warning'; reason: string; note: string; action: string }[] = [];
 
-    if (this.o.binlog) {
+    if (this.options.binlog) {
       const producer = deployment('producer');
       // This replica is the only writer: its own last procedure state is at least as new as the
       // status in the cache (which trails it until the reconcile has written it).
@@ -118,7 +122,7 @@ export class DutyRunner {
       const status: PipelineStatus | undefined = own
         ? { ...pipeline.status, producer: { ...pipeline.status?.producer, startFrom: own } }
         : pipeline.status;
-      const r = await this.o.binlog.run(ref, spec, status, {
+      const r = await this.options.binlog.run(ref, spec, status, {
         readyReplicas: producer?.status?.readyReplicas ?? 0,
       });
       outcome.producerReplicas = r.producerReplicas;
@@ -127,9 +131,9 @@ export class DutyRunner {
       for (const e of r.events) events.push({ ...e, action: 'Position' });
       nextMs = Math.min(nextMs, r.requeueAfterMs);
     }
-    if (this.o.autoscaler) {
+    if (this.options.autoscaler) {
       const consumer = deployment('consumer');
-      const r = await this.o.autoscaler.evaluate(ref, spec, {
+      const r = await this.options.autoscaler.evaluate(ref, spec, {
         specReplicas: consumer?.spec?.replicas,
         statusReplicas: consumer?.status?.replicas,
         ...(pipeline.status?.consumer?.lastScaleTime
@@ -141,10 +145,10 @@ export class DutyRunner {
       if (r.event) events.push({ ...r.event, action: 'Scale' });
     }
 
-    for (const e of events) await this.o.events.record(pipeline, e.type, e.reason, e.action, e.note);
+    for (const e of events) await this.options.events.record(pipeline, e.type, e.reason, e.action, e.note);
     const changed = JSON.stringify(outcome) !== JSON.stringify(loop.outcome);
     loop.outcome = outcome;
-    if (changed) this.o.onChange(key);
+    if (changed) this.options.onChange(key);
     return nextMs;
   }
 }

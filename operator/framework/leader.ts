@@ -25,7 +25,7 @@ export type LeaderElectionOptions = {
  * resourceVersion, so concurrent candidates cannot both win. On stop() the lease is released.
  */
 export class LeaderElector {
-  private readonly o: Required<Omit<LeaderElectionOptions, 'log' | 'store'>>;
+  private readonly options: Required<Omit<LeaderElectionOptions, 'log' | 'store'>>;
   private readonly store: LeaseStore;
   private readonly log: Logger;
   private observed: { holder: string; renewTime: string; at: number; transitions: number } | undefined;
@@ -39,14 +39,14 @@ export class LeaderElector {
   constructor(opts: LeaderElectionOptions) {
     this.store = opts.store;
     this.log = opts.log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
-    this.o = {
+    this.options = {
       leaseDurationMs: 15_000,
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
       now: Date.now,
       ...opts,
     };
-    if (this.o.renewDeadlineMs >= this.o.leaseDurationMs)
+    if (this.options.renewDeadlineMs >= this.options.leaseDurationMs)
       throw new Error('renewDeadline must be < leaseDuration');
   }
 
@@ -63,7 +63,7 @@ export class LeaderElector {
   private schedule(delay: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
-      this.tick = this.attempt().finally(() => this.schedule(this.o.retryPeriodMs));
+      this.tick = this.attempt().finally(() => this.schedule(this.options.retryPeriodMs));
     }, delay);
   }
 
@@ -75,31 +75,34 @@ export class LeaderElector {
     } catch (err) {
       this.log.warn({ err }, 'lease update failed');
     }
-    const now = this.o.now();
+    const now = this.options.now();
     if (ok) {
       this.lastRenew = now;
       if (!this.leading) {
         this.leading = true;
         this.log.info('became leader');
-        this.o.onStartedLeading();
+        this.options.onStartedLeading();
       }
-    } else if (this.leading && now - this.lastRenew >= this.o.renewDeadlineMs) {
+    } else if (this.leading && now - this.lastRenew >= this.options.renewDeadlineMs) {
       this.leading = false;
-      this.log.error({ renewDeadlineMs: this.o.renewDeadlineMs }, 'could not renew the lease: stepping down');
-      this.o.onStoppedLeading();
+      this.log.error(
+        { renewDeadlineMs: this.options.renewDeadlineMs },
+        'could not renew the lease: stepping down',
+      );
+      this.options.onStoppedLeading();
     }
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = this.o.now();
+    const now = this.options.now();
     const nowTime = microTime(new Date(now));
-    const seconds = Math.ceil(this.o.leaseDurationMs / 1000);
-    const current = await this.store.get(this.o.namespace, this.o.name);
+    const seconds = Math.ceil(this.options.leaseDurationMs / 1000);
+    const current = await this.store.get(this.options.namespace, this.options.name);
     if (!current) {
       this.lease = await this.store.create({
-        metadata: { name: this.o.name, namespace: this.o.namespace },
+        metadata: { name: this.options.name, namespace: this.options.namespace },
         spec: {
-          holderIdentity: this.o.identity,
+          holderIdentity: this.options.identity,
           leaseDurationSeconds: seconds,
           acquireTime: nowTime as unknown as Date,
           renewTime: nowTime as unknown as Date,
@@ -115,16 +118,16 @@ export class LeaderElector {
     if (!this.observed || this.observed.holder !== holder || this.observed.renewTime !== renewTime) {
       this.observe(current, now);
     }
-    const mine = holder === this.o.identity;
+    const mine = holder === this.options.identity;
     const free = holder === '';
-    const expired = this.observed !== undefined && now - this.observed.at > this.o.leaseDurationMs;
+    const expired = this.observed !== undefined && now - this.observed.at > this.options.leaseDurationMs;
     if (!mine && !free && !expired) return false;
     const transitions = (spec.leaseTransitions ?? 0) + (mine ? 0 : 1);
     this.lease = await this.store.replace({
       ...current,
       spec: {
         ...spec,
-        holderIdentity: this.o.identity,
+        holderIdentity: this.options.identity,
         leaseDurationSeconds: seconds,
         acquireTime: (mine ? spec.acquireTime : nowTime) as Date,
         renewTime: nowTime as unknown as Date,
@@ -152,8 +155,8 @@ export class LeaderElector {
     if (!this.leading || !this.lease) return;
     this.leading = false;
     try {
-      const current = await this.store.get(this.o.namespace, this.o.name);
-      if (current?.spec?.holderIdentity === this.o.identity) {
+      const current = await this.store.get(this.options.namespace, this.options.name);
+      if (current?.spec?.holderIdentity === this.options.identity) {
         await this.store.replace({
           ...current,
           spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 },
@@ -163,6 +166,6 @@ export class LeaderElector {
     } catch (err) {
       this.log.warn({ err }, 'could not release the lease');
     }
-    this.o.onStoppedLeading();
+    this.options.onStoppedLeading();
   }
 }

@@ -63,7 +63,11 @@ export const loadRepairConfig = (env: Env) => parseEnv(repairEnvSchema, env);
 export const verifyEnvSchema = z
   .object({ ...tool, VERIFY_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(0) })
   .superRefine(...redisConnectionRule())
-  .transform((env) => camelConfig(withKeyPrefix(env)));
+  // Milliseconds like the consumer's other durations; the variable keeps its seconds.
+  .transform(({ VERIFY_WAIT_SECONDS, ...env }) => ({
+    ...camelConfig(withKeyPrefix(env)),
+    verifyWaitMs: VERIFY_WAIT_SECONDS * 1000,
+  }));
 export const loadVerifyConfig = (env: Env) => parseEnv(verifyEnvSchema, env);
 
 export const consumerEnvSchema = z

@@ -13,7 +13,7 @@ try {
   try {
     const mismatches = await verifyUntilConsistent(
       { pool, redis, prefix: config.redisKeyPrefix },
-      config.verifyWaitSeconds * 1000,
+      config.verifyWaitMs,
     );
     for (const m of mismatches) process.stdout.write(`${formatMismatch(m)}\n`);
     process.stdout.write(

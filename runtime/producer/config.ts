@@ -79,6 +79,7 @@ export const producerEnvSchema = z
       PRODUCER_TABLES,
       PRODUCER_NAME,
       START_FROM: _startFrom,
+      PRODUCER_LOCK_WAIT_SECONDS,
       ...rest
     } = env;
     return {
@@ -91,6 +92,8 @@ export const producerEnvSchema = z
       partitions: TOPIC_PARTITIONS,
       replicationFactor: TOPIC_REPLICATION_FACTOR,
       name: PRODUCER_NAME ?? env.TOPIC_PREFIX,
+      // Milliseconds like every other duration in the producer; the variable keeps its seconds.
+      lockWaitMs: PRODUCER_LOCK_WAIT_SECONDS * 1000,
       startFrom: startFrom satisfies StartFrom,
     };
   });

@@ -41,17 +41,22 @@ export function lockName(pipeline: string): string {
 type Options = {
   mysqlUrl: string;
   pipeline: string;
-  waitSeconds: number;
+  /** How long one attempt waits for the lock (GET_LOCK's timeout, whole seconds). */
+  waitMs: number;
   log: Logger;
   signal?: AbortSignal;
   /** How long to keep trying to take the lock back after the lock connection broke. */
-  recoverSeconds?: number;
+  recoverMs?: number;
 };
 
 const connect = (url: string) => connectMysql(url, { enableKeepAlive: true });
 
-async function tryLock(conn: mysql.Connection, name: string, waitSeconds: number): Promise<boolean> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, waitSeconds]);
+async function tryLock(conn: mysql.Connection, name: string, waitMs: number): Promise<boolean> {
+  // GET_LOCK's timeout is in seconds.
+  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [
+    name,
+    Math.ceil(waitMs / 1000),
+  ]);
   return rows[0]?.got === 1;
 }
 
@@ -61,7 +66,7 @@ export async function acquirePipelineLock(opts: Options): Promise<PipelineLock> 
   try {
     for (;;) {
       if (opts.signal?.aborted) throw new Error('stopped while waiting for the pipeline lock');
-      if (await tryLock(conn, name, opts.waitSeconds)) break;
+      if (await tryLock(conn, name, opts.waitMs)) break;
       opts.log.info({ lock: name }, 'another producer holds the pipeline lock: waiting');
     }
   } catch (err) {
@@ -83,7 +88,7 @@ export async function acquirePipelineLock(opts: Options): Promise<PipelineLock> 
     recovering = true;
     opts.log.warn({ err: cause, lock: name }, 'pipeline lock connection broke: taking the lock back');
     conn.destroy();
-    const deadline = Date.now() + (opts.recoverSeconds ?? 120) * 1000;
+    const deadline = Date.now() + (opts.recoverMs ?? 120_000);
     while (!released && Date.now() < deadline) {
       let next: mysql.Connection | undefined;
       try {

@@ -48,7 +48,7 @@ export async function startProducer(
   const lock = await acquirePipelineLock({
     mysqlUrl: cfg.mysqlUrl,
     pipeline: cfg.name,
-    waitSeconds: cfg.lockWaitSeconds,
+    waitMs: cfg.lockWaitMs,
     log,
     ...(deps.signal ? { signal: deps.signal } : {}),
   });

@@ -162,7 +162,7 @@ export function startInProcessOperator(
   identity = `test-${uniqueSuffix()}`,
   extraEnv: Record<string, string> = {},
 ): Operator {
-  const env = operatorEnv.parse({
+  const config = operatorEnv.parse({
     WATCH_NAMESPACE: ns,
     LEADER_ELECTION_NAMESPACE: ns,
     LEADER_ELECTION_NAME: 'operator',
@@ -174,7 +174,7 @@ export function startInProcessOperator(
     ...extraEnv,
   });
   return createOperator({
-    env,
+    config,
     kc,
     log: createLogger('operator-test', process.env.OPERATOR_TEST_LOG_LEVEL ?? 'warn'),
     registry: new Registry(),

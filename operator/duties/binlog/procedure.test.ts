@@ -7,13 +7,13 @@ const oldKey = startFromKey({ kind: 'latest' });
 const newKey = startFromKey({ kind: 'position', file: 'mariadb-bin.000007', pos: 1234 });
 const target: Target = { key: newKey, position: { file: 'mariadb-bin.000007', pos: 1234, gtid: '0-1-50' } };
 const seen = (
-  o: Partial<{ producerPods: number; producerReady: number; checkpoint: ResumePosition | null }>,
+  overrides: Partial<{ producerPods: number; producerReady: number; checkpoint: ResumePosition | null }>,
 ) => ({
   specKey: newKey,
   producerPods: 1,
   producerReady: 1,
   checkpoint: { file: 'mariadb-bin.000009', pos: 999, gtid: '0-1-90' } as ResumePosition | null,
-  ...o,
+  ...overrides,
 });
 
 describe('startFromKey', () => {

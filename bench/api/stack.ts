@@ -90,7 +90,7 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
   // As the api connects (rediss:// with REDIS_TLS_CA_FILE, Sentinel, cluster): runtime/core/redis.
   const redis = createRedis(redisConfigOf(process.env), { enableAutoPipelining: true });
-  const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }) };
+  const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }), peek: () => undefined };
   const reader = source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX')) : miss;
   return {
     pool,

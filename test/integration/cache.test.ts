@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor } from '../../runtime/core/cache/cursor.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter, type RowChange } from '../../runtime/core/cache/writer.ts';
 import { at, payment, pkg, purchase, remove, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
@@ -15,7 +15,7 @@ const reader = new RedisPurchasePackageReader(redis, prefix);
 const keys = cacheKeys(prefix);
 
 const page = async (user: string, limit = 10, cursor: string | null = null) => {
-  const r = await reader.read(user, { limit, cursor, token: null });
+  const r = await readPage(reader, user, { limit, cursor, token: null });
   if (r.kind !== 'hit') throw new Error(`expected a hit, got ${r.kind}`);
   return r.page;
 };
@@ -81,7 +81,7 @@ describe('cache writer: version-guarded apply', () => {
         const e = events[i];
         if (e) await w.apply([e]);
       }
-      const r = await new RedisPurchasePackageReader(redis, p).read(user, {
+      const r = await readPage(new RedisPurchasePackageReader(redis, p), user, {
         limit: 10,
         cursor: null,
         token: null,
@@ -93,7 +93,7 @@ describe('cache writer: version-guarded apply', () => {
     for (const n of orders.keys()) {
       const p = `${prefix}:o${n}`;
       await new CacheWriter(redis, p).apply([upsert('packages', pkg('pkg_a', 'Alpha'), v(1))]);
-      const r = await new RedisPurchasePackageReader(redis, p).read(user, {
+      const r = await readPage(new RedisPurchasePackageReader(redis, p), user, {
         limit: 10,
         cursor: null,
         token: null,
@@ -149,7 +149,7 @@ describe('cache writer: version-guarded apply', () => {
 describe('cache reader', () => {
   it('answers miss until Redis is marked ready', async () => {
     const fresh = new RedisPurchasePackageReader(redis, `${prefix}:fresh`);
-    expect(await fresh.read('u1', { limit: 5, cursor: null, token: null })).toEqual({ kind: 'miss' });
+    expect(await readPage(fresh, 'u1', { limit: 5, cursor: null, token: null })).toEqual({ kind: 'miss' });
   });
 
   it('pages newest first by created_at then id, stable across ties and deletes', async () => {
@@ -186,7 +186,7 @@ describe('cache reader', () => {
     const user = 'u_token';
     await writer.apply([upsert('purchases', purchase('pur_k', user, at(30)), v(100, 0))]);
     const read = (gtid: string, rows: string[]) =>
-      reader.read(user, { limit: 10, cursor: null, token: { gtid, rows } });
+      readPage(reader, user, { limit: 10, cursor: null, token: { gtid, rows } });
     expect((await read('0-1-100', ['purchases:pur_k'])).kind).toBe('hit');
     expect((await read('0-1-99', ['purchases:pur_k'])).kind).toBe('hit');
     expect((await read('0-1-101', ['purchases:pur_k'])).kind).toBe('behind');
@@ -201,9 +201,11 @@ describe('cache reader', () => {
   });
 
   it('rejects a bad limit or cursor instead of guessing', async () => {
-    await expect(reader.read('u', { limit: 0, cursor: null, token: null })).rejects.toThrow(RangeError);
-    await expect(reader.read('u', { limit: 101, cursor: null, token: null })).rejects.toThrow(RangeError);
-    await expect(reader.read('u', { limit: 5, cursor: 'not-a-cursor', token: null })).rejects.toThrow(
+    await expect(readPage(reader, 'u', { limit: 0, cursor: null, token: null })).rejects.toThrow(RangeError);
+    await expect(readPage(reader, 'u', { limit: 101, cursor: null, token: null })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(readPage(reader, 'u', { limit: 5, cursor: 'not-a-cursor', token: null })).rejects.toThrow(
       RangeError,
     );
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import type { RedisClient } from '../../runtime/core/redis/client.ts';
 import { createRedis } from '../../runtime/core/redis/connect.ts';
@@ -66,7 +66,7 @@ describe('Redis over TLS with ACL users', () => {
     await apiRedis.connect();
     const reader = new RedisPurchasePackageReader(apiRedis, prefix);
     await reader.load();
-    const read = await reader.read('alice', { limit: 10, cursor: null, token: null });
+    const read = await readPage(reader, 'alice', { limit: 10, cursor: null, token: null });
     expect(read.kind).toBe('hit');
     expect(JSON.stringify(read)).toContain('pur_1');
   });

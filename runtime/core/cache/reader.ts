@@ -7,6 +7,7 @@ import { microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
 import type {
   CacheRead,
+  HeldPage,
   PackageEntry,
   PackagePage,
   PurchasePackageReader,
@@ -41,17 +42,16 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     await readPackageScript.load(this.redis);
   }
 
-  /** The page as objects (tests, tools); the api uses `readRendered`. */
-  async read(userId: string, opts: ReadOptions): Promise<CacheRead> {
-    const r = await this.readRendered(userId, opts);
-    return r.kind === 'hit' ? { kind: 'hit', page: JSON.parse(r.body.toString('utf8')) as PackagePage } : r;
+  /** Nothing is held in process memory here: every read is a round trip. */
+  peek(_userId: string, _opts: ReadOptions): HeldPage | undefined {
+    return undefined;
   }
 
   /**
    * `opts.cursor` must come from a previous page (`decodeCursor` in the api answers 400 for a bad one;
    * here it throws RangeError). Token rows of tables the cache does not hold are not checked.
    */
-  async readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {
+  async read(userId: string, opts: ReadOptions): Promise<RenderedRead> {
     if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > MAX_PAGE_SIZE) {
       throw new RangeError(`limit must be an integer in 1..${MAX_PAGE_SIZE}`);
     }
@@ -105,6 +105,16 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     }
     return { kind: 'hit', body: renderPage(entries, names, more === 1), position: positionOfMarker(marker) };
   }
+}
+
+/** A reader's answer with the page as objects (tests, tools; the api sends the bytes as they are). */
+export async function readPage(
+  reader: PurchasePackageReader,
+  userId: string,
+  opts: ReadOptions,
+): Promise<CacheRead> {
+  const r = await reader.read(userId, opts);
+  return r.kind === 'hit' ? { kind: 'hit', page: JSON.parse(r.body.toString()) as PackagePage } : r;
 }
 
 /** The distinct package ids of a page's entries (`<package id>\x01…`). */

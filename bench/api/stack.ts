@@ -13,7 +13,7 @@ import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
-import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
+import { createLeanRedis, createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 
 /** Loads the test stack's connection settings (written by `STACK_NAME=test dev/stack.sh up`). */
 export function loadStackEnv(file = process.env.STACK_ENV_FILE ?? '.local/test-stack.env'): void {
@@ -90,8 +90,14 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
   // As the api connects (rediss:// with REDIS_TLS_CA_FILE, Sentinel, cluster): runtime/core/redis.
   const redis = createRedis(redisConfigOf(process.env), { enableAutoPipelining: true });
+  // The page call on the lean connection as main.ts wires it; BENCH_REDIS_CLIENT=ioredis keeps ioredis.
+  const lean =
+    process.env.BENCH_REDIS_CLIENT === 'ioredis'
+      ? null
+      : createLeanRedis(redisConfigOf(process.env), { commandTimeoutMs: 30_000 });
   const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }), peek: () => undefined };
-  const reader = source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX')) : miss;
+  const reader =
+    source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX'), lean) : miss;
   return {
     pool,
     redis,

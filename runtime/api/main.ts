@@ -4,7 +4,7 @@ import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
-import { createRedis } from '../core/redis/connect.ts';
+import { createLeanRedis, createRedis } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { type ApiConfig, deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
@@ -34,7 +34,13 @@ const pool = createPool(config.MYSQL_URL, { connectionLimit: config.MYSQL_POOL_S
 const redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
-const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX);
+// The package read's own lean connection on a standalone server (null for Sentinel / Cluster: ioredis).
+const leanRedis = createLeanRedis(config, {
+  connectionName: 'api-package-reads',
+  commandTimeoutMs: config.API_REQUEST_TIMEOUT_MS,
+  onError: (err) => log.warn({ err }, 'redis (package reads) connection error'),
+});
+const redisReader = new RedisPurchasePackageReader(redis, config.REDIS_KEY_PREFIX, leanRedis);
 const registry = createRegistry('api');
 const nearCache =
   config.PACKAGE_NEAR_CACHE_BYTES > 0
@@ -123,6 +129,7 @@ lifecycle.onShutdown('payment recovery', () => recovery.stop());
 lifecycle.onShutdown('mysql', () => pool.end());
 if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());
 lifecycle.onShutdown('redis', async () => {
+  await leanRedis?.quit();
   await redis.quit();
 });
 // Last: probes keep getting their 503 while everything above drains.

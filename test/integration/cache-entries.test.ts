@@ -11,6 +11,7 @@ import type { RenderedRead } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { versionOf } from '../../runtime/core/position.ts';
+import { createLeanRedis } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -90,6 +91,8 @@ afterAll(async () => {
 describe('pre-rendered package entries', () => {
   it('answers every page byte for byte like the MySQL fallback, ties and cursors included', async () => {
     const mysql = new MysqlPackageReader(pool);
+    const lean = createLeanRedis({ REDIS_URL: requireEnv('REDIS_URL') }, { commandTimeoutMs: 10_000 });
+    const leanReader = new RedisPurchasePackageReader(redis, prefix, lean);
     for (const limit of [1, 5, 12, 100]) {
       let cursor: string | null = null;
       let pages = 0;
@@ -97,11 +100,14 @@ describe('pre-rendered package entries', () => {
         const fromRedis = body(await reader.read('u_e', { limit, cursor, token: null }));
         const fromMysql = body(await mysql.read('u_e', { limit, cursor, token: null }));
         expect(fromRedis).toBe(fromMysql);
+        // The lean connection's commands (first page) and script (later pages): the same bytes.
+        expect(body(await leanReader.read('u_e', { limit, cursor, token: null }))).toBe(fromMysql);
         cursor = (JSON.parse(fromRedis) as { next_cursor: string | null }).next_cursor;
         pages++;
       } while (cursor !== null);
       expect(pages).toBe(Math.ceil(12 / limit));
     }
+    await lean?.quit();
   });
 
   it('reads the same through an auto-pipelining client (as the api runs it)', async () => {

@@ -1,8 +1,10 @@
 import { tokenSequence, transactionFloor } from '../position.ts';
 import { isCluster, type RedisClient, retryRedirects } from '../redis/client.ts';
+import type { LeanRedis, Reply } from '../redis/lean.ts';
 import { positionOfMarker } from './applied-position.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { cacheKeys } from './keys.ts';
+import { isNoScript } from './lua.ts';
 import { microsOfIso } from './rows.ts';
 import { readPackageScript } from './scripts.ts';
 import type {
@@ -30,11 +32,17 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof cacheKeys>;
   private readonly cluster: boolean;
+  private readonly lean: LeanRedis | null;
 
-  constructor(redis: RedisClient, prefix: string) {
+  /**
+   * `lean`: the hot-path connection to the same standalone server (runtime/core/redis/lean.ts) that
+   * the page call takes instead of `redis`; null (Sentinel, Cluster) keeps every call on ioredis.
+   */
+  constructor(redis: RedisClient, prefix: string, lean: LeanRedis | null = null) {
     this.redis = redis;
     this.keys = cacheKeys(prefix);
     this.cluster = isCluster(redis);
+    this.lean = this.cluster ? null : lean;
   }
 
   /** Optional warm-up; the first read loads the script anyway. */
@@ -72,6 +80,8 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       if (cut > 0 && (table === 'purchases' || table === 'payments'))
         tokenRows.push(this.keys.userRow(userId, table, r.slice(cut + 1)));
     }
+    if (this.lean && opts.cursor === null)
+      return this.readFirstPage(this.lean, userId, opts.limit, floor, tokenRows);
     const keys = [
       this.keys.readyFor(userId),
       this.keys.userPurchases(userId),
@@ -82,9 +92,11 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     // One server: the names join the page's call (one round trip); a cluster asks the catalog's slot.
     if (!this.cluster) keys.push(this.keys.catalogNames);
     const args = [opts.limit, cursorScore, cursorId, floor, tokenRows.length];
-    const reply = (await retryRedirects(() =>
-      readPackageScript.runBuffer(this.redis, keys, args),
-    )) as unknown[];
+    const reply = (
+      this.lean
+        ? await this.runLean(keys, args)
+        : await retryRedirects(() => readPackageScript.runBuffer(this.redis, keys, args))
+    ) as unknown[];
 
     const kind = String(reply[0]);
     if (kind === 'miss') return { kind: 'miss' };
@@ -104,6 +116,72 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       }
     }
     return { kind: 'hit', body: renderPage(entries, names, more === 1), position: positionOfMarker(marker) };
+  }
+
+  /**
+   * The first page on the lean connection, without the script: Lua copying every entry into and out
+   * of the interpreter costs Redis several times what the commands themselves cost (about 50 µs
+   * against 10 µs for a page of 20). Three round trips instead of one, with the script's guarantees:
+   * 1. MULTI: the slot's applied position, its ready marker, the index range and the token rows'
+   *    versions in one atomic step (no index read from a flushed slot, no position newer than the
+   *    index, the token checked against the same state);
+   * 2. the entries of those ids: every change moves forward (versioned), so each entry is at least as
+   *    new as the index it came with; an id whose entry is gone since (a delete, a flush) is a miss;
+   * 3. the names of their packages; a package missing from the cached catalog is a miss.
+   * The page therefore holds at least the position it names, as the script's does.
+   */
+  private async readFirstPage(
+    lean: LeanRedis,
+    userId: string,
+    limit: number,
+    floor: string,
+    tokenRows: string[],
+  ): Promise<RenderedRead> {
+    const k = this.keys;
+    const cmds: (string | number)[][] = [
+      ['MULTI'],
+      ['GET', k.appliedFor(userId)],
+      ['EXISTS', k.readyFor(userId)],
+      ['ZREVRANGE', k.userPurchases(userId), 0, limit],
+    ];
+    for (const row of tokenRows) cmds.push(['HGET', row, 'v']);
+    cmds.push(['EXEC']);
+    const replies = await lean.callMany(cmds);
+    const exec = replies[replies.length - 1];
+    if (!Array.isArray(exec))
+      throw exec instanceof Error ? exec : new Error('the page transaction was aborted');
+    for (const r of exec) if (r instanceof Error) throw r;
+    const [marker, ready, ids, ...versions] = exec as [Buffer | null, number, Buffer[], ...(Buffer | null)[]];
+    if (ready === 0) return { kind: 'miss' };
+    if (floor !== '')
+      for (const v of versions) if (v === null || v.toString() < floor) return { kind: 'behind' };
+    const position = positionOfMarker(marker);
+    const more = ids.length > limit;
+    if (ids.length === 0) return { kind: 'hit', body: renderPage([], [], false), position };
+    const wanted: string[] = [];
+    for (let i = 0; i < ids.length && i < limit; i++) wanted.push(String(ids[i]));
+    const entries = (await lean.call(['HMGET', k.userEntries(userId), ...wanted])) as Reply[];
+    for (const e of entries) if (!Buffer.isBuffer(e)) return { kind: 'miss' };
+    const packages = packagesOf(entries as Buffer[]);
+    const found = (await lean.call(['HMGET', k.catalogNames, ...packages])) as Reply[];
+    const names: Buffer[] = [];
+    for (let i = 0; i < packages.length; i++) {
+      const name = found[i];
+      if (!Buffer.isBuffer(name)) return { kind: 'miss' };
+      names.push(Buffer.from(packages[i] as string), name);
+    }
+    return { kind: 'hit', body: renderPage(entries as Buffer[], names, more), position };
+  }
+
+  /** The page script on the lean connection: EVALSHA, or EVAL where the server lacks the script. */
+  private async runLean(keys: string[], args: (string | number)[]): Promise<unknown> {
+    const lean = this.lean as LeanRedis;
+    try {
+      return await lean.call(['EVALSHA', readPackageScript.sha, keys.length, ...keys, ...args]);
+    } catch (err) {
+      if (!isNoScript(err)) throw err;
+      return lean.call(['EVAL', readPackageScript.source, keys.length, ...keys, ...args]);
+    }
   }
 }
 

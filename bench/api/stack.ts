@@ -34,6 +34,8 @@ export function need(name: string): string {
 export async function seedBenchData(opts: {
   userIds: string[];
   purchases: number;
+  /** The first user's purchases, when they differ (one big page beside many small ones). */
+  firstPurchases?: number;
   prefix: string;
 }): Promise<void> {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 4 });
@@ -59,7 +61,8 @@ export async function seedBenchData(opts: {
     });
 
     async function seedUser(userId: string) {
-      for (let i = 0; i < opts.purchases; i++) {
+      const count = userId === opts.userIds[0] ? (opts.firstPurchases ?? opts.purchases) : opts.purchases;
+      for (let i = 0; i < count; i++) {
         const w = {
           principal: { userId, scopes: new Set<string>() },
           idempotencyKey: `bench-${userId}-${i}`,
@@ -127,6 +130,7 @@ export async function withBenchData<T>(
   purchases: number,
   fn: (data: BenchData) => Promise<T>,
   users = 1,
+  firstPurchases?: number,
 ): Promise<T> {
   loadStackEnv();
   const { createTestDatabase } = await import('../../test/support/mysql.ts');
@@ -140,7 +144,12 @@ export async function withBenchData<T>(
   process.env.MYSQL_URL = db.appUrl;
   process.env.REDIS_KEY_PREFIX = prefix;
   try {
-    await seedBenchData({ userIds, purchases, prefix });
+    await seedBenchData({
+      userIds,
+      purchases,
+      prefix,
+      ...(firstPurchases === undefined ? {} : { firstPurchases }),
+    });
     return await fn({
       userId,
       userIds,

@@ -33,6 +33,8 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly keys: ReturnType<typeof cacheKeys>;
   private readonly cluster: boolean;
   private readonly lean: LeanRedis | null;
+  /** False once the server refused MULTI (an ACL user without it): first pages use the script too. */
+  private plainFirstPage = true;
 
   /**
    * `lean`: the hot-path connection to the same standalone server (runtime/core/redis/lean.ts) that
@@ -80,8 +82,15 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
       if (cut > 0 && (table === 'purchases' || table === 'payments'))
         tokenRows.push(this.keys.userRow(userId, table, r.slice(cut + 1)));
     }
-    if (this.lean && opts.cursor === null)
-      return this.readFirstPage(this.lean, userId, opts.limit, floor, tokenRows);
+    if (this.lean && this.plainFirstPage && opts.cursor === null) {
+      try {
+        return await this.readFirstPage(this.lean, userId, opts.limit, floor, tokenRows);
+      } catch (err) {
+        // An ACL user granted the script and read commands but not MULTI/EXEC: keep to the script.
+        if (!(err instanceof Error && err.message.startsWith('NOPERM'))) throw err;
+        this.plainFirstPage = false;
+      }
+    }
     const keys = [
       this.keys.readyFor(userId),
       this.keys.userPurchases(userId),
@@ -147,6 +156,7 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     for (const row of tokenRows) cmds.push(['HGET', row, 'v']);
     cmds.push(['EXEC']);
     const replies = await lean.callMany(cmds);
+    if (replies[0] instanceof Error) throw replies[0];
     const exec = replies[replies.length - 1];
     if (!Array.isArray(exec))
       throw exec instanceof Error ? exec : new Error('the page transaction was aborted');

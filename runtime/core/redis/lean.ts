@@ -174,9 +174,17 @@ export class LeanRedis {
     const { username, password, db, connectionName } = this.opts;
     if (password !== undefined) steps.push(username ? ['AUTH', username, password] : ['AUTH', password]);
     if (db !== undefined && db !== 0) steps.push(['SELECT', db]);
-    if (connectionName) steps.push(['CLIENT', 'SETNAME', connectionName]);
     steps.push(['PING']);
     const socket = this.socket;
+    // The name is a courtesy (CLIENT LIST): a user not allowed to set it still reads.
+    if (connectionName)
+      this.send([['CLIENT', 'SETNAME', connectionName]], {
+        resolve: () => {},
+        reject: () => {},
+        at: performance.now(),
+        n: 1,
+        replies: null,
+      });
     const replies = steps.map(
       (args) =>
         new Promise<Reply>((resolve, reject) =>

@@ -147,10 +147,11 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     tokenRows: string[],
   ): Promise<RenderedRead> {
     const k = this.keys;
+    const slot = k.userSlot(userId); // once: the marker keys are per slot
     const cmds: (string | number)[][] = [
       ['MULTI'],
-      ['GET', k.appliedFor(userId)],
-      ['EXISTS', k.readyFor(userId)],
+      ['GET', k.applied(slot)],
+      ['EXISTS', k.ready(slot)],
       ['ZREVRANGE', k.userPurchases(userId), 0, limit],
     ];
     for (const row of tokenRows) cmds.push(['HGET', row, 'v']);

@@ -18,6 +18,8 @@ import type {
 } from './types.ts';
 
 export const MAX_PAGE_SIZE = 100;
+/** A catalog is small; past this many package ids the rest are asked for after the entries. */
+const MAX_KNOWN_PACKAGES = 64;
 
 /**
  * The api's Redis reader: one EVALSHA to the user's slot answers the page, the consistency-token check
@@ -35,6 +37,8 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
   private readonly lean: LeanRedis | null;
   /** False once the server refused MULTI (an ACL user without it): first pages use the script too. */
   private plainFirstPage = true;
+  /** Package ids first pages named (bounded): their names are asked for with the entries. */
+  private readonly knownPackages = new Set<string>();
 
   /**
    * `lean`: the hot-path connection to the same standalone server (runtime/core/redis/lean.ts) that
@@ -130,13 +134,15 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
   /**
    * The first page on the lean connection, without the script: Lua copying every entry into and out
    * of the interpreter costs Redis several times what the commands themselves cost (about 50 µs
-   * against 10 µs for a page of 20). Three round trips instead of one, with the script's guarantees:
+   * against 10 µs for a page of 20). Two round trips instead of one (three when a page names a
+   * package for the first time), with the script's guarantees:
    * 1. MULTI: the slot's applied position, its ready marker, the index range and the token rows'
    *    versions in one atomic step (no index read from a flushed slot, no position newer than the
    *    index, the token checked against the same state);
    * 2. the entries of those ids: every change moves forward (versioned), so each entry is at least as
    *    new as the index it came with; an id whose entry is gone since (a delete, a flush) is a miss;
-   * 3. the names of their packages; a package missing from the cached catalog is a miss.
+   * 3. the names of their packages (with 2, for the packages seen before); a package missing from the
+   *    cached catalog is a miss.
    * The page therefore holds at least the position it names, as the script's does.
    */
   private async readFirstPage(
@@ -171,15 +177,31 @@ export class RedisPurchasePackageReader implements PurchasePackageReader {
     if (ids.length === 0) return { kind: 'hit', body: renderPage([], [], false), position };
     const wanted: string[] = [];
     for (let i = 0; i < ids.length && i < limit; i++) wanted.push(String(ids[i]));
-    const entries = (await lean.call(['HMGET', k.userEntries(userId), ...wanted])) as Reply[];
+    // The names of the packages pages named so far ride along with the entries (one round trip
+    // fewer); a package not among them yet is asked for after. Always read now, never remembered.
+    const known = [...this.knownPackages];
+    const [entries, guessed] = (await Promise.all([
+      lean.call(['HMGET', k.userEntries(userId), ...wanted]),
+      known.length > 0 ? lean.call(['HMGET', k.catalogNames, ...known]) : [],
+    ])) as [Reply[], Reply[]];
     for (const e of entries) if (!Buffer.isBuffer(e)) return { kind: 'miss' };
     const packages = packagesOf(entries as Buffer[]);
-    const found = (await lean.call(['HMGET', k.catalogNames, ...packages])) as Reply[];
+    const nameOf = new Map<string, Reply>();
+    for (let i = 0; i < known.length; i++) nameOf.set(known[i] as string, guessed[i] ?? null);
+    const unknown = packages.filter((id) => !nameOf.has(id));
+    if (unknown.length > 0) {
+      const found = (await lean.call(['HMGET', k.catalogNames, ...unknown])) as Reply[];
+      unknown.forEach((id, i) => {
+        nameOf.set(id, found[i] ?? null);
+        if (this.knownPackages.size < MAX_KNOWN_PACKAGES) this.knownPackages.add(id);
+      });
+    }
     const names: Buffer[] = [];
-    for (let i = 0; i < packages.length; i++) {
-      const name = found[i];
+    for (const id of packages) {
+      const name = nameOf.get(id);
+      // A purchase whose package is not in the cached catalog: Redis is not complete.
       if (!Buffer.isBuffer(name)) return { kind: 'miss' };
-      names.push(Buffer.from(packages[i] as string), name);
+      names.push(Buffer.from(id), name);
     }
     return { kind: 'hit', body: renderPage(entries as Buffer[], names, more), position };
   }

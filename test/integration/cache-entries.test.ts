@@ -174,15 +174,24 @@ describe('pre-rendered package entries', () => {
   });
 
   it('lets MySQL answer when a listed purchase has lost its catalog row', async () => {
+    // The lean reader has read u_e's page before: pkg_pro is among the names it asks for up front.
+    const lean = createLeanRedis({ REDIS_URL: requireEnv('REDIS_URL') }, { commandTimeoutMs: 10_000 });
+    const leanReader = new RedisPurchasePackageReader(redis, prefix, lean);
+    const all = { limit: 100, cursor: null, token: null };
+    expect((await leanReader.read('u_e', all)).kind).toBe('hit');
     const pro = await sourceRow('packages', 'pkg_pro');
     await writer.apply([
       { table: 'packages', id: 'pkg_pro', version: versionOf(10n ** 14n, 2), after: null, before: pro },
     ]);
-    expect(await reader.read('u_e', { limit: 100, cursor: null, token: null })).toEqual({
-      kind: 'miss',
-    });
-    // u_other has no pkg_pro purchase: still a hit.
-    expect((await reader.read('u_other', { limit: 100, cursor: null, token: null })).kind).toBe('hit');
+    try {
+      for (const r of [reader, leanReader]) {
+        expect(await r.read('u_e', all)).toEqual({ kind: 'miss' });
+        // u_other has no pkg_pro purchase: still a hit.
+        expect((await r.read('u_other', all)).kind).toBe('hit');
+      }
+    } finally {
+      await lean?.quit();
+    }
   });
 
   it('removes the entry with the purchase and moves it with its owner', async () => {

@@ -18,7 +18,7 @@ await withBenchData(purchases, async (data) => {
     const reader = new RedisPurchasePackageReader(redis, data.env.REDIS_KEY_PREFIX ?? '');
     const opts = { limit: Math.min(purchases, 100), cursor: null, token: null };
     const trivial = String(await redis.script('LOAD', 'return 1'));
-    await reader.readRendered(data.userId, opts);
+    await reader.read(data.userId, opts);
     const evalsha = async () => {
       const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await redis.info('commandstats'));
       return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
@@ -36,7 +36,7 @@ await withBenchData(purchases, async (data) => {
     };
     console.log(`${purchases} purchases, page of ${opts.limit}, ${calls} calls per window`);
     for (let r = 0; r < rounds; r++) {
-      const read = await window(() => reader.readRendered(data.userId, opts));
+      const read = await window(() => reader.read(data.userId, opts));
       const base = await window(() => redis.evalsha(trivial, 0));
       console.log(`read script ${read.toFixed(1)} µs/call   trivial script ${base.toFixed(1)} µs/call`);
     }

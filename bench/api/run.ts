@@ -21,12 +21,19 @@ export type Measurement = {
   errors: number;
 };
 
-/** Starts `bench/api/server.ts <mode>` in its own process; resolves with its port. */
+/**
+ * Starts `bench/api/server.ts <mode>` in its own process; resolves with its port. With
+ * BENCH_CPU_PROF=<dir> each target writes a V8 CPU profile there when it stops (`node --cpu-prof`).
+ */
 export async function startTarget(
   mode: string,
   env: Record<string, string>,
 ): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['bench/api/server.ts', mode], {
+  const profile = process.env.BENCH_CPU_PROF;
+  const flags = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${mode}-${Date.now()}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...flags, 'bench/api/server.ts', mode], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -13,7 +13,7 @@ import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool } from '../../runtime/core/db/pool.ts';
-import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
+import { createLeanRedis, createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
 
 /** Loads the test stack's connection settings (written by `STACK_NAME=test dev/stack.sh up`). */
 export function loadStackEnv(file = process.env.STACK_ENV_FILE ?? '.local/test-stack.env'): void {
@@ -34,6 +34,8 @@ export function need(name: string): string {
 export async function seedBenchData(opts: {
   userIds: string[];
   purchases: number;
+  /** The first user's purchases, when they differ (one big page beside many small ones). */
+  firstPurchases?: number;
   prefix: string;
 }): Promise<void> {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 4 });
@@ -59,7 +61,8 @@ export async function seedBenchData(opts: {
     });
 
     async function seedUser(userId: string) {
-      for (let i = 0; i < opts.purchases; i++) {
+      const count = userId === opts.userIds[0] ? (opts.firstPurchases ?? opts.purchases) : opts.purchases;
+      for (let i = 0; i < count; i++) {
         const w = {
           principal: { userId, scopes: new Set<string>() },
           idempotencyKey: `bench-${userId}-${i}`,
@@ -90,8 +93,14 @@ export function packageRouteParts(source: 'redis' | 'mysql') {
   const pool = createPool(need('MYSQL_URL'), { connectionLimit: 20 });
   // As the api connects (rediss:// with REDIS_TLS_CA_FILE, Sentinel, cluster): runtime/core/redis.
   const redis = createRedis(redisConfigOf(process.env), { enableAutoPipelining: true });
-  const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }) };
-  const reader = source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX')) : miss;
+  // The page call on the lean connection as main.ts wires it; BENCH_REDIS_CLIENT=ioredis keeps ioredis.
+  const lean =
+    process.env.BENCH_REDIS_CLIENT === 'ioredis'
+      ? null
+      : createLeanRedis(redisConfigOf(process.env), { commandTimeoutMs: 30_000 });
+  const miss: PurchasePackageReader = { read: async () => ({ kind: 'miss' }), peek: () => undefined };
+  const reader =
+    source === 'redis' ? new RedisPurchasePackageReader(redis, need('REDIS_KEY_PREFIX'), lean) : miss;
   return {
     pool,
     redis,
@@ -121,6 +130,7 @@ export async function withBenchData<T>(
   purchases: number,
   fn: (data: BenchData) => Promise<T>,
   users = 1,
+  firstPurchases?: number,
 ): Promise<T> {
   loadStackEnv();
   const { createTestDatabase } = await import('../../test/support/mysql.ts');
@@ -134,7 +144,12 @@ export async function withBenchData<T>(
   process.env.MYSQL_URL = db.appUrl;
   process.env.REDIS_KEY_PREFIX = prefix;
   try {
-    await seedBenchData({ userIds, purchases, prefix });
+    await seedBenchData({
+      userIds,
+      purchases,
+      prefix,
+      ...(firstPurchases === undefined ? {} : { firstPurchases }),
+    });
     return await fn({
       userId,
       userIds,

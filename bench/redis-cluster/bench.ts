@@ -11,10 +11,10 @@
  */
 
 import { Registry } from 'prom-client';
-import type { NearCachedPackageReader } from '../../runtime/api/package/near-cache.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { CanonicalRow } from '../../runtime/core/cache/rows.ts';
+import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { CacheWriter, type RowChange } from '../../runtime/core/cache/writer.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { versionOf } from '../../runtime/core/position.ts';
@@ -102,7 +102,7 @@ async function applyRate(t: Target): Promise<number> {
 
 async function readRate(t: Target, near: boolean): Promise<number> {
   const direct = new RedisPurchasePackageReader(t.redis, t.prefix);
-  let reader: { readRendered: RedisPurchasePackageReader['readRendered'] } = direct;
+  let reader: PurchasePackageReader = direct;
   let stop = async () => {};
   if (near) {
     const cache = createNearCache({
@@ -114,19 +114,19 @@ async function readRate(t: Target, near: boolean): Promise<number> {
       log: createLogger('bench', 'warn'),
     });
     await cache.feed.start();
-    reader = cache.reader as NearCachedPackageReader;
+    reader = cache.reader;
     stop = () => cache.feed.stop();
   }
   const opts = { limit: 10, cursor: null, token: null };
   // Warm-up: every user once (fills the near cache, loads the scripts everywhere).
   for (let u = 0; u < USERS; u += 50)
-    await Promise.all(Array.from({ length: 50 }, (_, i) => reader.readRendered(`u_${u + i}`, opts)));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => reader.read(`u_${u + i}`, opts)));
   let reads = 0;
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       for (let i = w; performance.now() < deadline; i += concurrency) {
-        const r = await reader.readRendered(`u_${i % USERS}`, opts);
+        const r = await reader.read(`u_${i % USERS}`, opts);
         if (r.kind !== 'hit') throw new Error(`read answered ${r.kind}`);
         reads++;
       }

@@ -4,7 +4,7 @@ import { createPool } from '../core/db/pool.ts';
 import { Lifecycle } from '../core/lifecycle.ts';
 import { createLogger } from '../core/logger.ts';
 import { createRegistry, startOpsServer } from '../core/metrics.ts';
-import { createRedis } from '../core/redis/connect.ts';
+import { createLeanRedis, createRedis } from '../core/redis/connect.ts';
 import { buildApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { deprecatedSettings, isDevelopment, loadApiConfig } from './config.ts';
@@ -27,7 +27,13 @@ const pool = createPool(config.mysqlUrl, { connectionLimit: config.mysqlPoolSize
 const redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
 // ioredis reconnects by itself; without a listener its errors would go to stderr unstructured.
 redis.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
-const redisReader = new RedisPurchasePackageReader(redis, config.redisKeyPrefix);
+// The package read's own lean connection on a standalone server (null for Sentinel / Cluster: ioredis).
+const leanRedis = createLeanRedis(config, {
+  connectionName: 'api-package-reads',
+  commandTimeoutMs: config.requestTimeoutMs,
+  onError: (err) => log.warn({ err }, 'redis (package reads) connection error'),
+});
+const redisReader = new RedisPurchasePackageReader(redis, config.redisKeyPrefix, leanRedis);
 const registry = createRegistry('api');
 const nearCache =
   config.packageNearCacheBytes > 0
@@ -115,6 +121,7 @@ lifecycle.onShutdown('payment recovery', () => recovery.stop());
 lifecycle.onShutdown('mysql', () => pool.end());
 if (nearCache) lifecycle.onShutdown('invalidation feed', () => nearCache.feed.stop());
 lifecycle.onShutdown('redis', async () => {
+  await leanRedis?.quit();
   await redis.quit();
 });
 // Last: probes keep getting their 503 while everything above drains.

@@ -36,6 +36,12 @@ export function createApiMetrics(registry: Registry) {
   // One child per route/method/status, looked up by a flat key. The set is bounded by the routes
   // times the statuses they answer.
   const durationChildren = new Map<string, HotHistogramChild>();
+  // Bound per source: a labelled inc hashes its labels on every call, and this one runs per read.
+  const readsBySource: Record<PackageSource, { inc(): void }> = {
+    redis: packageReads.labels('redis'),
+    mysql_miss: packageReads.labels('mysql_miss'),
+    mysql_behind: packageReads.labels('mysql_behind'),
+  };
   return {
     observeRequest: (route: string, method: string, status: number, seconds: number) => {
       const key = `${method} ${status} ${route}`;
@@ -46,7 +52,7 @@ export function createApiMetrics(registry: Registry) {
       }
       child.observe(seconds);
     },
-    packageRead: (source: PackageSource) => packageReads.inc({ source }),
+    packageRead: (source: PackageSource) => readsBySource[source].inc(),
     rateLimited: (scope: string) => rateLimited.inc({ scope }),
     rateLimiterError: () => rateLimiterErrors.inc(),
   };

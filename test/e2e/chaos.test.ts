@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import type { PackageEntry } from '../../runtime/core/cache/types.ts';
 import { newId } from '../../runtime/core/ids.ts';
 import { transactionProbe } from '../support/kafka-transactions.ts';
@@ -498,7 +498,7 @@ describe('chaos: kill -9 of every component under load (private MariaDB, Redis, 
       for (const user of new Set([...acks.values()].map((a) => a.user))) {
         let cursor: string | null = null;
         for (let page = 0; page < 100; page++) {
-          const read = await reader.read(user, { limit: 100, cursor, token: null });
+          const read = await readPage(reader, user, { limit: 100, cursor, token: null });
           expect(read.kind, `Redis holds ${user}'s purchases`).toBe('hit');
           if (read.kind !== 'hit') break;
           for (const e of read.page.items) inRedis.set(e.purchase_id, e);

@@ -38,8 +38,8 @@ feed = new RedisInvalidationFeed(redisOptions({ redisUrl: url }), near, {
 
 const first: ReadOptions = { limit: 20, cursor: null, token: null };
 const text = (r: RenderedRead) => (r.kind === 'hit' ? r.body.toString() : r.kind);
-const nearPage = async (user: string) => text(await near.readRendered(user, first));
-const redisPage = async (user: string) => text(await direct.readRendered(user, first));
+const nearPage = async (user: string) => text(await near.read(user, first));
+const redisPage = async (user: string) => text(await direct.read(user, first));
 
 let seq = 100;
 const next = () => v(++seq);

@@ -155,6 +155,7 @@ describe('graceful shutdown', () => {
       {},
       {
         wrapReader: (reader) => ({
+          peek: () => undefined,
           read: async (user, opts) => {
             await new Promise((r) => setTimeout(r, 400));
             return reader.read(user, opts);

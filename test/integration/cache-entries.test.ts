@@ -1,17 +1,17 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPackageFromMysql } from '../../runtime/api/package/mysql-reader.ts';
+import { MysqlPackageReader } from '../../runtime/api/package/mysql-reader.ts';
 import { silentProgress } from '../../runtime/consumer/progress.ts';
 import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
 import { verifyCache } from '../../runtime/consumer/verify.ts';
-import { decodeCursor } from '../../runtime/core/cache/cursor.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { canonicalRow } from '../../runtime/core/cache/rows.ts';
 import type { RenderedRead } from '../../runtime/core/cache/types.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { versionOf } from '../../runtime/core/position.ts';
+import { createLeanRedis } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { createTestDatabase, type TestDatabase } from '../support/mysql.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -90,27 +90,31 @@ afterAll(async () => {
 
 describe('pre-rendered package entries', () => {
   it('answers every page byte for byte like the MySQL fallback, ties and cursors included', async () => {
+    const mysql = new MysqlPackageReader(pool);
+    const lean = createLeanRedis({ redisUrl: requireEnv('REDIS_URL') }, { commandTimeoutMs: 10_000 });
+    const leanReader = new RedisPurchasePackageReader(redis, prefix, lean);
     for (const limit of [1, 5, 12, 100]) {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const fromRedis = body(await reader.readRendered('u_e', { limit, cursor, token: null }));
-        const fromMysql = JSON.stringify(
-          await readPackageFromMysql(pool, 'u_e', limit, cursor === null ? null : decodeCursor(cursor)),
-        );
+        const fromRedis = body(await reader.read('u_e', { limit, cursor, token: null }));
+        const fromMysql = body(await mysql.read('u_e', { limit, cursor, token: null }));
         expect(fromRedis).toBe(fromMysql);
+        // The lean connection's commands (first page) and script (later pages): the same bytes.
+        expect(body(await leanReader.read('u_e', { limit, cursor, token: null }))).toBe(fromMysql);
         cursor = (JSON.parse(fromRedis) as { next_cursor: string | null }).next_cursor;
         pages++;
       } while (cursor !== null);
       expect(pages).toBe(Math.ceil(12 / limit));
     }
+    await lean?.quit();
   });
 
   it('reads the same through an auto-pipelining client (as the api runs it)', async () => {
     const fast = new RedisPurchasePackageReader(pipelined, prefix);
     const opts = { limit: 7, cursor: null, token: null };
-    const [a, b] = await Promise.all([fast.readRendered('u_e', opts), fast.readRendered('u_other', opts)]);
-    expect(body(a)).toBe(body(await reader.readRendered('u_e', opts)));
+    const [a, b] = await Promise.all([fast.read('u_e', opts), fast.read('u_other', opts)]);
+    expect(body(a)).toBe(body(await reader.read('u_e', opts)));
     expect(JSON.parse(body(b)).items.map((e: { purchase_id: string }) => e.purchase_id)).toEqual([
       'pur_other',
     ]);
@@ -128,7 +132,7 @@ describe('pre-rendered package entries', () => {
     ).toEqual([true]);
     const after = await redis.hget(keys.userEntries('u_e'), 'pur_01');
     expect(after).not.toBe(before);
-    const page = await reader.read('u_e', { limit: 100, cursor: null, token: null });
+    const page = await readPage(reader, 'u_e', { limit: 100, cursor: null, token: null });
     if (page.kind !== 'hit') throw new Error(page.kind);
     expect(page.page.items.find((e) => e.purchase_id === 'pur_01')).toMatchObject({
       payment: { id: 'pay_pur_01', status: 'succeeded' },
@@ -161,7 +165,7 @@ describe('pre-rendered package entries', () => {
     ]);
     expect(await redis.hgetall(keys.userEntries('u_e'))).toEqual(entriesBefore);
     for (const user of ['u_e', 'u_other']) {
-      const page = await reader.read(user, { limit: 100, cursor: null, token: null });
+      const page = await readPage(reader, user, { limit: 100, cursor: null, token: null });
       if (page.kind !== 'hit') throw new Error(page.kind);
       const names = page.page.items.filter((e) => e.package.id === 'pkg_plus').map((e) => e.package.name);
       expect(names.length).toBeGreaterThan(0);
@@ -170,17 +174,24 @@ describe('pre-rendered package entries', () => {
   });
 
   it('lets MySQL answer when a listed purchase has lost its catalog row', async () => {
+    // The lean reader has read u_e's page before: pkg_pro is among the names it asks for up front.
+    const lean = createLeanRedis({ redisUrl: requireEnv('REDIS_URL') }, { commandTimeoutMs: 10_000 });
+    const leanReader = new RedisPurchasePackageReader(redis, prefix, lean);
+    const all = { limit: 100, cursor: null, token: null };
+    expect((await leanReader.read('u_e', all)).kind).toBe('hit');
     const pro = await sourceRow('packages', 'pkg_pro');
     await writer.apply([
       { table: 'packages', id: 'pkg_pro', version: versionOf(10n ** 14n, 2), after: null, before: pro },
     ]);
-    expect(await reader.readRendered('u_e', { limit: 100, cursor: null, token: null })).toEqual({
-      kind: 'miss',
-    });
-    // u_other has no pkg_pro purchase: still a hit.
-    expect((await reader.readRendered('u_other', { limit: 100, cursor: null, token: null })).kind).toBe(
-      'hit',
-    );
+    try {
+      for (const r of [reader, leanReader]) {
+        expect(await r.read('u_e', all)).toEqual({ kind: 'miss' });
+        // u_other has no pkg_pro purchase: still a hit.
+        expect((await r.read('u_other', all)).kind).toBe('hit');
+      }
+    } finally {
+      await lean?.quit();
+    }
   });
 
   it('removes the entry with the purchase and moves it with its owner', async () => {

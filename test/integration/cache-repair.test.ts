@@ -7,7 +7,7 @@ import { silentProgress } from '../../runtime/consumer/progress.ts';
 import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
 import { verifyCache } from '../../runtime/consumer/verify.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { currentSourceGtid } from '../../runtime/core/db/source-gtid.ts';
 import { gtidSequence, versionOf } from '../../runtime/core/position.ts';
@@ -56,7 +56,7 @@ async function dump(user: string) {
 }
 
 const redisPage = async (user: string) => {
-  const r = await reader.read(user, { limit: 100, cursor: null, token: null });
+  const r = await readPage(reader, user, { limit: 100, cursor: null, token: null });
   return r.kind === 'hit' ? r.page : r.kind;
 };
 

@@ -2,8 +2,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor } from '../../runtime/core/cache/cursor.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter, type RowChange } from '../../runtime/core/cache/writer.ts';
+import { createLeanRedis } from '../../runtime/core/redis/connect.ts';
 import { at, payment, pkg, purchase, remove, upsert, v } from '../support/cache-rows.ts';
 import { requireEnv, uniqueSuffix } from '../support/env.ts';
 import { deleteRedisKeys } from '../support/redis.ts';
@@ -13,12 +14,21 @@ const prefix = `cachetest:${uniqueSuffix()}`;
 const writer = new CacheWriter(redis, prefix);
 const reader = new RedisPurchasePackageReader(redis, prefix);
 const keys = cacheKeys(prefix);
+const lean = createLeanRedis({ redisUrl: requireEnv('REDIS_URL') }, { commandTimeoutMs: 10_000 });
+/** The page script on ioredis (Sentinel, Cluster) and the lean connection's plain commands (standalone). */
+const readers = [
+  ['script', (p: string) => new RedisPurchasePackageReader(redis, p)],
+  ['lean', (p: string) => new RedisPurchasePackageReader(redis, p, lean)],
+] as const;
 
-const page = async (user: string, limit = 10, cursor: string | null = null) => {
-  const r = await reader.read(user, { limit, cursor, token: null });
-  if (r.kind !== 'hit') throw new Error(`expected a hit, got ${r.kind}`);
-  return r.page;
-};
+const pageOf =
+  (r: RedisPurchasePackageReader) =>
+  async (user: string, limit = 10, cursor: string | null = null) => {
+    const read = await readPage(r, user, { limit, cursor, token: null });
+    if (read.kind !== 'hit') throw new Error(`expected a hit, got ${read.kind}`);
+    return read.page;
+  };
+const page = pageOf(reader);
 
 beforeAll(async () => {
   await writer.load();
@@ -28,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteRedisKeys(redis, prefix);
   redis.disconnect();
+  await lean?.quit();
 });
 
 describe('cache writer: version-guarded apply', () => {
@@ -81,7 +92,7 @@ describe('cache writer: version-guarded apply', () => {
         const e = events[i];
         if (e) await w.apply([e]);
       }
-      const r = await new RedisPurchasePackageReader(redis, p).read(user, {
+      const r = await readPage(new RedisPurchasePackageReader(redis, p), user, {
         limit: 10,
         cursor: null,
         token: null,
@@ -93,7 +104,7 @@ describe('cache writer: version-guarded apply', () => {
     for (const n of orders.keys()) {
       const p = `${prefix}:o${n}`;
       await new CacheWriter(redis, p).apply([upsert('packages', pkg('pkg_a', 'Alpha'), v(1))]);
-      const r = await new RedisPurchasePackageReader(redis, p).read(user, {
+      const r = await readPage(new RedisPurchasePackageReader(redis, p), user, {
         limit: 10,
         cursor: null,
         token: null,
@@ -171,14 +182,16 @@ describe('cache writer: ready markers', () => {
   });
 });
 
-describe('cache reader', () => {
+describe.each(readers)('cache reader (%s)', (name, make) => {
+  const reader = make(prefix);
+  const page = pageOf(reader);
   it('answers miss until Redis is marked ready', async () => {
-    const fresh = new RedisPurchasePackageReader(redis, `${prefix}:fresh`);
-    expect(await fresh.read('u1', { limit: 5, cursor: null, token: null })).toEqual({ kind: 'miss' });
+    const fresh = make(`${prefix}:fresh`);
+    expect(await readPage(fresh, 'u1', { limit: 5, cursor: null, token: null })).toEqual({ kind: 'miss' });
   });
 
   it('pages newest first by created_at then id, stable across ties and deletes', async () => {
-    const user = 'u_pages';
+    const user = `u_pages_${name}`;
     const created = [at(20, 5), at(20, 5), at(20, 5), at(21), at(19, 999999), at(22), at(20, 5)];
     const ids = ['pur_b', 'pur_d', 'pur_a', 'pur_x', 'pur_y', 'pur_z', 'pur_c'];
     await writer.apply(
@@ -208,10 +221,10 @@ describe('cache reader', () => {
   });
 
   it('answers behind until every row of the consistency token reached the commit', async () => {
-    const user = 'u_token';
+    const user = `u_token_${name}`;
     await writer.apply([upsert('purchases', purchase('pur_k', user, at(30)), v(100, 0))]);
     const read = (gtid: string, rows: string[]) =>
-      reader.read(user, { limit: 10, cursor: null, token: { gtid, rows } });
+      readPage(reader, user, { limit: 10, cursor: null, token: { gtid, rows } });
     expect((await read('0-1-100', ['purchases:pur_k'])).kind).toBe('hit');
     expect((await read('0-1-99', ['purchases:pur_k'])).kind).toBe('hit');
     expect((await read('0-1-101', ['purchases:pur_k'])).kind).toBe('behind');
@@ -226,9 +239,11 @@ describe('cache reader', () => {
   });
 
   it('rejects a bad limit or cursor instead of guessing', async () => {
-    await expect(reader.read('u', { limit: 0, cursor: null, token: null })).rejects.toThrow(RangeError);
-    await expect(reader.read('u', { limit: 101, cursor: null, token: null })).rejects.toThrow(RangeError);
-    await expect(reader.read('u', { limit: 5, cursor: 'not-a-cursor', token: null })).rejects.toThrow(
+    await expect(readPage(reader, 'u', { limit: 0, cursor: null, token: null })).rejects.toThrow(RangeError);
+    await expect(readPage(reader, 'u', { limit: 101, cursor: null, token: null })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(readPage(reader, 'u', { limit: 5, cursor: 'not-a-cursor', token: null })).rejects.toThrow(
       RangeError,
     );
   });

@@ -5,7 +5,7 @@ import { rebuildCache } from '../../runtime/consumer/rebuild.ts';
 import { verifyCache } from '../../runtime/consumer/verify.ts';
 import { readSourceState } from '../../runtime/core/binlog/source.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { versionOf } from '../../runtime/core/position.ts';
@@ -92,7 +92,7 @@ describe('rebuild from MySQL and the consistency checker', () => {
     expect(await verifyCache({ pool: app, redis, prefix })).toEqual([]);
 
     const reader = new RedisPurchasePackageReader(redis, prefix);
-    const page = await reader.read('u_even', { limit: 10, cursor: null, token: null });
+    const page = await readPage(reader, 'u_even', { limit: 10, cursor: null, token: null });
     expect(page.kind).toBe('hit');
     if (page.kind === 'hit') {
       expect(page.page.items).toHaveLength(5);

@@ -4,7 +4,7 @@ import { consumerEnvSchema } from '../../runtime/consumer/config.ts';
 import { deadLetterTopic } from '../../runtime/consumer/dead-letters.ts';
 import { type ConsumerService, startConsumerService } from '../../runtime/consumer/service.ts';
 import { cacheKeys } from '../../runtime/core/cache/keys.ts';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { parseEnv } from '../../runtime/core/config/env.ts';
 import { topicName } from '../../runtime/core/events/envelope.ts';
 import {
@@ -60,7 +60,7 @@ async function start(): Promise<ConsumerService> {
 }
 
 const page = async (user: string) => {
-  const r = await reader.read(user, { limit: 50, cursor: null, token: null });
+  const r = await readPage(reader, user, { limit: 50, cursor: null, token: null });
   return r.kind === 'hit' ? r.page.items : r.kind;
 };
 

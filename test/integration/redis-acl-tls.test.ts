@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import type { RedisClient } from '../../runtime/core/redis/client.ts';
-import { createRedis } from '../../runtime/core/redis/connect.ts';
+import { createLeanRedis, createRedis } from '../../runtime/core/redis/connect.ts';
 import { at, pkg, purchase, upsert, v } from '../support/cache-rows.ts';
 import { uniqueSuffix } from '../support/env.ts';
 import { startTlsRedisProcess } from '../support/redis-process.ts';
@@ -66,9 +66,23 @@ describe('Redis over TLS with ACL users', () => {
     await apiRedis.connect();
     const reader = new RedisPurchasePackageReader(apiRedis, prefix);
     await reader.load();
-    const read = await reader.read('alice', { limit: 10, cursor: null, token: null });
+    const read = await readPage(reader, 'alice', { limit: 10, cursor: null, token: null });
     expect(read.kind).toBe('hit');
     expect(JSON.stringify(read)).toContain('pur_1');
+
+    // The api's lean page connection, as main.ts makes it: TLS, the ACL user; this user has no
+    // MULTI, so first pages fall back to the script, with the same answer.
+    const lean = createLeanRedis(
+      { redisUrl: url('api', 'api-secret'), redisTlsCaFile: `${pki}/ca.crt` },
+      { commandTimeoutMs: 10_000, connectionName: 'api-package-reads' },
+    );
+    try {
+      const leanReader = new RedisPurchasePackageReader(apiRedis, prefix, lean);
+      for (let i = 0; i < 2; i++)
+        expect(await readPage(leanReader, 'alice', { limit: 10, cursor: null, token: null })).toEqual(read);
+    } finally {
+      await lean?.quit();
+    }
   });
 
   it('the api user cannot write, and neither user reaches other keys or server-wide commands', async () => {

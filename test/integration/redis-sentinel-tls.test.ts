@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
+import { RedisPurchasePackageReader, readPage } from '../../runtime/core/cache/reader.ts';
 import { CacheWriter } from '../../runtime/core/cache/writer.ts';
 import type { RedisClient } from '../../runtime/core/redis/client.ts';
 import { createRedis, redisConfigOf } from '../../runtime/core/redis/connect.ts';
@@ -169,7 +169,7 @@ describe('Redis Sentinel over TLS with ACL users', () => {
     const reader = new RedisPurchasePackageReader(readerRedis, prefix);
     await reader.load();
     expect(serverPort(readerRedis)).toBe(primary.port);
-    const read = await reader.read('alice', { limit: 10, cursor: null, token: null });
+    const read = await readPage(reader, 'alice', { limit: 10, cursor: null, token: null });
     expect(read.kind).toBe('hit');
     expect(JSON.stringify(read)).toContain('pur_1');
   });
@@ -235,7 +235,7 @@ describe('Redis Sentinel over TLS with ACL users', () => {
       },
       30_000,
     );
-    const read = await reader.read('alice', { limit: 10, cursor: null, token: null });
+    const read = await readPage(reader, 'alice', { limit: 10, cursor: null, token: null });
     expect(read.kind).toBe('hit');
     expect(JSON.stringify(read)).toContain('pur_3');
     expect(JSON.stringify(read)).toContain('pur_2');

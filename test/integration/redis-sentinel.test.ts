@@ -109,7 +109,7 @@ describe('Redis through a real Sentinel', () => {
       upsert('payments', payment('pay_s1', 'pur_s1', 'u_sentinel', 'pending'), v(3)),
     ]);
     await writer.markReady(null);
-    const page = await reader.readRendered('u_sentinel', { limit: 20, cursor: null, token: null });
+    const page = await reader.read('u_sentinel', { limit: 20, cursor: null, token: null });
     expect(page.kind).toBe('hit');
     expect(page.kind === 'hit' && page.body.toString()).toContain('"id":"pay_s1","status":"pending"');
     // Written to the stack's Redis, where the Sentinel said the master is.

@@ -13,6 +13,7 @@ import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
 import { createPool, type Pool } from '../../runtime/core/db/pool.ts';
 import { createLogger } from '../../runtime/core/logger.ts';
 import { startOpsServer } from '../../runtime/core/metrics.ts';
+import { createLeanRedis } from '../../runtime/core/redis/connect.ts';
 import { requireEnv, uniqueSuffix } from './env.ts';
 import { createTestDatabase, type TestDatabase } from './mysql.ts';
 import { deleteRedisKeys } from './redis.ts';
@@ -63,13 +64,15 @@ export async function startApi(
   const prefix = `apitest_${uniqueSuffix()}`;
   const registry = new Registry();
   const logger = createLogger('api-test', process.env.TEST_LOG_LEVEL ?? 'silent');
-  let reader: PurchasePackageReader = new RedisPurchasePackageReader(redis, prefix);
+  // As main.ts reads pages: on the lean connection (a standalone Redis), the rest on ioredis.
+  const lean = createLeanRedis({ redisUrl: redisUrl }, { commandTimeoutMs: 30_000 });
+  let reader: PurchasePackageReader = new RedisPurchasePackageReader(redis, prefix, lean);
   let feed: InvalidationFeed | undefined;
   if (opts.nearCache) {
     const near = createNearCache({
       redis: { redisUrl },
       prefix,
-      reader: new RedisPurchasePackageReader(redis, prefix),
+      reader: new RedisPurchasePackageReader(redis, prefix, lean),
       settings: { maxBytes: 8 * 1024 ** 2, maxAgeMs: 30_000 },
       registry,
       log: logger,
@@ -119,6 +122,7 @@ export async function startApi(
       await feed?.stop();
       await pool.end();
       await deleteRedisKeys(redis, prefix);
+      await lean?.quit();
       await redis.quit();
       await db.drop();
     },

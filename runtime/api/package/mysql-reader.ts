@@ -1,7 +1,17 @@
-import { encodeCursor, type PageCursor } from '../../core/cache/cursor.ts';
+import { decodeCursor, encodeCursor, type PageCursor } from '../../core/cache/cursor.ts';
 import { packageEntry } from '../../core/cache/entries.ts';
-import type { PackageEntry, PackagePage, PaymentStatus } from '../../core/cache/types.ts';
+import { MAX_PAGE_SIZE } from '../../core/cache/reader.ts';
+import type {
+  HeldPage,
+  PackageEntry,
+  PackagePage,
+  PaymentStatus,
+  PurchasePackageReader,
+  ReadOptions,
+  RenderedRead,
+} from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
+import { currentSourceGtid } from '../../core/db/source-gtid.ts';
 import { isoSql, toSafeInt } from '../store/rows.ts';
 
 type EntryRow = {
@@ -16,6 +26,34 @@ type EntryRow = {
   created_at: string;
   updated_at: string;
 };
+
+/**
+ * The package reader of the fallback: MySQL holds every user's package and is the source of truth, so
+ * it always answers (never `miss`, never `behind`: a consistency token names a position MySQL has
+ * committed). The position is the source's, read before the page, so the page holds at least it.
+ */
+export class MysqlPackageReader implements PurchasePackageReader {
+  private readonly pool: Pool;
+
+  constructor(pool: Pool) {
+    this.pool = pool;
+  }
+
+  peek(_userId: string, _opts: ReadOptions): HeldPage | undefined {
+    return undefined;
+  }
+
+  async read(userId: string, opts: ReadOptions): Promise<RenderedRead> {
+    if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > MAX_PAGE_SIZE) {
+      throw new RangeError(`limit must be an integer in 1..${MAX_PAGE_SIZE}`);
+    }
+    const cursor = opts.cursor === null ? null : decodeCursor(opts.cursor);
+    if (opts.cursor !== null && !cursor) throw new RangeError('invalid cursor');
+    const position = await currentSourceGtid(this.pool);
+    const page = await readPackageFromMysql(this.pool, userId, opts.limit, cursor);
+    return { kind: 'hit', body: JSON.stringify(page), position };
+  }
+}
 
 /**
  * The purchase package straight from MySQL, in the exact shape and order of the Redis reader

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { PurchasePackageReader } from '../../core/cache/types.ts';
 import type { Logger } from '../../core/logger.ts';
 import { clusterNodes, type RedisConnectionConfig, redisOptions } from '../../core/redis/connect.ts';
 import {
@@ -6,7 +7,7 @@ import {
   type InvalidationFeed,
   RedisInvalidationFeed,
 } from './invalidation-feed.ts';
-import { NearCachedPackageReader, type RenderingReader } from './near-cache.ts';
+import { NearCachedPackageReader } from './near-cache.ts';
 
 export type NearCacheSettings = { maxBytes: number; maxAgeMs: number };
 
@@ -21,7 +22,7 @@ export function createNearCache(deps: {
    */
   redis: RedisConnectionConfig;
   prefix: string;
-  reader: RenderingReader;
+  reader: PurchasePackageReader;
   settings: NearCacheSettings;
   registry: Registry;
   log: Logger;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cacheKeys } from '../../core/cache/keys.ts';
-import type { ReadOptions, RenderedRead } from '../../core/cache/types.ts';
+import type { PurchasePackageReader, ReadOptions, RenderedRead } from '../../core/cache/types.ts';
 import { decodeToken, encodeToken } from '../../core/position.ts';
-import { NearCachedPackageReader, type NearCacheLookup, type RenderingReader } from './near-cache.ts';
+import { NearCachedPackageReader, type NearCacheLookup } from './near-cache.ts';
 
 const PREFIX = 'nc';
 const keys = cacheKeys(PREFIX);
@@ -13,8 +13,9 @@ function fakeRedis() {
   const pages = new Map<string, string>();
   let calls = 0;
   let held: Array<() => void> | null = null;
-  const reader: RenderingReader = {
-    async readRendered(userId: string): Promise<RenderedRead> {
+  const reader: PurchasePackageReader = {
+    peek: () => undefined,
+    async read(userId: string): Promise<RenderedRead> {
       calls++;
       // The answer is what Redis holds when the call executes, delivered possibly later.
       const body = pages.get(userId);
@@ -51,7 +52,7 @@ function setUp(
     onLookup: (r) => lookups.push(r),
   });
   const body = async (user: string, o: ReadOptions = first) => {
-    const r = await cache.readRendered(user, o);
+    const r = await cache.read(user, o);
     return r.kind === 'hit' ? r.body.toString() : r.kind;
   };
   return { redis, cache, lookups, body };
@@ -172,17 +173,17 @@ describe('near cache', () => {
     let live = true;
     const { redis, cache, lookups, body } = setUp({ live: () => live });
     redis.pages.set('alice', 'p');
-    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    expect(cache.peek('alice', first)).toBeUndefined();
     await body('alice');
-    expect(cache.peekRendered('alice', first)?.body.toString()).toBe('p');
-    expect(cache.peekRendered('alice', { ...first, limit: 5 })).toBeUndefined();
+    expect(cache.peek('alice', first)?.body.toString()).toBe('p');
+    expect(cache.peek('alice', { ...first, limit: 5 })).toBeUndefined();
     const token = decodeToken(encodeToken({ gtid: '0-1-42', rows: [] }));
-    expect(cache.peekRendered('alice', { ...first, token })).toBeUndefined();
+    expect(cache.peek('alice', { ...first, token })).toBeUndefined();
     live = false;
-    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    expect(cache.peek('alice', first)).toBeUndefined();
     live = true;
     cache.keys(changed(keys.userEntries('alice')));
-    expect(cache.peekRendered('alice', first)).toBeUndefined();
+    expect(cache.peek('alice', first)).toBeUndefined();
     expect(lookups).toEqual(['miss', 'hit']);
   });
 

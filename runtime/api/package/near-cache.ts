@@ -1,16 +1,6 @@
 import { cacheKeys } from '../../core/cache/keys.ts';
-import type {
-  CacheRead,
-  HeldPage,
-  PackagePage,
-  PurchasePackageReader,
-  ReadOptions,
-  RenderedRead,
-} from '../../core/cache/types.ts';
+import type { HeldPage, PurchasePackageReader, ReadOptions, RenderedRead } from '../../core/cache/types.ts';
 import type { InvalidationListener } from './invalidation-feed.ts';
-
-/** The reader behind the near cache: anything that answers rendered pages (the Redis reader). */
-export type RenderingReader = Pick<Required<PurchasePackageReader>, 'readRendered'>;
 
 export type NearCacheLookup = 'hit' | 'miss' | 'bypass';
 
@@ -45,7 +35,7 @@ const USER_OVERHEAD = 128;
  * seen the state before the change, and its invalidation may already have been handled.
  */
 export class NearCachedPackageReader implements PurchasePackageReader, InvalidationListener {
-  private readonly inner: RenderingReader;
+  private readonly inner: PurchasePackageReader;
   private readonly isLive: () => boolean;
   private readonly layout: ReturnType<typeof cacheKeys>;
   private readonly opts: NearCacheOptions;
@@ -61,7 +51,8 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
   private totalBytes = 0;
 
   constructor(
-    inner: RenderingReader,
+    /** The reader it keeps pages of (the Redis reader). */
+    inner: PurchasePackageReader,
     /** The invalidation feed's health: nothing is served from or kept in memory while it is false. */
     isLive: () => boolean,
     prefix: string,
@@ -90,13 +81,7 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     return this.users.size;
   }
 
-  async read(userId: string, opts: ReadOptions): Promise<CacheRead> {
-    const r = await this.readRendered(userId, opts);
-    if (r.kind !== 'hit') return r;
-    return { kind: 'hit', page: JSON.parse(r.body.toString()) as PackagePage };
-  }
-
-  peekRendered(userId: string, opts: ReadOptions): HeldPage | undefined {
+  peek(userId: string, opts: ReadOptions): HeldPage | undefined {
     if (opts.token !== null || !this.isLive()) return undefined;
     const entry = this.lookup(userId, variantOf(opts));
     if (!entry) return undefined;
@@ -104,8 +89,8 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     return entry;
   }
 
-  readRendered(userId: string, opts: ReadOptions): Promise<RenderedRead> {
-    const held = this.peekRendered(userId, opts);
+  read(userId: string, opts: ReadOptions): Promise<RenderedRead> {
+    const held = this.peek(userId, opts);
     if (held) return Promise.resolve({ kind: 'hit', body: held.body, position: held.position });
     const variant = variantOf(opts);
     if (opts.token !== null || !this.isLive()) {
@@ -182,7 +167,7 @@ export class NearCachedPackageReader implements PurchasePackageReader, Invalidat
     flight: Flight,
   ): Promise<RenderedRead> {
     try {
-      const read = await this.inner.readRendered(userId, opts);
+      const read = await this.inner.read(userId, opts);
       if (read.kind === 'hit' && !flight.stale && this.isLive()) {
         const body = typeof read.body === 'string' ? Buffer.from(read.body) : read.body;
         this.store(userId, variant, body, read.position ?? null);

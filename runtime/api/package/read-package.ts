@@ -1,12 +1,11 @@
 import { decodeCursor } from '../../core/cache/cursor.ts';
-import type { CacheRead, PurchasePackageReader, RenderedRead } from '../../core/cache/types.ts';
+import type { HeldPage, PurchasePackageReader, ReadOptions } from '../../core/cache/types.ts';
 import type { Pool } from '../../core/db/pool.ts';
-import { currentSourceGtid } from '../../core/db/source-gtid.ts';
 import { type ConsistencyToken, tokenSequence } from '../../core/position.ts';
 import type { TokenSigner } from '../consistency-token.ts';
 import { invalidRequest } from '../errors.ts';
 import type { SourcePosition } from '../store/source-position.ts';
-import { readPackageFromMysql } from './mysql-reader.ts';
+import { MysqlPackageReader } from './mysql-reader.ts';
 
 export type PackageSource = 'redis' | 'mysql_miss' | 'mysql_behind';
 
@@ -19,7 +18,10 @@ export type PackageQuery = {
 
 export type PackageReadDeps = {
   pool: Pool;
+  /** The cache's reader (the near cache in front of Redis, or Redis itself). */
   reader: PurchasePackageReader;
+  /** Answers what the cache cannot (default: MySQL through `pool`). */
+  fallback?: PurchasePackageReader;
   /** Checks the signature and user binding of consistency tokens. */
   tokens: TokenSigner;
   /** Refuses tokens beyond what the source has committed. */
@@ -34,34 +36,27 @@ export type PackageReadDeps = {
  * rendered and goes out without being parsed and serialised again.
  */
 export function createPackageReader(deps: PackageReadDeps) {
+  const fallback = deps.fallback ?? new MysqlPackageReader(deps.pool);
   const read = async (
     userId: string,
     q: PackageQuery,
     /** Settles before any MySQL fallback (the rate limit): refused requests never reach the database. */
     admitted?: Promise<void>,
   ): Promise<{ body: Buffer | string; source: PackageSource; position: string | null }> => {
-    const cursor = q.cursor === undefined ? null : decodeCursor(q.cursor);
-    if (q.cursor !== undefined && !cursor)
+    if (q.cursor !== undefined && !decodeCursor(q.cursor))
       throw invalidRequest('cursor_invalid', 'the cursor is not valid', 'cursor');
     const token = q.consistency_token === undefined ? null : await checkedToken(userId, q.consistency_token);
-    const opts = { limit: q.limit, cursor: q.cursor ?? null, token };
-    let source: PackageSource;
-    let body: Buffer | string;
-    let position: string | null;
-    const read = deps.reader.readRendered
-      ? await deps.reader.readRendered(userId, opts)
-      : toRendered(await deps.reader.read(userId, opts));
-    if (read.kind === 'hit') {
-      source = 'redis';
-      body = read.body;
-      position = read.position ?? null;
-    } else {
+    const opts: ReadOptions = { limit: q.limit, cursor: q.cursor ?? null, token };
+    let source: PackageSource = 'redis';
+    let read = await deps.reader.read(userId, opts);
+    if (read.kind !== 'hit') {
       source = read.kind === 'miss' ? 'mysql_miss' : 'mysql_behind';
       await admitted;
-      // Read before the page: the page holds at least every transaction up to it.
-      position = await currentSourceGtid(deps.pool);
-      body = JSON.stringify(await readPackageFromMysql(deps.pool, userId, q.limit, cursor));
+      read = await fallback.read(userId, opts);
+      if (read.kind !== 'hit') throw new Error(`the fallback reader answered ${read.kind}`);
     }
+    const body = read.body;
+    const position = read.position ?? null;
     deps.onSource?.(source);
     return { body, source, position };
   };
@@ -78,9 +73,9 @@ export function createPackageReader(deps: PackageReadDeps) {
    * The page if the reader holds it in memory (the near cache), synchronously; undefined means "call
    * the reader". Reads with a consistency token are never answered here.
    */
-  const peek = (userId: string, q: PackageQuery) => {
-    if (q.consistency_token !== undefined || !deps.reader.peekRendered) return undefined;
-    const held = deps.reader.peekRendered(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
+  const peek = (userId: string, q: PackageQuery): HeldPage | undefined => {
+    if (q.consistency_token !== undefined) return undefined;
+    const held = deps.reader.peek(userId, { limit: q.limit, cursor: q.cursor ?? null, token: null });
     if (held) deps.onSource?.('redis');
     return held;
   };
@@ -89,9 +84,5 @@ export function createPackageReader(deps: PackageReadDeps) {
 
 const invalidToken = (message: string) =>
   invalidRequest('consistency_token_invalid', message, 'consistency_token');
-
-function toRendered(read: CacheRead): RenderedRead {
-  return read.kind === 'hit' ? { kind: 'hit', body: JSON.stringify(read.page) } : read;
-}
 
 export type PackageReadFn = ReturnType<typeof createPackageReader>;

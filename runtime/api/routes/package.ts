@@ -48,7 +48,8 @@ export function packageHandlers(deps: {
   function queryOf(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     assertCanRead(principalOf(req), user_id);
-    const query = parseInput(packageListQuery, req.query, 'query');
+    // Most reads carry no query string: nothing to validate, the defaults apply (zod costs µs per call).
+    const query = hasKeys(req.query) ? parseInput(packageListQuery, req.query, 'query') : NO_QUERY;
     const header = req.headers['x-consistency-token'];
     const token = query.consistency_token ?? (typeof header === 'string' ? header : undefined);
     return {
@@ -56,6 +57,14 @@ export function packageHandlers(deps: {
       read: { limit: query.limit ?? DEFAULT_PAGE_SIZE, cursor: query.cursor, consistency_token: token },
     };
   }
+}
+
+const NO_QUERY: { limit?: number; cursor?: string; consistency_token?: string } = Object.freeze({});
+
+function hasKeys(query: unknown): boolean {
+  if (typeof query !== 'object' || query === null) return query !== undefined;
+  for (const _ in query) return true;
+  return false;
 }
 
 /**

@@ -50,16 +50,21 @@ export type RenderedRead =
 /** A page held in process memory, with the position it was read at (rendered once, when it was kept). */
 export type HeldPage = { readonly body: Buffer; readonly position: string | null };
 
+/**
+ * What every reader of the purchase package is (Redis, the near cache in front of it, the MySQL
+ * fallback): callers read through these two methods and never ask which a reader has.
+ */
 export interface PurchasePackageReader {
-  read(userId: string, opts: ReadOptions): Promise<CacheRead>;
   /**
-   * Optional fast path: the page as response text, so the api neither parses nor re-serialises it.
-   * The api prefers it when present; `read` must answer the same.
+   * The page as response bytes with the position it holds at least, or why this reader cannot answer
+   * it: `miss` (it does not hold the user's package) or `behind` (not caught up with the token).
+   * Throws RangeError for a limit out of 1..MAX_PAGE_SIZE or a cursor no page gave.
    */
-  readRendered?(userId: string, opts: ReadOptions): Promise<RenderedRead>;
+  read(userId: string, opts: ReadOptions): Promise<RenderedRead>;
   /**
-   * Optional: the page when it is held in process memory, synchronously (no promise, no I/O), else
-   * undefined and the caller reads. Never answers for a read with a consistency token.
+   * The page when this reader holds it in process memory, synchronously (no promise, no I/O), else
+   * undefined and the caller reads. Never answers for a read with a consistency token; a reader that
+   * holds nothing in memory always answers undefined.
    */
-  peekRendered?(userId: string, opts: ReadOptions): HeldPage | undefined;
+  peek(userId: string, opts: ReadOptions): HeldPage | undefined;
 }

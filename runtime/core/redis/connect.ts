@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from './client.ts';
+import { LeanRedis, type LeanRedisOptions } from './lean.ts';
 import { REDIS_MODES, type RedisConnection, type RedisMode, redisConnection } from './url.ts';
 
 /** The part of a service's config that says how to reach Redis (see url.ts for the format). */
@@ -120,4 +121,25 @@ export function redisConfigOf(env: Record<string, string | undefined>): RedisCon
     ...(env.REDIS_SENTINEL_USERNAME && { redisSentinelUsername: env.REDIS_SENTINEL_USERNAME }),
     ...(env.REDIS_SENTINEL_PASSWORD && { redisSentinelPassword: env.REDIS_SENTINEL_PASSWORD }),
   };
+}
+
+/**
+ * The lean hot-path connection (lean.ts) for a standalone server, plain or TLS, with the URL's ACL
+ * user and database; null for Sentinel and Cluster, whose failover and slot routing stay with ioredis.
+ */
+export function createLeanRedis(
+  config: RedisConnectionConfig,
+  options: Omit<LeanRedisOptions, 'host' | 'port' | 'tls' | 'username' | 'password' | 'db'> = {},
+): LeanRedis | null {
+  const c = connectionOf(config);
+  if (c.kind !== 'standalone') return null;
+  return new LeanRedis({
+    ...options,
+    host: c.host,
+    port: c.port,
+    ...(c.tls && { tls: tlsOf(config) as LeanRedisOptions['tls'] }),
+    ...(c.username !== undefined && { username: c.username }),
+    ...(c.password !== undefined && { password: c.password }),
+    ...(c.db !== undefined && { db: c.db }),
+  });
 }

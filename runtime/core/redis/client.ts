@@ -34,20 +34,41 @@ export async function masters(client: RedisClient, timeoutMs = 30_000): Promise<
   return client.nodes('master');
 }
 
-/** Every key matching `pattern` on every master, in SCAN batches (never KEYS: Redis stays responsive). */
+/**
+ * Every key matching `pattern` on every master, in SCAN batches (never KEYS: Redis stays responsive).
+ * On a cluster the masters can change while the scan runs (a failover): a master the client retired
+ * from its pool meanwhile (its connection ended) is dropped, and the masters of the moment are listed
+ * again to scan those not scanned yet (the promoted replica holds the retired master's keys). Keys
+ * may then be yielded twice; callers delete or check them, which is idempotent.
+ */
 export async function* scanKeys(
   client: RedisClient,
   pattern: string,
   count = 1000,
 ): AsyncGenerator<string[]> {
-  for (const node of await masters(client)) {
-    let cursor = '0';
-    do {
-      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
-      cursor = next;
-      if (found.length > 0) yield found;
-    } while (cursor !== '0');
+  const scanned = new Set<string>();
+  for (let listing = 0; listing < 10; listing++) {
+    let retired = false;
+    for (const node of await masters(client)) {
+      const address = `${node.options.host}:${node.options.port}`;
+      if (scanned.has(address)) continue;
+      let cursor = '0';
+      try {
+        do {
+          const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+          cursor = next;
+          if (found.length > 0) yield found;
+        } while (cursor !== '0');
+      } catch (err) {
+        if (!isCluster(client) || node.status !== 'end') throw err;
+        retired = true;
+        continue;
+      }
+      scanned.add(address);
+    }
+    if (!retired) return;
   }
+  throw new Error('the Redis Cluster kept retiring masters while its keys were scanned');
 }
 
 /** Connection state: 'ready' when commands can be sent. */

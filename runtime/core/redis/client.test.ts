@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { scanKeys } from './client.ts';
+import { isClusterRedirect, retryRedirects, scanKeys } from './client.ts';
 
 /** A master node as scanKeys sees it: one SCAN page of keys, or a connection the cluster retired. */
 function node(port: number, keys: string[], retired = false): Redis {
@@ -55,5 +55,27 @@ describe('scanKeys on a cluster', () => {
       },
     } as unknown as Redis;
     await expect(all(scanKeys(cluster([[broken]]), 'k:*'))).rejects.toThrow('NOPERM');
+  });
+});
+
+describe('retryRedirects', () => {
+  it('sends again an auto-pipeline ioredis refused because a resharding changed its slot groups', async () => {
+    let calls = 0;
+    const run = async () => {
+      calls++;
+      if (calls === 1)
+        throw new Error('All keys in the pipeline should belong to the same slots allocation group');
+      return 'page';
+    };
+    expect(await retryRedirects(run)).toBe('page');
+    expect(calls).toBe(2);
+  });
+
+  it('does not send again what is not a redirect or a refusal before sending', () => {
+    expect(isClusterRedirect(new Error('NOPERM this user has no permissions'))).toBe(false);
+    expect(
+      isClusterRedirect(new Error('All the keys in a pipeline command should belong to the same slot')),
+    ).toBe(false);
+    expect(isClusterRedirect(new Error('MOVED 3999 127.0.0.1:6381'))).toBe(true);
   });
 });

@@ -77,11 +77,21 @@ export function clientStatus(client: RedisClient): string {
 }
 
 /**
+ * ioredis's own refusal of an auto-pipeline whose commands were grouped by node before the slot map
+ * changed (a resharding): raised before anything is sent, so the commands are safe to send again.
+ */
+const STALE_PIPELINE_GROUP = 'All keys in the pipeline should belong to the same slots allocation group';
+
+/**
  * Errors a cluster answers while a slot moves or a master fails over; the command is safe to send
  * again (ioredis follows MOVED/ASK for single commands, not always inside a pipeline).
  */
 export function isClusterRedirect(err: unknown): boolean {
-  return err instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY) /.test(err.message);
+  if (!(err instanceof Error)) return false;
+  return (
+    /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY) /.test(err.message) ||
+    err.message === STALE_PIPELINE_GROUP
+  );
 }
 
 /**

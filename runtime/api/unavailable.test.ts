@@ -20,6 +20,11 @@ describe('dependency outage classification', () => {
       }),
     ],
     ['redis loading', new Error('LOADING Redis is loading the dataset in memory')],
+    ['cluster slot moved', new Error('MOVED 3999 127.0.0.1:6381')],
+    [
+      'auto-pipeline grouped before a resharding',
+      new Error('All keys in the pipeline should belong to the same slots allocation group'),
+    ],
     ['wrapped', new Error('read failed', { cause: withCode('ECONNREFUSED') })],
     ['net multi-address connect', new AggregateError([withCode('ECONNREFUSED')], 'connect failed')],
   ])('%s → outage', (_what, err) => {

@@ -1,3 +1,4 @@
+import { isClusterRedirect } from '../core/redis/client.ts';
 import { ApiError } from './errors.ts';
 
 // The one place that tells a dependency outage (MariaDB/MySQL or Redis unreachable, restarting,
@@ -52,6 +53,8 @@ export function isDependencyOutage(err: unknown, depth = 0): boolean {
   // mysql2 marks errors that broke the connection itself as fatal (its SQL errors never are).
   if (e.fatal === true) return true;
   if (typeof e.message === 'string' && MESSAGES.some((m) => m.test(e.message as string))) return true;
+  // A cluster moving slots or failing over, still so once the retries ran out.
+  if (isClusterRedirect(err)) return true;
   if (err instanceof AggregateError && err.errors.some((x) => isDependencyOutage(x, depth + 1))) return true;
   return isDependencyOutage(e.cause, depth + 1);
 }

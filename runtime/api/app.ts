@@ -40,10 +40,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(requestDeadlines, { timeoutMs: settings.requestTimeoutMs ?? 0 });
   await app.register(admission, {
     authenticate: deps.authenticate,
-    rateLimit: createRateLimiter(deps.redis, settings.redisKeyPrefix, {
-      perUserPerMinute: settings.rateLimitUserPerMinute,
-      perIpPerMinute: settings.rateLimitIpPerMinute,
-    }),
+    rateLimit: createRateLimiter(
+      deps.redis,
+      settings.redisKeyPrefix,
+      { perUserPerMinute: settings.rateLimitUserPerMinute, perIpPerMinute: settings.rateLimitIpPerMinute },
+      deps.rateLimitClock ? { now: deps.rateLimitClock } : {},
+    ),
     metrics,
   });
   await app.register(jsonBody);

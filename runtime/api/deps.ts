@@ -48,4 +48,6 @@ export type AppDeps = {
   isStopping?: () => boolean;
   /** The readiness answer shared with the ops server (default: one built from pool and redis). */
   ready?: ReadinessProbe;
+  /** The rate limiter's clock in ms since the epoch (default Date.now; tests keep clear of window edges). */
+  rateLimitClock?: () => number;
 };

@@ -89,8 +89,20 @@ CNF
     redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >> "$STACK_DIR/logs/redis-cluster-create.log" 2>&1 \
       || die "redis-cli --cluster create failed; see $STACK_DIR/logs/redis-cluster-create.log"
   fi
-  wait_for "redis cluster (3 masters, 3 replicas)" 60 redis_cluster_healthy \
-    || die "the redis cluster did not become healthy; see $STACK_DIR/logs/redis-*.log"
+  if ! wait_for "redis cluster (3 masters, 3 replicas)" 60 redis_cluster_healthy; then
+    redis_cluster_report >&2
+    die "the redis cluster did not become healthy; see $STACK_DIR/logs/redis-*.log"
+  fi
+}
+
+# Each node's view (what redis_cluster_healthy checks), for the error that says it never held.
+redis_cluster_report() {
+  local port
+  for port in $(redis_cluster_ports); do
+    echo "--- 127.0.0.1:$port"
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>&1 | grep -E '^cluster_(state|slots_ok|slots_pfail|slots_fail|known_nodes|current_epoch)' | tr -d '\r'
+    redis-cli -h 127.0.0.1 -p "$port" cluster nodes 2>&1 | cut -d' ' -f1-4,8- | cut -c1-160
+  done
 }
 
 redis_cluster_formed() {

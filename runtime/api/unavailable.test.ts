@@ -20,6 +20,13 @@ describe('dependency outage classification', () => {
       }),
     ],
     ['redis loading', new Error('LOADING Redis is loading the dataset in memory')],
+    [
+      'replica without its master',
+      new Error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+    ],
+    ['replica promoted away', new Error("READONLY You can't write against a read only replica.")],
+    ['cluster down', new Error('CLUSTERDOWN The cluster is down')],
+    ['slot migrating', new Error('TRYAGAIN Multiple keys request during rehashing of slot')],
     ['cluster slot moved', new Error('MOVED 3999 127.0.0.1:6381')],
     [
       'auto-pipeline grouped before a resharding',

@@ -39,7 +39,9 @@ const MESSAGES = [
   /^Stream isn't writeable/, // ioredis, offline queue off
   /^Reached the max retries per request limit/, // ioredis MaxRetriesPerRequestError
   /^Can't add new command when connection is in closed state/, // mysql2
-  /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/, // Redis restarting or failing over
+  // A replica whose master is gone; the other restarting or failing-over answers (LOADING, READONLY,
+  // CLUSTERDOWN, TRYAGAIN, MOVED, ASK) are core's isClusterRedirect, asked below.
+  /^MASTERDOWN\b/,
 ];
 
 const NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'DependencyTimeoutError']);
@@ -53,7 +55,7 @@ export function isDependencyOutage(err: unknown, depth = 0): boolean {
   // mysql2 marks errors that broke the connection itself as fatal (its SQL errors never are).
   if (e.fatal === true) return true;
   if (typeof e.message === 'string' && MESSAGES.some((m) => m.test(e.message as string))) return true;
-  // A cluster moving slots or failing over, still so once the retries ran out.
+  // Redis restarting, failing over or moving slots, still so once the retries ran out.
   if (isClusterRedirect(err)) return true;
   if (err instanceof AggregateError && err.errors.some((x) => isDependencyOutage(x, depth + 1))) return true;
   return isDependencyOutage(e.cause, depth + 1);

@@ -32,7 +32,8 @@ return out
 // Same source (and SHA), one per key count: a lease is for one bucket or for both.
 const leaseScripts = [new LuaScript(LEASE_SOURCE, 1), new LuaScript(LEASE_SOURCE, 2)] as const;
 
-const WINDOW_MS = 60_000;
+/** The length of one counting window (a clock-aligned minute). */
+export const WINDOW_MS = 60_000;
 
 export type RateDecision =
   | { allowed: true }

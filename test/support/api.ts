@@ -7,6 +7,7 @@ import { createAuthenticator } from '../../runtime/api/auth.ts';
 import type { InvalidationFeed } from '../../runtime/api/package/invalidation-feed.ts';
 import { createNearCache } from '../../runtime/api/package/near-cache-setup.ts';
 import { createSimulatedProvider, type PaymentProvider } from '../../runtime/api/payments/provider.ts';
+import { WINDOW_MS } from '../../runtime/api/rate-limit.ts';
 import { createReadinessProbe } from '../../runtime/api/readiness.ts';
 import { RedisPurchasePackageReader } from '../../runtime/core/cache/reader.ts';
 import type { PurchasePackageReader } from '../../runtime/core/cache/types.ts';
@@ -85,7 +86,7 @@ export async function startApi(
   // The limiter's windows are aligned to the clock: a suite's few requests against a limit of 3 that
   // straddled a minute boundary found a fresh window (200 where 429 was due). Its clock stays in the
   // middle of the window the api started in (rate-limit.test.ts covers the windows turning).
-  const midWindow = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
+  const midWindow = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS + WINDOW_MS / 2;
   const ready = createReadinessProbe({ pool: appPool, redis });
   const app = await buildApp({
     ready,
